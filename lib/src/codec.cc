@@ -1,0 +1,473 @@
+#include "codec.h"
+
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include <msgpack.hpp>
+
+namespace procmod::pmp {
+namespace {
+
+constexpr size_t kMaxHeaderDepth = 32;
+
+Status Malformed(std::string_view reason) {
+  return Status(StatusCode::kInvalidArgument, reason, kCodeMalformed);
+}
+
+// ---- encoding -------------------------------------------------------------
+
+// Writes one header map. Counts the keys first because msgpack wants the map size
+// up front; optional keys that are absent are not written at all.
+class MapWriter {
+ public:
+  explicit MapWriter(msgpack::sbuffer& buffer) : buffer_(buffer), packer_(buffer) {}
+
+  void Begin(uint32_t size) { packer_.pack_map(size); }
+  void Str(std::string_view key, std::string_view value) {
+    Key(key);
+    packer_.pack_str(static_cast<uint32_t>(value.size()));
+    packer_.pack_str_body(value.data(), static_cast<uint32_t>(value.size()));
+  }
+  void Uint(std::string_view key, uint64_t value) {
+    Key(key);
+    packer_.pack_uint64(value);
+  }
+  void Bool(std::string_view key, bool value) {
+    Key(key);
+    value ? packer_.pack_true() : packer_.pack_false();
+  }
+  // `packed` is one msgpack value, already encoded: written as is.
+  void Raw(std::string_view key, std::string_view packed) {
+    Key(key);
+    buffer_.write(packed.data(), packed.size());
+  }
+
+ private:
+  void Key(std::string_view key) {
+    packer_.pack_str(static_cast<uint32_t>(key.size()));
+    packer_.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
+  }
+
+  msgpack::sbuffer& buffer_;
+  msgpack::packer<msgpack::sbuffer> packer_;
+};
+
+uint32_t Present(std::string_view s) { return s.empty() ? 0 : 1; }
+template <typename T>
+uint32_t Present(const std::optional<T>& v) {
+  return v.has_value() ? 1 : 0;
+}
+
+void Write(MapWriter& w, const Hello& h) {
+  w.Begin(4 + Present(h.name) + Present(h.software) + Present(h.service) +
+          (h.multi ? 1 : 0));
+  w.Uint("connect_id", h.connect_id);
+  w.Str("role", h.role);
+  if (!h.name.empty()) w.Str("name", h.name);
+  w.Str("version", h.version);
+  if (!h.software.empty()) w.Str("software", h.software);
+  w.Uint("heartbeat_ms", h.heartbeat_ms);
+  if (!h.service.empty()) w.Str("service", h.service);
+  if (h.multi) w.Bool("multi", true);
+}
+
+void Write(MapWriter& w, const Welcome& m) {
+  w.Begin(5 + Present(m.role) + Present(m.name) + Present(m.software) +
+          Present(m.expires_in_ms));
+  w.Str("session", m.session);
+  if (!m.role.empty()) w.Str("role", m.role);
+  if (!m.name.empty()) w.Str("name", m.name);
+  w.Str("version", m.version);
+  if (!m.software.empty()) w.Str("software", m.software);
+  w.Uint("heartbeat_ms", m.heartbeat_ms);
+  w.Uint("liveness", m.liveness);
+  w.Bool("multi", m.multi);
+  if (m.expires_in_ms) w.Uint("expires_in_ms", *m.expires_in_ms);
+}
+
+void Write(MapWriter& w, const Deny& m) {
+  w.Begin(1 + Present(m.reason));
+  w.Uint("code", m.code);
+  if (!m.reason.empty()) w.Str("reason", m.reason);
+}
+
+void Write(MapWriter& w, const Ping& m) {
+  w.Begin(1 + Present(m.echo) + Present(m.held));
+  w.Uint("t", m.t);
+  if (m.echo) w.Uint("echo", *m.echo);
+  if (m.held) w.Uint("held", *m.held);
+}
+
+void Write(MapWriter& w, const Bye& m) {
+  w.Begin(Present(m.reason));
+  if (!m.reason.empty()) w.Str("reason", m.reason);
+}
+
+void Write(MapWriter& w, const Data& m) {
+  w.Begin(Present(m.channel) + Present(m.peer));
+  if (!m.channel.empty()) w.Str("channel", m.channel);
+  if (!m.peer.empty()) w.Str("peer", m.peer);
+}
+
+void Write(MapWriter& w, const Request& m) {
+  w.Begin(2 + Present(m.args) + Present(m.peer));
+  w.Uint("id", m.id);
+  w.Str("method", m.method);
+  if (!m.args.empty()) w.Raw("args", m.args);
+  if (!m.peer.empty()) w.Str("peer", m.peer);
+}
+
+void Write(MapWriter& w, const Reply& m) {
+  w.Begin(2 + Present(m.error) + Present(m.result) + Present(m.peer));
+  w.Uint("id", m.id);
+  w.Uint("code", m.code);
+  if (!m.error.empty()) w.Str("error", m.error);
+  if (!m.result.empty()) w.Raw("result", m.result);
+  if (!m.peer.empty()) w.Str("peer", m.peer);
+}
+
+void Write(MapWriter& w, const Error& m) {
+  w.Begin(1 + Present(m.reason));
+  w.Uint("code", m.code);
+  if (!m.reason.empty()) w.Str("reason", m.reason);
+}
+
+void Write(MapWriter& w, const Joined& m) {
+  w.Begin(1 + Present(m.name) + Present(m.role));
+  w.Str("session", m.session);
+  if (!m.name.empty()) w.Str("name", m.name);
+  if (!m.role.empty()) w.Str("role", m.role);
+}
+
+void Write(MapWriter& w, const Left& m) {
+  w.Begin(1 + Present(m.reason));
+  w.Str("session", m.session);
+  if (!m.reason.empty()) w.Str("reason", m.reason);
+}
+
+// ---- decoding -------------------------------------------------------------
+
+// Reads typed keys out of one decoded header map. Maps are a handful of entries,
+// so a linear scan per key beats building an index. Unknown keys are never looked
+// at, which is what makes the protocol forward compatible.
+class MapReader {
+ public:
+  explicit MapReader(const msgpack::object_map& map) : map_(map) {}
+
+  Status Str(std::string_view key, std::string& out, bool required) const {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return Absent(key, required);
+    if (v->type != msgpack::type::STR) return WrongType(key, "a string");
+    out.assign(v->via.str.ptr, v->via.str.size);
+    return Status();
+  }
+  Status Uint(std::string_view key, uint64_t& out, bool required) const {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return Absent(key, required);
+    if (v->type != msgpack::type::POSITIVE_INTEGER) {
+      return WrongType(key, "an unsigned integer");
+    }
+    out = v->via.u64;
+    return Status();
+  }
+  Status Uint(std::string_view key, std::optional<uint64_t>& out) const {
+    uint64_t value = 0;
+    if (Find(key) == nullptr) return Status();
+    Status s = Uint(key, value, true);
+    if (s.ok()) out = value;
+    return s;
+  }
+  Status Code(std::string_view key, uint32_t& out, bool required) const {
+    uint64_t value = 0;
+    Status s = Uint(key, value, required);
+    if (!s.ok()) return s;
+    if (value > std::numeric_limits<uint32_t>::max()) {
+      return WrongType(key, "an unsigned integer below 2^32");
+    }
+    out = static_cast<uint32_t>(value);
+    return Status();
+  }
+  Status Bool(std::string_view key, bool& out) const {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return Status();
+    if (v->type != msgpack::type::BOOLEAN) return WrongType(key, "a boolean");
+    out = v->via.boolean;
+    return Status();
+  }
+  // Any value (or, with map_only, a map), re-encoded so it outlives the zone.
+  Status Packed(std::string_view key, std::string& out, bool map_only) const {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return Status();
+    if (map_only && v->type != msgpack::type::MAP) return WrongType(key, "a map");
+    msgpack::sbuffer buffer;
+    msgpack::pack(buffer, *v);
+    out.assign(buffer.data(), buffer.size());
+    return Status();
+  }
+
+ private:
+  const msgpack::object* Find(std::string_view key) const {
+    for (uint32_t i = 0; i < map_.size; ++i) {
+      const msgpack::object& k = map_.ptr[i].key;
+      if (std::string_view(k.via.str.ptr, k.via.str.size) == key) {
+        return &map_.ptr[i].val;
+      }
+    }
+    return nullptr;
+  }
+  static Status Absent(std::string_view key, bool required) {
+    if (!required) return Status();
+    return Malformed("required header key '" + std::string(key) + "' is missing");
+  }
+  static Status WrongType(std::string_view key, std::string_view expected) {
+    return Malformed("header key '" + std::string(key) + "' must be " +
+                     std::string(expected));
+  }
+
+  const msgpack::object_map& map_;
+};
+
+// Runs the reads in order and keeps the first failure.
+class FirstError {
+ public:
+  FirstError& operator<<(Status s) {
+    if (status_.ok() && !s.ok()) status_ = std::move(s);
+    return *this;
+  }
+  Status Take() { return std::move(status_); }
+
+ private:
+  Status status_;
+};
+
+Status Read(const MapReader& r, Hello& h) {
+  FirstError e;
+  e << r.Uint("connect_id", h.connect_id, false) << r.Str("role", h.role, true)
+    << r.Str("name", h.name, false) << r.Str("version", h.version, true)
+    << r.Str("software", h.software, false)
+    << r.Uint("heartbeat_ms", h.heartbeat_ms, false)
+    << r.Str("service", h.service, false) << r.Bool("multi", h.multi);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Welcome& m) {
+  FirstError e;
+  e << r.Str("session", m.session, true) << r.Str("role", m.role, false)
+    << r.Str("name", m.name, false) << r.Str("version", m.version, true)
+    << r.Str("software", m.software, false)
+    << r.Uint("heartbeat_ms", m.heartbeat_ms, true)
+    << r.Uint("liveness", m.liveness, true) << r.Bool("multi", m.multi)
+    << r.Uint("expires_in_ms", m.expires_in_ms);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Deny& m) {
+  FirstError e;
+  e << r.Code("code", m.code, true) << r.Str("reason", m.reason, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Ping& m) {
+  FirstError e;
+  e << r.Uint("t", m.t, true) << r.Uint("echo", m.echo) << r.Uint("held", m.held);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Bye& m) { return r.Str("reason", m.reason, false); }
+
+Status Read(const MapReader& r, Data& m) {
+  FirstError e;
+  e << r.Str("channel", m.channel, false) << r.Str("peer", m.peer, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Request& m) {
+  FirstError e;
+  e << r.Uint("id", m.id, true) << r.Str("method", m.method, true)
+    << r.Packed("args", m.args, /*map_only=*/true) << r.Str("peer", m.peer, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Reply& m) {
+  FirstError e;
+  e << r.Uint("id", m.id, true) << r.Code("code", m.code, true)
+    << r.Str("error", m.error, false) << r.Packed("result", m.result, false)
+    << r.Str("peer", m.peer, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Error& m) {
+  FirstError e;
+  e << r.Code("code", m.code, true) << r.Str("reason", m.reason, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Joined& m) {
+  FirstError e;
+  e << r.Str("session", m.session, true) << r.Str("name", m.name, false)
+    << r.Str("role", m.role, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Left& m) {
+  FirstError e;
+  e << r.Str("session", m.session, true) << r.Str("reason", m.reason, false);
+  return e.Take();
+}
+
+// A Header holding the default-constructed struct for `command`.
+std::optional<Header> EmptyHeaderFor(uint8_t command) {
+  switch (static_cast<Command>(command)) {
+    case Command::kHello: return Hello{};
+    case Command::kWelcome: return Welcome{};
+    case Command::kDeny: return Deny{};
+    case Command::kPing: return Ping{};
+    case Command::kBye: return Bye{};
+    case Command::kData: return Data{};
+    case Command::kRequest: return Request{};
+    case Command::kReply: return Reply{};
+    case Command::kError: return Error{};
+    case Command::kJoined: return Joined{};
+    case Command::kLeft: return Left{};
+  }
+  return std::nullopt;
+}
+
+// Strings and binaries are read in place: MapReader copies what it keeps before
+// the frame can go away.
+bool ReferenceInPlace(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+}  // namespace
+
+std::string_view CommandName(Command command) {
+  switch (command) {
+    case Command::kHello: return "HELLO";
+    case Command::kWelcome: return "WELCOME";
+    case Command::kDeny: return "DENY";
+    case Command::kPing: return "PING";
+    case Command::kBye: return "BYE";
+    case Command::kData: return "DATA";
+    case Command::kRequest: return "REQUEST";
+    case Command::kReply: return "REPLY";
+    case Command::kError: return "ERROR";
+    case Command::kJoined: return "JOINED";
+    case Command::kLeft: return "LEFT";
+  }
+  return "UNKNOWN";
+}
+
+Command CommandOf(const Header& header) {
+  return static_cast<Command>(header.index() + 1);
+}
+
+bool TakesPayload(Command command) {
+  return command == Command::kData || command == Command::kRequest ||
+         command == Command::kReply;
+}
+
+zmq::message_t EncodeEnvelope(const Header& header) {
+  // One buffer per thread, reused: after warm-up an envelope costs no allocation
+  // beyond the frame itself (and none at all for frames of 33 bytes or less).
+  thread_local msgpack::sbuffer buffer(256);
+  buffer.clear();
+  buffer.write(kSignature.data(), kSignature.size());
+  const char command = static_cast<char>(CommandOf(header));
+  buffer.write(&command, 1);
+  MapWriter writer(buffer);
+  std::visit([&writer](const auto& h) { Write(writer, h); }, header);
+  return zmq::message_t(buffer.data(), buffer.size());
+}
+
+Frames Encode(const Header& header, Frames payload) {
+  if (!payload.empty() && !TakesPayload(CommandOf(header))) {
+    throw std::invalid_argument(std::string(CommandName(CommandOf(header))) +
+                                " takes no payload frames");
+  }
+  Frames frames;
+  frames.reserve(1 + payload.size());
+  frames.push_back(EncodeEnvelope(header));
+  for (auto& frame : payload) frames.push_back(std::move(frame));
+  return frames;
+}
+
+struct Decoder::Zone {
+  msgpack::zone zone;
+};
+
+Decoder::Decoder() : zone_(std::make_unique<Zone>()) {}
+Decoder::~Decoder() = default;
+
+Result<Header> Decoder::DecodeEnvelope(const zmq::message_t& envelope) {
+  const size_t size = envelope.size();
+  const char* bytes = envelope.data<char>();
+  if (size < kMinEnvelopeSize) {
+    return Malformed("envelope is " + std::to_string(size) +
+                     " bytes; a PMP/1 envelope has at least 6");
+  }
+  if (std::memcmp(bytes, kSignature.data(), kSignature.size()) != 0) {
+    return Malformed("envelope does not start with the signature 'PMP1'");
+  }
+  const auto command = static_cast<uint8_t>(bytes[4]);
+  std::optional<Header> header = EmptyHeaderFor(command);
+  if (!header) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", command);
+    return Malformed(std::string("unknown command ") + hex);
+  }
+
+  // Every msgpack element takes at least one byte, so no honest header declares
+  // more elements than it has bytes: the limits stop a 5-byte header from asking
+  // the unpacker for a 4-billion-entry map.
+  const size_t body = size - 5;
+  const msgpack::unpack_limit limits(body, body, body, body, body, kMaxHeaderDepth);
+  zone_->zone.clear();
+  size_t offset = 5;
+  msgpack::object object;
+  try {
+    object = msgpack::unpack(zone_->zone, bytes, size, offset, ReferenceInPlace,
+                             nullptr, limits);
+  } catch (const msgpack::insufficient_bytes&) {
+    return Malformed("header is truncated msgpack");
+  } catch (const std::exception& e) {
+    return Malformed(std::string("header is not valid msgpack: ") + e.what());
+  }
+  if (object.type != msgpack::type::MAP) {
+    return Malformed("header is not a msgpack map");
+  }
+  if (offset != size) {
+    return Malformed(std::to_string(size - offset) + " bytes follow the header map");
+  }
+  const msgpack::object_map& map = object.via.map;
+  for (uint32_t i = 0; i < map.size; ++i) {
+    if (map.ptr[i].key.type != msgpack::type::STR) {
+      return Malformed("header map has a key that is not a string");
+    }
+  }
+  MapReader reader(map);
+  Status status = std::visit([&reader](auto& h) { return Read(reader, h); }, *header);
+  if (!status.ok()) return status;
+  return std::move(*header);
+}
+
+Result<Message> Decoder::Decode(Frames& frames, size_t first) {
+  if (frames.size() <= first) return Malformed("message has no envelope frame");
+  Result<Header> header = DecodeEnvelope(frames[first]);
+  if (!header.ok()) return header.status();
+  Message message{std::move(*header), {}};
+  const size_t payload_count = frames.size() - first - 1;
+  if (payload_count > 0) {
+    if (!TakesPayload(message.command())) {
+      return Malformed(std::string(CommandName(message.command())) +
+                       " takes no payload frames, got " +
+                       std::to_string(payload_count));
+    }
+    message.payload.reserve(payload_count);
+    for (size_t i = first + 1; i < frames.size(); ++i) {
+      message.payload.push_back(std::move(frames[i]));
+    }
+  }
+  return message;
+}
+
+}  // namespace procmod::pmp

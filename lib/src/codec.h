@@ -1,0 +1,189 @@
+// codec.h: PMP/1 messages <-> ZeroMQ frames (docs/PROTOCOL.md is the full spec).
+//
+// A PMP/1 message is one envelope frame ("PMP1", a command byte, one msgpack map of
+// header keys) followed by zero or more opaque payload frames (DATA, REQUEST, REPLY
+// only). The codec turns frames into a typed Message and back. It is pure: it owns
+// no socket and keeps no state between messages except a reusable msgpack zone.
+//
+//   pmp::Decoder decoder;
+//   Result<pmp::Message> m = decoder.Decode(frames, /*first=*/1);  // after routing id
+//   if (!m.ok()) reply ERROR m.status().pmp_code() (400) with m.status().message();
+//   std::vector<zmq::message_t> out = pmp::Encode(pmp::Ping{.t = now_us});
+//
+// Payload frames are moved in and out, never copied. Decoder is not thread-safe: one
+// per thread (the I/O thread owns one). Encode is safe to call from any thread.
+#ifndef PROCMOD_SRC_CODEC_H_
+#define PROCMOD_SRC_CODEC_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "procmod/result.h"
+
+namespace procmod::pmp {
+
+inline constexpr std::string_view kSignature = "PMP1";
+inline constexpr std::string_view kProtocolVersion = "1.0";
+inline constexpr size_t kMinEnvelopeSize = 6;  // signature, command, at least 0x80
+
+enum class Command : uint8_t {
+  kHello = 0x01,
+  kWelcome = 0x02,
+  kDeny = 0x03,
+  kPing = 0x04,
+  kBye = 0x05,
+  kData = 0x06,
+  kRequest = 0x07,
+  kReply = 0x08,
+  kError = 0x09,
+  kJoined = 0x0A,
+  kLeft = 0x0B,
+};
+
+// "HELLO", "WELCOME", ... ; "UNKNOWN" for a value outside the enum.
+std::string_view CommandName(Command command);
+
+// The codes of DENY, ERROR and REPLY (DESIGN §3).
+enum Code : uint32_t {
+  kCodeOk = 0,
+  kCodeMalformed = 400,
+  kCodeForbidden = 403,
+  kCodeUnknownSession = 404,
+  kCodeBusy = 409,
+  kCodeTooLarge = 413,
+  kCodeUnsupportedVersion = 426,
+  kCodeFull = 503,
+};
+
+// Header structs, one per command. A std::string that is empty and an unset
+// std::optional mean "key absent" for optional keys. `args` and `result` hold one
+// msgpack-encoded value (empty = absent) so the codec never interprets them.
+
+struct Hello {
+  uint64_t connect_id = 0;
+  std::string role;     // required: client, server, data-server, render-server
+  std::string name;
+  std::string version;  // required: protocol MAJOR.MINOR
+  std::string software;
+  uint64_t heartbeat_ms = 0;  // 0: no preference
+  std::string service;        // broker only
+  bool multi = false;         // broker only, servers
+};
+
+struct Welcome {
+  std::string session;  // required
+  std::string role;
+  std::string name;
+  std::string version;  // required
+  std::string software;
+  uint64_t heartbeat_ms = 0;  // required
+  uint64_t liveness = 0;      // required
+  bool multi = false;
+  std::optional<uint64_t> expires_in_ms;  // remaining server lifetime, when known
+};
+
+struct Deny {
+  uint32_t code = 0;  // required
+  std::string reason;
+};
+
+struct Ping {
+  uint64_t t = 0;                // required: sender's monotonic clock, µs
+  std::optional<uint64_t> echo;  // last `t` received from the peer
+  std::optional<uint64_t> held;  // µs between receiving `echo` and sending this
+};
+
+struct Bye {
+  std::string reason;
+};
+
+struct Data {
+  std::string channel;
+  std::string peer;  // broker leg only
+};
+
+struct Request {
+  uint64_t id = 0;     // required
+  std::string method;  // required
+  std::string args;    // msgpack map, encoded; empty = absent
+  std::string peer;
+};
+
+struct Reply {
+  uint64_t id = 0;    // required
+  uint32_t code = 0;  // required; 0 = ok
+  std::string error;
+  std::string result;  // one msgpack value, encoded; empty = absent
+  std::string peer;
+};
+
+struct Error {
+  uint32_t code = 0;  // required
+  std::string reason;
+};
+
+struct Joined {
+  std::string session;  // required
+  std::string name;
+  std::string role;
+};
+
+struct Left {
+  std::string session;  // required
+  std::string reason;   // "bye" or "expired"
+};
+
+// Alternatives in command order, so index() + 1 is the command byte.
+using Header = std::variant<Hello, Welcome, Deny, Ping, Bye, Data, Request, Reply,
+                            Error, Joined, Left>;
+
+Command CommandOf(const Header& header);
+
+// True for the commands that may carry payload frames (DATA, REQUEST, REPLY).
+bool TakesPayload(Command command);
+
+using Frames = std::vector<zmq::message_t>;
+
+struct Message {
+  Header header;
+  Frames payload;
+
+  Command command() const { return CommandOf(header); }
+};
+
+// The envelope frame for `header`.
+zmq::message_t EncodeEnvelope(const Header& header);
+
+// Envelope followed by `payload` (moved). Throws std::invalid_argument when payload
+// is given for a command that takes none: that is a programmer error.
+Frames Encode(const Header& header, Frames payload = {});
+
+// Turns frames[first..] into a Message, moving the payload frames out of `frames`.
+// Errors are InvalidArgument with pmp_code() 400 and a reason naming what is wrong:
+// no envelope, too short, signature, unknown command, header not a map, bytes after
+// it, a key of the wrong type, a required key missing, payload where none is taken.
+class Decoder {
+ public:
+  Decoder();
+  ~Decoder();
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
+  Result<Message> Decode(Frames& frames, size_t first = 0);
+  Result<Header> DecodeEnvelope(const zmq::message_t& envelope);
+
+ private:
+  struct Zone;
+  std::unique_ptr<Zone> zone_;  // reused between messages: no per-message arena
+};
+
+}  // namespace procmod::pmp
+
+#endif  // PROCMOD_SRC_CODEC_H_
