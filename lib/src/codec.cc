@@ -338,6 +338,46 @@ std::optional<Header> EmptyHeaderFor(uint8_t command) {
 // the frame can go away.
 bool ReferenceInPlace(msgpack::type::object_type, std::size_t, void*) { return true; }
 
+// The unpacker allocates a container's elements as soon as it reads its size, before
+// it sees them, and the per-container limits below cap each container, not their sum:
+// a header of n bytes that opens 32 nested containers each declaring n elements has it
+// reserve 32 × n × 32 bytes (≈ 2 GB for a 1 MiB envelope) before it finds the header
+// truncated. Every element takes at least one byte, so an honest header declares at
+// most n elements in all its containers together; this walk, which allocates nothing
+// per element, checks that first. It stops at kMaxHeaderDepth + 1 levels, where the
+// unpacker stops too.
+class DeclaredElements : public msgpack::null_visitor {
+ public:
+  explicit DeclaredElements(size_t budget) : budget_(budget) {}
+  bool start_array(uint32_t n) { return Open(n); }
+  bool start_map(uint32_t n) { return Open(uint64_t{2} * n); }
+  bool end_array() { return Close(); }
+  bool end_map() { return Close(); }
+  bool over_budget() const { return over_budget_; }
+
+ private:
+  bool Open(uint64_t elements) {
+    if (elements > budget_) {
+      over_budget_ = true;
+      return false;
+    }
+    budget_ -= elements;
+    return ++depth_ <= kMaxHeaderDepth + 1;
+  }
+  bool Close() {
+    --depth_;
+    return true;
+  }
+
+  uint64_t budget_;
+  size_t depth_ = 0;
+  bool over_budget_ = false;
+};
+
+// Below this many header bytes the walk is skipped: unchecked, the worst case is
+// 32 × 1 KiB × 32 bytes = 1 MiB, and real headers (~100 bytes) pay nothing.
+constexpr size_t kWalkHeadersAbove = 1024;
+
 }  // namespace
 
 std::string_view CommandName(Command command) {
@@ -420,6 +460,19 @@ Result<Header> Decoder::DecodeEnvelope(const zmq::message_t& envelope) {
   // more elements than it has bytes: the limits stop a 5-byte header from asking
   // the unpacker for a 4-billion-entry map.
   const size_t body = size - 5;
+  if (body > kWalkHeadersAbove) {
+    DeclaredElements walk(body);
+    size_t walk_offset = 5;
+    try {
+      (void)msgpack::parse(bytes, size, walk_offset, walk);
+    } catch (const std::exception&) {
+      // Reported by the unpacker below.
+    }
+    if (walk.over_budget()) {
+      return Malformed("header declares more elements than its " +
+                       std::to_string(body) + " bytes can hold");
+    }
+  }
   const msgpack::unpack_limit limits(body, body, body, body, body, kMaxHeaderDepth);
   zone_->zone.clear();
   size_t offset = 5;

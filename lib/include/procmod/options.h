@@ -1,0 +1,101 @@
+// procmod/options.h
+//
+// Options is everything a process module needs to know before Start(): the same
+// fields as the YAML configuration keys (docs/CONFIGURATION.md, DESIGN §5), so a
+// daemon fills it from a file and flags and an application fills it in code.
+//
+//   procmod::Options options;
+//   options.name = "viz-1";
+//   options.role = procmod::Role::kServer;
+//   options.listen = "tcp://127.0.0.1:0";   // port 0: any free port
+//   options.heartbeat.interval = std::chrono::milliseconds(500);
+//   auto module = procmod::ProcessModule::Initialize(options);
+#ifndef PROCMOD_OPTIONS_H_
+#define PROCMOD_OPTIONS_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace procmod {
+
+// What this process is. A client talks to servers; the three server roles are
+// ParaView's pvserver (kServer), pvdataserver and pvrenderserver.
+enum class Role { kClient, kServer, kDataServer, kRenderServer };
+
+// Who binds. Forward: the server binds, the client connects. Reverse: the client
+// binds, the server connects. Broker: both dial a procmod-broker.
+enum class Mode { kForward, kReverse, kBroker };
+
+std::string_view RoleName(Role role);  // "client", "server", "data-server", ...
+std::string_view ModeName(Mode mode);  // "forward", "reverse", "broker"
+std::optional<Role> ParseRole(std::string_view text);
+std::optional<Mode> ParseMode(std::string_view text);
+
+struct HeartbeatOptions {
+  // A side sends PING after this long without sending anything. The accepting side's
+  // value is what both sides use. Default: 1 s.
+  std::chrono::milliseconds interval{1000};
+  // A peer is gone after interval * liveness of silence. Default: 3.
+  uint32_t liveness = 3;
+};
+
+struct TimeoutOptions {
+  // Forward single server: how long Run() waits for its first client; reverse client:
+  // how long Start() waits for its server(s). 0 = no limit. Default: 0.
+  std::chrono::milliseconds accept{0};
+  // Connecting side: how long Start()/ConnectToRemote() keep retrying. 0 = no limit.
+  // Default: 60 s.
+  std::chrono::milliseconds connect{60000};
+  // Connecting side: how long to wait for WELCOME or DENY after HELLO. Default: 5 s.
+  std::chrono::milliseconds handshake{5000};
+  // Server: Run() ends after this long in all. 0 = no limit. Default: 0.
+  std::chrono::milliseconds session{0};
+};
+
+struct LimitOptions {
+  size_t max_connections = 1024;             // multi mode: beyond it, DENY 503
+  size_t max_message_size = 64 * 1024 * 1024;  // bytes per frame (ZMQ_MAXMSGSIZE)
+  int send_queue = 1000;                     // messages queued per peer (ZMQ_SNDHWM)
+};
+
+struct Options {
+  // Shown to peers and by the monitor. Default: "procmod".
+  std::string name = "procmod";
+  Role role = Role::kServer;
+  Mode mode = Mode::kForward;
+  // SupportMultipleConnections; may also be set with
+  // ProcessModule::SetSupportMultipleConnections() before Start(). Default: false.
+  bool multiple_connections = false;
+  // Forward server and reverse client: where to bind. Port 0 picks a free port
+  // (ProcessModule::ListenEndpoint() tells which). Default: tcp://127.0.0.1:11111.
+  std::string listen = "tcp://127.0.0.1:11111";
+  // Reverse server: the client to connect to.
+  std::string client_url;
+  // Forward client: the server to connect to in Start() (the data server in
+  // render-client mode). Unused in multi mode: call ConnectToRemote().
+  std::string server_url;
+  // Forward client in render-client mode: the render server.
+  std::string render_server_url;
+  // Client: connect to (forward) or wait for (reverse) a data server and a render
+  // server instead of one combined server. Default: false.
+  bool render_client = false;
+  // Broker mode (procmod-broker): the broker and the service name.
+  std::string broker_url;
+  std::string service;
+  // Must match on both sides (ParaView's --connect-id). 0 = none. Default: 0.
+  uint64_t connect_id = 0;
+  HeartbeatOptions heartbeat;
+  TimeoutOptions timeouts;
+  LimitOptions limits;
+  // How long closing a socket may wait to flush BYE and queued messages. Bounded so
+  // shutdown never hangs. Default: 200 ms.
+  std::chrono::milliseconds linger{200};
+};
+
+}  // namespace procmod
+
+#endif  // PROCMOD_OPTIONS_H_

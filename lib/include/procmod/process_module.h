@@ -1,0 +1,163 @@
+// procmod/process_module.h
+//
+// A ProcessModule owns every connection this process has to its peers, the way
+// ParaView's vtkProcessModule does. There is one per process (rule S1):
+// Initialize() creates it, Get() returns it, Finalize() ends it. Its one I/O thread
+// owns every ZeroMQ socket; all methods here are thread-safe and none touches a
+// socket. Callbacks and request handlers run on the I/O thread, never while an
+// internal lock is held; keep them short (post long work elsewhere).
+//
+// The defaults behave the ParaView way (DESIGN §1):
+//   forward server   Start() binds; Run() serves ONE client, refuses the rest with
+//                    DENY 409 and returns when that client leaves.
+//   forward client   Start() connects to options.server_url (and, in render-client
+//                    mode, to options.render_server_url) before returning.
+//   reverse client   Start() binds and waits for its server (or data + render server).
+//   reverse server   Start() connects to options.client_url, retrying until
+//                    timeouts.connect; Run() returns when that client leaves.
+// SetSupportMultipleConnections(true) before Start() changes that: a forward server
+// keeps admitting clients and outlives them; a forward client connects only through
+// ConnectToRemote(), to any number of servers; a reverse client admits servers only
+// inside MonitorConnections().
+//
+//   procmod::Options options;
+//   options.role = procmod::Role::kServer;
+//   options.listen = "tcp://127.0.0.1:0";
+//   auto module = procmod::ProcessModule::Initialize(options);
+//   if (!module.ok()) return 2;
+//   (*module)->RegisterHandler("echo", [](procmod::IncomingRequest& r) {
+//     return procmod::Reply{.payload = std::move(r.payload)};
+//   });
+//   if (procmod::Status s = (*module)->Start(); !s.ok()) return 4;
+//   procmod::RunEnd end = (*module)->Run();     // kPeerLeft when the client said BYE
+//   procmod::ProcessModule::Finalize();
+#ifndef PROCMOD_PROCESS_MODULE_H_
+#define PROCMOD_PROCESS_MODULE_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "procmod/connection.h"
+#include "procmod/options.h"
+#include "procmod/peer_info.h"
+#include "procmod/result.h"
+#include "procmod/status.h"
+
+namespace procmod {
+
+// Why a peer's session ended.
+enum class DisconnectReason {
+  kBye,       // the peer said BYE
+  kExpired,   // silent for heartbeat interval * liveness
+  kClosed,    // this side closed it (Connection::Close, Finalize)
+  kReplaced,  // the same routing id said HELLO again
+  kForgotten, // the peer answered ERROR 404: it no longer knows our session
+};
+std::string_view DisconnectReasonName(DisconnectReason reason);
+
+// Why Run() returned.
+enum class RunEnd {
+  kStopped,         // Stop() was called (e.g. on a signal)
+  kPeerLeft,        // single connection: the one peer said BYE
+  kPeerLost,        // single connection: the one peer expired
+  kAcceptTimeout,   // single-connection server: no client within timeouts.accept
+  kSessionTimeout,  // timeouts.session elapsed
+};
+std::string_view RunEndName(RunEnd end);
+
+// A REQUEST that reached this process, handed to the handler registered for its
+// method. The handler may move the payload out.
+struct IncomingRequest {
+  Connection from;
+  std::string method;
+  std::string args;  // one msgpack-encoded map, or empty
+  Frames payload;
+};
+
+using RequestHandler = std::function<Reply(IncomingRequest& request)>;
+using ConnectedCallback = std::function<void(const Connection& peer)>;
+using DisconnectedCallback =
+    std::function<void(const Connection& peer, DisconnectReason reason)>;
+using DataCallback = std::function<void(const Connection& peer, std::string_view channel,
+                                        Frames payload)>;
+
+class ProcessModule {
+ public:
+  // Creates the process module (rule S1). kFailedPrecondition if one exists;
+  // kInvalidArgument if `options` are inconsistent.
+  static Result<ProcessModule*> Initialize(Options options);
+  // The process module; kFailedPrecondition before Initialize().
+  static Result<ProcessModule*> Get();
+  // Sends BYE to every peer, closes every socket with bounded linger and ends the
+  // I/O thread; returns within about a second even when peers are unreachable.
+  // Afterwards Initialize() may be called again. No-op without a module.
+  static void Finalize();
+
+  ProcessModule(const ProcessModule&) = delete;
+  ProcessModule& operator=(const ProcessModule&) = delete;
+  ~ProcessModule();
+
+  const Options& options() const;
+
+  // Rule M0: only before Start(); afterwards kFailedPrecondition.
+  Status SetSupportMultipleConnections(bool enabled);
+  bool SupportMultipleConnections() const;
+
+  // Binds, connects or waits as the mode says (see the file comment). Returns once
+  // that is done, or with why not: kUnavailable (could not bind or reach),
+  // kDeadlineExceeded (timeouts.accept / timeouts.connect), a DENY's Status
+  // (kPermissionDenied for 403, ...), kInvalidArgument for a peer of the wrong role.
+  // Calling it twice is kFailedPrecondition.
+  Status Start();
+
+  // The endpoint the accepting socket is bound to, with the real port when
+  // options.listen asked for port 0. Empty when this side does not bind.
+  std::string ListenEndpoint() const;
+
+  // Connects to the accepting side at `url` and returns once admitted (or why not).
+  // `expected_role`, when not empty, is the role the peer must say it has.
+  // Forward client in multi mode; also allowed after Start() in single mode.
+  Result<Connection> ConnectToRemote(const std::string& url,
+                                     std::string_view expected_role = {});
+
+  // Reverse client in multi mode (rule M3): admits servers that connect, waiting up
+  // to `timeout` for the first; returns how many it admitted (0 on timeout).
+  Result<int> MonitorConnections(std::chrono::milliseconds timeout);
+
+  // Snapshots of every admitted peer, oldest first.
+  std::vector<PeerInfo> Connections() const;
+  // A handle to the admitted peer with `session`, or kNotFound.
+  Result<Connection> FindConnection(const std::string& session) const;
+
+  // Blocks until the module's job is over (see RunEnd): for a single-connection
+  // server, until its client goes; otherwise until Stop() or timeouts.session.
+  RunEnd Run();
+  // Makes Run() return kStopped. Safe from any thread; not from a signal handler
+  // (set a flag there, or use a self-pipe, and call Stop() from a thread).
+  void Stop();
+
+  // Handlers and callbacks may be set at any time; they take effect on the I/O
+  // thread in order with traffic. A handler for an existing method replaces it.
+  void RegisterHandler(std::string method, RequestHandler handler);
+  void OnConnected(ConnectedCallback callback);
+  void OnDisconnected(DisconnectedCallback callback);
+  void OnData(DataCallback callback);
+
+ private:
+  ProcessModule() = default;
+
+  std::shared_ptr<IoLoop> loop_;  // set once by Initialize(); owns every socket
+
+  mutable std::mutex mu_;  // guards the two below
+  bool started_ = false;
+  bool multi_ = false;
+};
+
+}  // namespace procmod
+
+#endif  // PROCMOD_PROCESS_MODULE_H_

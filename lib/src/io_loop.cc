@@ -1,0 +1,1068 @@
+#include "io_loop.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include <zmq_addon.hpp>
+
+#include "sockets.h"
+
+namespace procmod {
+namespace {
+
+constexpr int kMaxMessagesPerTurn = 256;  // per socket, so one busy peer can't starve
+constexpr Duration kMaxBackoff = std::chrono::seconds(32);
+
+// Time until `deadline` for zmq::poll, in whole milliseconds, rounded up so the loop
+// never wakes a hair early and spins.
+milliseconds PollTimeout(TimePoint now, TimePoint deadline) {
+  if (deadline == TimePoint::max()) return milliseconds(-1);
+  if (deadline <= now) return milliseconds(0);
+  return std::chrono::ceil<milliseconds>(deadline - now);
+}
+
+TimePoint DeadlineAfter(TimePoint now, milliseconds timeout) {
+  return timeout.count() > 0 ? now + timeout : TimePoint::max();
+}
+
+uint64_t FrameBytes(const Frames& frames, size_t first = 0) {
+  uint64_t total = 0;
+  for (size_t i = first; i < frames.size(); ++i) total += frames[i].size();
+  return total;
+}
+
+template <typename Callback, typename... Args>
+void Invoke(const char* what, const Callback& callback, Args&&... args) {
+  if (!callback) return;
+  try {
+    callback(std::forward<Args>(args)...);
+  } catch (const std::exception& e) {
+    spdlog::error("procmod: {} callback threw: {}", what, e.what());
+  } catch (...) {
+    spdlog::error("procmod: {} callback threw a non-exception", what);
+  }
+}
+
+// Heartbeats and expiry are checked four times per interval: a PING goes out at most
+// a quarter interval late, and a dead peer is noticed within a quarter interval.
+Duration TickFor(const HeartbeatPolicy& heartbeat) {
+  return std::clamp<Duration>(heartbeat.settings().interval / 4, milliseconds(1),
+                              milliseconds(250));
+}
+
+Frames ErrorFrames(uint32_t code, std::string reason) {
+  return pmp::Encode(pmp::Error{code, std::move(reason)});
+}
+
+}  // namespace
+
+// ============================================================================
+// Life
+// ============================================================================
+
+Result<std::shared_ptr<IoLoop>> IoLoop::Create(Options options) {
+  std::shared_ptr<IoLoop> loop(new IoLoop(std::move(options)));
+  if (loop->wake_fd_ < 0) {
+    return InternalError(std::string("eventfd: ") + std::strerror(errno));
+  }
+  loop->thread_ = std::thread([raw = loop.get()] { raw->ThreadMain(); });
+  return loop;
+}
+
+IoLoop::IoLoop(Options options)
+    : options_(std::move(options)),
+      heartbeat_(HeartbeatSettings{options_.heartbeat.interval,
+                                   std::max<uint32_t>(options_.heartbeat.liveness, 1)}),
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      context_(1),
+      tick_(TickFor(heartbeat_)) {}
+
+IoLoop::~IoLoop() {
+  Shutdown();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void IoLoop::Shutdown() {
+  if (!thread_.joinable() || OnIoThread()) return;
+  Post([this] { stopping_ = true; });
+  thread_.join();
+}
+
+bool IoLoop::Post(std::function<void()> fn) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!accepting_commands_) return false;
+    wake = commands_.empty();
+    commands_.push_back(std::move(fn));
+  }
+  // One wake-up per batch: the I/O thread drains the whole queue when it wakes.
+  if (wake) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+  }
+  return true;
+}
+
+template <typename T>
+T IoLoop::Call(std::function<T()> fn, T if_stopped) {
+  if (OnIoThread()) return fn();
+  auto promise = std::make_shared<std::promise<T>>();
+  std::future<T> future = promise->get_future();
+  if (!Post([promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); })) {
+    return if_stopped;
+  }
+  return future.get();
+}
+
+// ============================================================================
+// The loop
+// ============================================================================
+
+void IoLoop::ThreadMain() {
+  next_tick_ = clock_.Now() + tick_;
+  while (!stopping_) {
+    PollOnce();
+    RunCommands();
+    OnTimer(clock_.Now());
+  }
+  ShutdownOnIoThread();
+}
+
+void IoLoop::RunCommands() {
+  std::deque<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.swap(commands_);
+  }
+  for (auto& command : batch) command();
+}
+
+void IoLoop::PollOnce() {
+  // Items: the wake-up fd, the acceptor, then one per link, in links_ order.
+  std::vector<zmq_pollitem_t> items;
+  items.reserve(2 + links_.size());
+  items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+  if (acceptor_) items.push_back({acceptor_->handle(), 0, ZMQ_POLLIN, 0});
+  for (auto& [id, link] : links_) {
+    short events = 0;
+    if (link->socket) {
+      events = ZMQ_POLLIN;
+      // Writable means the transport is up (IMMEDIATE): time to say HELLO.
+      if (link->state == Link::State::kConnecting) events |= ZMQ_POLLOUT;
+    }
+    items.push_back({link->socket ? link->socket->handle() : nullptr, -1, events, 0});
+  }
+
+  const TimePoint now = clock_.Now();
+  try {
+    zmq::poll(items.data(), items.size(), PollTimeout(now, NextDeadline()));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) spdlog::error("procmod: poll failed: {}", e.what());
+    return;
+  }
+
+  if (items[0].revents & ZMQ_POLLIN) {
+    uint64_t count = 0;
+    [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof count);
+  }
+  size_t index = 1;
+  if (acceptor_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAcceptor();
+
+  // Collect first: servicing a link may drop it (and so change links_).
+  std::vector<std::pair<uint64_t, short>> ready;
+  for (auto& [id, link] : links_) {
+    if (index >= items.size()) break;
+    if (items[index].revents != 0) ready.emplace_back(id, items[index].revents);
+    ++index;
+  }
+  for (auto [id, events] : ready) {
+    auto it = links_.find(id);
+    if (it != links_.end()) ServiceLink(*it->second, events);
+  }
+}
+
+TimePoint IoLoop::NextDeadline() const {
+  TimePoint next = std::min({next_tick_, accept_deadline_, session_deadline_});
+  if (!request_deadlines_.empty()) next = std::min(next, request_deadlines_.begin()->first);
+  if (admission_waiter_) next = std::min(next, admission_waiter_->deadline);
+  for (const auto& [id, link] : links_) {
+    next = std::min({next, link->handshake_deadline, link->connect_deadline,
+                     link->retry_at});
+  }
+  return next;
+}
+
+// Everything time-driven happens here; each branch says what it guards against.
+void IoLoop::OnTimer(TimePoint now) {
+  // Requests nobody answered in time.
+  while (!request_deadlines_.empty() && request_deadlines_.begin()->first <= now) {
+    const uint64_t id = request_deadlines_.begin()->second;
+    request_deadlines_.erase(request_deadlines_.begin());
+    auto it = requests_.find(id);
+    if (it == requests_.end()) continue;
+    it->second.promise.set_value(DeadlineExceededError(
+        "no reply from session " + it->second.session + " in time"));
+    requests_.erase(it);
+  }
+
+  // A caller waiting for peers that did not come.
+  if (admission_waiter_ && admission_waiter_->deadline <= now) {
+    AdmissionWaiter waiter = std::move(*admission_waiter_);
+    admission_waiter_.reset();
+    if (waiter.monitor) {
+      gated_ = true;
+      waiter.promise.set_value(waiter.admitted);
+    } else {
+      waiter.promise.set_value(DeadlineExceededError(
+          "no server connected to " + ListenEndpoint() + " within timeouts.accept"));
+    }
+  }
+
+  // Links: handshake and connect deadlines, retries.
+  std::vector<uint64_t> ids;
+  for (const auto& [id, link] : links_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = links_.find(id);
+    if (it == links_.end()) continue;
+    Link& link = *it->second;
+    if (link.state != Link::State::kAdmitted && link.connect_deadline <= now) {
+      FailLink(link, DeadlineExceededError("could not reach " + link.url +
+                                           " within timeouts.connect"));
+      continue;
+    }
+    if (link.state == Link::State::kHandshaking && link.handshake_deadline <= now) {
+      spdlog::warn("procmod: no WELCOME from {} within timeouts.handshake; retrying",
+                   link.url);
+      RetryLink(link, now);
+    } else if (link.state == Link::State::kRetryWait && link.retry_at <= now) {
+      link.retry_at = TimePoint::max();
+      OpenLinkSocket(link);
+    }
+  }
+
+  if (accept_deadline_ <= now) {
+    accept_deadline_ = TimePoint::max();
+    if (!ever_admitted_) EndRun(RunEnd::kAcceptTimeout);
+  }
+  if (session_deadline_ <= now) {
+    session_deadline_ = TimePoint::max();
+    EndRun(RunEnd::kSessionTimeout);
+  }
+
+  if (now < next_tick_) return;  // heartbeats and expiry run once per tick
+  next_tick_ = now + tick_;
+
+  // Accepting side: every silent peer expires, not only the oldest; idle ones get
+  // a PING.
+  if (table_) {
+    for (PeerRecord& gone : table_->Expire(now, heartbeat_)) {
+      spdlog::info("procmod: peer {} ({}) expired", gone.session, gone.name);
+      FailRequestsOf(gone.session, UnavailableError("peer " + gone.session + " expired"));
+      Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired);
+    }
+    std::vector<std::string> to_ping;
+    table_->ForEach([&](PeerRecord& peer) {
+      if (heartbeat_.ShouldPing(peer.last_sent, now)) to_ping.push_back(peer.routing_id);
+    });
+    for (const std::string& routing_id : to_ping) {
+      PeerRecord* peer = table_->Find(routing_id);
+      if (peer == nullptr) continue;
+      SendToRoutingId(routing_id, pmp::Encode(HeartbeatPolicy::MakePing(peer->echo, now)),
+                      peer);
+    }
+  }
+  // Connecting side: the same with each link's adopted heartbeat.
+  for (uint64_t id : ids) {
+    auto it = links_.find(id);
+    if (it == links_.end() || it->second->state != Link::State::kAdmitted) continue;
+    Link& link = *it->second;
+    if (link.heartbeat.IsExpired(link.peer.last_seen, now)) {
+      spdlog::info("procmod: server {} ({}) expired", link.peer.session, link.url);
+      DropLink(id, DisconnectReason::kExpired);
+    } else if (link.heartbeat.ShouldPing(link.peer.last_sent, now)) {
+      SendOnLink(link, pmp::Encode(HeartbeatPolicy::MakePing(link.peer.echo, now)));
+    }
+  }
+}
+
+void IoLoop::ShutdownOnIoThread() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    accepting_commands_ = false;
+  }
+  RunCommands();  // whatever slipped in before the door closed
+
+  // BYE to everyone; sends never block, and linger bounds the flush.
+  if (table_) {
+    std::vector<std::string> ids;
+    table_->ForEach([&](PeerRecord& peer) { ids.push_back(peer.routing_id); });
+    for (const auto& id : ids) {
+      SendToRoutingId(id, pmp::Encode(pmp::Bye{"shutdown"}));
+      RemovePeer(id, DisconnectReason::kClosed);
+    }
+  }
+  std::vector<uint64_t> link_ids;
+  for (const auto& [id, link] : links_) link_ids.push_back(id);
+  for (uint64_t id : link_ids) {
+    auto it = links_.find(id);
+    if (it == links_.end()) continue;
+    if (it->second->state == Link::State::kAdmitted) {
+      SendOnLink(*it->second, pmp::Encode(pmp::Bye{"shutdown"}));
+    }
+    if (it->second->waiter) {
+      it->second->waiter->set_value(AbortedError("process module finalized"));
+      it->second->waiter.reset();
+    }
+    DropLink(id, DisconnectReason::kClosed);
+  }
+  for (auto& [id, request] : requests_) {
+    request.promise.set_value(AbortedError("process module finalized"));
+  }
+  requests_.clear();
+  request_deadlines_.clear();
+  if (admission_waiter_) {
+    admission_waiter_->promise.set_value(AbortedError("process module finalized"));
+    admission_waiter_.reset();
+  }
+  acceptor_.reset();
+  context_.close();  // returns once every socket's linger (≤ 1 s) has run out
+  EndRun(RunEnd::kStopped);
+}
+
+// ============================================================================
+// Setup
+// ============================================================================
+
+Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
+  return Call<Status>(
+      [this, policy = std::move(policy), gated]() mutable -> Status {
+        if (acceptor_) return FailedPreconditionError("already bound");
+        try {
+          zmq::socket_t socket(context_, zmq::socket_type::router);
+          ConfigureAcceptor(socket, options_);
+          socket.bind(options_.listen);
+          std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            listen_endpoint_ = std::move(endpoint);
+          }
+          acceptor_ = std::move(socket);
+        } catch (const zmq::error_t& e) {
+          return EndpointError("bind", options_.listen, e);
+        }
+        table_ = std::make_unique<IdentityTable>(std::move(policy));
+        gated_ = gated;
+        return Status();
+      },
+      AbortedError("process module finalized"));
+}
+
+std::string IoLoop::ListenEndpoint() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return listen_endpoint_;
+}
+
+Result<Connection> IoLoop::Connect(const std::string& url,
+                                   const std::string& expected_role) {
+  if (OnIoThread()) {
+    return FailedPreconditionError("Connect() cannot wait on the I/O thread");
+  }
+  std::promise<Result<Connection>> promise;
+  std::future<Result<Connection>> future = promise.get_future();
+  const bool posted = Post([this, url, expected_role,
+                            promise = std::make_shared<decltype(promise)>(
+                                std::move(promise))]() mutable {
+    auto link = std::make_unique<Link>();
+    link->id = next_link_id_++;
+    link->url = url;
+    link->expected_role = expected_role;
+    link->connect_deadline = DeadlineAfter(clock_.Now(), options_.timeouts.connect);
+    link->heartbeat = heartbeat_;
+    link->waiter.emplace(std::move(*promise));
+    Link& ref = *link;
+    links_.emplace(ref.id, std::move(link));
+    OpenLinkSocket(ref);
+  });
+  if (!posted) return AbortedError("process module finalized");
+  return future.get();
+}
+
+Status IoLoop::WaitForPeers(size_t count, milliseconds timeout) {
+  if (OnIoThread()) return FailedPreconditionError("cannot wait on the I/O thread");
+  auto promise = std::make_shared<std::promise<Result<int>>>();
+  std::future<Result<int>> future = promise->get_future();
+  const bool posted = Post([this, count, timeout, promise] {
+    if (admission_waiter_) {
+      promise->set_value(FailedPreconditionError("another wait is in progress"));
+      return;
+    }
+    AdmissionWaiter waiter;
+    waiter.target = count;
+    waiter.deadline = DeadlineAfter(clock_.Now(), timeout);
+    waiter.promise = std::move(*promise);
+    admission_waiter_ = std::move(waiter);
+    CheckAdmissionWaiter();
+  });
+  if (!posted) return AbortedError("process module finalized");
+  Result<int> result = future.get();
+  return result.status();
+}
+
+Result<int> IoLoop::Monitor(milliseconds timeout) {
+  if (OnIoThread()) return FailedPreconditionError("cannot wait on the I/O thread");
+  auto promise = std::make_shared<std::promise<Result<int>>>();
+  std::future<Result<int>> future = promise->get_future();
+  const bool posted = Post([this, timeout, promise] {
+    if (!table_) {
+      promise->set_value(FailedPreconditionError(
+          "MonitorConnections() needs a started reverse-mode client"));
+      return;
+    }
+    if (admission_waiter_) {
+      promise->set_value(FailedPreconditionError("another wait is in progress"));
+      return;
+    }
+    AdmissionWaiter waiter;
+    waiter.monitor = true;
+    // A zero timeout still admits what already knocked, then returns at once.
+    waiter.deadline = clock_.Now() + timeout;
+    waiter.promise = std::move(*promise);
+    admission_waiter_ = std::move(waiter);
+    gated_ = false;
+    // Servers that knocked while nobody was monitoring: admit the fresh ones.
+    std::vector<HeldHello> held;
+    held.swap(held_);
+    const TimePoint now = clock_.Now();
+    for (HeldHello& h : held) {
+      if (now - h.received_at < options_.timeouts.handshake) {
+        Admit(h.routing_id, h.hello, std::move(h.address));
+      }
+    }
+    CheckAdmissionWaiter();
+  });
+  if (!posted) return AbortedError("process module finalized");
+  return future.get();
+}
+
+void IoLoop::CheckAdmissionWaiter() {
+  if (!admission_waiter_) return;
+  AdmissionWaiter& waiter = *admission_waiter_;
+  const bool done = waiter.monitor ? waiter.admitted > 0
+                                   : table_ && table_->size() >= waiter.target;
+  if (!done) return;
+  if (waiter.monitor) gated_ = true;
+  waiter.promise.set_value(waiter.monitor ? waiter.admitted
+                                          : static_cast<int>(table_->size()));
+  admission_waiter_.reset();
+}
+
+void IoLoop::ArmRun(bool single_peer, milliseconds accept, milliseconds session) {
+  Post([this, single_peer, accept, session] {
+    single_peer_ = single_peer;
+    const TimePoint now = clock_.Now();
+    if (!ever_admitted_) accept_deadline_ = DeadlineAfter(now, accept);
+    session_deadline_ = DeadlineAfter(now, session);
+  });
+}
+
+// ============================================================================
+// Running
+// ============================================================================
+
+RunEnd IoLoop::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  run_cv_.wait(lock, [this] { return run_end_.has_value(); });
+  return *run_end_;
+}
+
+void IoLoop::Stop() {
+  if (!Post([this] { EndRun(RunEnd::kStopped); })) EndRun(RunEnd::kStopped);
+}
+
+void IoLoop::EndRun(RunEnd end) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (run_end_) return;  // the first reason wins
+    run_end_ = end;
+  }
+  run_cv_.notify_all();
+}
+
+// ============================================================================
+// Accepting side
+// ============================================================================
+
+void IoLoop::ServiceAcceptor() {
+  for (int i = 0; i < kMaxMessagesPerTurn && acceptor_; ++i) {
+    rx_.clear();
+    try {
+      auto received = zmq::recv_multipart(*acceptor_, std::back_inserter(rx_),
+                                          zmq::recv_flags::dontwait);
+      if (!received) return;
+    } catch (const zmq::error_t& e) {
+      spdlog::error("procmod: receive on {} failed: {}", ListenEndpoint(), e.what());
+      return;
+    }
+    if (rx_.empty()) continue;
+    const std::string routing_id(rx_[0].data<char>(), rx_[0].size());
+    OnAcceptorMessage(routing_id, rx_);
+  }
+}
+
+void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
+  const uint64_t bytes = FrameBytes(frames, 1);
+  Result<pmp::Message> decoded = decoder_.Decode(frames, 1);
+  PeerRecord* peer = table_->Find(routing_id);
+  if (!decoded.ok()) {
+    // Malformed: answered, dropped, not counted as life. Never ends a session.
+    SendToRoutingId(routing_id,
+                    ErrorFrames(pmp::kCodeMalformed, std::string(decoded.status().message())),
+                    peer);
+    return;
+  }
+  pmp::Message& message = *decoded;
+  if (message.command() == pmp::Command::kHello) {
+    std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
+    OnHello(routing_id, std::get<pmp::Hello>(message.header), std::move(address));
+    return;
+  }
+  if (peer == nullptr) {
+    // No session: the peer must HELLO again (e.g. after this side restarted).
+    SendToRoutingId(routing_id, ErrorFrames(pmp::kCodeUnknownSession,
+                                            "unknown session; send HELLO"));
+    return;
+  }
+  peer->last_seen = clock_.Now();
+  peer->msgs_in++;
+  peer->bytes_in += bytes;
+  OnPeerMessage(*peer, message);
+}
+
+void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello,
+                     std::string address) {
+  if (gated_ && !table_->Find(routing_id)) {
+    // Reverse multi client outside MonitorConnections(): hold the knock (bounded).
+    if (held_.size() >= options_.limits.max_connections) {
+      SendToRoutingId(routing_id, pmp::Encode(pmp::Deny{pmp::kCodeFull, "too many waiting"}));
+      return;
+    }
+    held_.push_back({routing_id, std::move(hello), std::move(address), clock_.Now()});
+    return;
+  }
+  Admit(routing_id, hello, std::move(address));
+}
+
+void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello,
+                   std::string address) {
+  const TimePoint now = clock_.Now();
+  Admission admission = table_->Admit(routing_id, hello, std::move(address), now);
+  if (!admission.admitted) {
+    spdlog::info("procmod: denied {} '{}': {} {}", hello.role, hello.name,
+                 admission.deny_code, admission.reason);
+    SendToRoutingId(routing_id,
+                    pmp::Encode(pmp::Deny{admission.deny_code, admission.reason}));
+    return;
+  }
+  if (admission.replaced) {
+    PeerRecord old = *admission.peer;
+    old.session = admission.replaced_session;
+    FailRequestsOf(old.session, UnavailableError("session replaced by a new HELLO"));
+    Disconnected(old, /*incoming=*/true, DisconnectReason::kReplaced);
+  }
+  PeerRecord& peer = *admission.peer;
+  pmp::Welcome welcome;
+  welcome.session = peer.session;
+  welcome.role = std::string(RoleName(options_.role));
+  welcome.name = options_.name;
+  welcome.version = std::string(pmp::kProtocolVersion);
+  welcome.software = "procmod " PROCMOD_VERSION;
+  welcome.heartbeat_ms = static_cast<uint64_t>(heartbeat_.settings().interval.count());
+  welcome.liveness = heartbeat_.settings().liveness;
+  welcome.multi = table_->policy().multi;
+  if (!SendToRoutingId(routing_id, pmp::Encode(welcome), &peer)) {
+    table_->Remove(routing_id);  // it left before it could hear the answer
+    return;
+  }
+  ever_admitted_ = true;
+  spdlog::info("procmod: admitted {} '{}' as session {}", peer.role, peer.name,
+               peer.session);
+  if (admission_waiter_) admission_waiter_->admitted++;
+  Connection connection = MakeConnection(peer, /*incoming=*/true);
+  Invoke("connected", on_connected_, connection);
+  CheckAdmissionWaiter();
+}
+
+void IoLoop::OnPeerMessage(PeerRecord& peer, pmp::Message& message) {
+  const bool incoming = table_ && table_->Find(peer.routing_id) == &peer;
+  switch (message.command()) {
+    case pmp::Command::kPing:
+      return OnPing(peer, std::get<pmp::Ping>(message.header));
+    case pmp::Command::kBye:
+      if (incoming) return RemovePeer(peer.routing_id, DisconnectReason::kBye);
+      return DropLink(link_by_session_.at(peer.session), DisconnectReason::kBye);
+    case pmp::Command::kData: {
+      Connection from = MakeConnection(peer, incoming);
+      const std::string& channel = std::get<pmp::Data>(message.header).channel;
+      return Invoke("data", on_data_, from, std::string_view(channel),
+                    std::move(message.payload));
+    }
+    case pmp::Command::kRequest:
+      return OnRequest(peer, incoming, std::get<pmp::Request>(message.header),
+                       std::move(message.payload));
+    case pmp::Command::kReply:
+      return OnReply(std::get<pmp::Reply>(message.header), std::move(message.payload));
+    case pmp::Command::kError: {
+      const auto& error = std::get<pmp::Error>(message.header);
+      spdlog::warn("procmod: session {} reported ERROR {}: {}", peer.session, error.code,
+                   error.reason);
+      if (!incoming && error.code == pmp::kCodeUnknownSession) {
+        return DropLink(link_by_session_.at(peer.session), DisconnectReason::kForgotten);
+      }
+      return;
+    }
+    case pmp::Command::kHello:
+    case pmp::Command::kWelcome:
+    case pmp::Command::kDeny:
+    case pmp::Command::kJoined:
+    case pmp::Command::kLeft: {
+      Frames error = ErrorFrames(pmp::kCodeMalformed,
+                                 std::string(pmp::CommandName(message.command())) +
+                                     " is not expected from this peer");
+      if (incoming) {
+        SendToRoutingId(peer.routing_id, std::move(error), &peer);
+      } else {
+        SendOnLink(*links_.at(link_by_session_.at(peer.session)), std::move(error));
+      }
+      return;
+    }
+  }
+}
+
+void IoLoop::RemovePeer(const std::string& routing_id, DisconnectReason reason) {
+  PeerRecord* found = table_ ? table_->Find(routing_id) : nullptr;
+  if (found == nullptr) return;
+  PeerRecord peer = *found;
+  table_->Remove(routing_id);
+  FailRequestsOf(peer.session, UnavailableError("peer " + peer.session + " is gone"));
+  Disconnected(peer, /*incoming=*/true, reason);
+}
+
+bool IoLoop::SendToRoutingId(const std::string& routing_id, Frames frames,
+                             PeerRecord* peer) {
+  const uint64_t bytes = FrameBytes(frames);
+  switch (SendFrames(*acceptor_, routing_id, frames)) {
+    case SendOutcome::kSent:
+      if (peer != nullptr) {
+        peer->last_sent = clock_.Now();
+        peer->msgs_out++;
+        peer->bytes_out += bytes;
+      }
+      return true;
+    case SendOutcome::kQueueFull:
+      if (peer != nullptr) peer->dropped++;
+      return false;
+    case SendOutcome::kPeerGone:
+      // The transport is gone; expiry will end the session if it stays gone.
+      return false;
+    case SendOutcome::kFailed:
+      return false;
+  }
+  return false;
+}
+
+// ============================================================================
+// Connecting side
+// ============================================================================
+
+void IoLoop::OpenLinkSocket(Link& link) {
+  try {
+    zmq::socket_t socket(context_, zmq::socket_type::dealer);
+    ConfigureConnector(socket, options_);
+    // An explicit routing id survives libzmq's own TCP reconnects, so after a
+    // network blip the acceptor (ROUTER_HANDOVER) still knows our session. Each
+    // new socket (a retry) gets a new one.
+    std::uniform_int_distribution<uint64_t> bits;
+    std::array<uint64_t, 2> id{bits(jitter_) | 1, bits(jitter_)};  // never a 0 first byte
+    socket.set(zmq::sockopt::routing_id, zmq::const_buffer(id.data(), sizeof id));
+    socket.connect(link.url);
+    link.socket = std::move(socket);
+    link.state = Link::State::kConnecting;
+  } catch (const zmq::error_t& e) {
+    FailLink(link, EndpointError("connect to", link.url, e));
+  }
+}
+
+void IoLoop::SendHello(Link& link, TimePoint now) {
+  pmp::Hello hello;
+  hello.connect_id = options_.connect_id;
+  hello.role = std::string(RoleName(options_.role));
+  hello.name = options_.name;
+  hello.version = std::string(pmp::kProtocolVersion);
+  hello.software = "procmod " PROCMOD_VERSION;
+  hello.heartbeat_ms = static_cast<uint64_t>(options_.heartbeat.interval.count());
+  hello.multi = false;
+  Frames frames = pmp::Encode(hello);
+  if (SendFrames(*link.socket, {}, frames) != SendOutcome::kSent) return;  // next POLLOUT
+  link.state = Link::State::kHandshaking;
+  link.handshake_deadline = now + options_.timeouts.handshake;
+}
+
+void IoLoop::ServiceLink(Link& link, short events) {
+  const uint64_t id = link.id;
+  if ((events & ZMQ_POLLOUT) && link.state == Link::State::kConnecting) {
+    SendHello(link, clock_.Now());
+  }
+  if (!(events & ZMQ_POLLIN)) return;
+  for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+    auto it = links_.find(id);  // a message may have dropped the link
+    if (it == links_.end() || !it->second->socket) return;
+    Link& current = *it->second;
+    rx_.clear();
+    try {
+      auto received = zmq::recv_multipart(*current.socket, std::back_inserter(rx_),
+                                          zmq::recv_flags::dontwait);
+      if (!received) return;
+    } catch (const zmq::error_t& e) {
+      spdlog::error("procmod: receive from {} failed: {}", current.url, e.what());
+      return;
+    }
+    const uint64_t bytes = FrameBytes(rx_);
+    Result<pmp::Message> decoded = decoder_.Decode(rx_);
+    if (!decoded.ok()) {
+      SendOnLink(current, ErrorFrames(pmp::kCodeMalformed,
+                                      std::string(decoded.status().message())));
+      continue;
+    }
+    if (current.state == Link::State::kAdmitted) {
+      current.peer.last_seen = clock_.Now();
+      current.peer.msgs_in++;
+      current.peer.bytes_in += bytes;
+    }
+    OnLinkMessage(current, *decoded);
+  }
+}
+
+void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
+  if (link.state == Link::State::kAdmitted) return OnPeerMessage(link.peer, message);
+  switch (message.command()) {
+    case pmp::Command::kWelcome:
+      return OnWelcome(link, std::get<pmp::Welcome>(message.header));
+    case pmp::Command::kDeny: {
+      const auto& deny = std::get<pmp::Deny>(message.header);
+      return FailLink(link, StatusFromPmpCode(deny.code, link.url + " refused the connection: " +
+                                                             deny.reason));
+    }
+    default:
+      // Stale traffic from before a retry; the handshake decides.
+      return;
+  }
+}
+
+void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
+  if (!link.expected_role.empty() && welcome.role != link.expected_role) {
+    Frames bye = pmp::Encode(pmp::Bye{"wrong role"});
+    SendFrames(*link.socket, {}, bye);
+    return FailLink(link, InvalidArgumentError(
+                              "expected a " + link.expected_role + " at " + link.url +
+                              ", but '" + welcome.name + "' is a " +
+                              (welcome.role.empty() ? "peer of no role" : welcome.role)));
+  }
+  const TimePoint now = clock_.Now();
+  link.state = Link::State::kAdmitted;
+  link.handshake_deadline = link.connect_deadline = link.retry_at = TimePoint::max();
+  link.backoff = std::chrono::seconds(1);
+  // The acceptor's heartbeat is the one both sides use.
+  const auto interval = milliseconds(std::max<uint64_t>(welcome.heartbeat_ms, 1));
+  link.heartbeat = HeartbeatPolicy(HeartbeatSettings{
+      interval, static_cast<uint32_t>(std::max<uint64_t>(welcome.liveness, 1))});
+  tick_ = std::min(tick_, TickFor(link.heartbeat));
+  next_tick_ = std::min(next_tick_, now + tick_);
+  link.peer.session = welcome.session;
+  link.peer.name = welcome.name;
+  link.peer.role = welcome.role;
+  link.peer.address = link.url;
+  link.peer.version = welcome.version;
+  link.peer.software = welcome.software;
+  link.peer.connected_at = link.peer.last_seen = link.peer.last_sent = now;
+  link_by_session_[welcome.session] = link.id;
+  ever_admitted_ = true;
+  Connection connection = MakeConnection(link.peer, /*incoming=*/false);
+  if (link.waiter) {
+    link.waiter->set_value(connection);
+    link.waiter.reset();
+  }
+  Invoke("connected", on_connected_, connection);
+}
+
+void IoLoop::FailLink(Link& link, Status why) {
+  spdlog::info("procmod: connection to {} failed: {}", link.url, why.ToString());
+  if (link.waiter) {
+    link.waiter->set_value(std::move(why));
+    link.waiter.reset();
+  }
+  DropLink(link.id, DisconnectReason::kClosed);
+}
+
+void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
+  auto it = links_.find(id);
+  if (it == links_.end()) return;
+  std::unique_ptr<Link> link = std::move(it->second);
+  links_.erase(it);
+  if (link->waiter) link->waiter->set_value(AbortedError("connection closed"));
+  if (link->state != Link::State::kAdmitted) return;  // never had a session
+  link_by_session_.erase(link->peer.session);
+  link->socket.reset();
+  FailRequestsOf(link->peer.session,
+                 UnavailableError("server " + link->peer.session + " is gone"));
+  Disconnected(link->peer, /*incoming=*/false, reason);
+}
+
+void IoLoop::RetryLink(Link& link, TimePoint now) {
+  link.socket.reset();  // a new socket (and routing id) for the next attempt
+  link.state = Link::State::kRetryWait;
+  link.handshake_deadline = TimePoint::max();
+  // 1 s doubling to 32 s, with ±25% jitter so a crowd of clients spreads out.
+  std::uniform_real_distribution<double> jitter(0.75, 1.25);
+  const auto wait = std::chrono::duration_cast<Duration>(link.backoff * jitter(jitter_));
+  link.retry_at = now + wait;
+  link.backoff = std::min<Duration>(link.backoff * 2, kMaxBackoff);
+}
+
+bool IoLoop::SendOnLink(Link& link, Frames frames) {
+  if (!link.socket) return false;
+  const uint64_t bytes = FrameBytes(frames);
+  if (SendFrames(*link.socket, {}, frames) != SendOutcome::kSent) {
+    link.peer.dropped++;
+    return false;
+  }
+  link.peer.last_sent = clock_.Now();
+  link.peer.msgs_out++;
+  link.peer.bytes_out += bytes;
+  return true;
+}
+
+// ============================================================================
+// Both sides
+// ============================================================================
+
+void IoLoop::OnPing(PeerRecord& peer, const pmp::Ping& ping) {
+  if (auto rtt = HeartbeatPolicy::OnPing(ping, clock_.Now(), peer.echo)) peer.rtt = *rtt;
+}
+
+void IoLoop::OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request,
+                       Frames payload) {
+  Reply reply;
+  auto handler = handlers_.find(request.method);
+  if (handler == handlers_.end()) {
+    reply.code = pmp::kCodeUnknownSession;  // 404: no such method
+    reply.error = "unknown method '" + request.method + "'";
+  } else {
+    IncomingRequest incoming_request{MakeConnection(peer, incoming), request.method,
+                                     std::move(request.args), std::move(payload)};
+    try {
+      reply = handler->second(incoming_request);
+    } catch (const std::exception& e) {
+      reply = Reply{500, "handler for '" + request.method + "' failed: " + e.what(), {}, {}};
+    } catch (...) {
+      reply = Reply{500, "handler for '" + request.method + "' failed", {}, {}};
+    }
+  }
+  pmp::Reply header{request.id, reply.code, std::move(reply.error),
+                    std::move(reply.result), {}};
+  SendToPeer(peer.session, pmp::Encode(header, std::move(reply.payload)));
+}
+
+void IoLoop::OnReply(pmp::Reply& reply, Frames payload) {
+  auto it = requests_.find(reply.id);
+  if (it == requests_.end()) return;  // timed out already, or not ours
+  request_deadlines_.erase({it->second.deadline, reply.id});
+  if (reply.code != 0) {
+    it->second.promise.set_value(StatusFromPmpCode(
+        reply.code, reply.error.empty() ? "remote error" : reply.error));
+  } else {
+    it->second.promise.set_value(
+        Reply{0, std::move(reply.error), std::move(reply.result), std::move(payload)});
+  }
+  requests_.erase(it);
+}
+
+PeerRecord* IoLoop::FindPeer(const std::string& session, bool* incoming) {
+  if (table_) {
+    if (PeerRecord* peer = table_->FindSession(session)) {
+      if (incoming) *incoming = true;
+      return peer;
+    }
+  }
+  auto it = link_by_session_.find(session);
+  if (it == link_by_session_.end()) return nullptr;
+  if (incoming) *incoming = false;
+  return &links_.at(it->second)->peer;
+}
+
+bool IoLoop::SendToPeer(const std::string& session, Frames frames) {
+  bool incoming = false;
+  PeerRecord* peer = FindPeer(session, &incoming);
+  if (peer == nullptr) return false;
+  if (incoming) return SendToRoutingId(peer->routing_id, std::move(frames), peer);
+  return SendOnLink(*links_.at(link_by_session_.at(session)), std::move(frames));
+}
+
+void IoLoop::Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason) {
+  spdlog::info("procmod: session {} ({}) ended: {}", peer.session, peer.name,
+               DisconnectReasonName(reason));
+  Connection connection = MakeConnection(peer, incoming);
+  Invoke("disconnected", on_disconnected_, connection, reason);
+  if (single_peer_) {
+    EndRun(reason == DisconnectReason::kExpired ? RunEnd::kPeerLost : RunEnd::kPeerLeft);
+  }
+}
+
+void IoLoop::FailRequestsOf(const std::string& session, const Status& why) {
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    if (it->second.session == session) {
+      request_deadlines_.erase({it->second.deadline, it->first});
+      it->second.promise.set_value(why);
+      it = requests_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Connection IoLoop::MakeConnection(const PeerRecord& peer, bool incoming) {
+  PeerInfo info;
+  info.session = peer.session;
+  info.name = peer.name;
+  info.role = peer.role;
+  info.address = peer.address;
+  info.incoming = incoming;
+  return Connection(weak_from_this(), info);
+}
+
+// ============================================================================
+// Thread-safe peer operations
+// ============================================================================
+
+std::vector<PeerInfo> IoLoop::Snapshot() {
+  return Call<std::vector<PeerInfo>>(
+      [this] {
+        const TimePoint now = clock_.Now();
+        std::vector<PeerInfo> peers = table_ ? table_->Snapshot(now) : std::vector<PeerInfo>{};
+        for (const auto& [id, link] : links_) {
+          if (link->state != Link::State::kAdmitted) continue;
+          PeerInfo info = link->peer.Snapshot(now);
+          info.incoming = false;
+          peers.push_back(std::move(info));
+        }
+        return peers;
+      },
+      {});
+}
+
+Result<Connection> IoLoop::Find(const std::string& session) {
+  return Call<Result<Connection>>(
+      [this, &session]() -> Result<Connection> {
+        bool incoming = false;
+        PeerRecord* peer = FindPeer(session, &incoming);
+        if (peer == nullptr) return NotFoundError("no session " + session);
+        return MakeConnection(*peer, incoming);
+      },
+      AbortedError("process module finalized"));
+}
+
+Result<PeerInfo> IoLoop::Stats(const std::string& session) {
+  return Call<Result<PeerInfo>>(
+      [this, &session]() -> Result<PeerInfo> {
+        bool incoming = false;
+        PeerRecord* peer = FindPeer(session, &incoming);
+        if (peer == nullptr) return UnavailableError("session " + session + " is gone");
+        PeerInfo info = peer->Snapshot(clock_.Now());
+        info.incoming = incoming;
+        return info;
+      },
+      AbortedError("process module finalized"));
+}
+
+Status IoLoop::Send(const std::string& session, std::string_view channel, Frames payload) {
+  pmp::Data header{std::string(channel), {}};
+  auto frames = std::make_shared<Frames>(pmp::Encode(header, std::move(payload)));
+  const bool posted = Post([this, session, frames] {
+    SendToPeer(session, std::move(*frames));
+  });
+  return posted ? Status() : AbortedError("process module finalized");
+}
+
+std::future<Result<Reply>> IoLoop::Request(const std::string& session, std::string method,
+                                           std::string args, Frames payload,
+                                           milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<Result<Reply>>>();
+  std::future<Result<Reply>> future = promise->get_future();
+  auto frames = std::make_shared<Frames>(std::move(payload));
+  const bool posted = Post([this, session, method = std::move(method),
+                            args = std::move(args), frames, timeout, promise]() mutable {
+    if (FindPeer(session) == nullptr) {
+      promise->set_value(UnavailableError("session " + session + " is gone"));
+      return;
+    }
+    const uint64_t id = next_request_id_++;
+    pmp::Request header{id, std::move(method), std::move(args), {}};
+    if (!SendToPeer(session, pmp::Encode(header, std::move(*frames)))) {
+      promise->set_value(ResourceExhaustedError("send queue to " + session + " is full"));
+      return;
+    }
+    const TimePoint deadline = clock_.Now() + timeout;
+    requests_.emplace(id, PendingRequest{std::move(*promise), deadline, session});
+    request_deadlines_.emplace(deadline, id);
+  });
+  if (!posted) promise->set_value(AbortedError("process module finalized"));
+  return future;
+}
+
+Status IoLoop::Close(const std::string& session, std::string reason) {
+  return Call<Status>(
+      [this, &session, &reason]() -> Status {
+        bool incoming = false;
+        PeerRecord* peer = FindPeer(session, &incoming);
+        if (peer == nullptr) return Status();  // already gone: Close is idempotent
+        SendToPeer(session, pmp::Encode(pmp::Bye{reason}));
+        if (incoming) {
+          RemovePeer(peer->routing_id, DisconnectReason::kClosed);
+        } else {
+          DropLink(link_by_session_.at(session), DisconnectReason::kClosed);
+        }
+        return Status();
+      },
+      Status());
+}
+
+void IoLoop::SetHandler(std::string method, RequestHandler handler) {
+  Post([this, method = std::move(method), handler = std::move(handler)]() mutable {
+    handlers_[method] = std::move(handler);
+  });
+}
+
+void IoLoop::SetOnConnected(ConnectedCallback callback) {
+  Post([this, callback = std::move(callback)]() mutable {
+    on_connected_ = std::move(callback);
+  });
+}
+
+void IoLoop::SetOnDisconnected(DisconnectedCallback callback) {
+  Post([this, callback = std::move(callback)]() mutable {
+    on_disconnected_ = std::move(callback);
+  });
+}
+
+void IoLoop::SetOnData(DataCallback callback) {
+  Post([this, callback = std::move(callback)]() mutable { on_data_ = std::move(callback); });
+}
+
+}  // namespace procmod

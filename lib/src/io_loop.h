@@ -1,0 +1,237 @@
+// io_loop.h: the one I/O thread of a process module.
+//
+// IoLoop owns every ZeroMQ socket of the process: the accepting ROUTER (forward
+// server, reverse client), one DEALER "link" per remote it dials (forward client,
+// reverse server), and the context. Its thread runs a zmq::poll loop that
+// dispatches: the codec decodes, the identity table decides admission, the
+// heartbeat policy decides PINGs and expiry, and this class only wires them to
+// sockets and to the application.
+//
+// Threads. The public methods are thread-safe: they post a closure to the I/O
+// thread (a mutex-guarded queue plus an eventfd that wakes zmq::poll) and, when
+// they need an answer, wait on a future the I/O thread fulfils. Everything under
+// "I/O thread only" below is touched by no other thread. Callbacks and handlers
+// run on the I/O thread with no lock held. Blocking methods called from a callback
+// (on the I/O thread itself) return kFailedPrecondition instead of deadlocking.
+//
+// Life. The constructor starts the thread; Shutdown() sends BYE to every peer,
+// fails every pending future with kAborted, closes the sockets with the bounded
+// linger of Options and joins. Nothing is posted after that.
+#ifndef PROCMOD_SRC_IO_LOOP_H_
+#define PROCMOD_SRC_IO_LOOP_H_
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "clock.h"
+#include "codec.h"
+#include "heartbeat.h"
+#include "identity_table.h"
+#include "procmod/connection.h"
+#include "procmod/options.h"
+#include "procmod/process_module.h"
+
+namespace procmod {
+
+class IoLoop : public std::enable_shared_from_this<IoLoop> {
+ public:
+  // Starts the I/O thread. Use Create(): the loop must live in a shared_ptr.
+  static Result<std::shared_ptr<IoLoop>> Create(Options options);
+  ~IoLoop();
+
+  IoLoop(const IoLoop&) = delete;
+  IoLoop& operator=(const IoLoop&) = delete;
+
+  // ---- setup, called by ProcessModule::Start --------------------------------
+  // Binds the accepting ROUTER at options.listen with `policy`. With `gated`, HELLOs
+  // wait until MonitorConnections() (reverse multi client, rule M3).
+  Status Bind(AdmissionPolicy policy, bool gated);
+  // Dials `url`, HELLOs and waits for WELCOME (retrying on a new socket after a
+  // handshake timeout, until timeouts.connect). The peer must say `expected_role`
+  // when that is not empty.
+  Result<Connection> Connect(const std::string& url, const std::string& expected_role);
+  // Waits until `count` peers are admitted on the accepting side, up to `timeout`
+  // (0 = no limit). Reverse single client: its server(s).
+  Status WaitForPeers(size_t count, milliseconds timeout);
+  // Opens the gate of a gated acceptor until at least one peer is admitted or
+  // `timeout` passes; returns how many were admitted.
+  Result<int> Monitor(milliseconds timeout);
+  // Arms the Run() deadlines: accept (no peer admitted by then: kAcceptTimeout) and
+  // session (kSessionTimeout). Zero disables each. `single_peer`: Run() ends when
+  // the one peer goes.
+  void ArmRun(bool single_peer, milliseconds accept, milliseconds session);
+
+  std::string ListenEndpoint() const;
+  const Options& options() const { return options_; }
+
+  // ---- running ---------------------------------------------------------------
+  RunEnd Run();
+  void Stop();
+  void Shutdown();
+
+  // ---- peers (also the back end of Connection) --------------------------------
+  std::vector<PeerInfo> Snapshot();
+  Result<Connection> Find(const std::string& session);
+  Result<PeerInfo> Stats(const std::string& session);
+  Status Send(const std::string& session, std::string_view channel, Frames payload);
+  std::future<Result<Reply>> Request(const std::string& session, std::string method,
+                                     std::string args, Frames payload,
+                                     milliseconds timeout);
+  Status Close(const std::string& session, std::string reason);
+
+  void SetHandler(std::string method, RequestHandler handler);
+  void SetOnConnected(ConnectedCallback callback);
+  void SetOnDisconnected(DisconnectedCallback callback);
+  void SetOnData(DataCallback callback);
+
+ private:
+  // A DEALER dialing one remote accepting side, and what we know of that peer.
+  struct Link {
+    enum class State { kConnecting, kHandshaking, kRetryWait, kAdmitted };
+    uint64_t id = 0;
+    std::string url;
+    std::string expected_role;
+    std::optional<zmq::socket_t> socket;
+    State state = State::kConnecting;
+    PeerRecord peer;  // session, name, role from WELCOME; counters
+    HeartbeatPolicy heartbeat{HeartbeatSettings{}};
+    TimePoint handshake_deadline = TimePoint::max();
+    TimePoint connect_deadline = TimePoint::max();
+    TimePoint retry_at = TimePoint::max();
+    Duration backoff = std::chrono::seconds(1);
+    std::optional<std::promise<Result<Connection>>> waiter;  // until admitted
+  };
+
+  struct PendingRequest {
+    std::promise<Result<Reply>> promise;
+    TimePoint deadline;
+    std::string session;
+  };
+
+  // A caller blocked until the accepting side has admitted enough peers.
+  struct AdmissionWaiter {
+    size_t target = 0;      // table size to reach (WaitForPeers)
+    int admitted = 0;       // admissions so far (Monitor)
+    bool monitor = false;   // Monitor: done at the first admission
+    TimePoint deadline = TimePoint::max();
+    std::promise<Result<int>> promise;
+  };
+
+  // A message held by a gated acceptor until MonitorConnections().
+  struct HeldHello {
+    std::string routing_id;
+    pmp::Hello hello;
+    std::string address;
+    TimePoint received_at;
+  };
+
+  explicit IoLoop(Options options);
+
+  // Cross-thread plumbing.
+  bool Post(std::function<void()> fn);
+  template <typename T>
+  T Call(std::function<T()> fn, T if_stopped);
+  bool OnIoThread() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+  // I/O thread: the loop and its dispatch.
+  void ThreadMain();
+  void RunCommands();
+  void PollOnce();
+  void ServiceAcceptor();
+  void ServiceLink(Link& link, short events);
+  void OnTimer(TimePoint now);
+  TimePoint NextDeadline() const;
+  void ShutdownOnIoThread();
+
+  // Accepting side.
+  void OnAcceptorMessage(const std::string& routing_id, Frames& frames);
+  void OnHello(const std::string& routing_id, pmp::Hello& hello, std::string address);
+  void Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address);
+  void OnPeerMessage(PeerRecord& peer, pmp::Message& message);
+  void RemovePeer(const std::string& routing_id, DisconnectReason reason);
+  bool SendToRoutingId(const std::string& routing_id, Frames frames,
+                       PeerRecord* peer = nullptr);
+
+  // Connecting side.
+  void OpenLinkSocket(Link& link);
+  void SendHello(Link& link, TimePoint now);
+  void OnLinkMessage(Link& link, pmp::Message& message);
+  void OnWelcome(Link& link, const pmp::Welcome& welcome);
+  void FailLink(Link& link, Status why);
+  void DropLink(uint64_t id, DisconnectReason reason);
+  void RetryLink(Link& link, TimePoint now);
+  bool SendOnLink(Link& link, Frames frames);
+
+  // Both sides: what admitted peers say.
+  void OnPing(PeerRecord& peer, const pmp::Ping& ping);
+  void OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request, Frames payload);
+  void OnReply(pmp::Reply& reply, Frames payload);
+  bool SendToPeer(const std::string& session, Frames frames);
+  PeerRecord* FindPeer(const std::string& session, bool* incoming = nullptr);
+  void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason);
+  void FailRequestsOf(const std::string& session, const Status& why);
+  Connection MakeConnection(const PeerRecord& peer, bool incoming);
+  void EndRun(RunEnd end);
+  void CheckAdmissionWaiter();
+
+  // ---- constant after construction ----
+  const Options options_;
+  const Clock& clock_ = Clock::Real();
+  const HeartbeatPolicy heartbeat_;  // what this side announces and enforces
+  int wake_fd_ = -1;
+  std::thread thread_;
+
+  // ---- shared, guarded by mu_ ----
+  mutable std::mutex mu_;
+  std::condition_variable run_cv_;
+  std::deque<std::function<void()>> commands_;
+  bool accepting_commands_ = true;
+  std::optional<RunEnd> run_end_;
+  std::string listen_endpoint_;
+
+  // ---- I/O thread only ----
+  zmq::context_t context_;
+  bool stopping_ = false;
+  pmp::Decoder decoder_;
+  Frames rx_;
+  std::optional<zmq::socket_t> acceptor_;
+  std::unique_ptr<IdentityTable> table_;
+  bool gated_ = false;
+  std::vector<HeldHello> held_;
+  std::optional<AdmissionWaiter> admission_waiter_;
+  std::map<uint64_t, std::unique_ptr<Link>> links_;
+  std::unordered_map<std::string, uint64_t> link_by_session_;
+  uint64_t next_link_id_ = 1;
+  std::unordered_map<uint64_t, PendingRequest> requests_;
+  std::set<std::pair<TimePoint, uint64_t>> request_deadlines_;
+  uint64_t next_request_id_ = 1;
+  std::unordered_map<std::string, RequestHandler> handlers_;
+  ConnectedCallback on_connected_;
+  DisconnectedCallback on_disconnected_;
+  DataCallback on_data_;
+  bool single_peer_ = false;
+  bool ever_admitted_ = false;
+  TimePoint accept_deadline_ = TimePoint::max();
+  TimePoint session_deadline_ = TimePoint::max();
+  Duration tick_;  // how often heartbeats and expiry are checked: interval / 4
+  TimePoint next_tick_{};
+  std::mt19937_64 jitter_{std::random_device{}()};  // backoff jitter, routing ids
+};
+
+}  // namespace procmod
+
+#endif  // PROCMOD_SRC_IO_LOOP_H_

@@ -1,0 +1,64 @@
+#include "sockets.h"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace procmod {
+namespace {
+
+// Settings common to both kinds of socket.
+void ConfigureCommon(zmq::socket_t& socket, const Options& options) {
+  const auto linger = std::clamp<int64_t>(options.linger.count(), 0, 1000);
+  socket.set(zmq::sockopt::linger, static_cast<int>(linger));
+  socket.set(zmq::sockopt::maxmsgsize,
+             static_cast<int64_t>(options.limits.max_message_size));
+  socket.set(zmq::sockopt::sndhwm, options.limits.send_queue);
+  socket.set(zmq::sockopt::rcvhwm, options.limits.send_queue);
+  // ZMTP heartbeats only tear down dead TCP links; PMP PINGs decide liveness.
+  const auto interval = static_cast<int>(options.heartbeat.interval.count());
+  socket.set(zmq::sockopt::heartbeat_ivl, interval);
+  socket.set(zmq::sockopt::heartbeat_timeout,
+             interval * static_cast<int>(options.heartbeat.liveness));
+  socket.set(zmq::sockopt::heartbeat_ttl,
+             interval * static_cast<int>(options.heartbeat.liveness));
+  // A peer that connects and never completes the ZMTP greeting is cut off.
+  socket.set(zmq::sockopt::handshake_ivl,
+             static_cast<int>(std::max<int64_t>(options.timeouts.handshake.count(), 1)));
+}
+
+}  // namespace
+
+void ConfigureAcceptor(zmq::socket_t& socket, const Options& options) {
+  ConfigureCommon(socket, options);
+  socket.set(zmq::sockopt::router_mandatory, true);
+  socket.set(zmq::sockopt::router_handover, true);
+}
+
+void ConfigureConnector(zmq::socket_t& socket, const Options& options) {
+  ConfigureCommon(socket, options);
+  socket.set(zmq::sockopt::immediate, true);
+  socket.set(zmq::sockopt::reconnect_ivl, 100);
+  socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
+}
+
+Status EndpointError(std::string_view verb, std::string_view endpoint,
+                     const zmq::error_t& error) {
+  std::string message = "cannot " + std::string(verb) + " " + std::string(endpoint) +
+                        ": " + error.what();
+  switch (error.num()) {
+    case EINVAL:
+    case EPROTONOSUPPORT:
+    case ENOCOMPATPROTO:
+      return InvalidArgumentError(message);
+    default:
+      return UnavailableError(message);
+  }
+}
+
+std::string PeerAddressOf(zmq::message_t& frame) {
+  // zmq_msg_gets fails (EINVAL) for properties a transport does not provide.
+  const char* address = zmq_msg_gets(frame.handle(), "Peer-Address");
+  return address ? std::string(address) : std::string();
+}
+
+}  // namespace procmod

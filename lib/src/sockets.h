@@ -1,0 +1,53 @@
+// sockets.h: how procmod configures and uses its ZeroMQ sockets, in one place.
+//
+// Every socket option of DESIGN §2 is set here, from Options, so they can be audited
+// on one screen. Sends never block (dontwait) and never throw: the outcome is a
+// value. I/O thread only (sockets are not thread-safe).
+#ifndef PROCMOD_SRC_SOCKETS_H_
+#define PROCMOD_SRC_SOCKETS_H_
+
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include "procmod/options.h"
+#include "procmod/status.h"
+
+namespace procmod {
+
+// ROUTER that binds: ROUTER_MANDATORY (a send to a gone peer fails at once instead
+// of vanishing), ROUTER_HANDOVER (a reconnecting peer with the same routing id takes
+// over), bounded LINGER, MAXMSGSIZE, HWMs, ZMTP heartbeats as a second line.
+void ConfigureAcceptor(zmq::socket_t& socket, const Options& options);
+
+// DEALER that connects: IMMEDIATE (queue nothing until the link is up), reconnect
+// backoff, bounded LINGER, MAXMSGSIZE, HWMs, ZMTP heartbeats.
+void ConfigureConnector(zmq::socket_t& socket, const Options& options);
+
+enum class SendOutcome {
+  kSent,
+  kQueueFull,  // HWM reached (or no link yet): dropped, the caller counts it
+  kPeerGone,   // EHOSTUNREACH: the ROUTER no longer knows that routing id
+  kFailed,     // anything else (socket closed, context terminated)
+};
+
+// Sends `frames` as one multipart message without blocking. When `routing_id` is
+// not empty it goes first (ROUTER). Frames are consumed either way.
+template <typename Range>
+SendOutcome SendFrames(zmq::socket_ref socket, std::string_view routing_id,
+                       Range& frames) noexcept;
+
+// A Status for a failed bind or connect: kInvalidArgument for a malformed endpoint
+// or unsupported transport, kUnavailable otherwise (address in use, no such host).
+Status EndpointError(std::string_view verb, std::string_view endpoint,
+                     const zmq::error_t& error);
+
+// The peer's address as libzmq reports it ("Peer-Address" metadata), or "".
+std::string PeerAddressOf(zmq::message_t& frame);
+
+}  // namespace procmod
+
+#include "sockets_inl.h"
+
+#endif  // PROCMOD_SRC_SOCKETS_H_

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds procmod and runs every test with ctest.
+#   scripts/test.sh                      # build/ : the normal build (-Werror)
+#   scripts/test.sh --sanitize address   # build-asan/ : ASan + UBSan
+#   scripts/test.sh --sanitize thread    # build-tsan/ : TSan
+#   scripts/test.sh --quick              # skip the tests labelled "slow"
+# Extra arguments after -- go to ctest (e.g. -- -R F3_).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=""
+quick=0
+ctest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitize) sanitize="$2"; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --) shift; ctest_args+=("$@"); break ;;
+    *) echo "test.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+
+bash scripts/install-deps.sh
+
+build_dir=build${sanitize:+-$sanitize}
+cmake -S . -B "$build_dir" -G Ninja -DPROCMOD_WERROR=ON -DPROCMOD_SANITIZE="$sanitize" >/dev/null
+cmake --build "$build_dir"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp}
+[ $quick -eq 1 ] && ctest_args+=(-LE slow)
+ctest --test-dir "$build_dir" --output-on-failure -j2 ${ctest_args[@]+"${ctest_args[@]}"}

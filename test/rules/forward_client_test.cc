@@ -1,0 +1,166 @@
+// Rule F2: the forward client connects in Start(), before the application goes on.
+// Raw ROUTERs play the servers.
+#include <gtest/gtest.h>
+
+#include "support/module_fixture.h"
+
+namespace procmod::testing {
+namespace {
+
+class ForwardClient : public ModuleTest {};
+
+TEST_F(ForwardClient, F2_StartConnectsBeforeReturning) {
+  RawRouter server(context_);
+  Options o = TestOptions(Role::kClient);
+  o.server_url = server.endpoint();
+  ProcessModule* client = Init(o);
+  auto start = Async([client] { return client->Start(); });
+  std::optional<RawRouter::Incoming> hello = server.AcceptHello("server", "pvserver");
+  ASSERT_TRUE(hello.has_value());
+  const auto& h = std::get<pmp::Hello>(hello->message.header);
+  EXPECT_EQ(h.role, "client");
+  EXPECT_EQ(h.name, "under-test");
+  EXPECT_EQ(h.version, "1.0");
+  ASSERT_EQ(start.wait_for(kDeadline), std::future_status::ready);
+  Status s = start.get();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::vector<PeerInfo> peers = client->Connections();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(peers[0].name, "pvserver");
+  EXPECT_EQ(peers[0].role, "server");
+  EXPECT_FALSE(peers[0].incoming);
+}
+
+TEST_F(ForwardClient, F2_StartWaitsForAServerThatComesUpLater) {
+  // Reserve a free port, release it, and start the server there only after the
+  // client is already trying.
+  std::string endpoint;
+  {
+    RawRouter probe(context_);
+    endpoint = probe.endpoint();
+  }
+  Options o = TestOptions(Role::kClient);
+  o.server_url = endpoint;
+  ProcessModule* client = Init(o);
+  auto start = Async([client] { return client->Start(); });
+  EXPECT_EQ(start.wait_for(milliseconds(200)), std::future_status::timeout);
+  zmq::socket_t late(context_, zmq::socket_type::router);
+  late.set(zmq::sockopt::linger, 0);
+  late.bind(endpoint);
+  zmq::pollitem_t item{late.handle(), 0, ZMQ_POLLIN, 0};
+  ASSERT_EQ(zmq::poll(&item, 1, kDeadline), 1);
+  pmp::Frames frames;
+  ASSERT_TRUE(zmq::recv_multipart(late, std::back_inserter(frames)));
+  pmp::Welcome welcome{.session = "s", .role = "server", .version = "1.0",
+                       .heartbeat_ms = 1000, .liveness = 3};
+  pmp::Frames out;
+  out.push_back(std::move(frames[0]));
+  for (auto& f : pmp::Encode(welcome)) out.push_back(std::move(f));
+  zmq::send_multipart(late, out);
+  ASSERT_EQ(start.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_TRUE(start.get().ok());
+}
+
+TEST_F(ForwardClient, F2_RenderClientConnectsToDataAndRenderServer) {
+  RawRouter data(context_), render(context_);
+  Options o = TestOptions(Role::kClient);
+  o.render_client = true;
+  o.server_url = data.endpoint();
+  o.render_server_url = render.endpoint();
+  ProcessModule* client = Init(o);
+  auto start = Async([client] { return client->Start(); });
+  ASSERT_TRUE(data.AcceptHello("data-server", "ds").has_value());
+  ASSERT_TRUE(render.AcceptHello("render-server", "rs").has_value());
+  ASSERT_EQ(start.wait_for(kDeadline), std::future_status::ready);
+  Status s = start.get();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(client->Connections().size(), 2u);
+}
+
+TEST_F(ForwardClient, F2_RenderClientRefusesAPeerOfTheWrongType) {
+  RawRouter data(context_), render(context_);
+  Options o = TestOptions(Role::kClient);
+  o.render_client = true;
+  o.server_url = data.endpoint();
+  o.render_server_url = render.endpoint();
+  ProcessModule* client = Init(o);
+  auto start = Async([client] { return client->Start(); });
+  ASSERT_TRUE(data.AcceptHello("data-server", "ds").has_value());
+  // The "render server" says it is a data server.
+  ASSERT_TRUE(render.AcceptHello("data-server", "impostor").has_value());
+  ASSERT_EQ(start.wait_for(kDeadline), std::future_status::ready);
+  Status s = start.get();
+  ASSERT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.ToString().find("expected a render-server"), std::string::npos);
+  EXPECT_NE(s.ToString().find("impostor"), std::string::npos);
+  EXPECT_TRUE(client->Connections().empty());  // the data server was let go too
+}
+
+TEST_F(ForwardClient, DenyIsATypedErrorWithTheServersReason) {
+  RawRouter server(context_);
+  Options o = TestOptions(Role::kClient);
+  o.server_url = server.endpoint();
+  ProcessModule* client = Init(o);
+  auto start = Async([client] { return client->Start(); });
+  std::optional<RawRouter::Incoming> hello = server.Receive();
+  ASSERT_TRUE(hello.has_value());
+  server.SendTo(hello->routing_id, pmp::Deny{403, "connect-id 0 does not match"});
+  ASSERT_EQ(start.wait_for(kDeadline), std::future_status::ready);
+  Status s = start.get();
+  EXPECT_TRUE(s.IsPermissionDenied()) << s.ToString();
+  EXPECT_EQ(s.pmp_code(), 403u);
+  EXPECT_NE(s.ToString().find("connect-id 0 does not match"), std::string::npos);
+}
+
+TEST_F(ForwardClient, NothingListeningFailsAfterTimeoutsConnect) {
+  std::string endpoint;
+  {
+    RawRouter probe(context_);
+    endpoint = probe.endpoint();
+  }
+  Options o = TestOptions(Role::kClient);
+  o.server_url = endpoint;
+  o.timeouts.connect = milliseconds(300);
+  ProcessModule* client = Init(o);
+  const auto begin = std::chrono::steady_clock::now();
+  Status s = client->Start();
+  EXPECT_TRUE(s.IsDeadlineExceeded()) << s.ToString();
+  EXPECT_NE(s.ToString().find(endpoint), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, milliseconds(2000));
+}
+
+TEST_F(ForwardClient, RunEndsWhenTheServerSaysBye) {
+  RawRouter server(context_);
+  Options o = TestOptions(Role::kClient);
+  o.server_url = server.endpoint();
+  ProcessModule* client = Init(o);
+  auto start = Async([client] { return client->Start(); });
+  auto hello = server.AcceptHello("server");
+  ASSERT_TRUE(hello.has_value());
+  ASSERT_TRUE(start.get().ok());
+  server.SendTo(hello->routing_id, pmp::Bye{"server shutting down"});
+  auto run = Async([client] { return client->Run(); });
+  ASSERT_EQ(run.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_EQ(run.get(), RunEnd::kPeerLeft);
+}
+
+TEST_F(ForwardClient, ClientExpiresASilentServer) {
+  RawRouter server(context_);
+  Options o = TestOptions(Role::kClient);
+  o.server_url = server.endpoint();
+  ProcessModule* client = Init(o);
+  Mailbox<DisconnectReason> gone;
+  client->OnDisconnected([&](const Connection&, DisconnectReason r) { gone.Push(r); });
+  auto start = Async([client] { return client->Start(); });
+  // The server announces a 100 ms heartbeat, then never speaks again.
+  ASSERT_TRUE(server.AcceptHello("server", "mute", 100, 3).has_value());
+  ASSERT_TRUE(start.get().ok());
+  const auto begin = std::chrono::steady_clock::now();
+  std::optional<DisconnectReason> reason = gone.Pop();
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_EQ(*reason, DisconnectReason::kExpired);
+  EXPECT_LE(std::chrono::steady_clock::now() - begin, milliseconds(300 + 100 + 50));
+}
+
+}  // namespace
+}  // namespace procmod::testing
