@@ -204,3 +204,30 @@ TEST(ProtocolVersion, ParsesMajorMinor) {
 
 }  // namespace
 }  // namespace procmod
+
+namespace procmod {
+namespace {
+
+TEST(IdentityTableMaster, OldestClientIsMasterAndHandsOverWhenItLeaves) {
+  testing::FakeClock clock;
+  AdmissionPolicy policy;
+  policy.multi = true;
+  IdentityTable table(policy);
+  pmp::Hello hello;
+  hello.role = "client";
+  hello.version = "1.0";
+  EXPECT_EQ(table.MasterSession(), "");
+  const std::string first = table.Admit("r1", hello, "", clock.Now()).peer->session;
+  const std::string second = table.Admit("r2", hello, "", clock.Now()).peer->session;
+  table.Admit("r3", hello, "", clock.Now());
+  EXPECT_EQ(table.MasterSession(), first);
+  std::vector<PeerInfo> peers = table.Snapshot(clock.Now());
+  ASSERT_EQ(peers.size(), 3u);
+  EXPECT_TRUE(peers[0].master);
+  EXPECT_FALSE(peers[1].master);
+  ASSERT_TRUE(table.Remove("r1"));
+  EXPECT_EQ(table.MasterSession(), second);  // the oldest remaining client
+}
+
+}  // namespace
+}  // namespace procmod

@@ -114,6 +114,7 @@ Admission IdentityTable::Admit(const std::string& routing_id, const pmp::Hello& 
   peer = PeerRecord{};
   peer.routing_id = routing_id;
   peer.session = NewSessionId();
+  peer.admitted_seq = next_seq_++;
   peer.name = hello.name;
   peer.role = hello.role;
   peer.address = std::move(address);
@@ -169,13 +170,29 @@ TimePoint IdentityTable::NextDeadline(const HeartbeatPolicy& heartbeat,
 }
 
 std::vector<PeerInfo> IdentityTable::Snapshot(TimePoint now) const {
-  std::vector<PeerInfo> out;
-  out.reserve(peers_.size());
-  for (const auto& [id, peer] : peers_) out.push_back(peer.Snapshot(now));
-  std::sort(out.begin(), out.end(), [](const PeerInfo& a, const PeerInfo& b) {
-    return a.connected_for > b.connected_for;  // oldest first
+  std::vector<const PeerRecord*> ordered;
+  ordered.reserve(peers_.size());
+  for (const auto& [id, peer] : peers_) ordered.push_back(&peer);
+  std::sort(ordered.begin(), ordered.end(), [](const PeerRecord* a, const PeerRecord* b) {
+    return a->admitted_seq < b->admitted_seq;  // oldest first
   });
+  const std::string master = MasterSession();
+  std::vector<PeerInfo> out;
+  out.reserve(ordered.size());
+  for (const PeerRecord* peer : ordered) {
+    out.push_back(peer->Snapshot(now));
+    out.back().master = !master.empty() && peer->session == master;
+  }
   return out;
+}
+
+std::string IdentityTable::MasterSession() const {
+  const PeerRecord* oldest = nullptr;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.role != "client") continue;
+    if (oldest == nullptr || peer.admitted_seq < oldest->admitted_seq) oldest = &peer;
+  }
+  return oldest ? oldest->session : std::string();
 }
 
 }  // namespace procmod

@@ -51,6 +51,7 @@ struct PeerRecord {
   std::string address;
   std::string version;
   std::string software;
+  uint64_t admitted_seq = 0;  // admission order: the oldest client is the master
   TimePoint connected_at{};
   TimePoint last_seen{};  // last well-formed message from the peer
   TimePoint last_sent{};  // last message to the peer (PING when idle)
@@ -93,7 +94,12 @@ class IdentityTable {
   // when the table is empty. Lets the loop sleep exactly until there is work.
   TimePoint NextDeadline(const HeartbeatPolicy& heartbeat, TimePoint fallback) const;
 
+  // Oldest first, with the master marked.
   std::vector<PeerInfo> Snapshot(TimePoint now) const;
+
+  // The session of the oldest admitted client (ParaView's collaboration master), or
+  // "" when no client is admitted. A HELLO that replaces a session starts a new one.
+  std::string MasterSession() const;
 
   template <typename F>
   void ForEach(F&& f) {
@@ -119,6 +125,7 @@ class IdentityTable {
   std::unordered_map<std::string, PeerRecord> peers_;        // by routing id
   std::unordered_map<std::string, std::string> by_session_;  // session -> routing id
   std::set<std::string> used_slots_;                         // single mode: roles
+  uint64_t next_seq_ = 1;
   std::mt19937_64 random_;
 };
 

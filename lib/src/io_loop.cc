@@ -1,6 +1,7 @@
 #include "io_loop.h"
 
 #include <sys/eventfd.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -151,6 +152,7 @@ void IoLoop::PollOnce() {
   items.reserve(2 + links_.size());
   items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
   if (acceptor_) items.push_back({acceptor_->handle(), 0, ZMQ_POLLIN, 0});
+  if (admin_) items.push_back({admin_->handle(), 0, ZMQ_POLLIN, 0});
   for (auto& [id, link] : links_) {
     short events = 0;
     if (link->socket) {
@@ -175,6 +177,7 @@ void IoLoop::PollOnce() {
   }
   size_t index = 1;
   if (acceptor_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAcceptor();
+  if (admin_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAdmin();
 
   // Collect first: servicing a link may drop it (and so change links_).
   std::vector<std::pair<uint64_t, short>> ready;
@@ -264,7 +267,6 @@ void IoLoop::OnTimer(TimePoint now) {
   // a PING.
   if (table_) {
     for (PeerRecord& gone : table_->Expire(now, heartbeat_)) {
-      spdlog::info("procmod: peer {} ({}) expired", gone.session, gone.name);
       FailRequestsOf(gone.session, UnavailableError("peer " + gone.session + " expired"));
       Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired);
     }
@@ -285,7 +287,6 @@ void IoLoop::OnTimer(TimePoint now) {
     if (it == links_.end() || it->second->state != Link::State::kAdmitted) continue;
     Link& link = *it->second;
     if (link.heartbeat.IsExpired(link.peer.last_seen, now)) {
-      spdlog::info("procmod: server {} ({}) expired", link.peer.session, link.url);
       DropLink(id, DisconnectReason::kExpired);
     } else if (link.heartbeat.ShouldPing(link.peer.last_sent, now)) {
       SendOnLink(link, pmp::Encode(HeartbeatPolicy::MakePing(link.peer.echo, now)));
@@ -333,6 +334,7 @@ void IoLoop::ShutdownOnIoThread() {
     admission_waiter_.reset();
   }
   acceptor_.reset();
+  admin_.reset();
   context_.close();  // returns once every socket's linger (≤ 1 s) has run out
   EndRun(RunEnd::kStopped);
 }
@@ -358,11 +360,56 @@ Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
         } catch (const zmq::error_t& e) {
           return EndpointError("bind", options_.listen, e);
         }
+        multi_ = policy.multi;
         table_ = std::make_unique<IdentityTable>(std::move(policy));
+        table_->SetAccepting(options_.accept_connections);
         gated_ = gated;
+        if (Status s = BindAdmin(); !s.ok()) {
+          acceptor_.reset();
+          table_.reset();
+          return s;
+        }
         return Status();
       },
       AbortedError("process module finalized"));
+}
+
+Status IoLoop::BindAdmin() {
+  const std::string& endpoint = options_.admin.endpoint;
+  if (endpoint.empty()) return Status();
+  if (!IsLocalEndpoint(endpoint)) {
+    return InvalidArgumentError("admin endpoint " + endpoint +
+                                " is not local; a non-loopback admin endpoint requires "
+                                "CURVE (security.curve), or use ipc:// or 127.0.0.1");
+  }
+  try {
+    zmq::socket_t socket(context_, zmq::socket_type::router);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);  // admin requests are small
+    socket.bind(endpoint);
+    std::string bound = socket.get(zmq::sockopt::last_endpoint);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      admin_endpoint_ = std::move(bound);
+    }
+    admin_ = std::move(socket);
+  } catch (const zmq::error_t& e) {
+    return EndpointError("bind admin endpoint", endpoint, e);
+  }
+  return Status();
+}
+
+std::string IoLoop::AdminEndpoint() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return admin_endpoint_;
+}
+
+void IoLoop::SetAccepting(bool accepting) {
+  Post([this, accepting] { AdminSetAccepting(accepting); });
+}
+
+void IoLoop::SetConnectId(uint64_t connect_id) {
+  Post([this, connect_id] { AdminSetConnectId(connect_id); });
 }
 
 std::string IoLoop::ListenEndpoint() const {
@@ -563,9 +610,10 @@ void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello,
 void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello,
                    std::string address) {
   const TimePoint now = clock_.Now();
+  const std::string from = address.empty() ? std::string("?") : address;
   Admission admission = table_->Admit(routing_id, hello, std::move(address), now);
   if (!admission.admitted) {
-    spdlog::info("procmod: denied {} '{}': {} {}", hello.role, hello.name,
+    spdlog::info("procmod: denied {} '{}' from {}: {} {}", hello.role, hello.name, from,
                  admission.deny_code, admission.reason);
     SendToRoutingId(routing_id,
                     pmp::Encode(pmp::Deny{admission.deny_code, admission.reason}));
@@ -592,8 +640,8 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello,
     return;
   }
   ever_admitted_ = true;
-  spdlog::info("procmod: admitted {} '{}' as session {}", peer.role, peer.name,
-               peer.session);
+  spdlog::info("procmod: admitted {} '{}' from {} as session {}", peer.role, peer.name,
+               from, peer.session);
   if (admission_waiter_) admission_waiter_->admitted++;
   Connection connection = MakeConnection(peer, /*incoming=*/true);
   Invoke("connected", on_connected_, connection);
@@ -676,6 +724,71 @@ bool IoLoop::SendToRoutingId(const std::string& routing_id, Frames frames,
       return false;
   }
   return false;
+}
+
+void IoLoop::ServiceAdmin() {
+  for (int i = 0; i < kMaxMessagesPerTurn && admin_; ++i) {
+    Frames frames;
+    try {
+      if (!zmq::recv_multipart(*admin_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        return;
+      }
+    } catch (const zmq::error_t& e) {
+      spdlog::error("procmod: receive on admin endpoint failed: {}", e.what());
+      return;
+    }
+    if (frames.empty()) continue;
+    const std::string routing_id(frames[0].data<char>(), frames[0].size());
+    Result<pmp::Message> decoded = decoder_.Decode(frames, 1);
+    Frames answer;
+    if (!decoded.ok()) {
+      answer = ErrorFrames(pmp::kCodeMalformed, std::string(decoded.status().message()));
+    } else if (decoded->command() != pmp::Command::kRequest) {
+      answer = ErrorFrames(pmp::kCodeMalformed, "the admin endpoint answers REQUEST only");
+    } else {
+      answer = pmp::Encode(HandleAdminRequest(std::get<pmp::Request>(decoded->header), *this));
+    }
+    // An admin client that went away just misses its answer.
+    (void)SendFrames(*admin_, routing_id, answer);
+  }
+}
+
+nlohmann::json IoLoop::AdminProcessInfo() {
+  const auto uptime = std::chrono::duration_cast<milliseconds>(clock_.Now() - started_at_);
+  return nlohmann::json{
+      {"name", options_.name},
+      {"role", RoleName(options_.role)},
+      {"mode", ModeName(options_.mode)},
+      {"multi", multi_},
+      {"listen", ListenEndpoint()},
+      {"admin", AdminEndpoint()},
+      {"pid", static_cast<int64_t>(getpid())},
+      {"uptime_ms", uptime.count()},
+      {"accepting", table_ ? table_->accepting() : false},
+      {"peers", SnapshotOnIoThread().size()},
+      {"protocol", pmp::kProtocolVersion},
+      {"software", "procmod " PROCMOD_VERSION},
+      {"heartbeat_ms", heartbeat_.settings().interval.count()},
+      {"liveness", heartbeat_.settings().liveness},
+  };
+}
+
+bool IoLoop::AdminCloseSession(const std::string& session) {
+  if (FindPeer(session) == nullptr) return false;
+  (void)Close(session, "closed by the administrator");
+  return true;
+}
+
+void IoLoop::AdminSetAccepting(bool accepting) {
+  if (!table_) return;
+  table_->SetAccepting(accepting);
+  spdlog::info("procmod: further connections {}", accepting ? "enabled" : "disabled");
+}
+
+void IoLoop::AdminSetConnectId(uint64_t connect_id) {
+  if (!table_) return;
+  table_->SetConnectId(connect_id);
+  spdlog::info("procmod: connect-id changed");
 }
 
 // ============================================================================
@@ -916,7 +1029,8 @@ bool IoLoop::SendToPeer(const std::string& session, Frames frames) {
 }
 
 void IoLoop::Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason) {
-  spdlog::info("procmod: session {} ({}) ended: {}", peer.session, peer.name,
+  spdlog::info("procmod: session {} of {} '{}' from {} ended: {}", peer.session,
+               peer.role, peer.name, peer.address.empty() ? "?" : peer.address,
                DisconnectReasonName(reason));
   Connection connection = MakeConnection(peer, incoming);
   Invoke("disconnected", on_disconnected_, connection, reason);
@@ -951,20 +1065,20 @@ Connection IoLoop::MakeConnection(const PeerRecord& peer, bool incoming) {
 // Thread-safe peer operations
 // ============================================================================
 
+std::vector<PeerInfo> IoLoop::SnapshotOnIoThread() {
+  const TimePoint now = clock_.Now();
+  std::vector<PeerInfo> peers = table_ ? table_->Snapshot(now) : std::vector<PeerInfo>{};
+  for (const auto& [id, link] : links_) {
+    if (link->state != Link::State::kAdmitted) continue;
+    PeerInfo info = link->peer.Snapshot(now);
+    info.incoming = false;
+    peers.push_back(std::move(info));
+  }
+  return peers;
+}
+
 std::vector<PeerInfo> IoLoop::Snapshot() {
-  return Call<std::vector<PeerInfo>>(
-      [this] {
-        const TimePoint now = clock_.Now();
-        std::vector<PeerInfo> peers = table_ ? table_->Snapshot(now) : std::vector<PeerInfo>{};
-        for (const auto& [id, link] : links_) {
-          if (link->state != Link::State::kAdmitted) continue;
-          PeerInfo info = link->peer.Snapshot(now);
-          info.incoming = false;
-          peers.push_back(std::move(info));
-        }
-        return peers;
-      },
-      {});
+  return Call<std::vector<PeerInfo>>([this] { return SnapshotOnIoThread(); }, {});
 }
 
 Result<Connection> IoLoop::Find(const std::string& session) {

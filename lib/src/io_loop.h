@@ -37,6 +37,7 @@
 
 #include <zmq.hpp>
 
+#include "admin.h"
 #include "clock.h"
 #include "codec.h"
 #include "heartbeat.h"
@@ -47,7 +48,7 @@
 
 namespace procmod {
 
-class IoLoop : public std::enable_shared_from_this<IoLoop> {
+class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget {
  public:
   // Starts the I/O thread. Use Create(): the loop must live in a shared_ptr.
   static Result<std::shared_ptr<IoLoop>> Create(Options options);
@@ -57,8 +58,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   IoLoop& operator=(const IoLoop&) = delete;
 
   // ---- setup, called by ProcessModule::Start --------------------------------
-  // Binds the accepting ROUTER at options.listen with `policy`. With `gated`, HELLOs
-  // wait until MonitorConnections() (reverse multi client, rule M3).
+  // Binds the accepting ROUTER at options.listen with `policy`, and the admin ROUTER
+  // at options.admin.endpoint when there is one. With `gated`, HELLOs wait until
+  // MonitorConnections() (reverse multi client, rule M3).
   Status Bind(AdmissionPolicy policy, bool gated);
   // Dials `url`, HELLOs and waits for WELCOME (retrying on a new socket after a
   // handshake timeout, until timeouts.connect). The peer must say `expected_role`
@@ -76,7 +78,13 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   void ArmRun(bool single_peer, milliseconds accept, milliseconds session);
 
   std::string ListenEndpoint() const;
+  std::string AdminEndpoint() const;
   const Options& options() const { return options_; }
+
+  // Accepting side: admit new peers or not (ParaView's "disable further
+  // connections"), and the connect-id new HELLOs must carry. Peers stay.
+  void SetAccepting(bool accepting);
+  void SetConnectId(uint64_t connect_id);
 
   // ---- running ---------------------------------------------------------------
   RunEnd Run();
@@ -152,6 +160,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   void RunCommands();
   void PollOnce();
   void ServiceAcceptor();
+  void ServiceAdmin();
+  Status BindAdmin();
   void ServiceLink(Link& link, short events);
   void OnTimer(TimePoint now);
   TimePoint NextDeadline() const;
@@ -185,6 +195,14 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason);
   void FailRequestsOf(const std::string& session, const Status& why);
   Connection MakeConnection(const PeerRecord& peer, bool incoming);
+  std::vector<PeerInfo> SnapshotOnIoThread();
+
+  // AdminTarget, for the admin service (I/O thread).
+  std::vector<PeerInfo> AdminPeers() override { return SnapshotOnIoThread(); }
+  nlohmann::json AdminProcessInfo() override;
+  bool AdminCloseSession(const std::string& session) override;
+  void AdminSetAccepting(bool accepting) override;
+  void AdminSetConnectId(uint64_t connect_id) override;
   void EndRun(RunEnd end);
   void CheckAdmissionWaiter();
 
@@ -202,6 +220,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   bool accepting_commands_ = true;
   std::optional<RunEnd> run_end_;
   std::string listen_endpoint_;
+  std::string admin_endpoint_;
 
   // ---- I/O thread only ----
   zmq::context_t context_;
@@ -209,6 +228,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   pmp::Decoder decoder_;
   Frames rx_;
   std::optional<zmq::socket_t> acceptor_;
+  std::optional<zmq::socket_t> admin_;
+  const TimePoint started_at_ = SteadyClock::now();
+  bool multi_ = false;  // as Start() decided
   std::unique_ptr<IdentityTable> table_;
   bool gated_ = false;
   std::vector<HeldHello> held_;

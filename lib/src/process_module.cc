@@ -25,6 +25,13 @@ Status Validate(const Options& o) {
     return InvalidArgumentError("heartbeat.interval must be positive");
   }
   if (o.heartbeat.liveness == 0) return InvalidArgumentError("heartbeat.liveness must be ≥ 1");
+  const CurveOptions& curve = o.security.curve;
+  if (!curve.secret_key_file.empty() || !curve.authorized_keys_dir.empty() ||
+      !curve.server_public_key.empty()) {
+    // Refuse rather than silently run in clear text when encryption was asked for.
+    return InvalidArgumentError(
+        "security.curve is set, but CURVE is not supported by this version of procmod");
+  }
   if (o.render_client && o.role != Role::kClient) {
     return InvalidArgumentError("render-client mode is for role client");
   }
@@ -167,6 +174,9 @@ Status ProcessModule::Start() {
 }
 
 std::string ProcessModule::ListenEndpoint() const { return loop_->ListenEndpoint(); }
+std::string ProcessModule::AdminEndpoint() const { return loop_->AdminEndpoint(); }
+void ProcessModule::SetAcceptingConnections(bool accepting) { loop_->SetAccepting(accepting); }
+void ProcessModule::SetConnectId(uint64_t connect_id) { loop_->SetConnectId(connect_id); }
 
 Result<Connection> ProcessModule::ConnectToRemote(const std::string& url,
                                                   std::string_view expected_role) {

@@ -7,7 +7,10 @@
 namespace procmod::testing {
 namespace {
 
-class ForwardClient : public ModuleTest {};
+class ForwardClient : public ModuleTest {
+ protected:
+  Mailbox<DisconnectReason> gone_;  // outlives the module (see Mailbox)
+};
 
 TEST_F(ForwardClient, F2_StartConnectsBeforeReturning) {
   RawRouter server(context_);
@@ -149,14 +152,13 @@ TEST_F(ForwardClient, ClientExpiresASilentServer) {
   Options o = TestOptions(Role::kClient);
   o.server_url = server.endpoint();
   ProcessModule* client = Init(o);
-  Mailbox<DisconnectReason> gone;
-  client->OnDisconnected([&](const Connection&, DisconnectReason r) { gone.Push(r); });
+  client->OnDisconnected([this](const Connection&, DisconnectReason r) { gone_.Push(r); });
   auto start = Async([client] { return client->Start(); });
   // The server announces a 100 ms heartbeat, then never speaks again.
   ASSERT_TRUE(server.AcceptHello("server", "mute", 100, 3).has_value());
   ASSERT_TRUE(start.get().ok());
   const auto begin = std::chrono::steady_clock::now();
-  std::optional<DisconnectReason> reason = gone.Pop();
+  std::optional<DisconnectReason> reason = gone_.Pop();
   ASSERT_TRUE(reason.has_value());
   EXPECT_EQ(*reason, DisconnectReason::kExpired);
   EXPECT_LE(std::chrono::steady_clock::now() - begin, milliseconds(300 + 100 + 50));

@@ -30,14 +30,15 @@ inline Options TestOptions(Role role, Mode mode = Mode::kForward) {
 }
 
 // A queue callbacks push into (from the I/O thread) and tests pop with a deadline.
+// Callbacks hold a reference to it, so it must outlive the module: make it a member
+// of the fixture (destroyed after TearDown() finalizes the module), not a local.
 template <typename T>
 class Mailbox {
  public:
   void Push(T value) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      items_.push_back(std::move(value));
-    }
+    // Notify under the lock: once Pop() has the value, Push() touches nothing more.
+    std::lock_guard<std::mutex> lock(mu_);
+    items_.push_back(std::move(value));
     cv_.notify_all();
   }
   std::optional<T> Pop(milliseconds timeout = kDeadline) {

@@ -17,12 +17,13 @@ namespace procmod::testing {
 
 using Clock = std::chrono::steady_clock;
 
-Subprocess::Subprocess(std::vector<std::string> argv) {
+Subprocess::Subprocess(std::vector<std::string> argv, bool merge_stderr) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  if (merge_stderr) posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -91,6 +92,18 @@ std::optional<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
     // waitpid has no timeout; poll it at a short interval until the deadline.
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+std::string Subprocess::ReadAll(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::string all;
+  while (std::optional<std::string> line = ReadLine(
+             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
+    all += *line + "\n";
+  }
+  all += buffer_;  // a last line without '\n'
+  buffer_.clear();
+  return all;
 }
 
 void Subprocess::Signal(int signal) {

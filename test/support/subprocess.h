@@ -14,8 +14,9 @@ namespace procmod::testing {
 
 class Subprocess {
  public:
-  // Starts `argv[0]` with `argv`; stdout is piped to this object, stderr inherited.
-  explicit Subprocess(std::vector<std::string> argv);
+  // Starts `argv[0]` with `argv`; stdout is piped to this object. stderr is
+  // inherited, or with `merge_stderr` piped into the same stream (to read errors).
+  explicit Subprocess(std::vector<std::string> argv, bool merge_stderr = false);
   ~Subprocess();  // kills (SIGKILL) and reaps if still running
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
@@ -28,6 +29,8 @@ class Subprocess {
                                          std::chrono::milliseconds timeout);
   // Waits for exit; the exit code (128 + signal if killed), or nothing on deadline.
   std::optional<int> Wait(std::chrono::milliseconds timeout);
+  // Everything still to come on stdout until EOF or `timeout`.
+  std::string ReadAll(std::chrono::milliseconds timeout);
   void Signal(int signal);
 
  private:

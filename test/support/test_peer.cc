@@ -3,14 +3,15 @@
 // process). It also shows what an application needs to write.
 //
 //   procmod_test_peer server  forward|reverse single|multi URL [CONNECT_ID]
-//   procmod_test_peer client  forward|reverse single|multi URL [CONNECT_ID]
+//   procmod_test_peer client  forward|reverse single|multi URL [CONNECT_ID [hold]]
 //
 // server: serves "echo" (returns its payload) and prints "READY <endpoint>" once it
 //   accepts (forward) or is connected (reverse); then Run(); prints "END <reason>"
 //   and exits 0 (peer left / stopped), 3 (peer lost), 4 (no peer), 5 (denied).
 // client: connects (forward) or waits for a server (reverse), sends REQUEST echo
 //   "hello", prints "REPLY <payload>", closes with BYE and exits 0; or prints
-//   "ERROR <status>" and exits 4 (unreachable) or 5 (denied).
+//   "ERROR <status>" and exits 4 (unreachable) or 5 (denied). With "hold" it prints
+//   "HOLDING" after the reply and stays connected until its server goes.
 #include <procmod/process_module.h>
 
 #include <cstdio>
@@ -54,7 +55,7 @@ int RunServer(procmod::ProcessModule& module) {
 }
 
 int RunClient(procmod::ProcessModule& module, bool multi, bool reverse,
-              const std::string& url) {
+              const std::string& url, bool hold) {
   if (procmod::Status s = module.Start(); !s.ok()) return Fail(s);
   if (reverse) {
     std::printf("READY %s\n", module.ListenEndpoint().c_str());
@@ -78,6 +79,11 @@ int RunClient(procmod::ProcessModule& module, bool multi, bool reverse,
   if (!reply.ok()) return Fail(reply.status());
   std::printf("REPLY %s\n", reply->payload.empty() ? "" : reply->payload[0].to_string().c_str());
   std::fflush(stdout);
+  if (hold) {
+    std::printf("HOLDING\n");
+    std::fflush(stdout);
+    return ExitCodeFor(module.Run());
+  }
   (void)server->Close("done");
   return 0;
 }
@@ -116,7 +122,8 @@ int main(int argc, char** argv) {
   const int code = options.role == procmod::Role::kServer
                        ? RunServer(**module)
                        : RunClient(**module, options.multiple_connections,
-                                   options.mode == procmod::Mode::kReverse, url);
+                                   options.mode == procmod::Mode::kReverse, url,
+                                   argc > 6 && std::string(argv[6]) == "hold");
   procmod::ProcessModule::Finalize();
   return code;
 }

@@ -62,6 +62,28 @@ struct LimitOptions {
   int send_queue = 1000;                     // messages queued per peer (ZMQ_SNDHWM)
 };
 
+struct AdminOptions {
+  // Where the admin ROUTER binds (connections.list, process.info, ...; DESIGN §4).
+  // Only accepting sides bind one. Empty: none. procmod-server's configuration
+  // defaults it to ipc:///tmp/procmod-<name>.admin.
+  std::string endpoint;
+};
+
+struct LogOptions {
+  std::string level = "info";  // trace | debug | info | warn | error | off
+  std::string format = "text";  // text | json
+};
+
+struct CurveOptions {
+  std::string secret_key_file;      // this side's secret key (Z85, 40 chars)
+  std::string authorized_keys_dir;  // accepting side: folder of *.pub allowed peers
+  std::string server_public_key;    // connecting side: the acceptor's public key
+};
+
+struct SecurityOptions {
+  CurveOptions curve;
+};
+
 struct Options {
   // Shown to peers and by the monitor. Default: "procmod".
   std::string name = "procmod";
@@ -88,9 +110,15 @@ struct Options {
   std::string service;
   // Must match on both sides (ParaView's --connect-id). 0 = none. Default: 0.
   uint64_t connect_id = 0;
+  // Accepting side: admit new peers at all. False starts with further connections
+  // disabled (every new HELLO gets DENY 409). Default: true.
+  bool accept_connections = true;
   HeartbeatOptions heartbeat;
   TimeoutOptions timeouts;
   LimitOptions limits;
+  AdminOptions admin;
+  LogOptions log;
+  SecurityOptions security;
   // How long closing a socket may wait to flush BYE and queued messages. Bounded so
   // shutdown never hangs. Default: 200 ms.
   std::chrono::milliseconds linger{200};

@@ -25,6 +25,7 @@ struct PeerInfo {
   std::string software;  // e.g. "procmod 0.1.0", when the peer said
   std::string state;     // "admitted" (the only state a snapshot shows today)
   bool incoming = true;  // true: it connected to us; false: we connected to it
+  bool master = false;   // the oldest admitted client (ParaView's collaboration master)
   std::chrono::milliseconds connected_for{0};  // since admission
   std::chrono::milliseconds idle_for{0};       // since the last well-formed message
   std::chrono::microseconds rtt{0};            // last measured round trip, 0 if none

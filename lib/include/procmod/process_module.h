@@ -119,6 +119,15 @@ class ProcessModule {
   // options.listen asked for port 0. Empty when this side does not bind.
   std::string ListenEndpoint() const;
 
+  // The admin endpoint as bound (DESIGN §4), or "" when there is none.
+  std::string AdminEndpoint() const;
+
+  // Accepting side, at any time: whether new peers are admitted (false: every new
+  // HELLO gets DENY 409 "further connections are disabled"), and the connect-id new
+  // HELLOs must carry. Peers already admitted stay either way.
+  void SetAcceptingConnections(bool accepting);
+  void SetConnectId(uint64_t connect_id);
+
   // Connects to the accepting side at `url` and returns once admitted (or why not).
   // `expected_role`, when not empty, is the role the peer must say it has.
   // Forward client in multi mode; also allowed after Start() in single mode.

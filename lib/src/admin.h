@@ -1,0 +1,50 @@
+// admin.h: the admin service every accepting process offers on its admin ROUTER.
+//
+// The admin endpoint (options.admin.endpoint, DESIGN §4) answers REQUEST without
+// HELLO, so procmod-monitor and scripts can look inside any accepting process:
+//   connections.list                 -> [ {session, name, role, address, ...}, ... ]
+//   process.info                     -> {name, role, mode, multi, endpoints, pid, ...}
+//   connections.close {session}      -> {closed: true} or REPLY 404
+//   collab.accept {enabled}          -> {accepting: bool}
+//   collab.connect_id {id}           -> {connect_id: id}
+// Arguments come in the REQUEST's `args` map, results go in the REPLY's `result`
+// (msgpack). Anything but a REQUEST gets ERROR 400; an unknown method REPLY 404.
+//
+// The service decides; AdminTarget (the IoLoop) carries out. I/O thread only.
+#ifndef PROCMOD_SRC_ADMIN_H_
+#define PROCMOD_SRC_ADMIN_H_
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "codec.h"
+#include "procmod/peer_info.h"
+
+namespace procmod {
+
+class AdminTarget {
+ public:
+  virtual ~AdminTarget() = default;
+  virtual std::vector<PeerInfo> AdminPeers() = 0;
+  virtual nlohmann::json AdminProcessInfo() = 0;
+  // False when there is no such session.
+  virtual bool AdminCloseSession(const std::string& session) = 0;
+  virtual void AdminSetAccepting(bool accepting) = 0;
+  virtual void AdminSetConnectId(uint64_t connect_id) = 0;
+};
+
+// The REPLY (header; admin replies carry no payload) for an admin REQUEST.
+pmp::Reply HandleAdminRequest(const pmp::Request& request, AdminTarget& target);
+
+// One peer as connections.list shows it (DESIGN §4 field names).
+nlohmann::json PeerToJson(const PeerInfo& peer);
+
+// True for endpoints only this machine can reach: ipc://, inproc://, and tcp:// on
+// 127.0.0.0/8, ::1 or localhost. A non-local admin endpoint needs CURVE (DESIGN §4).
+bool IsLocalEndpoint(const std::string& endpoint);
+
+}  // namespace procmod
+
+#endif  // PROCMOD_SRC_ADMIN_H_

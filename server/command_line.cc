@@ -1,0 +1,223 @@
+#include "command_line.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "procmod/config.h"
+
+namespace procmod::server {
+namespace {
+
+constexpr int kExitBadConfig = 2;
+
+constexpr const char* kDescription =
+    "procmod-server - serve procmod clients (the pvserver of procmod)\n\n"
+    "Binds (forward mode) or dials its client (reverse mode) and serves it over PMP/1,\n"
+    "the procmod wire protocol. By default it serves ONE client, refuses every other\n"
+    "with DENY 409 and exits when that client leaves; --multi-clients keeps it\n"
+    "serving any number of clients until it is stopped. Configuration comes from\n"
+    "--config FILE.yaml (docs/CONFIGURATION.md); the flags below override the file.";
+
+constexpr const char* kFooter = R"(
+BUILT-IN SERVICE
+  REQUEST ping           echoes its payload frames
+  REQUEST info           name, role, mode, version and uptime
+  DATA "broadcast"       (multi) relayed to every other client
+  REQUEST collab.accept {enabled} / collab.connect_id {id}   master client only
+  DATA "collab"          joins, leaves and master changes, sent to every client
+  Admin endpoint (--admin): connections.list, process.info, connections.close,
+  collab.accept, collab.connect_id; see procmod-monitor.
+
+SIGNALS
+  SIGINT, SIGTERM        say BYE to every peer and exit 0 within a second
+
+EXIT STATUS
+  0  clean: the client said BYE, a signal, or the session timeout
+  2  bad configuration or flags (the message names the file, line and key)
+  3  peer lost: the client went silent for heartbeat interval x liveness
+  4  could not bind or reach the peer, or no client came within timeouts.accept
+  5  denied by the peer (connect-id, version, busy)
+
+FILES
+  config/server.yaml     every key, commented with its default
+
+EXAMPLES
+  procmod-server                                 one client on tcp://127.0.0.1:11111
+  procmod-server --port 0                        any free port; prints it when ready
+  procmod-server --multi-clients --port 11111    a collaboration server
+  procmod-server --reverse --client-url tcp://workstation:11111
+  procmod-server --config config/server.yaml --check-config
+)";
+
+// Replaces the port of a tcp:// URL.
+Result<std::string> WithPort(const std::string& url, int port, const char* key) {
+  const size_t colon = url.rfind(':');
+  if (url.rfind("tcp://", 0) != 0 || colon == std::string::npos || colon < 6) {
+    return InvalidArgumentError(std::string("--port: ") + key + " '" + url +
+                                "' is not a tcp://HOST:PORT URL");
+  }
+  return url.substr(0, colon + 1) + std::to_string(port);
+}
+
+// ParaView's --timeout is in minutes; a value with a unit (30s, 2h) is taken as is.
+Result<std::chrono::milliseconds> ParseTimeoutFlag(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    return std::chrono::milliseconds(std::chrono::minutes(std::stoll(text)));
+  }
+  Result<std::chrono::milliseconds> d = ParseDuration(text);
+  if (!d.ok()) {
+    return InvalidArgumentError("--timeout: expected minutes or a duration like 30s, 90m or "
+                                "2h, got '" + text + "'");
+  }
+  return d;
+}
+
+struct Flags {
+  std::string config;
+  int port = -1;
+  std::string listen, client_url, broker_url, service, server_type, timeout, admin;
+  std::string log_level, log_format, name;
+  uint64_t connect_id = 0;
+  bool reverse = false, multi = false, disable_further = false, check_config = false;
+};
+
+void DefineFlags(CLI::App& app, Flags& f) {
+  app.add_option("-c,--config", f.config, "YAML configuration file")->type_name("FILE");
+  app.add_option("--name", f.name, "name shown to peers and by the monitor")
+      ->type_name("NAME");
+  app.add_option("-p,--port", f.port,
+                 "port to listen on (forward) or of the client to dial (reverse); 0 = any")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--listen", f.listen, "endpoint to bind, e.g. tcp://0.0.0.0:11111")
+      ->type_name("URL");
+  app.add_flag("-r,--reverse", f.reverse, "reverse connection: dial the client");
+  app.add_option("--client-url", f.client_url, "reverse mode: the client to dial")
+      ->type_name("URL");
+  app.add_option("--broker-url", f.broker_url, "register with a procmod-broker")
+      ->type_name("URL");
+  app.add_option("--service", f.service, "broker mode: the service name")->type_name("NAME");
+  app.add_option("--connect-id", f.connect_id, "connect-id clients must present")
+      ->type_name("N");
+  app.add_flag("-m,--multi-clients", f.multi,
+               "serve any number of clients (SupportMultipleConnections)");
+  app.add_option("--server-type", f.server_type, "data, render or combined")
+      ->check(CLI::IsMember({"data", "render", "combined"}));
+  app.add_option("--timeout", f.timeout,
+                 "end the session after this long: minutes, or 30s / 90m / 2h")
+      ->type_name("TIME");
+  app.add_flag("--disable-further-connections", f.disable_further,
+               "start with new clients refused (DENY 409)");
+  app.add_option("--admin", f.admin, "admin endpoint, or 'none'")->type_name("ENDPOINT");
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--log-format", f.log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--check-config", f.check_config,
+               "validate the configuration, print the effective one, exit");
+}
+
+// Applies the flags that were given over `o`.
+Status ApplyFlags(const CLI::App& app, const Flags& f, Options& o) {
+  const bool admin_was_default = o.admin.endpoint == DefaultAdminEndpoint(o.name);
+  if (app.count("--name")) o.name = f.name;
+  if (admin_was_default) o.admin.endpoint = DefaultAdminEndpoint(o.name);
+  if (f.reverse) o.mode = Mode::kReverse;
+  if (app.count("--listen")) o.listen = f.listen;
+  if (app.count("--client-url")) o.client_url = f.client_url;
+  if (app.count("--broker-url")) {
+    o.broker_url = f.broker_url;
+    o.mode = Mode::kBroker;
+  }
+  if (app.count("--service")) o.service = f.service;
+  if (app.count("--port")) {
+    const bool reverse = o.mode == Mode::kReverse;
+    Result<std::string> url =
+        WithPort(reverse ? o.client_url : o.listen, f.port, reverse ? "client_url" : "listen");
+    if (!url.ok()) return url.status();
+    (reverse ? o.client_url : o.listen) = *url;
+  }
+  if (app.count("--connect-id")) o.connect_id = f.connect_id;
+  if (f.multi) o.multiple_connections = true;
+  if (f.server_type == "data") o.role = Role::kDataServer;
+  if (f.server_type == "render") o.role = Role::kRenderServer;
+  if (f.server_type == "combined") o.role = Role::kServer;
+  if (app.count("--timeout")) {
+    Result<std::chrono::milliseconds> t = ParseTimeoutFlag(f.timeout);
+    if (!t.ok()) return t.status();
+    o.timeouts.session = *t;
+  }
+  if (f.disable_further) o.accept_connections = false;
+  if (app.count("--admin")) o.admin.endpoint = f.admin == "none" ? "" : f.admin;
+  if (app.count("--log-level")) o.log.level = f.log_level;
+  if (app.count("--log-format")) o.log.format = f.log_format;
+  return Status();
+}
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "procmod-server: %s\n", std::string(s.message()).c_str());
+  return kExitBadConfig;
+}
+
+}  // namespace
+
+Status ValidateServerOptions(const Options& o) {
+  if (o.role == Role::kClient) {
+    return InvalidArgumentError("role: 'client' is not a server role; expected server, "
+                                "data-server or render-server");
+  }
+  if (o.mode == Mode::kReverse && o.client_url.empty()) {
+    return InvalidArgumentError("mode reverse needs client_url (or --client-url)");
+  }
+  if (o.mode == Mode::kBroker) {
+    return InvalidArgumentError(
+        "mode broker (--broker-url) is not supported by this procmod-server yet");
+  }
+  if (o.mode == Mode::kForward && o.listen.empty()) {
+    return InvalidArgumentError("mode forward needs listen (or --listen)");
+  }
+  return Status();
+}
+
+CommandLine ParseCommandLine(int argc, char** argv) {
+  CLI::App app(kDescription, "procmod-server");
+  app.footer(kFooter);
+  app.set_version_flag("-V,--version",
+                       "procmod-server " PROCMOD_VERSION " (protocol PMP/1.0)");
+  app.get_formatter()->column_width(40);
+  Flags flags;
+  DefineFlags(app, flags);
+
+  CommandLine out;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help/version to stdout, errors to stderr
+    out.exit_code = rc == 0 ? 0 : kExitBadConfig;
+    return out;
+  }
+
+  Result<Options> loaded = flags.config.empty() ? LoadConfigFromString("", "<defaults>")
+                                                : LoadConfig(flags.config);
+  if (!loaded.ok()) {
+    out.exit_code = Fail(loaded.status());
+    return out;
+  }
+  out.options = std::move(*loaded);
+  if (Status s = ApplyFlags(app, flags, out.options); !s.ok()) {
+    out.exit_code = Fail(s);
+    return out;
+  }
+  if (Status s = ValidateServerOptions(out.options); !s.ok()) {
+    out.exit_code = Fail(s);
+    return out;
+  }
+  if (flags.check_config) {
+    std::cout << DumpConfig(out.options);
+    out.exit_code = 0;
+  }
+  return out;
+}
+
+}  // namespace procmod::server

@@ -1,0 +1,31 @@
+// serve.h: run procmod-server with a checked configuration, return its exit code.
+//
+// Starts logging, the process module and the server's services; prints one line on
+// stdout when ready ("procmod-server: ready on tcp://127.0.0.1:PORT", or "connected to
+// URL" in reverse mode); serves until the module's Run() ends or SIGINT/SIGTERM; says
+// BYE to every peer; and maps why it ended to DESIGN §4's exit codes.
+#ifndef PROCMOD_SERVER_SERVE_H_
+#define PROCMOD_SERVER_SERVE_H_
+
+#include "procmod/options.h"
+#include "procmod/process_module.h"
+#include "procmod/status.h"
+
+namespace procmod::server {
+
+inline constexpr int kExitClean = 0;
+inline constexpr int kExitBadConfig = 2;
+inline constexpr int kExitPeerLost = 3;
+inline constexpr int kExitUnreachable = 4;
+inline constexpr int kExitDenied = 5;
+
+// The exit code for a Start() that failed with `status`.
+int ExitCodeForStartFailure(const Status& status);
+// The exit code for why Run() returned.
+int ExitCodeFor(RunEnd end);
+
+int Serve(const Options& options);
+
+}  // namespace procmod::server
+
+#endif  // PROCMOD_SERVER_SERVE_H_

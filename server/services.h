@@ -1,0 +1,64 @@
+// services.h: what procmod-server offers its clients on top of the process module.
+//
+// Built-in methods and channels (docs/SERVER.md):
+//   REQUEST ping              echoes its payload frames
+//   REQUEST info              {name, role, mode, multi, software, protocol, uptime_ms,
+//                              clients} as a msgpack map
+//   DATA on "broadcast"       (multi) relayed to every other client, not the sender
+//   REQUEST collab.accept {enabled: bool}   master only: enable/disable new clients
+//   REQUEST collab.connect_id {id: uint}    master only: the connect-id for new clients
+//   DATA on "collab"          sent to every client: joins, leaves, master changes, as
+//                             JSON text {"event": "joined"|"left"|"master", ...}
+// The master is the oldest admitted client; when it leaves the next oldest takes over
+// (ParaView's collaboration rules).
+//
+// Code that embeds procmod can call InstallServerServices() on its own module and
+// add handlers of its own with ProcessModule::RegisterHandler().
+//
+// Callbacks run on the module's I/O thread; this state is touched only there.
+#ifndef PROCMOD_SERVER_SERVICES_H_
+#define PROCMOD_SERVER_SERVICES_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "procmod/process_module.h"
+
+namespace procmod::server {
+
+class ServerServices {
+ public:
+  // Registers the handlers and callbacks above on `module`. `module` must outlive
+  // the returned object, which must outlive the module's traffic (keep it until
+  // Finalize()).
+  static std::unique_ptr<ServerServices> Install(ProcessModule& module);
+
+ private:
+  explicit ServerServices(ProcessModule& module);
+
+  Reply Ping(IncomingRequest& request);
+  Reply Info(IncomingRequest& request);
+  Reply SetAccepting(IncomingRequest& request);
+  Reply SetConnectId(IncomingRequest& request);
+  void OnData(const Connection& from, std::string_view channel, Frames payload);
+  void OnJoined(const Connection& peer);
+  void OnLeft(const Connection& peer, DisconnectReason reason);
+
+  // Sends `event` as JSON text on channel "collab" to every client.
+  void Announce(const nlohmann::json& event);
+  // Announces a master change if the oldest client is not who it was.
+  void CheckMaster();
+  // REPLY 403 unless `from` is the master.
+  std::optional<Reply> RequireMaster(const Connection& from) const;
+
+  ProcessModule& module_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::string master_;  // I/O thread only
+};
+
+}  // namespace procmod::server
+
+#endif  // PROCMOD_SERVER_SERVICES_H_
