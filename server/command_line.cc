@@ -1,7 +1,9 @@
 #include "command_line.h"
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
@@ -160,23 +162,49 @@ int Fail(const Status& s) {
   return kExitBadConfig;
 }
 
+// A server rule the options break: the top-level key it is about and why.
+struct Violation {
+  std::string key;
+  std::string message;
+};
+
+std::optional<Violation> FirstViolation(const Options& o) {
+  if (o.role == Role::kClient) {
+    return Violation{"role", "role: 'client' is not a server role; expected server, "
+                             "data-server or render-server"};
+  }
+  if (o.mode == Mode::kReverse && o.client_url.empty()) {
+    return Violation{"mode", "mode reverse needs client_url (or --client-url)"};
+  }
+  if (o.mode == Mode::kBroker) {
+    return Violation{"mode",
+                     "mode broker (--broker-url) is not supported by this procmod-server yet"};
+  }
+  if (o.mode == Mode::kForward && o.listen.empty()) {
+    return Violation{"listen", "mode forward needs listen (or --listen)"};
+  }
+  return std::nullopt;
+}
+
+// "FILE:LINE: " for the line of `path` that sets the top-level `key` (DESIGN §4: a
+// config error names the file, line and key); "" when the file does not set it.
+std::string WhereInFile(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.compare(0, key.size(), key) != 0) continue;
+    const size_t colon = line.find_first_not_of(" \t", key.size());
+    if (colon != std::string::npos && line[colon] == ':') {
+      return path + ":" + std::to_string(n) + ": ";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 Status ValidateServerOptions(const Options& o) {
-  if (o.role == Role::kClient) {
-    return InvalidArgumentError("role: 'client' is not a server role; expected server, "
-                                "data-server or render-server");
-  }
-  if (o.mode == Mode::kReverse && o.client_url.empty()) {
-    return InvalidArgumentError("mode reverse needs client_url (or --client-url)");
-  }
-  if (o.mode == Mode::kBroker) {
-    return InvalidArgumentError(
-        "mode broker (--broker-url) is not supported by this procmod-server yet");
-  }
-  if (o.mode == Mode::kForward && o.listen.empty()) {
-    return InvalidArgumentError("mode forward needs listen (or --listen)");
-  }
+  if (std::optional<Violation> v = FirstViolation(o)) return InvalidArgumentError(v->message);
   return Status();
 }
 
@@ -209,8 +237,14 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     out.exit_code = Fail(s);
     return out;
   }
-  if (Status s = ValidateServerOptions(out.options); !s.ok()) {
-    out.exit_code = Fail(s);
+  if (std::optional<Violation> v = FirstViolation(out.options)) {
+    // Point at the file's line unless a flag set the key.
+    const bool from_flag =
+        v->key == "mode" ? flags.reverse || app.count("--broker-url") > 0
+                         : v->key == "listen" && (app.count("--listen") || app.count("--port"));
+    const std::string where =
+        flags.config.empty() || from_flag ? "" : WhereInFile(flags.config, v->key);
+    out.exit_code = Fail(InvalidArgumentError(where + v->message));
     return out;
   }
   if (flags.check_config) {

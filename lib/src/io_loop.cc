@@ -130,8 +130,7 @@ T IoLoop::Call(std::function<T()> fn, T if_stopped) {
 void IoLoop::ThreadMain() {
   next_tick_ = clock_.Now() + tick_;
   while (!stopping_) {
-    PollOnce();
-    RunCommands();
+    PollOnce();  // runs posted commands as soon as the wake-up fd says so
     OnTimer(clock_.Now());
   }
   ShutdownOnIoThread();
@@ -147,20 +146,23 @@ void IoLoop::RunCommands() {
 }
 
 void IoLoop::PollOnce() {
-  // Items: the wake-up fd, the acceptor, then one per link, in links_ order.
+  // Items: the wake-up fd, the acceptor, the admin socket, then per link its DEALER
+  // and its transport monitor. `owners` remembers which link each item is for: a
+  // command run below may add or drop links.
+  enum class Kind { kLink, kMonitor };
   std::vector<zmq_pollitem_t> items;
-  items.reserve(2 + links_.size());
+  std::vector<std::pair<uint64_t, Kind>> owners;
+  items.reserve(3 + 2 * links_.size());
   items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
   if (acceptor_) items.push_back({acceptor_->handle(), 0, ZMQ_POLLIN, 0});
   if (admin_) items.push_back({admin_->handle(), 0, ZMQ_POLLIN, 0});
+  const size_t first_link_item = items.size();
   for (auto& [id, link] : links_) {
-    short events = 0;
-    if (link->socket) {
-      events = ZMQ_POLLIN;
-      // Writable means the transport is up (IMMEDIATE): time to say HELLO.
-      if (link->state == Link::State::kConnecting) events |= ZMQ_POLLOUT;
-    }
-    items.push_back({link->socket ? link->socket->handle() : nullptr, -1, events, 0});
+    if (!link->socket) continue;  // waiting to retry
+    items.push_back({link->socket->handle(), 0, ZMQ_POLLIN, 0});
+    owners.emplace_back(id, Kind::kLink);
+    items.push_back({link->monitor->handle(), 0, ZMQ_POLLIN, 0});
+    owners.emplace_back(id, Kind::kMonitor);
   }
 
   const TimePoint now = clock_.Now();
@@ -174,21 +176,23 @@ void IoLoop::PollOnce() {
   if (items[0].revents & ZMQ_POLLIN) {
     uint64_t count = 0;
     [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof count);
+    // Commands first: a callback set before traffic arrived must see that traffic.
+    RunCommands();
   }
   size_t index = 1;
   if (acceptor_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAcceptor();
   if (admin_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAdmin();
 
-  // Collect first: servicing a link may drop it (and so change links_).
-  std::vector<std::pair<uint64_t, short>> ready;
-  for (auto& [id, link] : links_) {
-    if (index >= items.size()) break;
-    if (items[index].revents != 0) ready.emplace_back(id, items[index].revents);
-    ++index;
-  }
-  for (auto [id, events] : ready) {
-    auto it = links_.find(id);
-    if (it != links_.end()) ServiceLink(*it->second, events);
+  for (size_t i = first_link_item; i < items.size(); ++i) {
+    if (!(items[i].revents & ZMQ_POLLIN)) continue;
+    auto [id, kind] = owners[i - first_link_item];
+    auto it = links_.find(id);  // servicing one link may have dropped another
+    if (it == links_.end() || !it->second->socket) continue;
+    if (kind == Kind::kMonitor) {
+      ServiceMonitor(*it->second);
+    } else {
+      ServiceLink(*it->second);
+    }
   }
 }
 
@@ -595,8 +599,9 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
 
 void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello,
                      std::string address) {
-  if (gated_ && !table_->Find(routing_id)) {
+  if (gated_ && table_->accepting() && !table_->Find(routing_id)) {
     // Reverse multi client outside MonitorConnections(): hold the knock (bounded).
+    // (With accepting off, Admit() below answers DENY 409 at once instead.)
     if (held_.size() >= options_.limits.max_connections) {
       SendToRoutingId(routing_id, pmp::Encode(pmp::Deny{pmp::kCodeFull, "too many waiting"}));
       return;
@@ -805,15 +810,54 @@ void IoLoop::OpenLinkSocket(Link& link) {
     std::uniform_int_distribution<uint64_t> bits;
     std::array<uint64_t, 2> id{bits(jitter_) | 1, bits(jitter_)};  // never a 0 first byte
     socket.set(zmq::sockopt::routing_id, zmq::const_buffer(id.data(), sizeof id));
+    // The monitor says when the transport is up, so the handshake deadline counts
+    // from then: a server that is not up yet is waited for (timeouts.connect), not
+    // mistaken for one that does not answer (timeouts.handshake).
+    const std::string monitor_endpoint =
+        "inproc://procmod-link-monitor-" + std::to_string(next_monitor_id_++);
+    if (zmq_socket_monitor(socket.handle(), monitor_endpoint.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
+      throw zmq::error_t();
+    }
+    zmq::socket_t monitor(context_, zmq::socket_type::pair);
+    monitor.set(zmq::sockopt::linger, 0);
+    monitor.connect(monitor_endpoint);
     socket.connect(link.url);
+    link.monitor = std::move(monitor);
     link.socket = std::move(socket);
     link.state = Link::State::kConnecting;
+    // Queued now, delivered as soon as the transport is up.
+    SendHello(link);
   } catch (const zmq::error_t& e) {
+    link.monitor.reset();
+    link.socket.reset();
     FailLink(link, EndpointError("connect to", link.url, e));
   }
 }
 
-void IoLoop::SendHello(Link& link, TimePoint now) {
+void IoLoop::ServiceMonitor(Link& link) {
+  // Each event is two frames (event id + value, endpoint); only one kind is asked
+  // for, so any event means: the transport (ZMTP) is up.
+  bool transport_up = false;
+  for (;;) {
+    Frames event;
+    try {
+      if (!zmq::recv_multipart(*link.monitor, std::back_inserter(event),
+                               zmq::recv_flags::dontwait)) {
+        break;
+      }
+    } catch (const zmq::error_t&) {
+      break;
+    }
+    transport_up = true;
+  }
+  if (transport_up && link.state == Link::State::kConnecting) {
+    link.state = Link::State::kHandshaking;
+    link.handshake_deadline = clock_.Now() + options_.timeouts.handshake;
+  }
+}
+
+void IoLoop::SendHello(Link& link) {
   pmp::Hello hello;
   hello.connect_id = options_.connect_id;
   hello.role = std::string(RoleName(options_.role));
@@ -821,19 +865,12 @@ void IoLoop::SendHello(Link& link, TimePoint now) {
   hello.version = std::string(pmp::kProtocolVersion);
   hello.software = "procmod " PROCMOD_VERSION;
   hello.heartbeat_ms = static_cast<uint64_t>(options_.heartbeat.interval.count());
-  hello.multi = false;
   Frames frames = pmp::Encode(hello);
-  if (SendFrames(*link.socket, {}, frames) != SendOutcome::kSent) return;  // next POLLOUT
-  link.state = Link::State::kHandshaking;
-  link.handshake_deadline = now + options_.timeouts.handshake;
+  (void)SendFrames(*link.socket, {}, frames);  // a fresh socket's queue is empty
 }
 
-void IoLoop::ServiceLink(Link& link, short events) {
+void IoLoop::ServiceLink(Link& link) {
   const uint64_t id = link.id;
-  if ((events & ZMQ_POLLOUT) && link.state == Link::State::kConnecting) {
-    SendHello(link, clock_.Now());
-  }
-  if (!(events & ZMQ_POLLIN)) return;
   for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
     auto it = links_.find(id);  // a message may have dropped the link
     if (it == links_.end() || !it->second->socket) return;
@@ -890,6 +927,7 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   }
   const TimePoint now = clock_.Now();
   link.state = Link::State::kAdmitted;
+  link.reconnecting = false;
   link.handshake_deadline = link.connect_deadline = link.retry_at = TimePoint::max();
   link.backoff = std::chrono::seconds(1);
   // The acceptor's heartbeat is the one both sides use.
@@ -921,24 +959,49 @@ void IoLoop::FailLink(Link& link, Status why) {
     link.waiter->set_value(std::move(why));
     link.waiter.reset();
   }
+  const bool was_reconnecting = link.reconnecting;
   DropLink(link.id, DisconnectReason::kClosed);
+  // A reconnect that ends in DENY: the session that was lost is now lost for good.
+  if (was_reconnecting && single_peer_) EndRun(RunEnd::kPeerLost);
 }
 
 void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
   auto it = links_.find(id);
   if (it == links_.end()) return;
+  if (ShouldReconnect(*it->second, reason)) return Reconnect(*it->second, reason);
   std::unique_ptr<Link> link = std::move(it->second);
   links_.erase(it);
   if (link->waiter) link->waiter->set_value(AbortedError("connection closed"));
   if (link->state != Link::State::kAdmitted) return;  // never had a session
   link_by_session_.erase(link->peer.session);
+  link->monitor.reset();
   link->socket.reset();
   FailRequestsOf(link->peer.session,
                  UnavailableError("server " + link->peer.session + " is gone"));
   Disconnected(link->peer, /*incoming=*/false, reason);
 }
 
+bool IoLoop::ShouldReconnect(const Link& link, DisconnectReason reason) const {
+  // Only a lost session comes back: not one the peer ended (BYE) or we closed.
+  return options_.reconnect && !stopping_ && link.state == Link::State::kAdmitted &&
+         (reason == DisconnectReason::kExpired || reason == DisconnectReason::kForgotten);
+}
+
+void IoLoop::Reconnect(Link& link, DisconnectReason reason) {
+  const PeerRecord lost = link.peer;
+  link_by_session_.erase(lost.session);
+  FailRequestsOf(lost.session, UnavailableError("server " + lost.session + " is gone"));
+  link.reconnecting = true;
+  link.peer = PeerRecord{};
+  link.connect_deadline = TimePoint::max();  // the policy retries until admitted
+  spdlog::info("procmod: lost {} ({}); reconnecting", link.url, DisconnectReasonName(reason));
+  RetryLink(link, clock_.Now());
+  // The application hears of the loss; Run() goes on, since the peer may come back.
+  Invoke("disconnected", on_disconnected_, MakeConnection(lost, /*incoming=*/false), reason);
+}
+
 void IoLoop::RetryLink(Link& link, TimePoint now) {
+  link.monitor.reset();
   link.socket.reset();  // a new socket (and routing id) for the next attempt
   link.state = Link::State::kRetryWait;
   link.handshake_deadline = TimePoint::max();

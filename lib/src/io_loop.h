@@ -114,6 +114,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     std::string url;
     std::string expected_role;
     std::optional<zmq::socket_t> socket;
+    std::optional<zmq::socket_t> monitor;  // PAIR: the socket's transport events
     State state = State::kConnecting;
     PeerRecord peer;  // session, name, role from WELCOME; counters
     HeartbeatPolicy heartbeat{HeartbeatSettings{}};
@@ -121,6 +122,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     TimePoint connect_deadline = TimePoint::max();
     TimePoint retry_at = TimePoint::max();
     Duration backoff = std::chrono::seconds(1);
+    bool reconnecting = false;  // lost its session; the reconnect policy is at work
     std::optional<std::promise<Result<Connection>>> waiter;  // until admitted
   };
 
@@ -162,7 +164,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void ServiceAcceptor();
   void ServiceAdmin();
   Status BindAdmin();
-  void ServiceLink(Link& link, short events);
+  void ServiceLink(Link& link);
+  void ServiceMonitor(Link& link);
   void OnTimer(TimePoint now);
   TimePoint NextDeadline() const;
   void ShutdownOnIoThread();
@@ -178,12 +181,14 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
 
   // Connecting side.
   void OpenLinkSocket(Link& link);
-  void SendHello(Link& link, TimePoint now);
+  void SendHello(Link& link);
   void OnLinkMessage(Link& link, pmp::Message& message);
   void OnWelcome(Link& link, const pmp::Welcome& welcome);
   void FailLink(Link& link, Status why);
   void DropLink(uint64_t id, DisconnectReason reason);
   void RetryLink(Link& link, TimePoint now);
+  bool ShouldReconnect(const Link& link, DisconnectReason reason) const;
+  void Reconnect(Link& link, DisconnectReason reason);
   bool SendOnLink(Link& link, Frames frames);
 
   // Both sides: what admitted peers say.
@@ -238,6 +243,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::map<uint64_t, std::unique_ptr<Link>> links_;
   std::unordered_map<std::string, uint64_t> link_by_session_;
   uint64_t next_link_id_ = 1;
+  uint64_t next_monitor_id_ = 1;
   std::unordered_map<uint64_t, PendingRequest> requests_;
   std::set<std::pair<TimePoint, uint64_t>> request_deadlines_;
   uint64_t next_request_id_ = 1;

@@ -36,7 +36,11 @@ void ConfigureAcceptor(zmq::socket_t& socket, const Options& options) {
 
 void ConfigureConnector(zmq::socket_t& socket, const Options& options) {
   ConfigureCommon(socket, options);
-  socket.set(zmq::sockopt::immediate, true);
+  // Not IMMEDIATE, though DESIGN §2 first said so: with IMMEDIATE=1 libzmq drops
+  // the pipe, and every message received but not yet read, when the connection
+  // goes, so a server's last REPLY and BYE before it closes could be lost. The
+  // io_loop's transport monitor tells when the link is up instead.
+  socket.set(zmq::sockopt::immediate, false);
   socket.set(zmq::sockopt::reconnect_ivl, 100);
   socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
 }

@@ -21,8 +21,8 @@ namespace procmod {
 // over), bounded LINGER, MAXMSGSIZE, HWMs, ZMTP heartbeats as a second line.
 void ConfigureAcceptor(zmq::socket_t& socket, const Options& options);
 
-// DEALER that connects: IMMEDIATE (queue nothing until the link is up), reconnect
-// backoff, bounded LINGER, MAXMSGSIZE, HWMs, ZMTP heartbeats.
+// DEALER that connects: reconnect backoff, bounded LINGER, MAXMSGSIZE, HWMs, ZMTP
+// heartbeats. Not IMMEDIATE (see sockets.cc for why).
 void ConfigureConnector(zmq::socket_t& socket, const Options& options);
 
 enum class SendOutcome {

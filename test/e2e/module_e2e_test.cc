@@ -30,7 +30,7 @@ std::pair<std::unique_ptr<Subprocess>, std::string> ServerPeer(const std::string
 Result<Reply> Echo(const Connection& c, std::string_view text) {
   Frames payload;
   payload.emplace_back(text.data(), text.size());
-  return c.Request("echo", std::move(payload)).get();
+  return c.Request("ping", std::move(payload)).get();
 }
 
 class EndToEnd : public ModuleTest {};

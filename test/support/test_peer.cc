@@ -5,10 +5,11 @@
 //   procmod_test_peer server  forward|reverse single|multi URL [CONNECT_ID]
 //   procmod_test_peer client  forward|reverse single|multi URL [CONNECT_ID [hold]]
 //
-// server: serves "echo" (returns its payload) and prints "READY <endpoint>" once it
+// server: serves "ping" (echoes its payload, as procmod-server does) and prints
+//   "READY <endpoint>" once it
 //   accepts (forward) or is connected (reverse); then Run(); prints "END <reason>"
 //   and exits 0 (peer left / stopped), 3 (peer lost), 4 (no peer), 5 (denied).
-// client: connects (forward) or waits for a server (reverse), sends REQUEST echo
+// client: connects (forward) or waits for a server (reverse), sends REQUEST ping
 //   "hello", prints "REPLY <payload>", closes with BYE and exits 0; or prints
 //   "ERROR <status>" and exits 4 (unreachable) or 5 (denied). With "hold" it prints
 //   "HOLDING" after the reply and stays connected until its server goes.
@@ -42,7 +43,7 @@ int Fail(const procmod::Status& s) {
 }
 
 int RunServer(procmod::ProcessModule& module) {
-  module.RegisterHandler("echo", [](procmod::IncomingRequest& r) {
+  module.RegisterHandler("ping", [](procmod::IncomingRequest& r) {
     return procmod::Reply{.payload = std::move(r.payload)};
   });
   if (procmod::Status s = module.Start(); !s.ok()) return Fail(s);
@@ -75,7 +76,7 @@ int RunClient(procmod::ProcessModule& module, bool multi, bool reverse,
   if (!server.ok()) return Fail(server.status());
   procmod::Frames payload;
   payload.emplace_back("hello", 5);
-  procmod::Result<procmod::Reply> reply = server->Request("echo", std::move(payload)).get();
+  procmod::Result<procmod::Reply> reply = server->Request("ping", std::move(payload)).get();
   if (!reply.ok()) return Fail(reply.status());
   std::printf("REPLY %s\n", reply->payload.empty() ? "" : reply->payload[0].to_string().c_str());
   std::fflush(stdout);

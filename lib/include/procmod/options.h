@@ -110,6 +110,11 @@ struct Options {
   std::string service;
   // Must match on both sides (ParaView's --connect-id). 0 = none. Default: 0.
   uint64_t connect_id = 0;
+  // Connecting side: after the peer expires or answers ERROR 404 (it forgot our
+  // session, e.g. it restarted), HELLO again on a new socket with backoff (1 s
+  // doubling to 32 s, jitter) until admitted; never after DENY 403/409/426 or the
+  // peer's BYE. Default: false (the session just ends).
+  bool reconnect = false;
   // Accepting side: admit new peers at all. False starts with further connections
   // disabled (every new HELLO gets DENY 409). Default: true.
   bool accept_connections = true;

@@ -1,0 +1,114 @@
+#include "cli_support.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "procmod/config.h"
+
+namespace procmod::cli {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr std::string_view kExpectedUrl = "expected tcp://HOST:PORT or ipc://PATH";
+// An AF_UNIX sun_path holds 108 bytes with its NUL.
+constexpr size_t kMaxIpcPath = 107;
+// Bare seconds beyond this are a typo, not a wish (and would overflow milliseconds).
+constexpr double kMaxSeconds = 1e9;
+
+Status BadUrl(std::string_view url, std::string_view why = kExpectedUrl) {
+  return InvalidArgumentError("bad URL '" + std::string(url) + "': " + std::string(why));
+}
+
+bool AllDigits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(),
+                                      [](char c) { return c >= '0' && c <= '9'; });
+}
+
+Status CheckTcp(std::string_view url, std::string_view rest, UrlUse use) {
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return BadUrl(url);
+  const std::string_view host = rest.substr(0, colon);
+  const std::string_view port = rest.substr(colon + 1);
+  if (host.find('/') != std::string_view::npos || !AllDigits(port) || port.size() > 5) {
+    return BadUrl(url);
+  }
+  if (host == "*" && use == UrlUse::kConnect) {
+    return BadUrl(url, "'*' (every interface) is for binding; name the server's host");
+  }
+  const int min_port = use == UrlUse::kListen ? 0 : 1;
+  const int number = std::stoi(std::string(port));
+  if (number < min_port || number > 65535) {
+    return BadUrl(url, "port " + std::string(port) + " is out of range " +
+                           std::to_string(min_port) + "-65535");
+  }
+  return Status();
+}
+
+// Seconds with an optional fraction, as ping(8) -i and -W take them.
+std::optional<milliseconds> ParseSeconds(std::string_view text) {
+  if (text.empty() || text.find_first_not_of("0123456789.") != std::string_view::npos ||
+      std::count(text.begin(), text.end(), '.') > 1 || text == ".") {
+    return std::nullopt;
+  }
+  double seconds = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (error != std::errc() || end != text.data() + text.size() || seconds > kMaxSeconds) {
+    return std::nullopt;
+  }
+  return milliseconds(std::llround(seconds * 1000));
+}
+
+}  // namespace
+
+Status CheckUrl(std::string_view url, UrlUse use) {
+  if (url.rfind("tcp://", 0) == 0) return CheckTcp(url, url.substr(6), use);
+  if (url.rfind("ipc://", 0) == 0) {
+    const std::string_view path = url.substr(6);
+    if (path.empty()) return BadUrl(url);
+    if (path.size() > kMaxIpcPath) {
+      return BadUrl(url, "the ipc path is longer than " + std::to_string(kMaxIpcPath) +
+                             " bytes, the most a Unix socket path can be");
+    }
+    return Status();
+  }
+  if (url.rfind("inproc://", 0) == 0) {
+    return BadUrl(url, "inproc:// only reaches threads of the same process; " +
+                           std::string(kExpectedUrl));
+  }
+  return BadUrl(url);
+}
+
+Result<milliseconds> ParseTime(std::string_view text) {
+  if (std::optional<milliseconds> seconds = ParseSeconds(text)) return *seconds;
+  Result<milliseconds> duration = ParseDuration(text);
+  if (duration.ok()) return duration;
+  return InvalidArgumentError("expected seconds (2, 0.2) or a duration (200ms, 1s, 5m), got '" +
+                              std::string(text) + "'");
+}
+
+std::string FormatDuration(milliseconds duration) {
+  const auto ms = duration.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+Failure DescribeConnectFailure(const Status& status, std::string_view url, UrlUse use,
+                               milliseconds timeout) {
+  if (status.pmp_code() != 0) {
+    // The library's message already reads "URL refused the connection: REASON".
+    return {kExitDenied,
+            std::string(status.message()) + " (" + std::to_string(status.pmp_code()) + ")"};
+  }
+  if (status.IsDeadlineExceeded()) {
+    const std::string within = " within " + FormatDuration(timeout);
+    return {kExitUnreachable, use == UrlUse::kConnect
+                                  ? "could not reach " + std::string(url) + within
+                                  : "no server connected to " + std::string(url) + within};
+  }
+  if (status.IsInvalidArgument()) return {kExitUsage, std::string(status.message())};
+  return {kExitUnreachable, std::string(status.message())};
+}
+
+}  // namespace procmod::cli

@@ -1,0 +1,234 @@
+#include "command_line.h"
+
+#include <cstdio>
+#include <limits>
+
+#include <CLI/CLI.hpp>
+
+#include "cli_support.h"
+#include "procmod/config.h"
+
+namespace procmod::cli {
+namespace {
+
+// The library's default limits.max_message_size: a bigger ping could not come back.
+constexpr uint64_t kMaxPingSize = 64 * 1024 * 1024;
+
+constexpr const char* kDescription =
+    "procmod - talk to a procmod server from the shell\n\n"
+    "Connects to a procmod server (procmod-server, or any program built on the procmod\n"
+    "library) over PMP/1 and checks it: `ping` measures round trips like ping(8),\n"
+    "`connect` shows who answers, `wait` takes a server that dials in (reverse\n"
+    "connection), `send` delivers one DATA message. Every failure is one line on\n"
+    "stderr starting with \"procmod: \", and the exit status says what kind it was.\n"
+    "Global options may come before or after the command.";
+
+constexpr const char* kFooter = R"(
+URLS
+  tcp://HOST:PORT        a server, e.g. tcp://127.0.0.1:11111 (port 1-65535)
+  ipc://PATH             a Unix socket path
+  wait --listen also takes port 0: any free port, printed once bound.
+
+TIMES
+  -i, -W and --timeout take seconds (2, 0.2) or a duration (200ms, 1s, 5m).
+
+EXIT STATUS
+  0  success: every ping answered, or the command done
+  1  ping: some requests got no reply
+  2  bad flags or URL, or the peer is not a server
+  3  the server went away during the session
+  4  could not reach the server (or no server dialed in) within --timeout
+  5  refused: DENY (403 connect-id, 409 busy, 426 version, 503 full), or the
+     server answered ping with an error
+
+EXAMPLES
+  procmod ping tcp://127.0.0.1:11111                 4 pings, one a second
+  procmod ping -c 0 -i 200ms tcp://viz-1:11111       until Ctrl-C, five a second
+  procmod connect tcp://127.0.0.1:11111              who answers there
+  procmod wait --listen tcp://0.0.0.0:11111 --timeout 5m
+  procmod send tcp://127.0.0.1:11111 --channel broadcast 'hello, everyone'
+  procmod --connect-id 42 --name alice ping tcp://127.0.0.1:11111
+
+SEE ALSO
+  procmod-server(1), procmod-monitor(1), ping(8); docs/CLI.md
+)";
+
+constexpr const char* kPingFooter = R"(
+OUTPUT
+  PING tcp://127.0.0.1:11111 (viz-1): 56 payload bytes
+  reply from tcp://127.0.0.1:11111 (viz-1): seq=1 time=0.213 ms
+  request seq=2 timed out after 2s
+  --- tcp://127.0.0.1:11111 ping statistics ---
+  2 sent, 1 received, 50% loss
+  rtt min/avg/max/p99 = 0.213/0.213/0.213/0.213 ms
+
+  Ctrl-C stops early and still prints the statistics. Exit 0 when every request
+  was answered, 1 when some were not (see procmod --help for the others).
+)";
+
+constexpr const char* kConnectFooter = R"(
+OUTPUT
+  connected to tcp://127.0.0.1:11111
+    name:     viz-1
+    role:     server
+    session:  5f1e0c3a9b2d4e67
+    version:  1.0
+    software: procmod 0.1.0
+  said BYE
+)";
+
+constexpr const char* kWaitFooter = R"(
+OUTPUT
+  listening on tcp://127.0.0.1:40123
+  server connected from 127.0.0.1
+    name:     viz-1
+    ...as connect prints it
+  said BYE
+
+  Start the server with: procmod-server --reverse --client-url tcp://THIS-HOST:PORT
+)";
+
+constexpr const char* kSendFooter = R"(
+OUTPUT
+  sent 5 bytes on channel broadcast to tcp://127.0.0.1:11111
+  said BYE
+
+  A multi-client procmod-server relays channel `broadcast` to its other clients.
+)";
+
+// Flags as typed; turned into GlobalFlags/PingFlags once CLI11 is done.
+struct Texts {
+  std::string timeout = "10s";
+  std::string interval = "1s";
+  std::string wait = "2s";
+  std::string size = "56";
+};
+
+void DefineGlobal(CLI::App& app, GlobalFlags& g, Texts& t) {
+  app.add_option("--name", g.name, "our name, as the server's log and monitor show it")
+      ->type_name("NAME")
+      ->capture_default_str();
+  app.add_option("--connect-id", g.connect_id, "must match the server's --connect-id")
+      ->type_name("N");
+  app.add_option("--timeout", t.timeout,
+                 "how long connecting (or wait) may take; 0 = no limit")
+      ->type_name("TIME")
+      ->capture_default_str();
+  app.add_flag("-v,--verbose", g.verbose, "log what the library does, on stderr");
+}
+
+void DefinePing(CLI::App& app, CommandLine& c, Texts& t) {
+  CLI::App* ping = app.add_subcommand("ping", "send REQUEST ping and time each reply");
+  ping->footer(kPingFooter);
+  ping->add_option("URL", c.ping.url, "the server")->type_name("")->required();
+  ping->add_option("-c,--count", c.ping.count, "requests to send; 0 = until Ctrl-C")
+      ->type_name("COUNT")
+      ->capture_default_str();
+  ping->add_option("-i,--interval", t.interval, "time from one request to the next")
+      ->type_name("INTERVAL")
+      ->capture_default_str();
+  ping->add_option("-W,--wait", t.wait, "how long to wait for each reply")
+      ->type_name("TIMEOUT")
+      ->capture_default_str();
+  ping->add_option("-s,--size", t.size, "payload bytes per request (56, 4KiB, ...)")
+      ->type_name("BYTES")
+      ->capture_default_str();
+  ping->callback([&c] { c.command = Command::kPing; });
+}
+
+void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
+  CLI::App* connect = app.add_subcommand("connect", "say HELLO, show the WELCOME, say BYE");
+  connect->footer(kConnectFooter);
+  connect->add_option("URL", c.url, "the server")->type_name("")->required();
+  connect->callback([&c] { c.command = Command::kConnect; });
+
+  CLI::App* wait = app.add_subcommand(
+      "wait", "reverse: listen until a server dials in, show it, say BYE");
+  wait->footer(kWaitFooter);
+  wait->add_option("--listen", c.url, "where to listen; port 0 = any free port")
+      ->type_name("URL")
+      ->required();
+  // The global --timeout, listed here too because it is what wait waits.
+  wait->add_option("--timeout", t.timeout, "how long to wait for a server; 0 = no limit")
+      ->type_name("TIME");
+  wait->callback([&c] { c.command = Command::kWait; });
+
+  CLI::App* send = app.add_subcommand("send", "send one DATA message, say BYE");
+  send->footer(kSendFooter);
+  send->add_option("URL", c.send.url, "the server")->type_name("")->required();
+  send->add_option("TEXT", c.send.text, "the payload: one frame")->type_name("")->required();
+  send->add_option("--channel", c.send.channel, "the DATA's channel (default: none)")
+      ->type_name("CHANNEL");
+  send->callback([&c] { c.command = Command::kSend; });
+}
+
+// "procmod: FLAG: WHY", exit 2.
+int BadFlag(const std::string& flag, const Status& why) {
+  std::fprintf(stderr, "procmod: %s: %s\n", flag.c_str(), std::string(why.message()).c_str());
+  return kExitUsage;
+}
+
+// Converts the texts; an exit code when one is bad.
+std::optional<int> ApplyTexts(const Texts& t, CommandLine& c) {
+  Result<std::chrono::milliseconds> timeout = ParseTime(t.timeout);
+  if (!timeout.ok()) return BadFlag("--timeout", timeout.status());
+  c.global.timeout = *timeout;
+  if (c.command != Command::kPing) return std::nullopt;
+  Result<std::chrono::milliseconds> interval = ParseTime(t.interval);
+  if (!interval.ok()) return BadFlag("-i", interval.status());
+  c.ping.interval = *interval;
+  Result<std::chrono::milliseconds> wait = ParseTime(t.wait);
+  if (!wait.ok()) return BadFlag("-W", wait.status());
+  if (wait->count() <= 0) return BadFlag("-W", InvalidArgumentError("must be more than 0"));
+  c.ping.wait = *wait;
+  Result<uint64_t> size = ParseSize(t.size);
+  if (!size.ok()) return BadFlag("--size", size.status());
+  if (*size > kMaxPingSize) {
+    return BadFlag("--size", InvalidArgumentError("at most 64MiB, the largest frame a "
+                                                  "server takes by default"));
+  }
+  c.ping.size = static_cast<size_t>(*size);
+  return std::nullopt;
+}
+
+}  // namespace
+
+CommandLine ParseCommandLine(int argc, char** argv) {
+  CLI::App app(kDescription, "procmod");
+  app.set_version_flag("-V,--version", "procmod " PROCMOD_VERSION " (protocol PMP/1.0)");
+  app.get_formatter()->column_width(36);
+  // One line, as every other failure: CLI11's default adds a second.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("procmod: ") + e.what() + " (see procmod --help)\n";
+  });
+  app.fallthrough();  // global options after the command too; set before subcommands
+  app.require_subcommand(1);
+
+  CommandLine c;
+  Texts texts;
+  DefineGlobal(app, c.global, texts);
+  DefinePing(app, c, texts);
+  DefineOthers(app, c, texts);
+  app.footer(kFooter);  // after the subcommands, which would inherit it
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // help and version to stdout, errors to stderr
+    c.exit_code = rc == 0 ? kExitOk : kExitUsage;
+    return c;
+  }
+  c.exit_code = ApplyTexts(texts, c);
+  return c;
+}
+
+int RunCommand(const CommandLine& c) {
+  switch (c.command) {
+    case Command::kPing: return Ping(c.global, c.ping);
+    case Command::kConnect: return Connect(c.global, c.url);
+    case Command::kWait: return Wait(c.global, c.url);
+    case Command::kSend: return Send(c.global, c.send);
+  }
+  return kExitUsage;
+}
+
+}  // namespace procmod::cli

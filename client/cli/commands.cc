@@ -1,0 +1,286 @@
+#include "commands.h"
+
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include "cli_support.h"
+#include "interrupt.h"
+#include "ping_stats.h"
+#include "procmod/client.h"
+#include "procmod/logging.h"
+
+namespace procmod::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// stdout is a pipe under scripts and tests: flush so each line shows as it happens.
+void PrintLine(const std::string& line) {
+  std::fputs(line.c_str(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+int Fail(const Failure& failure) {
+  std::fprintf(stderr, "procmod: %s\n", failure.message.c_str());
+  return failure.exit_code;
+}
+
+// The library logs admissions and retries through spdlog; the CLI keeps stderr for
+// its one failure line unless asked for more.
+void SetUpLogging(const GlobalFlags& global) {
+  LogOptions log;
+  log.level = global.verbose ? "debug" : "off";
+  (void)ConfigureLogging(log);  // both values are valid
+}
+
+ClientOptions MakeOptions(const GlobalFlags& global) {
+  ClientOptions options;
+  options.name = global.name;
+  options.connect_id = global.connect_id;
+  options.connect_timeout = global.timeout;
+  return options;
+}
+
+// A connected client, or the exit code of why not (its line already printed).
+struct Opened {
+  std::unique_ptr<Client> client;
+  int exit_code = kExitOk;
+};
+
+Opened Open(const std::string& url, const GlobalFlags& global) {
+  if (Status s = CheckUrl(url, UrlUse::kConnect); !s.ok()) {
+    return {nullptr, Fail({kExitUsage, std::string(s.message())})};
+  }
+  SetUpLogging(global);
+  Result<std::unique_ptr<Client>> client = Client::Connect(url, MakeOptions(global));
+  if (!client.ok()) {
+    return {nullptr, Fail(DescribeConnectFailure(client.status(), url, UrlUse::kConnect,
+                                                 global.timeout))};
+  }
+  return {std::move(*client), kExitOk};
+}
+
+// The WELCOME as the library keeps it: name, role, session, version, software.
+void PrintPeer(const Connection& peer) {
+  Result<PeerInfo> info = peer.Stats();
+  PrintLine("  name:     " + peer.name());
+  PrintLine("  role:     " + peer.role());
+  PrintLine("  session:  " + peer.session());
+  if (!info.ok()) return;  // it left already; what the handle knows is printed
+  PrintLine("  version:  " + info->version);
+  PrintLine("  software: " + (info->software.empty() ? "(not given)" : info->software));
+}
+
+void SayBye(const Connection& peer) {
+  (void)peer.Close("bye");  // fails only when the peer is gone: nothing left to say
+  PrintLine("said BYE");
+}
+
+// ---------------------------------------------------------------------------------
+// ping
+// ---------------------------------------------------------------------------------
+
+// Why the server went away, from OnDisconnected. A failed request wakes the pinger
+// before that callback has run, hence the wait.
+class DisconnectWatch {
+ public:
+  void Record(DisconnectReason reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    reason_ = reason;
+    cv_.notify_all();
+  }
+  std::optional<DisconnectReason> Wait(milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [this] { return reason_.has_value(); });
+    return reason_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<DisconnectReason> reason_;
+};
+
+std::string DescribeLoss(std::optional<DisconnectReason> reason, const Status& error) {
+  if (!reason) return std::string(error.message());
+  switch (*reason) {
+    case DisconnectReason::kBye: return "the server said BYE";
+    case DisconnectReason::kExpired: return "the server went silent (heartbeat expired)";
+    case DisconnectReason::kForgotten: return "the server no longer knows this session";
+    default: return "the connection was closed (" +
+                    std::string(DisconnectReasonName(*reason)) + ")";
+  }
+}
+
+Frames MakePayload(size_t size) {
+  Frames payload;
+  zmq::message_t frame(size);
+  auto* bytes = static_cast<unsigned char*>(frame.data());
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<unsigned char>(i);
+  payload.push_back(std::move(frame));
+  return payload;
+}
+
+bool EchoMatches(const Frames& echo, size_t size) {
+  if (echo.size() != 1 || echo[0].size() != size) return false;
+  const auto* bytes = static_cast<const unsigned char*>(echo[0].data());
+  for (size_t i = 0; i < size; ++i) {
+    if (bytes[i] != static_cast<unsigned char>(i)) return false;
+  }
+  return true;
+}
+
+class Pinger {
+ public:
+  Pinger(Client& client, const PingFlags& flags, DisconnectWatch& watch)
+      : server_(client.server()), flags_(flags), watch_(watch) {}
+
+  int Run() {
+    PrintLine("PING " + flags_.url + " (" + server_.name() + "): " +
+              std::to_string(flags_.size) + " payload bytes");
+    Clock::time_point next = Clock::now();
+    for (uint64_t seq = 1; flags_.count == 0 || seq <= flags_.count; ++seq) {
+      if (!SleepUntil(next)) break;
+      next = Clock::now() + flags_.interval;
+      if (!PingOnce(seq)) break;
+    }
+    std::fputs(stats_.Summary(flags_.url).c_str(), stdout);
+    std::fflush(stdout);
+    return ExitCode();
+  }
+
+ private:
+  // One request and its line; false when pinging must stop.
+  bool PingOnce(uint64_t seq) {
+    const Clock::time_point start = Clock::now();
+    std::future<Result<Reply>> future =
+        server_.Request("ping", MakePayload(flags_.size), flags_.wait);
+    if (!WaitReady(future)) return false;  // Ctrl-C: this one counts as never sent
+    Result<Reply> reply = future.get();
+    const auto rtt = Clock::now() - start;
+    if (reply.ok()) return Replied(seq, rtt, *reply);
+    return Failed(seq, reply.status());
+  }
+
+  // A request that got no reply: lost, or the end of pinging (false).
+  bool Failed(uint64_t seq, const Status& why) {
+    const std::string request = "request seq=" + std::to_string(seq);
+    if (why.IsDeadlineExceeded()) {
+      stats_.AddLost();
+      PrintLine(request + " timed out after " + FormatDuration(flags_.wait));
+      return true;
+    }
+    // A DEALER whose server vanished without BYE refuses to queue: the session ends
+    // only when the heartbeat expires, so until then this counts as a loss.
+    if (why.IsResourceExhausted() && why.pmp_code() == 0) {
+      stats_.AddLost();
+      PrintLine(request + " failed: " + std::string(why.message()));
+      return true;
+    }
+    error_ = why;
+    return false;
+  }
+
+  bool Replied(uint64_t seq, Clock::duration rtt, const Reply& reply) {
+    std::string line = "reply from " + flags_.url + " (" + server_.name() + "): seq=" +
+                       std::to_string(seq) + " time=" +
+                       FormatMs(std::chrono::duration<double, std::milli>(rtt).count()) +
+                       " ms";
+    if (EchoMatches(reply.payload, flags_.size)) {
+      stats_.AddReply(rtt);
+    } else {
+      stats_.AddLost();  // a wrong echo is no proof the path works
+      line += ", but the payload came back changed";
+    }
+    PrintLine(line);
+    return true;
+  }
+
+  int ExitCode() {
+    if (error_.ok()) return stats_.received() == stats_.sent() ? kExitOk : kExitLost;
+    if (error_.pmp_code() != 0) {
+      return Fail({kExitDenied, flags_.url + " answered ping with " +
+                                    std::to_string(error_.pmp_code()) + ": " +
+                                    std::string(error_.message())});
+    }
+    // The only other ends of a request: the server left, or we are shutting down.
+    return Fail({kExitPeerLost, "lost " + flags_.url + ": " +
+                                    DescribeLoss(watch_.Wait(milliseconds(500)), error_)});
+  }
+
+  const Connection server_;
+  const PingFlags& flags_;
+  DisconnectWatch& watch_;
+  PingStats stats_;
+  Status error_;  // why pinging stopped early, unless Ctrl-C or the count did
+};
+
+}  // namespace
+
+int Ping(const GlobalFlags& global, const PingFlags& flags) {
+  DisconnectWatch watch;  // before the client: its callback may run until ~Client
+  Opened opened = Open(flags.url, global);
+  if (!opened.client) return opened.exit_code;
+  opened.client->OnDisconnected(
+      [&watch](const Connection&, DisconnectReason reason) { watch.Record(reason); });
+  // From here on Ctrl-C ends the run with a summary; while connecting it just quits.
+  InstallInterruptHandler();
+  return Pinger(*opened.client, flags, watch).Run();
+}
+
+int Connect(const GlobalFlags& global, const std::string& url) {
+  Opened opened = Open(url, global);
+  if (!opened.client) return opened.exit_code;
+  const Connection server = opened.client->server();
+  PrintLine("connected to " + url);
+  PrintPeer(server);
+  SayBye(server);
+  return kExitOk;
+}
+
+int Wait(const GlobalFlags& global, const std::string& listen_url) {
+  if (Status s = CheckUrl(listen_url, UrlUse::kListen); !s.ok()) {
+    return Fail({kExitUsage, std::string(s.message())});
+  }
+  SetUpLogging(global);
+  std::string endpoint = listen_url;  // the bound one, port 0 resolved, once known
+  Result<std::unique_ptr<Client>> client = Client::WaitForServer(
+      listen_url, MakeOptions(global), [&endpoint](const std::string& bound) {
+        endpoint = bound;
+        PrintLine("listening on " + bound);
+      });
+  if (!client.ok()) {
+    return Fail(DescribeConnectFailure(client.status(), endpoint, UrlUse::kListen,
+                                       global.timeout));
+  }
+  // A render server is kept apart from the others by the façade.
+  const Connection server =
+      (*client)->server().valid() ? (*client)->server() : (*client)->render_server();
+  PrintLine("server connected from " + server.address());
+  PrintPeer(server);
+  SayBye(server);
+  return kExitOk;
+}
+
+int Send(const GlobalFlags& global, const SendFlags& flags) {
+  Opened opened = Open(flags.url, global);
+  if (!opened.client) return opened.exit_code;
+  const Connection server = opened.client->server();
+  if (Status s = server.Send(flags.text, flags.channel); !s.ok()) {
+    return Fail({kExitPeerLost, "could not send to " + flags.url + ": " +
+                                    std::string(s.message())});
+  }
+  PrintLine("sent " + std::to_string(flags.text.size()) + " bytes" +
+            (flags.channel.empty() ? "" : " on channel " + flags.channel) + " to " +
+            flags.url);
+  SayBye(server);  // queued after the DATA, so the server gets both, in order
+  return kExitOk;
+}
+
+}  // namespace procmod::cli

@@ -1,0 +1,110 @@
+// procmod/client.h
+//
+// Client is what an application links to talk to a procmod server: a small façade
+// over the process module for the common cases: connect to a server by URL (forward),
+// wait for a server to dial in (reverse), or connect a render-client pair (a data
+// server and a render server). It owns the process's one ProcessModule (S1) for its
+// lifetime, so a process has at most one Client and no other module.
+//
+//   procmod::ClientOptions options;
+//   options.reconnect = true;                      // come back after a server restart
+//   auto client = procmod::Client::Connect("tcp://127.0.0.1:11111", options);
+//   if (!client.ok()) { std::cerr << client.status().ToString() << "\n"; return 1; }
+//   (*client)->OnData([](const procmod::Connection&, std::string_view channel,
+//                        procmod::Frames payload) { /* on the I/O thread */ });
+//   procmod::Result<procmod::Reply> pong = (*client)->Request("ping");
+//   (*client)->Send("hello", "broadcast");
+//
+// Thread-safe. Callbacks run on the module's I/O thread; keep them short.
+#ifndef PROCMOD_CLIENT_H_
+#define PROCMOD_CLIENT_H_
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "procmod/connection.h"
+#include "procmod/options.h"
+#include "procmod/process_module.h"
+#include "procmod/result.h"
+
+namespace procmod {
+
+struct ClientOptions {
+  std::string name = "procmod-client";  // shown by the server's monitor
+  uint64_t connect_id = 0;              // must match the server's
+  // How long Connect()/WaitForServer() keep trying, and how long one handshake may
+  // take. 0 = no limit.
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds handshake_timeout{5000};
+  // Default timeout of Request().
+  std::chrono::milliseconds request_timeout{5000};
+  // Opt-in reconnect policy: after the server expires or answers ERROR 404 (it lost
+  // our session, e.g. it restarted), say HELLO again on a new socket, backing off 1 s
+  // doubling to 32 s with jitter, until admitted. Never after DENY 403, 409 or 426,
+  // nor after the server's BYE.
+  bool reconnect = false;
+  // Everything else of the module (heartbeat, limits, linger): advanced use.
+  Options module;
+};
+
+class Client {
+ public:
+  // Forward: connects to the server at `url` and returns once admitted.
+  static Result<std::unique_ptr<Client>> Connect(const std::string& url,
+                                                 ClientOptions options = {});
+  // Render-client mode: connects to a data server and a render server; each must say
+  // it is of that type.
+  static Result<std::unique_ptr<Client>> ConnectRenderPair(const std::string& data_url,
+                                                           const std::string& render_url,
+                                                           ClientOptions options = {});
+  // Reverse: binds `listen_url` and waits up to options.connect_timeout for a server
+  // to dial in. `on_listening`, when given, gets the bound endpoint (port 0 resolved)
+  // before the wait starts.
+  static Result<std::unique_ptr<Client>> WaitForServer(
+      const std::string& listen_url, ClientOptions options = {},
+      std::function<void(const std::string& endpoint)> on_listening = {});
+
+  ~Client();  // BYE to the server(s); finalizes the module
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // The server (the data server in render-client mode), and the render server.
+  // After a reconnect these name the new session.
+  Connection server() const;
+  Connection render_server() const;
+
+  // REQUEST to the server; `timeout` 0 means options.request_timeout.
+  Result<Reply> Request(std::string method, Frames payload = {},
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+                        std::string args = {});
+  // DATA to the server.
+  Status Send(std::string_view bytes, std::string_view channel = {});
+  Status Send(Frames payload, std::string_view channel = {});
+
+  void OnData(DataCallback callback);
+  void OnDisconnected(DisconnectedCallback callback);
+  // Called on every admission, the first and each reconnect.
+  void OnConnected(ConnectedCallback callback);
+
+  ProcessModule& module() { return *module_; }
+
+ private:
+  Client(ProcessModule* module, ClientOptions options);
+  static Result<std::unique_ptr<Client>> Create(Options module_options, ClientOptions options);
+  void Track(const Connection& peer);
+
+  ProcessModule* module_;
+  const ClientOptions options_;
+
+  mutable std::mutex mu_;  // guards the three below
+  Connection server_;
+  Connection render_server_;
+  ConnectedCallback on_connected_;
+};
+
+}  // namespace procmod
+
+#endif  // PROCMOD_CLIENT_H_

@@ -1,0 +1,188 @@
+#include "command_line.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include <CLI/CLI.hpp>
+
+#include "procmod/config.h"
+#include "procmod/result.h"
+
+namespace procmod::monitor {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr const char* kDescription =
+    "procmod-monitor - look inside a running procmod process\n\n"
+    "Asks the admin endpoint of a procmod process (a procmod-server, a reverse-mode\n"
+    "client that binds, a procmod-broker) which peers are connected right now, what the\n"
+    "process is, and ends sessions. The admin endpoint answers without a handshake, so\n"
+    "the monitor never becomes a peer itself and does not appear in its own list.\n"
+    "Options may come before or after the command.";
+
+constexpr const char* kFooter = R"HELP(
+COMMANDS
+  list [--json] [--watch SECONDS]
+      One line per live connection: SESSION NAME ROLE ADDRESS STATE MASTER
+      CONNECTED IDLE RTT MSGS(in/out) BYTES(in/out), in human units (3m12s, 850us,
+      1.2KiB). MASTER marks the collaboration master. With no peers: the header and
+      "(no connections)". --json prints the admin endpoint's connections.list as a
+      JSON array, one object per peer (session, name, role, address, state, master,
+      incoming, version, software, connected_ms, idle_ms, rtt_us, msgs_in, msgs_out,
+      bytes_in, bytes_out, dropped). --watch redraws every SECONDS until Ctrl-C: in
+      place on a terminal, otherwise one snapshot after another, a blank line apart.
+      While watching, an admin endpoint that stops answering is reported in the frame
+      and asked again next time.
+  info [--json]
+      The process: name, role, mode, multi, listen and admin endpoints, pid, uptime,
+      whether it accepts new peers, how many it has, heartbeat, protocol, software.
+  kick SESSION
+      Ends one session (connections.close): the peer gets BYE "closed by the
+      administrator". Prints "closed session SESSION".
+
+ENDPOINT
+  --admin ENDPOINT, else --name NAME (ipc:///tmp/procmod-NAME.admin), else
+  $PROCMOD_ADMIN, else ipc:///tmp/procmod-procmod.admin (procmod-server's default
+  name is "procmod"). ipc:// and tcp://127.0.0.1:PORT endpoints work as they are.
+
+ENVIRONMENT
+  PROCMOD_ADMIN          the admin endpoint when neither --admin nor --name is given
+
+EXIT STATUS
+  0  success (list, info, kick done; --watch ended by Ctrl-C)
+  1  the admin endpoint answered with an error (kick: no such session)
+  2  bad flags or a malformed endpoint
+  4  no answer within --timeout, or what answered is not an admin endpoint
+
+EXAMPLES
+  procmod-monitor list                          peers of the server named "procmod"
+  procmod-monitor --name viz-1 list --watch 1   a live view of server viz-1
+  procmod-monitor list --json | jq -r '.[].name'
+  procmod-monitor --admin ipc:///tmp/procmod-viz-1.admin info
+  procmod-monitor kick 5f1e0c3a9b2d4e67         end that session
+
+SEE ALSO
+  procmod-server(1), docs/MONITOR.md, docs/SERVER.md (admin endpoint)
+)HELP";
+
+struct Flags {
+  std::string admin, name, timeout = "2s", session;
+  double watch = 0;
+  bool json = false;
+};
+
+// --timeout: a duration with a unit (500ms, 2s, 1m) or a plain number of seconds
+// (0.5, 3), since that is what people type for a CLI timeout.
+Result<milliseconds> ParseTimeout(const std::string& text) {
+  char* end = nullptr;
+  const double seconds = std::strtod(text.c_str(), &end);
+  Result<milliseconds> parsed =
+      !text.empty() && *end == '\0' && std::isfinite(seconds) && seconds < 1e9
+          ? Result<milliseconds>(milliseconds(std::llround(seconds * 1000)))
+          : ParseDuration(text);
+  if (!parsed.ok() || parsed->count() <= 0) {
+    return InvalidArgumentError("--timeout: expected a duration like 500ms or 2s, or "
+                                "seconds, above zero; got '" + text + "'");
+  }
+  return parsed;
+}
+
+void DefineGlobalFlags(CLI::App& app, Flags& f) {
+  // --admin and --name exclude each other; checked after parsing, because CLI11's
+  // excludes() prints "Excludes: ..." into every line of --help.
+  app.add_option("-a,--admin", f.admin, "the admin endpoint to ask (see ENDPOINT)")
+      ->type_name("ENDPOINT");
+  app.add_option("-n,--name", f.name, "shortcut for --admin ipc:///tmp/procmod-NAME.admin")
+      ->type_name("NAME");
+  app.add_option("-t,--timeout", f.timeout, "how long to wait for an answer (default 2s)")
+      ->type_name("TIME");
+}
+
+void DefineCommands(CLI::App& app, Flags& f) {
+  CLI::App* list = app.add_subcommand("list", "table of live connections (like ss)");
+  list->add_flag("--json", f.json, "print connections.list as a JSON array");
+  list->add_option("-w,--watch", f.watch, "redraw every SECONDS until Ctrl-C (e.g. 0.5)")
+      ->type_name("SECONDS")
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            const double seconds = std::strtod(text.c_str(), nullptr);
+            return seconds > 0 && seconds <= 86400 ? std::string()
+                                                   : "expected seconds above 0, e.g. 0.5";
+          },
+          "", "SECONDS"));
+  CLI::App* info = app.add_subcommand("info", "what the process is and how it is set up");
+  info->add_flag("--json", f.json, "print process.info as a JSON object");
+  CLI::App* kick = app.add_subcommand("kick", "end one session (the peer gets BYE)");
+  kick->add_option("SESSION", f.session, "the session id, as `list` shows it")->required();
+}
+
+// --admin, then --name, then $PROCMOD_ADMIN, then the default server name's endpoint.
+std::string ResolveEndpoint(const Flags& f) {
+  if (!f.admin.empty()) return f.admin;
+  if (!f.name.empty()) return DefaultAdminEndpoint(f.name);
+  if (const char* env = std::getenv("PROCMOD_ADMIN"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return DefaultAdminEndpoint("procmod");
+}
+
+Command CommandOf(const CLI::App& app) {
+  if (app.got_subcommand("info")) return Command::kInfo;
+  if (app.got_subcommand("kick")) return Command::kKick;
+  return Command::kList;
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "procmod-monitor: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+}  // namespace
+
+CommandLine ParseCommandLine(int argc, char** argv) {
+  CLI::App app(kDescription, "procmod-monitor");
+  app.footer(kFooter);
+  app.set_version_flag("-V,--version", "procmod-monitor " PROCMOD_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // `list --admin X` as well as `--admin X list`
+  app.get_formatter()->column_width(30);
+  Flags flags;
+  DefineGlobalFlags(app, flags);
+  DefineCommands(app, flags);
+
+  CommandLine out;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // help/version on stdout, errors on stderr
+    out.exit_code = rc == 0 ? kExitOk : kExitUsage;
+    return out;
+  }
+  Result<milliseconds> timeout = ParseTimeout(flags.timeout);
+  if (!timeout.ok()) {
+    out.exit_code = UsageError(std::string(timeout.status().message()));
+    return out;
+  }
+  if (app.count("--admin") && app.count("--name")) {
+    out.exit_code = UsageError("give --admin or --name, not both");
+    return out;
+  }
+  if (app.count("--admin") && flags.admin.empty()) {
+    out.exit_code = UsageError("--admin: the endpoint must not be empty");
+    return out;
+  }
+  Invocation& inv = out.invocation;
+  inv.command = CommandOf(app);
+  inv.endpoint = ResolveEndpoint(flags);
+  inv.timeout = *timeout;
+  inv.json = flags.json;
+  inv.session = flags.session;
+  if (flags.watch > 0) {
+    inv.watch = std::max(milliseconds(1), milliseconds(std::llround(flags.watch * 1000)));
+  }
+  return out;
+}
+
+}  // namespace procmod::monitor

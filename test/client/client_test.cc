@@ -1,0 +1,193 @@
+// The client façade (procmod::client) against real procmod-server processes,
+// including the reconnect policy across a server restart.
+#include "procmod/client.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "support/module_fixture.h"
+#include "support/subprocess.h"
+
+namespace procmod::testing {
+namespace {
+
+// A free loopback port: bind port 0, read it, let it go. The restart test needs the
+// same port twice, which port 0 cannot give.
+int FreePort(zmq::context_t& context) {
+  RawRouter probe(context);
+  const std::string& e = probe.endpoint();
+  return std::stoi(e.substr(e.rfind(':') + 1));
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/procmod-client-test-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    config_ = dir_ + "/server.yaml";
+    std::ofstream(config_) << "heartbeat: {interval: 100ms, liveness: 3}\nadmin: {endpoint: none}\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<Subprocess> StartServer(std::vector<std::string> extra) {
+    std::vector<std::string> args = {PROCMOD_SERVER, "--config", config_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto server = std::make_unique<Subprocess>(std::move(args));
+    std::optional<std::string> endpoint =
+        server->WaitForLine("procmod-server: ready on ", kDeadline);
+    EXPECT_TRUE(endpoint.has_value());
+    endpoint_ = endpoint.value_or("");
+    return server;
+  }
+
+  static Frames Text(std::string_view text) {
+    Frames frames;
+    frames.emplace_back(text.data(), text.size());
+    return frames;
+  }
+
+  zmq::context_t context_;
+  std::string dir_, config_, endpoint_;
+  Mailbox<std::string> events_;  // outlives the client and its callbacks
+};
+
+TEST_F(ClientTest, ConnectRequestAndSend) {
+  auto server = StartServer({"--port", "0", "--multi-clients", "--name", "viz-1"});
+  ClientOptions options;
+  options.name = "app";
+  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_EQ((*client)->server().name(), "viz-1");
+  Result<Reply> pong = (*client)->Request("ping", Text("hello"));
+  ASSERT_TRUE(pong.ok()) << pong.status().ToString();
+  EXPECT_EQ(pong->payload.at(0).to_string(), "hello");
+  Result<Reply> unknown = (*client)->Request("no-such-method");
+  EXPECT_EQ(unknown.status().pmp_code(), 404u);
+  EXPECT_TRUE((*client)->Send("to everyone", "broadcast").ok());
+}
+
+TEST_F(ClientTest, ConnectFailsClearlyWhenDenied) {
+  auto server = StartServer({"--port", "0", "--connect-id", "7"});
+  ClientOptions options;
+  options.connect_id = 8;
+  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().pmp_code(), 403u);
+  EXPECT_NE(client.status().ToString().find("connect-id"), std::string::npos);
+}
+
+TEST_F(ClientTest, DataCallbacksDeliverCollabEvents) {
+  auto server = StartServer({"--port", "0", "--multi-clients"});
+  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  (*client)->OnData([this](const Connection&, std::string_view channel, Frames payload) {
+    if (channel == "collab") events_.Push(payload.at(0).to_string());
+  });
+  // A second client joins: the first hears of it.
+  RawDealer other(context_, endpoint_);
+  ASSERT_TRUE(other.Hello(MakeHello("client", "bob")).has_value());
+  bool heard = false;
+  while (std::optional<std::string> event = events_.Pop()) {
+    if (event->find("\"joined\"") != std::string::npos &&
+        event->find("bob") != std::string::npos) {
+      heard = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(heard);
+}
+
+TEST_F(ClientTest, ReconnectPolicyBringsTheClientBackAfterAServerRestart) {
+  const std::string port = std::to_string(FreePort(context_));
+  auto server = StartServer({"--port", port, "--multi-clients"});
+  ClientOptions options;
+  options.reconnect = true;
+  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  const std::string first_session = (*client)->server().session();
+  (*client)->OnConnected([this](const Connection& c) { events_.Push(c.session()); });
+
+  server->Signal(SIGKILL);
+  ASSERT_TRUE(server->Wait(kDeadline).has_value());
+  server = StartServer({"--port", port, "--multi-clients"});
+
+  // Back within the first backoff (1 s ± 25%) after the loss is noticed (300 ms).
+  std::optional<std::string> session = events_.Pop(milliseconds(4000));
+  ASSERT_TRUE(session.has_value()) << "the client did not come back";
+  EXPECT_NE(*session, first_session);
+  Result<Reply> pong = (*client)->Request("ping", Text("again"));
+  ASSERT_TRUE(pong.ok()) << pong.status().ToString();
+  EXPECT_EQ(pong->payload.at(0).to_string(), "again");
+}
+
+TEST_F(ClientTest, ReconnectStopsAtADeny) {
+  const std::string port = std::to_string(FreePort(context_));
+  auto server = StartServer({"--port", port, "--multi-clients"});
+  ClientOptions options;
+  options.reconnect = true;
+  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto run = std::async(std::launch::async, [&] { return (*client)->module().Run(); });
+  server->Signal(SIGKILL);
+  ASSERT_TRUE(server->Wait(kDeadline).has_value());
+  // The new server wants another connect-id: DENY 403, and the policy gives up.
+  server = StartServer({"--port", port, "--multi-clients", "--connect-id", "9"});
+  ASSERT_EQ(run.wait_for(milliseconds(4000)), std::future_status::ready);
+  EXPECT_EQ(run.get(), RunEnd::kPeerLost);
+}
+
+TEST_F(ClientTest, WithoutReconnectTheSessionJustEnds) {
+  auto server = StartServer({"--port", "0"});
+  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto run = std::async(std::launch::async, [&] { return (*client)->module().Run(); });
+  server->Signal(SIGKILL);
+  ASSERT_EQ(run.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_EQ(run.get(), RunEnd::kPeerLost);
+}
+
+TEST_F(ClientTest, WaitForServerAcceptsAReverseServer) {
+  std::unique_ptr<Subprocess> server;
+  Result<std::unique_ptr<Client>> client = Client::WaitForServer(
+      "tcp://127.0.0.1:0", {}, [&](const std::string& endpoint) {
+        server = std::make_unique<Subprocess>(std::vector<std::string>{
+            PROCMOD_SERVER, "--config", config_, "--reverse", "--client-url", endpoint});
+      });
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_EQ((*client)->server().role(), "server");
+  Result<Reply> pong = (*client)->Request("ping", Text("reverse"));
+  ASSERT_TRUE(pong.ok()) << pong.status().ToString();
+  client->reset();  // BYE: the reverse server exits 0
+  EXPECT_EQ(server->Wait(kDeadline), 0);
+}
+
+TEST_F(ClientTest, RenderPairConnectsToADataAndARenderServer) {
+  auto data = StartServer({"--port", "0", "--server-type", "data"});
+  const std::string data_endpoint = endpoint_;
+  auto render = StartServer({"--port", "0", "--server-type", "render"});
+  Result<std::unique_ptr<Client>> client =
+      Client::ConnectRenderPair(data_endpoint, endpoint_);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_EQ((*client)->server().role(), "data-server");
+  EXPECT_EQ((*client)->render_server().role(), "render-server");
+}
+
+TEST_F(ClientTest, RenderPairRefusesTwoDataServers) {
+  auto data = StartServer({"--port", "0", "--server-type", "data"});
+  const std::string data_endpoint = endpoint_;
+  auto other = StartServer({"--port", "0", "--server-type", "data"});
+  Result<std::unique_ptr<Client>> client =
+      Client::ConnectRenderPair(data_endpoint, endpoint_);
+  ASSERT_FALSE(client.ok());
+  EXPECT_NE(client.status().ToString().find("expected a render-server"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace procmod::testing

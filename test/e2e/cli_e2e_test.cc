@@ -1,0 +1,384 @@
+// End to end: the real procmod CLI against real procmod-server processes (and, where a
+// test needs a server that misbehaves on cue, a RawRouter speaking raw PMP/1). Each
+// test checks what a user sees: the lines printed, on which stream, the exit code and
+// how long it took.
+//
+// Loopback only, no fixed ports (servers bind port 0 and print the real one; a free
+// port comes from binding a RawRouter and closing it), no sleeping to synchronise:
+// every wait is for a line, a frame or an exit, with a deadline.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/module_fixture.h"
+#include "support/raw_peer.h"
+#include "support/subprocess.h"
+
+#ifndef PROCMOD_CLI
+#error "PROCMOD_CLI must name the procmod binary"
+#endif
+#ifndef PROCMOD_SERVER
+#error "PROCMOD_SERVER must name the procmod-server binary"
+#endif
+
+namespace procmod::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::duration_cast;
+
+constexpr std::string_view kReadyPrefix = "procmod-server: ready on ";
+
+milliseconds Since(Clock::time_point start) {
+  return duration_cast<milliseconds>(Clock::now() - start);
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool StartsWith(const std::string& text, std::string_view prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
+
+size_t CountStartingWith(const std::vector<std::string>& lines, std::string_view prefix) {
+  return static_cast<size_t>(std::count_if(
+      lines.begin(), lines.end(), [&](const std::string& l) { return StartsWith(l, prefix); }));
+}
+
+bool Contains(const std::vector<std::string>& lines, const std::string& line) {
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+// One finished run of procmod.
+struct CliRun {
+  std::optional<int> code;  // nothing if it did not exit by the deadline
+  std::string output;
+  milliseconds took{0};
+};
+
+// Runs procmod with `args` to completion. `output` is stdout and stderr together, or
+// with `stderr_only` what it wrote on stderr alone (stdout goes to /dev/null), to
+// check a failure is reported where scripts look for it.
+CliRun RunCli(std::vector<std::string> args, bool stderr_only = false) {
+  args.insert(args.begin(), PROCMOD_CLI);
+  if (stderr_only) {
+    // $0 and "$@" pass the arguments through the shell untouched.
+    args.insert(args.begin(), {"/bin/sh", "-c", R"(exec "$0" "$@" 2>&1 >/dev/null)"});
+  }
+  const Clock::time_point start = Clock::now();
+  Subprocess process(std::move(args), /*merge_stderr=*/!stderr_only);
+  CliRun run;
+  run.output = process.ReadAll(kDeadline);
+  run.code = process.Wait(kDeadline);
+  run.took = Since(start);
+  return run;
+}
+
+// procmod-server as a child process, without an admin endpoint. Its stderr (the log)
+// is merged into the lines it reads, and printed if the test failed.
+class Server {
+ public:
+  explicit Server(std::vector<std::string> args) {
+    args.insert(args.end(), {"--admin", "none"});
+    args.insert(args.begin(), PROCMOD_SERVER);
+    process_ = std::make_unique<Subprocess>(std::move(args), /*merge_stderr=*/true);
+  }
+  ~Server() {
+    if (::testing::Test::HasFailure()) {
+      if (process_->Wait(milliseconds(0))) {  // it is done: read what it said last
+        for (const std::string& line : Lines(process_->ReadAll(kDeadline))) {
+          lines_.push_back(line);
+        }
+      }
+      std::string all;
+      for (const std::string& line : lines_) all += line + "\n";
+      std::fprintf(stderr, "--- procmod-server said:\n%s---\n", all.c_str());
+    }
+  }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Reads until a line contains `needle`; that line, or nothing by the deadline.
+  std::optional<std::string> WaitFor(std::string_view needle) {
+    const Clock::time_point deadline = Clock::now() + kDeadline;
+    for (;;) {
+      std::optional<std::string> line = process_->ReadLine(
+          std::max(milliseconds(0), duration_cast<milliseconds>(deadline - Clock::now())));
+      if (!line) return std::nullopt;
+      lines_.push_back(*line);
+      if (line->find(needle) != std::string::npos) return line;
+    }
+  }
+
+  // The URL of "procmod-server: ready on URL" ("" and a failure if it never came).
+  std::string WaitReady() {
+    std::optional<std::string> line = WaitFor(kReadyPrefix);
+    EXPECT_TRUE(line.has_value()) << "procmod-server never said it was ready";
+    return line ? line->substr(line->find(kReadyPrefix) + kReadyPrefix.size()) : "";
+  }
+
+  std::optional<int> Wait() { return process_->Wait(kDeadline); }
+
+ private:
+  std::unique_ptr<Subprocess> process_;
+  std::vector<std::string> lines_;
+};
+
+// A loopback port nothing listens on: bound by a RawRouter, then closed again.
+std::string UnusedEndpoint(zmq::context_t& context) {
+  RawRouter router(context);
+  const std::string endpoint = router.endpoint();
+  router.Close();
+  return endpoint;
+}
+
+// The next REQUEST `router` receives, skipping nothing else silently.
+std::optional<RawRouter::Incoming> NextRequest(RawRouter& router) {
+  std::optional<RawRouter::Incoming> in = router.Receive();
+  if (!in || in->message.command() != pmp::Command::kRequest) {
+    ADD_FAILURE() << "expected a REQUEST, got "
+                  << (in ? std::string(pmp::CommandName(in->message.command())) : "nothing");
+    return std::nullopt;
+  }
+  return in;
+}
+
+// Answers REQUEST `in` as procmod-server's ping does: the same payload back.
+void Echo(RawRouter& router, RawRouter::Incoming& in) {
+  const auto& request = std::get<pmp::Request>(in.message.header);
+  router.SendTo(in.routing_id, pmp::Reply{.id = request.id}, std::move(in.message.payload));
+}
+
+// ---------------------------------------------------------------------------------
+// ping
+// ---------------------------------------------------------------------------------
+
+TEST(CliPing, CountsRepliesAndPrintsTheSummary) {
+  Server server({"--port", "0", "--multi-clients", "--name", "e2e-viz"});
+  const std::string url = server.WaitReady();
+
+  CliRun run = RunCli({"ping", "-c", "3", "-i", "50ms", url});
+  EXPECT_EQ(run.code, 0) << run.output;
+  const std::vector<std::string> lines = Lines(run.output);
+  EXPECT_EQ(CountStartingWith(lines, "reply from " + url + " (e2e-viz): seq="), 3u)
+      << run.output;
+  EXPECT_TRUE(Contains(lines, "--- " + url + " ping statistics ---")) << run.output;
+  EXPECT_TRUE(Contains(lines, "3 sent, 3 received, 0% loss")) << run.output;
+  EXPECT_EQ(CountStartingWith(lines, "rtt min/avg/max/p99 = "), 1u) << run.output;
+  EXPECT_LT(run.took, milliseconds(3000));  // 50 ms apart, not the default 1 s
+}
+
+TEST(CliPing, NothingListeningIsOneLineAndExit4WithinTheTimeout) {
+  zmq::context_t context;
+  const std::string url = UnusedEndpoint(context);
+
+  CliRun run = RunCli({"ping", url, "--timeout", "500ms"}, /*stderr_only=*/true);
+  EXPECT_EQ(run.code, 4);
+  EXPECT_EQ(run.output, "procmod: could not reach " + url + " within 500ms\n");
+  EXPECT_LT(run.took, milliseconds(1500));
+}
+
+TEST(CliPing, BusySingleClientServerIsDenied409AndExit5) {
+  zmq::context_t context;
+  Server server({"--port", "0"});
+  const std::string url = server.WaitReady();
+  RawDealer occupant(context, url);
+  ASSERT_TRUE(occupant.Hello(MakeHello("client", "occupant")).has_value());
+
+  CliRun run = RunCli({"ping", url}, /*stderr_only=*/true);
+  EXPECT_EQ(run.code, 5);
+  const std::vector<std::string> lines = Lines(run.output);
+  ASSERT_EQ(lines.size(), 1u) << run.output;
+  EXPECT_TRUE(StartsWith(lines[0], "procmod: " + url + " refused the connection: "))
+      << lines[0];
+  EXPECT_NE(lines[0].find("(409)"), std::string::npos) << lines[0];
+}
+
+TEST(CliPing, UnansweredRequestsTimeOutAndExit1) {
+  zmq::context_t context;
+  RawRouter router(context);
+  Subprocess cli({PROCMOD_CLI, "ping", "-c", "2", "-i", "0", "-W", "300ms", router.endpoint()},
+                 /*merge_stderr=*/true);
+  ASSERT_TRUE(router.AcceptHello("server", "raw-viz").has_value());
+  std::optional<RawRouter::Incoming> first = NextRequest(router);
+  ASSERT_TRUE(first.has_value());
+  Echo(router, *first);
+  ASSERT_TRUE(NextRequest(router).has_value());  // the second one gets no answer
+
+  const std::vector<std::string> lines = Lines(cli.ReadAll(kDeadline));
+  EXPECT_EQ(cli.Wait(kDeadline), 1);
+  EXPECT_EQ(CountStartingWith(lines, "reply from " + router.endpoint() + " (raw-viz): seq=1 "),
+            1u);
+  EXPECT_TRUE(Contains(lines, "request seq=2 timed out after 300ms"));
+  EXPECT_TRUE(Contains(lines, "2 sent, 1 received, 50% loss"));
+}
+
+TEST(CliPing, ServerSayingByeEndsItWithTheSummaryAndExit3) {
+  zmq::context_t context;
+  RawRouter router(context);
+  Subprocess cli({PROCMOD_CLI, "ping", "-c", "0", "-i", "0", router.endpoint()},
+                 /*merge_stderr=*/true);
+  ASSERT_TRUE(router.AcceptHello("server", "raw-viz").has_value());
+  std::optional<RawRouter::Incoming> first = NextRequest(router);
+  ASSERT_TRUE(first.has_value());
+  Echo(router, *first);
+  std::optional<RawRouter::Incoming> second = NextRequest(router);
+  ASSERT_TRUE(second.has_value());
+  router.SendTo(second->routing_id, pmp::Bye{"going down"});
+
+  const std::vector<std::string> lines = Lines(cli.ReadAll(kDeadline));
+  EXPECT_EQ(cli.Wait(kDeadline), 3);
+  EXPECT_TRUE(Contains(lines, "1 sent, 1 received, 0% loss"));
+  EXPECT_TRUE(Contains(lines, "procmod: lost " + router.endpoint() + ": the server said BYE"));
+}
+
+TEST(CliPing, CtrlCStopsItAndStillPrintsTheSummary) {
+  Server server({"--port", "0", "--multi-clients"});
+  const std::string url = server.WaitReady();
+  Subprocess cli({PROCMOD_CLI, "ping", "-c", "0", "-i", "50ms", url}, /*merge_stderr=*/true);
+  ASSERT_TRUE(cli.WaitForLine("reply from ", kDeadline).has_value());
+  ASSERT_TRUE(cli.WaitForLine("reply from ", kDeadline).has_value());
+
+  cli.Signal(SIGINT);
+  const std::string rest = cli.ReadAll(kDeadline);
+  EXPECT_EQ(cli.Wait(kDeadline), 0) << rest;
+  EXPECT_TRUE(Contains(Lines(rest), "--- " + url + " ping statistics ---")) << rest;
+  EXPECT_NE(rest.find(" 0% loss"), std::string::npos) << rest;
+}
+
+// ---------------------------------------------------------------------------------
+// connect, send, wait
+// ---------------------------------------------------------------------------------
+
+TEST(CliConnect, ShowsTheServersWelcomeAndSaysBye) {
+  Server server({"--port", "0", "--multi-clients", "--name", "e2e-viz"});
+  const std::string url = server.WaitReady();
+
+  CliRun run = RunCli({"connect", url, "--name", "e2e-cli"});
+  EXPECT_EQ(run.code, 0) << run.output;
+  const std::vector<std::string> lines = Lines(run.output);
+  EXPECT_TRUE(Contains(lines, "connected to " + url)) << run.output;
+  EXPECT_TRUE(Contains(lines, "  name:     e2e-viz")) << run.output;
+  EXPECT_TRUE(Contains(lines, "  role:     server")) << run.output;
+  EXPECT_TRUE(Contains(lines, "  version:  1.0")) << run.output;
+  EXPECT_EQ(CountStartingWith(lines, "  session:  "), 1u) << run.output;
+  EXPECT_TRUE(Contains(lines, "said BYE")) << run.output;
+  // The server logs the session under our --name, ended by our BYE.
+  EXPECT_TRUE(server.WaitFor("'e2e-cli'").has_value());
+}
+
+TEST(CliSend, BroadcastReachesTheOtherClient) {
+  zmq::context_t context;
+  Server server({"--port", "0", "--multi-clients"});
+  const std::string url = server.WaitReady();
+  RawDealer listener(context, url);
+  ASSERT_TRUE(listener.Hello(MakeHello("client", "listener")).has_value());
+
+  CliRun run = RunCli({"send", url, "--channel", "broadcast", "hello from the shell"});
+  EXPECT_EQ(run.code, 0) << run.output;
+  EXPECT_TRUE(Contains(Lines(run.output),
+                       "sent 20 bytes on channel broadcast to " + url))
+      << run.output;
+
+  // Collab news (the CLI joining and leaving) comes on channel collab: skip it.
+  const Clock::time_point deadline = Clock::now() + kDeadline;
+  for (;;) {
+    std::optional<pmp::Message> m = listener.Receive(
+        std::max(milliseconds(0), duration_cast<milliseconds>(deadline - Clock::now())));
+    std::optional<pmp::Data> data = As<pmp::Data>(m);
+    ASSERT_TRUE(data.has_value()) << "no DATA on channel broadcast";
+    if (data->channel != "broadcast") continue;
+    ASSERT_EQ(m->payload.size(), 1u);
+    EXPECT_EQ(Text(m->payload[0]), "hello from the shell");
+    break;
+  }
+}
+
+TEST(CliWait, TakesAReverseServerShowsItAndSaysBye) {
+  Subprocess cli({PROCMOD_CLI, "-v", "wait", "--listen", "tcp://127.0.0.1:0"}, /*merge_stderr=*/true);
+  std::optional<std::string> endpoint = cli.WaitForLine("listening on ", kDeadline);
+  ASSERT_TRUE(endpoint.has_value());
+  ASSERT_TRUE(StartsWith(*endpoint, "tcp://127.0.0.1:")) << *endpoint;
+  ASSERT_NE(*endpoint, "tcp://127.0.0.1:0");  // the real port
+
+  Server server({"--reverse", "--client-url", *endpoint, "--name", "e2e-reverse"});
+  const std::vector<std::string> lines = Lines(cli.ReadAll(kDeadline));
+  for (auto& l : lines) std::fprintf(stderr, "CLI: %s\n", l.c_str());
+  EXPECT_EQ(cli.Wait(kDeadline), 0);
+  EXPECT_EQ(CountStartingWith(lines, "server connected from "), 1u);
+  EXPECT_TRUE(Contains(lines, "  name:     e2e-reverse"));
+  EXPECT_TRUE(Contains(lines, "  role:     server"));
+  EXPECT_EQ(CountStartingWith(lines, "  session:  "), 1u);
+  EXPECT_TRUE(Contains(lines, "said BYE"));
+  EXPECT_EQ(server.Wait(), 0);  // its one client said BYE: a clean end
+}
+
+TEST(CliWait, NobodyDialingInIsExit4) {
+  CliRun run = RunCli({"wait", "--listen", "tcp://127.0.0.1:0", "--timeout", "200ms"});
+  EXPECT_EQ(run.code, 4) << run.output;
+  const std::vector<std::string> lines = Lines(run.output);
+  ASSERT_EQ(lines.size(), 2u) << run.output;
+  ASSERT_TRUE(StartsWith(lines[0], "listening on "));
+  EXPECT_EQ(lines[1], "procmod: no server connected to " +
+                          lines[0].substr(std::string("listening on ").size()) +
+                          " within 200ms");
+}
+
+// ---------------------------------------------------------------------------------
+// Usage
+// ---------------------------------------------------------------------------------
+
+TEST(CliUsage, BadUrlIsOneLineAndExit2) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"ping", "foo://x"}, {"connect", "tcp://host"}, {"send", "", "text"},
+           {"wait", "--listen", "inproc://x"}}) {
+    const std::string url = args[0] == "wait" ? args[2] : args[1];
+    CliRun run = RunCli(args, /*stderr_only=*/true);
+    EXPECT_EQ(run.code, 2) << url;
+    ASSERT_EQ(Lines(run.output).size(), 1u) << run.output;
+    EXPECT_TRUE(StartsWith(run.output, "procmod: bad URL '" + url + "': ")) << run.output;
+  }
+  EXPECT_EQ(RunCli({"ping", "foo://x"}, true).output,
+            "procmod: bad URL 'foo://x': expected tcp://HOST:PORT or ipc://PATH\n");
+}
+
+TEST(CliUsage, BadFlagsAreOneLineAndExit2) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"ping", "-c", "many", "tcp://127.0.0.1:1"},
+           {"ping", "-i", "fast", "tcp://127.0.0.1:1"},
+           {"--timeout", "soon", "connect", "tcp://127.0.0.1:1"},
+           {"ping"},
+           {}}) {
+    CliRun run = RunCli(args, /*stderr_only=*/true);
+    EXPECT_EQ(run.code, 2) << run.output;
+    EXPECT_EQ(Lines(run.output).size(), 1u) << run.output;
+    EXPECT_TRUE(StartsWith(run.output, "procmod: ")) << run.output;
+  }
+}
+
+TEST(CliUsage, HelpReadsLikeAManPage) {
+  CliRun help = RunCli({"--help"});
+  EXPECT_EQ(help.code, 0);
+  for (const char* section : {"EXIT STATUS", "EXAMPLES", "ping", "connect", "wait", "send"}) {
+    EXPECT_NE(help.output.find(section), std::string::npos) << section;
+  }
+  CliRun ping_help = RunCli({"ping", "--help"});
+  EXPECT_EQ(ping_help.code, 0);
+  EXPECT_NE(ping_help.output.find("--count"), std::string::npos) << ping_help.output;
+  CliRun version = RunCli({"--version"});
+  EXPECT_EQ(version.code, 0);
+  EXPECT_TRUE(StartsWith(version.output, "procmod ")) << version.output;
+}
+
+}  // namespace
+}  // namespace procmod::testing
