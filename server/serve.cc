@@ -104,8 +104,9 @@ int Serve(const Options& options) {
                  RoleName(options.role), ModeName(options.mode),
                  options.multiple_connections ? "multiple clients" : "one client");
     if (Status s = (*module)->Start(); !s.ok()) {
-      spdlog::error("procmod-server: {}", s.ToString());
-      code = ExitCodeForStartFailure(s);
+      // Stopped by a signal while still starting (e.g. dialing its client): clean.
+      code = signals.caught() ? kExitClean : ExitCodeForStartFailure(s);
+      if (!signals.caught()) spdlog::error("procmod-server: {}", s.ToString());
     } else {
       PrintReady(**module, options);
       if (!(*module)->AdminEndpoint().empty()) {

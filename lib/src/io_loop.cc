@@ -14,6 +14,7 @@
 #include <zmq_addon.hpp>
 
 #include "sockets.h"
+#include "url.h"
 
 namespace procmod {
 namespace {
@@ -378,6 +379,11 @@ Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
       AbortedError("process module finalized"));
 }
 
+Status IoLoop::BindAdminOnly() {
+  return Call<Status>([this] { return BindAdmin(); },
+                      AbortedError("process module finalized"));
+}
+
 Status IoLoop::BindAdmin() {
   const std::string& endpoint = options_.admin.endpoint;
   if (endpoint.empty()) return Status();
@@ -435,6 +441,15 @@ Result<Connection> IoLoop::Connect(const std::string& url,
     link->id = next_link_id_++;
     link->url = url;
     link->expected_role = expected_role;
+    Result<PeerUrl> parsed = ParsePeerUrl(url);
+    if (!parsed.ok()) {
+      promise->set_value(parsed.status());
+      return;
+    }
+    link->endpoint = parsed->endpoint;
+    link->service = parsed->service;
+    // A server dialing a broker registers its service; a client just names it.
+    link->registered = !link->service.empty() && options_.role != Role::kClient;
     link->connect_deadline = DeadlineAfter(clock_.Now(), options_.timeouts.connect);
     link->heartbeat = heartbeat_;
     link->waiter.emplace(std::move(*promise));
@@ -535,7 +550,21 @@ RunEnd IoLoop::Run() {
 }
 
 void IoLoop::Stop() {
-  if (!Post([this] { EndRun(RunEnd::kStopped); })) EndRun(RunEnd::kStopped);
+  const bool posted = Post([this] {
+    EndRun(RunEnd::kStopped);
+    // A Start() or ConnectToRemote() still waiting gives up too: a signal must be
+    // able to end a server that is still dialing its client.
+    std::vector<uint64_t> waiting;
+    for (const auto& [id, link] : links_) {
+      if (link->waiter) waiting.push_back(id);
+    }
+    for (uint64_t id : waiting) FailLink(*links_.at(id), AbortedError("stopped"));
+    if (admission_waiter_) {
+      admission_waiter_->promise.set_value(AbortedError("stopped"));
+      admission_waiter_.reset();
+    }
+  });
+  if (!posted) EndRun(RunEnd::kStopped);
 }
 
 void IoLoop::EndRun(RunEnd end) {
@@ -594,7 +623,7 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
   peer->last_seen = clock_.Now();
   peer->msgs_in++;
   peer->bytes_in += bytes;
-  OnPeerMessage(*peer, message);
+  OnPeerMessage(*peer, PeerKind::kAccepted, message);
 }
 
 void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello,
@@ -653,14 +682,17 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello,
   CheckAdmissionWaiter();
 }
 
-void IoLoop::OnPeerMessage(PeerRecord& peer, pmp::Message& message) {
-  const bool incoming = table_ && table_->Find(peer.routing_id) == &peer;
+void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
+  const bool incoming = kind != PeerKind::kLinked;
   switch (message.command()) {
     case pmp::Command::kPing:
       return OnPing(peer, std::get<pmp::Ping>(message.header));
     case pmp::Command::kBye:
-      if (incoming) return RemovePeer(peer.routing_id, DisconnectReason::kBye);
-      return DropLink(link_by_session_.at(peer.session), DisconnectReason::kBye);
+      if (kind == PeerKind::kAccepted) return RemovePeer(peer.routing_id, DisconnectReason::kBye);
+      if (kind == PeerKind::kLinked) {
+        return DropLink(link_by_session_.at(peer.session), DisconnectReason::kBye);
+      }
+      return;  // a relayed client leaves by the broker's LEFT
     case pmp::Command::kData: {
       Connection from = MakeConnection(peer, incoming);
       const std::string& channel = std::get<pmp::Data>(message.header).channel;
@@ -676,7 +708,7 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, pmp::Message& message) {
       const auto& error = std::get<pmp::Error>(message.header);
       spdlog::warn("procmod: session {} reported ERROR {}: {}", peer.session, error.code,
                    error.reason);
-      if (!incoming && error.code == pmp::kCodeUnknownSession) {
+      if (kind == PeerKind::kLinked && error.code == pmp::kCodeUnknownSession) {
         return DropLink(link_by_session_.at(peer.session), DisconnectReason::kForgotten);
       }
       return;
@@ -689,9 +721,9 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, pmp::Message& message) {
       Frames error = ErrorFrames(pmp::kCodeMalformed,
                                  std::string(pmp::CommandName(message.command())) +
                                      " is not expected from this peer");
-      if (incoming) {
+      if (kind == PeerKind::kAccepted) {
         SendToRoutingId(peer.routing_id, std::move(error), &peer);
-      } else {
+      } else if (kind == PeerKind::kLinked) {
         SendOnLink(*links_.at(link_by_session_.at(peer.session)), std::move(error));
       }
       return;
@@ -822,7 +854,7 @@ void IoLoop::OpenLinkSocket(Link& link) {
     zmq::socket_t monitor(context_, zmq::socket_type::pair);
     monitor.set(zmq::sockopt::linger, 0);
     monitor.connect(monitor_endpoint);
-    socket.connect(link.url);
+    socket.connect(link.endpoint);
     link.monitor = std::move(monitor);
     link.socket = std::move(socket);
     link.state = Link::State::kConnecting;
@@ -865,6 +897,8 @@ void IoLoop::SendHello(Link& link) {
   hello.version = std::string(pmp::kProtocolVersion);
   hello.software = "procmod " PROCMOD_VERSION;
   hello.heartbeat_ms = static_cast<uint64_t>(options_.heartbeat.interval.count());
+  hello.service = link.service;
+  hello.multi = link.registered && multi_;
   Frames frames = pmp::Encode(hello);
   (void)SendFrames(*link.socket, {}, frames);  // a fresh socket's queue is empty
 }
@@ -901,7 +935,10 @@ void IoLoop::ServiceLink(Link& link) {
 }
 
 void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
-  if (link.state == Link::State::kAdmitted) return OnPeerMessage(link.peer, message);
+  if (link.state == Link::State::kAdmitted) {
+    if (link.registered && OnRelayedMessage(link, message)) return;
+    return OnPeerMessage(link.peer, PeerKind::kLinked, message);
+  }
   switch (message.command()) {
     case pmp::Command::kWelcome:
       return OnWelcome(link, std::get<pmp::Welcome>(message.header));
@@ -944,7 +981,8 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   link.peer.software = welcome.software;
   link.peer.connected_at = link.peer.last_seen = link.peer.last_sent = now;
   link_by_session_[welcome.session] = link.id;
-  ever_admitted_ = true;
+  // A broker's WELCOME is not a client yet: that is its first JOINED.
+  if (!link.registered) ever_admitted_ = true;
   Connection connection = MakeConnection(link.peer, /*incoming=*/false);
   if (link.waiter) {
     link.waiter->set_value(connection);
@@ -976,6 +1014,10 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
   link_by_session_.erase(link->peer.session);
   link->monitor.reset();
   link->socket.reset();
+  if (link->registered) {
+    DropRelayedPeersOf(link->id, reason == DisconnectReason::kBye ? DisconnectReason::kBye
+                                                                  : DisconnectReason::kExpired);
+  }
   FailRequestsOf(link->peer.session,
                  UnavailableError("server " + link->peer.session + " is gone"));
   Disconnected(link->peer, /*incoming=*/false, reason);
@@ -1026,6 +1068,105 @@ bool IoLoop::SendOnLink(Link& link, Frames frames) {
 }
 
 // ============================================================================
+// Broker mode, server side: the broker relays our clients over one DEALER
+// ============================================================================
+
+bool IoLoop::OnRelayedMessage(Link& broker, pmp::Message& message) {
+  std::string* peer = nullptr;
+  switch (message.command()) {
+    case pmp::Command::kJoined:
+      OnJoined(broker, std::get<pmp::Joined>(message.header));
+      return true;
+    case pmp::Command::kLeft:
+      OnLeft(std::get<pmp::Left>(message.header));
+      return true;
+    case pmp::Command::kData: peer = &std::get<pmp::Data>(message.header).peer; break;
+    case pmp::Command::kRequest: peer = &std::get<pmp::Request>(message.header).peer; break;
+    case pmp::Command::kReply: peer = &std::get<pmp::Reply>(message.header).peer; break;
+    default: return false;  // PING, BYE, ERROR: the broker's own
+  }
+  if (peer->empty()) return false;
+  auto it = relayed_.find(*peer);
+  if (it == relayed_.end()) {
+    spdlog::warn("procmod: broker relayed a message from unknown session {}", *peer);
+    return true;
+  }
+  PeerRecord& client = it->second.record;
+  client.last_seen = clock_.Now();
+  client.msgs_in++;
+  client.bytes_in += FrameBytes(message.payload);
+  OnPeerMessage(client, PeerKind::kRelayed, message);
+  return true;
+}
+
+void IoLoop::OnJoined(Link& broker, const pmp::Joined& joined) {
+  const TimePoint now = clock_.Now();
+  RelayedPeer& relayed = relayed_[joined.session];
+  relayed.link_id = broker.id;
+  PeerRecord& client = relayed.record;
+  client.session = joined.session;
+  client.name = joined.name;
+  client.role = joined.role.empty() ? "client" : joined.role;
+  client.address = "via " + broker.url;
+  client.version = std::string(pmp::kProtocolVersion);
+  client.admitted_seq = next_relayed_seq_++;
+  client.connected_at = client.last_seen = client.last_sent = now;
+  ever_admitted_ = true;
+  spdlog::info("procmod: admitted client '{}' via broker as session {}", client.name,
+               client.session);
+  Invoke("connected", on_connected_, MakeConnection(client, /*incoming=*/true));
+}
+
+void IoLoop::OnLeft(const pmp::Left& left) {
+  auto it = relayed_.find(left.session);
+  if (it == relayed_.end()) return;
+  const PeerRecord client = it->second.record;
+  relayed_.erase(it);
+  FailRequestsOf(client.session, UnavailableError("peer " + client.session + " is gone"));
+  Disconnected(client, /*incoming=*/true,
+               left.reason == "expired" ? DisconnectReason::kExpired : DisconnectReason::kBye);
+}
+
+bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header,
+                         Frames payload) {
+  // Only DATA, REQUEST and REPLY name the client they are for.
+  if (auto* data = std::get_if<pmp::Data>(&header)) {
+    data->peer = client.session;
+  } else if (auto* request = std::get_if<pmp::Request>(&header)) {
+    request->peer = client.session;
+  } else if (auto* reply = std::get_if<pmp::Reply>(&header)) {
+    reply->peer = client.session;
+  } else {
+    return false;
+  }
+  const uint64_t bytes = FrameBytes(payload);
+  if (!SendOnLink(broker, pmp::Encode(header, std::move(payload)))) {
+    client.dropped++;
+    return false;
+  }
+  client.last_sent = clock_.Now();
+  client.msgs_out++;
+  client.bytes_out += bytes;
+  return true;
+}
+
+void IoLoop::DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason) {
+  std::vector<PeerRecord> gone;
+  for (auto it = relayed_.begin(); it != relayed_.end();) {
+    if (it->second.link_id == link_id) {
+      gone.push_back(std::move(it->second.record));
+      it = relayed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const PeerRecord& client : gone) {
+    FailRequestsOf(client.session, UnavailableError("broker connection lost"));
+    Disconnected(client, /*incoming=*/true, reason);
+  }
+}
+
+// ============================================================================
 // Both sides
 // ============================================================================
 
@@ -1053,7 +1194,7 @@ void IoLoop::OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request,
   }
   pmp::Reply header{request.id, reply.code, std::move(reply.error),
                     std::move(reply.result), {}};
-  SendToPeer(peer.session, pmp::Encode(header, std::move(reply.payload)));
+  SendToPeer(peer.session, std::move(header), std::move(reply.payload));
 }
 
 void IoLoop::OnReply(pmp::Reply& reply, Frames payload) {
@@ -1070,25 +1211,42 @@ void IoLoop::OnReply(pmp::Reply& reply, Frames payload) {
   requests_.erase(it);
 }
 
-PeerRecord* IoLoop::FindPeer(const std::string& session, bool* incoming) {
+std::optional<IoLoop::PeerRef> IoLoop::Resolve(const std::string& session) {
   if (table_) {
     if (PeerRecord* peer = table_->FindSession(session)) {
-      if (incoming) *incoming = true;
-      return peer;
+      return PeerRef{peer, PeerKind::kAccepted, 0};
     }
   }
-  auto it = link_by_session_.find(session);
-  if (it == link_by_session_.end()) return nullptr;
-  if (incoming) *incoming = false;
-  return &links_.at(it->second)->peer;
+  if (auto it = link_by_session_.find(session); it != link_by_session_.end()) {
+    return PeerRef{&links_.at(it->second)->peer, PeerKind::kLinked, it->second};
+  }
+  if (auto it = relayed_.find(session); it != relayed_.end()) {
+    return PeerRef{&it->second.record, PeerKind::kRelayed, it->second.link_id};
+  }
+  return std::nullopt;
 }
 
-bool IoLoop::SendToPeer(const std::string& session, Frames frames) {
-  bool incoming = false;
-  PeerRecord* peer = FindPeer(session, &incoming);
-  if (peer == nullptr) return false;
-  if (incoming) return SendToRoutingId(peer->routing_id, std::move(frames), peer);
-  return SendOnLink(*links_.at(link_by_session_.at(session)), std::move(frames));
+PeerRecord* IoLoop::FindPeer(const std::string& session, bool* incoming) {
+  std::optional<PeerRef> ref = Resolve(session);
+  if (!ref) return nullptr;
+  if (incoming) *incoming = ref->kind != PeerKind::kLinked;
+  return ref->record;
+}
+
+bool IoLoop::SendToPeer(const std::string& session, pmp::Header header, Frames payload) {
+  std::optional<PeerRef> ref = Resolve(session);
+  if (!ref) return false;
+  switch (ref->kind) {
+    case PeerKind::kAccepted:
+      return SendToRoutingId(ref->record->routing_id,
+                             pmp::Encode(header, std::move(payload)), ref->record);
+    case PeerKind::kLinked:
+      return SendOnLink(*links_.at(ref->link_id), pmp::Encode(header, std::move(payload)));
+    case PeerKind::kRelayed:
+      return SendRelayed(*ref->record, *links_.at(ref->link_id), std::move(header),
+                         std::move(payload));
+  }
+  return false;
 }
 
 void IoLoop::Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason) {
@@ -1137,6 +1295,17 @@ std::vector<PeerInfo> IoLoop::SnapshotOnIoThread() {
     info.incoming = false;
     peers.push_back(std::move(info));
   }
+  // Relayed clients, oldest first; the oldest is the master, as on our own ROUTER.
+  std::vector<const PeerRecord*> relayed;
+  for (const auto& [session, r] : relayed_) relayed.push_back(&r.record);
+  std::sort(relayed.begin(), relayed.end(), [](const PeerRecord* a, const PeerRecord* b) {
+    return a->admitted_seq < b->admitted_seq;
+  });
+  for (const PeerRecord* r : relayed) {
+    PeerInfo info = r->Snapshot(now);
+    info.master = !table_ && r == relayed.front();
+    peers.push_back(std::move(info));
+  }
   return peers;
 }
 
@@ -1169,10 +1338,9 @@ Result<PeerInfo> IoLoop::Stats(const std::string& session) {
 }
 
 Status IoLoop::Send(const std::string& session, std::string_view channel, Frames payload) {
-  pmp::Data header{std::string(channel), {}};
-  auto frames = std::make_shared<Frames>(pmp::Encode(header, std::move(payload)));
-  const bool posted = Post([this, session, frames] {
-    SendToPeer(session, std::move(*frames));
+  auto frames = std::make_shared<Frames>(std::move(payload));
+  const bool posted = Post([this, session, channel = std::string(channel), frames]() mutable {
+    SendToPeer(session, pmp::Data{std::move(channel), {}}, std::move(*frames));
   });
   return posted ? Status() : AbortedError("process module finalized");
 }
@@ -1191,7 +1359,7 @@ std::future<Result<Reply>> IoLoop::Request(const std::string& session, std::stri
     }
     const uint64_t id = next_request_id_++;
     pmp::Request header{id, std::move(method), std::move(args), {}};
-    if (!SendToPeer(session, pmp::Encode(header, std::move(*frames)))) {
+    if (!SendToPeer(session, std::move(header), std::move(*frames))) {
       promise->set_value(ResourceExhaustedError("send queue to " + session + " is full"));
       return;
     }
@@ -1206,14 +1374,22 @@ std::future<Result<Reply>> IoLoop::Request(const std::string& session, std::stri
 Status IoLoop::Close(const std::string& session, std::string reason) {
   return Call<Status>(
       [this, &session, &reason]() -> Status {
-        bool incoming = false;
-        PeerRecord* peer = FindPeer(session, &incoming);
-        if (peer == nullptr) return Status();  // already gone: Close is idempotent
-        SendToPeer(session, pmp::Encode(pmp::Bye{reason}));
-        if (incoming) {
-          RemovePeer(peer->routing_id, DisconnectReason::kClosed);
-        } else {
-          DropLink(link_by_session_.at(session), DisconnectReason::kClosed);
+        std::optional<PeerRef> ref = Resolve(session);
+        if (!ref) return Status();  // already gone: Close is idempotent
+        switch (ref->kind) {
+          case PeerKind::kAccepted:
+            SendToPeer(session, pmp::Bye{reason});
+            RemovePeer(ref->record->routing_id, DisconnectReason::kClosed);
+            break;
+          case PeerKind::kLinked:
+            SendToPeer(session, pmp::Bye{reason});
+            DropLink(ref->link_id, DisconnectReason::kClosed);
+            break;
+          case PeerKind::kRelayed:
+            // PMP/1 has no way to end one relayed session from the server side.
+            return FailedPreconditionError("session " + session +
+                                           " is relayed by a broker; it ends when the "
+                                           "client leaves");
         }
         return Status();
       },

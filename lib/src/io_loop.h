@@ -58,6 +58,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   IoLoop& operator=(const IoLoop&) = delete;
 
   // ---- setup, called by ProcessModule::Start --------------------------------
+  // Binds only the admin ROUTER (a server behind a broker accepts nothing itself).
+  Status BindAdminOnly();
   // Binds the accepting ROUTER at options.listen with `policy`, and the admin ROUTER
   // at options.admin.endpoint when there is one. With `gated`, HELLOs wait until
   // MonitorConnections() (reverse multi client, rule M3).
@@ -111,7 +113,12 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   struct Link {
     enum class State { kConnecting, kHandshaking, kRetryWait, kAdmitted };
     uint64_t id = 0;
-    std::string url;
+    std::string url;       // as given (broker+tcp://... included)
+    std::string endpoint;  // what the DEALER connects to
+    std::string service;   // broker URL: the service HELLO names
+    // This side registered as the server of `service` with a broker: its clients
+    // are relayed peers (JOINED/LEFT, `peer` on DATA/REQUEST/REPLY).
+    bool registered = false;
     std::string expected_role;
     std::optional<zmq::socket_t> socket;
     std::optional<zmq::socket_t> monitor;  // PAIR: the socket's transport events
@@ -130,6 +137,19 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     std::promise<Result<Reply>> promise;
     TimePoint deadline;
     std::string session;
+  };
+
+  // Where a session lives: accepted on our ROUTER, at the other end of one of our
+  // DEALERs, or a client a broker relays to us over one of our DEALERs.
+  enum class PeerKind { kAccepted, kLinked, kRelayed };
+  struct PeerRef {
+    PeerRecord* record;
+    PeerKind kind;
+    uint64_t link_id;  // kLinked, kRelayed: the DEALER it is reached through
+  };
+  struct RelayedPeer {
+    PeerRecord record;
+    uint64_t link_id;
   };
 
   // A caller blocked until the accepting side has admitted enough peers.
@@ -174,7 +194,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void OnAcceptorMessage(const std::string& routing_id, Frames& frames);
   void OnHello(const std::string& routing_id, pmp::Hello& hello, std::string address);
   void Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address);
-  void OnPeerMessage(PeerRecord& peer, pmp::Message& message);
+  void OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message);
   void RemovePeer(const std::string& routing_id, DisconnectReason reason);
   bool SendToRoutingId(const std::string& routing_id, Frames frames,
                        PeerRecord* peer = nullptr);
@@ -195,8 +215,16 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void OnPing(PeerRecord& peer, const pmp::Ping& ping);
   void OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request, Frames payload);
   void OnReply(pmp::Reply& reply, Frames payload);
-  bool SendToPeer(const std::string& session, Frames frames);
+  bool SendToPeer(const std::string& session, pmp::Header header, Frames payload = {});
+  std::optional<PeerRef> Resolve(const std::string& session);
   PeerRecord* FindPeer(const std::string& session, bool* incoming = nullptr);
+
+  // Broker mode, server side: clients the broker relays to us.
+  bool OnRelayedMessage(Link& broker, pmp::Message& message);
+  void OnJoined(Link& broker, const pmp::Joined& joined);
+  void OnLeft(const pmp::Left& left);
+  bool SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload);
+  void DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason);
   void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason);
   void FailRequestsOf(const std::string& session, const Status& why);
   Connection MakeConnection(const PeerRecord& peer, bool incoming);
@@ -242,6 +270,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::optional<AdmissionWaiter> admission_waiter_;
   std::map<uint64_t, std::unique_ptr<Link>> links_;
   std::unordered_map<std::string, uint64_t> link_by_session_;
+  std::unordered_map<std::string, RelayedPeer> relayed_;  // by client session
+  uint64_t next_relayed_seq_ = 1;
   uint64_t next_link_id_ = 1;
   uint64_t next_monitor_id_ = 1;
   std::unordered_map<uint64_t, PendingRequest> requests_;

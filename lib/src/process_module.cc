@@ -126,9 +126,7 @@ Status ProcessModule::Start() {
     multi = multi_;
   }
   const Options& o = options();
-  if (o.mode == Mode::kBroker) {
-    return InvalidArgumentError("broker mode needs procmod-broker support (not built yet)");
-  }
+  if (o.mode == Mode::kBroker) return StartWithBroker(o, multi);
   const bool client = o.role == Role::kClient;
   const bool accepting = (o.mode == Mode::kForward) != client;  // server xor reverse
 
@@ -171,6 +169,23 @@ Status ProcessModule::Start() {
   Result<Connection> second = loop_->Connect(o.render_server_url, "render-server");
   if (!second.ok()) (void)first->Close("render server unreachable");
   return second.status();
+}
+
+// Broker mode: a server registers its service with the broker and serves the
+// clients it relays; a client reaches a service through it (broker+tcp:// URLs).
+Status ProcessModule::StartWithBroker(const Options& o, bool multi) {
+  if (o.broker_url.empty() || o.service.empty()) {
+    return InvalidArgumentError("mode broker needs broker_url and service");
+  }
+  const std::string url = "broker+" + o.broker_url + "/" + o.service;
+  if (o.role == Role::kClient) {
+    loop_->ArmRun(!multi, milliseconds(0), milliseconds(0));
+    return loop_->Connect(url, "").status();
+  }
+  if (Status s = loop_->BindAdminOnly(); !s.ok()) return s;
+  // Single: Run() ends when the one client leaves (or the broker goes), as forward.
+  loop_->ArmRun(!multi, multi ? milliseconds(0) : o.timeouts.accept, o.timeouts.session);
+  return loop_->Connect(url, "broker").status();
 }
 
 std::string ProcessModule::ListenEndpoint() const { return loop_->ListenEndpoint(); }

@@ -59,6 +59,24 @@ TEST_F(Shutdown, FinalizeWhileStartIsStillConnectingAbortsIt) {
   EXPECT_TRUE(start.get().IsAborted());
 }
 
+TEST_F(Shutdown, StopAbortsAStartStillDialing) {
+  std::string endpoint;
+  {
+    RawRouter probe(context_);
+    endpoint = probe.endpoint();
+  }
+  Options o = TestOptions(Role::kServer, Mode::kReverse);
+  o.client_url = endpoint;  // nothing listens: Start() would dial for a minute
+  o.timeouts.connect = milliseconds(60000);
+  ProcessModule* server = Init(o);
+  auto start = Async([server] { return server->Start(); });
+  EXPECT_EQ(start.wait_for(milliseconds(100)), std::future_status::timeout);
+  server->Stop();  // what procmod-server does on SIGTERM
+  ASSERT_EQ(start.wait_for(milliseconds(1000)), std::future_status::ready);
+  EXPECT_TRUE(start.get().IsAborted());
+  EXPECT_EQ(server->Run(), RunEnd::kStopped);
+}
+
 TEST_F(Shutdown, RunReturnsStoppedAfterFinalize) {
   ProcessModule* server = StartAcceptor(TestOptions(Role::kServer));
   auto run = Async([server] { return server->Run(); });

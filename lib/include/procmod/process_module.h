@@ -146,8 +146,9 @@ class ProcessModule {
   // Blocks until the module's job is over (see RunEnd): for a single-connection
   // server, until its client goes; otherwise until Stop() or timeouts.session.
   RunEnd Run();
-  // Makes Run() return kStopped. Safe from any thread; not from a signal handler
-  // (set a flag there, or use a self-pipe, and call Stop() from a thread).
+  // Makes Run() return kStopped, and a Start() or ConnectToRemote() still waiting
+  // return kAborted. Safe from any thread; not from a signal handler (set a flag
+  // there, or use a self-pipe, and call Stop() from a thread).
   void Stop();
 
   // Handlers and callbacks may be set at any time; they take effect on the I/O
@@ -159,6 +160,7 @@ class ProcessModule {
 
  private:
   ProcessModule() = default;
+  Status StartWithBroker(const Options& options, bool multi);
 
   std::shared_ptr<IoLoop> loop_;  // set once by Initialize(); owns every socket
 
