@@ -69,11 +69,11 @@ struct Leg {
 // One registered service: its server and the policy that server asked for.
 struct Service {
   std::string name;
-  std::string server;          // routing id of the server leg
-  std::string server_session;  // its session
-  uint64_t connect_id = 0;     // what the service's clients must present
-  bool multi = false;          // false: one client, once for good
-  bool slot_used = false;      // single: its one client came (it stays used)
+  std::string server;                // routing id of the server leg
+  std::string server_session;        // its session
+  uint64_t connect_id = 0;           // what the service's clients must present
+  bool multi = false;                // false: one client, once for good
+  bool slot_used = false;            // single: its one client came (it stays used)
   std::vector<std::string> clients;  // client sessions, in admission order
 };
 
@@ -93,9 +93,9 @@ struct Ended {
 
 struct HelloOutcome {
   bool admitted = false;
-  uint32_t deny_code = 0;  // when refused: 400, 403, 404, 409, 426, 503
-  std::string reason;      // when refused
-  std::string session;     // when admitted: the new session
+  uint32_t deny_code = 0;        // when refused: 400, 403, 404, 409, 426, 503
+  std::string reason;            // when refused
+  std::string session;           // when admitted: the new session
   std::string replaced_session;  // when admitted over an older session of that id
   Outbox out;                    // the DENY, or: the old session's end, WELCOME, JOINED
   std::vector<Ended> ended;      // sessions the replacement ended
@@ -110,7 +110,12 @@ struct EndOutcome {
 // Where a relayed DATA, REQUEST or REPLY goes. error_code 0: send it to `to` with
 // `peer` as its peer key; otherwise answer the sender ERROR error_code `reason`.
 struct Route {
-  uint32_t error_code = 0;
+  uint32_t error_code = 0;  // answer the sender with ERROR error_code, reason
+  // Drop quietly: the server wrote to a client that is not (or no longer) one of its
+  // own. Usually the client just left and the LEFT is on its way, so this is a race
+  // every server meets, not an error to report; an ERROR 404 would read as "your own
+  // session is gone" (PROTOCOL §10.1).
+  bool drop = false;
   std::string reason;
   std::string to;    // routing id
   std::string peer;  // the client's session towards a server, "" towards a client
@@ -122,8 +127,8 @@ class Directory {
 
   // Decides on a well-formed HELLO from `routing_id` (checks in the order of the
   // file comment; the first that fails is the DENY, and nothing changes).
-  HelloOutcome Hello(const std::string& routing_id, const pmp::Hello& hello,
-                     std::string address, TimePoint now);
+  HelloOutcome Hello(const std::string& routing_id, const pmp::Hello& hello, std::string address,
+                     TimePoint now);
 
   // The leg said BYE.
   EndOutcome Bye(const std::string& routing_id);

@@ -176,9 +176,11 @@ std::optional<Violation> FirstViolation(const Options& o) {
   if (o.mode == Mode::kReverse && o.client_url.empty()) {
     return Violation{"mode", "mode reverse needs client_url (or --client-url)"};
   }
-  if (o.mode == Mode::kBroker) {
-    return Violation{"mode",
-                     "mode broker (--broker-url) is not supported by this procmod-server yet"};
+  if (o.mode == Mode::kBroker && o.broker_url.empty()) {
+    return Violation{"broker_url", "mode broker needs broker_url (or --broker-url)"};
+  }
+  if (o.mode == Mode::kBroker && o.service.empty()) {
+    return Violation{"service", "mode broker needs service (or --service)"};
   }
   if (o.mode == Mode::kForward && o.listen.empty()) {
     return Violation{"listen", "mode forward needs listen (or --listen)"};

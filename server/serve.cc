@@ -60,6 +60,9 @@ class SignalWatcher {
 void PrintReady(const ProcessModule& module, const Options& o) {
   if (o.mode == Mode::kReverse) {
     std::printf("procmod-server: connected to %s\n", o.client_url.c_str());
+  } else if (o.mode == Mode::kBroker) {
+    std::printf("procmod-server: registered as %s with %s\n", o.service.c_str(),
+                o.broker_url.c_str());
   } else {
     std::printf("procmod-server: ready on %s\n", module.ListenEndpoint().c_str());
   }

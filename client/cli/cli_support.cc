@@ -11,7 +11,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::string_view kExpectedUrl = "expected tcp://HOST:PORT or ipc://PATH";
+constexpr std::string_view kExpectedUrl =
+    "expected tcp://HOST:PORT, ipc://PATH or broker+tcp://HOST:PORT/SERVICE";
 // An AF_UNIX sun_path holds 108 bytes with its NUL.
 constexpr size_t kMaxIpcPath = 107;
 // Bare seconds beyond this are a typo, not a wish (and would overflow milliseconds).
@@ -72,6 +73,15 @@ Status CheckUrl(std::string_view url, UrlUse use) {
                              " bytes, the most a Unix socket path can be");
     }
     return Status();
+  }
+  if (url.rfind("broker+tcp://", 0) == 0 && use == UrlUse::kConnect) {
+    // broker+tcp://HOST:PORT/SERVICE: a service reached through procmod-broker.
+    const std::string_view rest = url.substr(13);
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos || slash + 1 >= rest.size()) {
+      return BadUrl(url, "a broker URL names its service: broker+tcp://HOST:PORT/SERVICE");
+    }
+    return CheckTcp(url, rest.substr(0, slash), use);
   }
   if (url.rfind("inproc://", 0) == 0) {
     return BadUrl(url, "inproc:// only reaches threads of the same process; " +

@@ -530,8 +530,10 @@ void IoLoop::CheckAdmissionWaiter() {
   admission_waiter_.reset();
 }
 
-void IoLoop::ArmRun(bool single_peer, milliseconds accept, milliseconds session) {
-  Post([this, single_peer, accept, session] {
+void IoLoop::ArmRun(bool multi, bool single_peer, milliseconds accept,
+                    milliseconds session) {
+  Post([this, multi, single_peer, accept, session] {
+    multi_ = multi;
     single_peer_ = single_peer;
     const TimePoint now = clock_.Now();
     if (!ever_admitted_) accept_deadline_ = DeadlineAfter(now, accept);

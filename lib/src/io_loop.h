@@ -75,9 +75,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // `timeout` passes; returns how many were admitted.
   Result<int> Monitor(milliseconds timeout);
   // Arms the Run() deadlines: accept (no peer admitted by then: kAcceptTimeout) and
-  // session (kSessionTimeout). Zero disables each. `single_peer`: Run() ends when
-  // the one peer goes.
-  void ArmRun(bool single_peer, milliseconds accept, milliseconds session);
+  // session (kSessionTimeout). Zero disables each. `multi`: SupportMultipleConnections
+  // as Start() saw it (a broker learns it from our HELLO). `single_peer`: Run() ends
+  // when the one peer goes.
+  void ArmRun(bool multi, bool single_peer, milliseconds accept, milliseconds session);
 
   std::string ListenEndpoint() const;
   std::string AdminEndpoint() const;

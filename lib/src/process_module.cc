@@ -139,10 +139,10 @@ Status ProcessModule::Start() {
     const bool gated = client && multi;  // M3: admit only in MonitorConnections()
     if (Status s = loop_->Bind(std::move(policy), gated); !s.ok()) return s;
     if (!client) {  // F1: the server waits for its client in Run()
-      loop_->ArmRun(!multi, multi ? milliseconds(0) : o.timeouts.accept, o.timeouts.session);
+      loop_->ArmRun(multi, !multi, multi ? milliseconds(0) : o.timeouts.accept, o.timeouts.session);
       return Status();
     }
-    loop_->ArmRun(!multi, milliseconds(0), o.timeouts.session);
+    loop_->ArmRun(multi, !multi, milliseconds(0), o.timeouts.session);
     if (multi) return Status();  // M3
     // R1: wait for the server, or for the data server and the render server.
     return loop_->WaitForPeers(o.render_client ? 2 : 1, o.timeouts.accept);
@@ -150,12 +150,12 @@ Status ProcessModule::Start() {
 
   if (!client) {  // R2: a reverse server dials its one client (R3 also when multi)
     if (o.client_url.empty()) return InvalidArgumentError("reverse server needs client_url");
-    loop_->ArmRun(true, milliseconds(0), o.timeouts.session);
+    loop_->ArmRun(multi, true, milliseconds(0), o.timeouts.session);
     Result<Connection> c = loop_->Connect(o.client_url, "client");
     return c.status();
   }
 
-  loop_->ArmRun(!multi, milliseconds(0), milliseconds(0));
+  loop_->ArmRun(multi, !multi, milliseconds(0), milliseconds(0));
   if (multi) return Status();  // M2: ConnectToRemote() does the connecting
   // F2: connect before the application goes on.
   if (o.server_url.empty()) return InvalidArgumentError("forward client needs server_url");
@@ -179,12 +179,12 @@ Status ProcessModule::StartWithBroker(const Options& o, bool multi) {
   }
   const std::string url = "broker+" + o.broker_url + "/" + o.service;
   if (o.role == Role::kClient) {
-    loop_->ArmRun(!multi, milliseconds(0), milliseconds(0));
+    loop_->ArmRun(multi, !multi, milliseconds(0), milliseconds(0));
     return loop_->Connect(url, "").status();
   }
   if (Status s = loop_->BindAdminOnly(); !s.ok()) return s;
   // Single: Run() ends when the one client leaves (or the broker goes), as forward.
-  loop_->ArmRun(!multi, multi ? milliseconds(0) : o.timeouts.accept, o.timeouts.session);
+  loop_->ArmRun(multi, !multi, multi ? milliseconds(0) : o.timeouts.accept, o.timeouts.session);
   return loop_->Connect(url, "broker").status();
 }
 

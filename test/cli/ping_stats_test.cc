@@ -96,7 +96,7 @@ TEST(CheckUrl, RejectsWithOneLineSayingWhatWasExpected) {
     Status s = CheckUrl(url, UrlUse::kConnect);
     EXPECT_TRUE(s.IsInvalidArgument()) << url;
     EXPECT_EQ(s.message(), "bad URL '" + std::string(url) +
-                               "': expected tcp://HOST:PORT or ipc://PATH")
+                               "': expected tcp://HOST:PORT, ipc://PATH or broker+tcp://HOST:PORT/SERVICE")
         << url;
   }
 }

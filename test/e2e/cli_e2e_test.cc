@@ -349,7 +349,7 @@ TEST(CliUsage, BadUrlIsOneLineAndExit2) {
     EXPECT_TRUE(StartsWith(run.output, "procmod: bad URL '" + url + "': ")) << run.output;
   }
   EXPECT_EQ(RunCli({"ping", "foo://x"}, true).output,
-            "procmod: bad URL 'foo://x': expected tcp://HOST:PORT or ipc://PATH\n");
+            "procmod: bad URL 'foo://x': expected tcp://HOST:PORT, ipc://PATH or broker+tcp://HOST:PORT/SERVICE\n");
 }
 
 TEST(CliUsage, BadFlagsAreOneLineAndExit2) {

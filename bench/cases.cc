@@ -1,0 +1,1108 @@
+#include "cases.h"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "bench_util.h"
+#include "codec.h"
+#include "procmod/logging.h"
+#include "procmod/process_module.h"
+
+namespace procmod::bench {
+namespace {
+
+constexpr milliseconds kStartTimeout{15000};
+
+// ----------------------------------------------------------------------------
+// The table
+// ----------------------------------------------------------------------------
+
+enum class Better { kLower, kHigher, kInfo };
+
+struct Row {
+  std::string name;
+  double pm = 0;
+  double raw = 0;
+  std::string pm_text;   // the figures as shown, with units
+  std::string raw_text;
+  Better better = Better::kInfo;
+  double target = 0;     // bound on procmod / raw
+  std::string skipped;   // non-empty: why the case did not run
+  bool invalid = false;  // the procmod side did not complete: MISSED whatever the ratio
+};
+
+std::string WithUnit(double value, const std::string& unit) {
+  return Fmt(value) + (unit.empty() ? "" : " " + unit);
+}
+
+std::string Rate(double per_second) {
+  if (per_second >= 1e6) return Fmt(per_second / 1e6) + " M";
+  if (per_second >= 1e3) return Fmt(per_second / 1e3) + " k";
+  return Fmt(per_second) + " ";
+}
+
+struct Settings {
+  bool quick = false;
+  std::string server_bin;
+  std::string broker_bin;
+  std::string tmp;
+  std::set<std::string> only;
+};
+
+enum class ServerKind { kRaw, kRawBigBacklog, kDaemon, kBare };
+struct ScaleResult;
+
+class Driver {
+ public:
+  explicit Driver(Settings settings) : s_(std::move(settings)), self_(SelfExe()) {}
+
+  int Run();
+
+ private:
+  // Cases.
+  void RoundTrip();
+  void Throughput();
+  void Broker();
+  void SessionSetup();
+  void AdmissionRate();
+  void Scale();
+  void Expiry();
+  ScaleResult Sessions(ServerKind kind, size_t n, size_t window, bool idle);
+
+  bool Wanted(const std::string& name) const { return s_.only.empty() || s_.only.contains(name); }
+
+  // Processes.
+  std::string Log(const std::string& name) const { return s_.tmp + "/" + name + ".log"; }
+  std::unique_ptr<Child> StartPeer(const std::string& role, std::vector<std::string> flags,
+                                   std::string* endpoint);
+  std::unique_ptr<Child> StartServer(std::vector<std::string> flags, std::string* endpoint,
+                                     const std::string& ready_prefix =
+                                         "procmod-server: ready on ");
+
+  // Measurements.
+  Connection Connect(const std::string& url);
+  double PmRoundTrip(const Connection& c, const std::string& payload);
+  double RawRoundTrip(zmq::socket_t& dealer, const std::string& payload);
+  void RoundTripRows(const std::string& label, const Connection& c, zmq::socket_t& dealer,
+                     size_t size, double target_p50, double target_p99);
+  std::vector<std::vector<double>> Interleave(const std::vector<std::function<double()>>& probes);
+  void LatencyRow(const std::string& name, const std::vector<double>& pm,
+                  const std::vector<double>& raw, double percent, double target);
+  void HopFloor();
+
+  void Add(Row row) { rows_.push_back(std::move(row)); }
+  void Note(const std::string& note) { notes_.push_back(note); }
+  void PrintHeader();
+  void PrintTable();
+
+  Settings s_;
+  std::string self_;
+  ProcessModule* module_ = nullptr;
+  zmq::context_t raw_context_{1};
+  std::vector<Row> rows_;
+  std::vector<std::string> notes_;
+  std::mt19937 random_{std::random_device{}()};
+
+  // OnDisconnected of the driver's module, by session: when and why.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::pair<int64_t, DisconnectReason>> gone_;
+};
+
+// ----------------------------------------------------------------------------
+// Processes
+// ----------------------------------------------------------------------------
+
+std::unique_ptr<Child> Driver::StartPeer(const std::string& role,
+                                         std::vector<std::string> flags,
+                                         std::string* endpoint) {
+  flags.insert(flags.begin(), {self_, role});
+  auto child = std::make_unique<Child>(std::move(flags), Log(role));
+  std::optional<std::string> ready = child->WaitForLine("ready ", kStartTimeout);
+  if (!ready) {
+    const std::optional<int> status = child->Wait(milliseconds(0));
+    throw std::runtime_error(role + " did not start (" +
+                             (status ? "exit status " + std::to_string(*status)
+                                     : std::string("still running")) +
+                             "); see " + Log(role));
+  }
+  if (endpoint) *endpoint = *ready;
+  return child;
+}
+
+std::unique_ptr<Child> Driver::StartServer(std::vector<std::string> flags,
+                                           std::string* endpoint,
+                                           const std::string& ready_prefix) {
+  flags.insert(flags.begin(), s_.server_bin);
+  auto child = std::make_unique<Child>(std::move(flags), Log("procmod-server"));
+  std::optional<std::string> ready = child->WaitForLine(ready_prefix, kStartTimeout);
+  if (!ready) {
+    const std::optional<int> status = child->Wait(milliseconds(0));
+    throw std::runtime_error("procmod-server did not start (" +
+                             (status ? "exit status " + std::to_string(*status)
+                                     : std::string("still running")) +
+                             "); see " + Log("procmod-server"));
+  }
+  if (endpoint) *endpoint = *ready;
+  return child;
+}
+
+Connection Driver::Connect(const std::string& url) {
+  Result<Connection> c = module_->ConnectToRemote(url);
+  if (!c.ok()) throw std::runtime_error("ConnectToRemote(" + url + "): " + c.status().ToString());
+  return *c;
+}
+
+// ----------------------------------------------------------------------------
+// Round trip
+// ----------------------------------------------------------------------------
+
+double Driver::PmRoundTrip(const Connection& c, const std::string& payload) {
+  Frames frames;
+  frames.emplace_back(payload.data(), payload.size());
+  const auto t0 = SteadyClock::now();
+  Result<Reply> reply = c.Request("ping", std::move(frames)).get();
+  const auto t1 = SteadyClock::now();
+  if (!reply.ok() || reply->payload.size() != 1 || reply->payload[0].size() != payload.size()) {
+    throw std::runtime_error("ping failed: " + reply.status().ToString());
+  }
+  return std::chrono::duration<double, std::micro>(t1 - t0).count();
+}
+
+double Driver::RawRoundTrip(zmq::socket_t& dealer, const std::string& payload) {
+  const auto t0 = SteadyClock::now();
+  dealer.send(zmq::message_t(payload.data(), payload.size()), zmq::send_flags::none);
+  zmq::message_t reply;
+  if (!dealer.recv(reply)) throw std::runtime_error("raw recv failed");
+  const auto t1 = SteadyClock::now();
+  if (reply.size() != payload.size()) throw std::runtime_error("raw echo size differs");
+  return std::chrono::duration<double, std::micro>(t1 - t0).count();
+}
+
+// Runs every probe (one round trip each, in µs) in alternating blocks, so all of
+// them see the same background load; returns the samples of each.
+std::vector<std::vector<double>> Driver::Interleave(const std::vector<std::function<double()>>& probes) {
+  const int warmup = s_.quick ? 300 : 2000;
+  const int rounds = s_.quick ? 4 : 20;
+  const int block = s_.quick ? 500 : 1000;
+  for (int i = 0; i < warmup; ++i) {
+    for (const auto& probe : probes) probe();
+  }
+  std::vector<std::vector<double>> samples(probes.size());
+  for (auto& series : samples) series.reserve(static_cast<size_t>(rounds * block));
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t p = 0; p < probes.size(); ++p) {
+      for (int i = 0; i < block; ++i) samples[p].push_back(probes[p]());
+    }
+  }
+  return samples;
+}
+
+void Driver::LatencyRow(const std::string& name, const std::vector<double>& pm,
+                        const std::vector<double>& raw, double percent, double target) {
+  Row row;
+  row.name = name;
+  row.pm = Percentile(pm, percent);
+  row.raw = raw.empty() ? 0 : Percentile(raw, percent);
+  row.pm_text = WithUnit(row.pm, "us");
+  row.raw_text = raw.empty() ? "-" : WithUnit(row.raw, "us");
+  row.better = target > 0 ? Better::kLower : Better::kInfo;
+  row.target = target;
+  Add(row);
+}
+
+void Driver::RoundTripRows(const std::string& label, const Connection& c,
+                           zmq::socket_t& dealer, size_t size, double target_p50,
+                           double target_p99) {
+  const std::string payload(size, 'x');
+  const auto samples = Interleave({[&] { return PmRoundTrip(c, payload); },
+                                   [&] { return RawRoundTrip(dealer, payload); }});
+  LatencyRow(label + " p50", samples[0], samples[1], 50, target_p50);
+  LatencyRow(label + " p99", samples[0], samples[1], 99, target_p99);
+}
+
+// A raw DEALER speaking PMP/1 by hand: HELLO, then REQUEST "ping" / REPLY.
+class RawPmpClient {
+ public:
+  RawPmpClient(zmq::context_t& context, const std::string& endpoint)
+      : socket_(context, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(endpoint);
+    pmp::Hello hello;
+    hello.role = "client";
+    hello.name = "procmod-bench-raw-pmp";
+    hello.version = std::string(pmp::kProtocolVersion);
+    hello.heartbeat_ms = 1000;
+    socket_.send(pmp::EncodeEnvelope(hello), zmq::send_flags::none);
+    if (Receive() != pmp::Command::kWelcome) throw std::runtime_error("raw PMP client: no WELCOME");
+  }
+  double RoundTrip(const std::string& payload) {
+    const auto t0 = SteadyClock::now();
+    socket_.send(pmp::EncodeEnvelope(pmp::Request{++id_, "ping", {}, {}}),
+                 zmq::send_flags::sndmore);
+    socket_.send(zmq::message_t(payload.data(), payload.size()), zmq::send_flags::none);
+    while (Receive() != pmp::Command::kReply) {
+    }
+    const auto t1 = SteadyClock::now();
+    return std::chrono::duration<double, std::micro>(t1 - t0).count();
+  }
+
+ private:
+  pmp::Command Receive() {
+    frames_.clear();
+    if (!zmq::recv_multipart(socket_, std::back_inserter(frames_)) || frames_[0].size() < 5) {
+      throw std::runtime_error("raw PMP client: receive failed");
+    }
+    return static_cast<pmp::Command>(static_cast<const uint8_t*>(frames_[0].data())[4]);
+  }
+  zmq::socket_t socket_;
+  std::vector<zmq::message_t> frames_;
+  uint64_t id_ = 0;
+};
+
+void Driver::RoundTrip() {
+  HopFloor();
+  for (const std::string transport : {"tcp", "ipc"}) {
+    const bool tcp = transport == "tcp";
+    std::string pm_endpoint, raw_endpoint;
+    auto server = StartServer({"--listen", tcp ? "tcp://127.0.0.1:0" : "ipc://" + s_.tmp + "/rtt-pm.ipc",
+                               "--admin", "none", "--name", "bench-rtt"},
+                              &pm_endpoint);
+    auto echo = StartPeer("raw-echo",
+                          {"--bind", tcp ? "tcp://127.0.0.1:0" : "ipc://" + s_.tmp + "/rtt-raw.ipc"},
+                          &raw_endpoint);
+    Connection c = Connect(pm_endpoint);
+    zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(raw_endpoint);
+    if (tcp) {
+      // 64 B over tcp, the targeted case, with its two halves on their own: procmod's
+      // server side (a raw DEALER speaking PMP/1 to a second procmod-server) and its
+      // client side (this module against a raw ROUTER speaking PMP/1).
+      std::string server_only_endpoint, client_only_endpoint;
+      auto server_only = StartServer({"--listen", "tcp://127.0.0.1:0", "--admin", "none",
+                                      "--name", "bench-rtt-2"},
+                                     &server_only_endpoint);
+      auto pmp_echo = StartPeer("raw-pmp-echo", {"--bind", "tcp://127.0.0.1:0"},
+                                &client_only_endpoint);
+      RawPmpClient raw_pmp(raw_context_, server_only_endpoint);
+      Connection to_raw_pmp = Connect(client_only_endpoint);
+      const std::string payload(64, 'x');
+      const auto samples = Interleave({[&] { return PmRoundTrip(c, payload); },
+                                       [&] { return RawRoundTrip(dealer, payload); },
+                                       [&] { return raw_pmp.RoundTrip(payload); },
+                                       [&] { return PmRoundTrip(to_raw_pmp, payload); }});
+      LatencyRow("round trip 64 B tcp p50", samples[0], samples[1], 50, 1.3);
+      LatencyRow("round trip 64 B tcp p99", samples[0], samples[1], 99, 1.3);
+      LatencyRow("  part: raw PMP/1 DEALER -> procmod-server (server side only) p50",
+                 samples[2], samples[1], 50, 0);
+      LatencyRow("  part: procmod client -> raw PMP/1 ROUTER (client side only) p50",
+                 samples[3], samples[1], 50, 0);
+      (void)to_raw_pmp.Close();
+    } else {
+      RoundTripRows("round trip 64 B " + transport, c, dealer, 64, 0, 0);
+    }
+    RoundTripRows("round trip 4 KiB " + transport, c, dealer, 4096, 0, 0);
+    (void)c.Close();
+  }
+}
+
+// The two thread hops a Request() adds, measured without procmod: a thread blocked in
+// zmq::poll on an eventfd (as the I/O thread is) woken by a write, and a thread blocked
+// in future::get() woken by set_value. Then the same two hops through the module:
+// ProcessModule::Connections() posts a closure and waits for its result. Each hop
+// comes after 50 us of idleness, as in a round trip, where the woken thread has been
+// asleep for most of a network round trip (a sleeping vCPU wakes far slower than a
+// busy one).
+void Driver::HopFloor() {
+  const int n = s_.quick ? 1000 : 5000;
+  constexpr microseconds kIdle{50};
+  std::vector<double> to_io, to_app, module_call;
+  to_io.reserve(static_cast<size_t>(n));
+  to_app.reserve(static_cast<size_t>(n));
+  {
+    const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    std::atomic<std::promise<void>*> slot{nullptr};
+    std::atomic<int64_t> sent_at{0}, set_at{0};
+    std::thread io([&] {
+      for (int i = 0; i < n; ++i) {
+        zmq_pollitem_t item{nullptr, fd, ZMQ_POLLIN, 0};
+        while (zmq::poll(&item, 1, std::chrono::milliseconds(-1)) <= 0) {
+        }
+        const int64_t woke = MonotonicNs();
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t r = read(fd, &count, sizeof count);
+        to_io.push_back(static_cast<double>(woke - sent_at.load()) / 1e3);
+        std::promise<void>* promise = slot.exchange(nullptr);
+        std::this_thread::sleep_for(kIdle);
+        set_at.store(MonotonicNs());
+        promise->set_value();
+      }
+    });
+    for (int i = 0; i < n; ++i) {
+      std::promise<void> promise;
+      std::future<void> future = promise.get_future();
+      slot.store(&promise);
+      std::this_thread::sleep_for(kIdle);
+      sent_at.store(MonotonicNs());
+      const uint64_t one = 1;
+      [[maybe_unused]] ssize_t w = write(fd, &one, sizeof one);
+      future.get();
+      const int64_t back = MonotonicNs();
+      to_app.push_back(static_cast<double>(back - set_at.load()) / 1e3);
+    }
+    io.join();
+    close(fd);
+  }
+  for (int i = 0; i < n; ++i) {
+    std::this_thread::sleep_for(kIdle);
+    const auto t0 = SteadyClock::now();
+    (void)module_->Connections();
+    module_call.push_back(
+        std::chrono::duration<double, std::micro>(SteadyClock::now() - t0).count());
+  }
+  LatencyRow("thread hop (no procmod), idle thread: eventfd write -> zmq::poll returns p50", to_io, {}, 50, 0);
+  LatencyRow("thread hop (no procmod), idle thread: set_value -> future::get returns p50", to_app,
+             {}, 50, 0);
+  LatencyRow("ProcessModule::Connections() on an idle module (both hops) p50", module_call, {}, 50, 0);
+}
+
+// ----------------------------------------------------------------------------
+// One-way DATA throughput
+// ----------------------------------------------------------------------------
+
+uint64_t PmCount(const Connection& c) {
+  // Right after a burst of Send() the DEALER may still be at its HWM, and Request()
+  // then fails at once (kResourceExhausted) instead of waiting: retry until it is in.
+  Result<Reply> reply = c.Request("count", {}, std::chrono::seconds(120)).get();
+  for (int tries = 0; !reply.ok() && reply.status().IsResourceExhausted() && tries < 100000;
+       ++tries) {
+    SleepFor(microseconds(200));
+    reply = c.Request("count", {}, std::chrono::seconds(120)).get();
+  }
+  if (!reply.ok() || reply->payload.empty()) {
+    throw std::runtime_error("count failed: " + reply.status().ToString());
+  }
+  return std::stoull(reply->payload[0].to_string());
+}
+
+uint64_t RawCount(zmq::socket_t& dealer) {
+  dealer.send(zmq::str_buffer("END"), zmq::send_flags::none);
+  zmq::message_t reply;
+  if (!dealer.recv(reply)) throw std::runtime_error("raw count failed");
+  return std::stoull(reply.to_string());
+}
+
+void Driver::Throughput() {
+  std::string pm_endpoint, raw_endpoint;
+  auto sink = StartPeer("pm-server", {"--listen", "tcp://127.0.0.1:0", "--multi"}, &pm_endpoint);
+  auto raw_sink = StartPeer("raw-sink", {"--bind", "tcp://127.0.0.1:0"}, &raw_endpoint);
+  Connection c = Connect(pm_endpoint);
+  zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(raw_endpoint);
+  RawCount(dealer);
+
+  struct Size {
+    size_t bytes;
+    const char* label;
+    uint64_t messages;
+    uint64_t quick_messages;
+    double target;
+  };
+  const Size sizes[] = {{64, "64 B", 500000, 100000, 0.5},
+                        {1024, "1 KiB", 200000, 40000, 0},
+                        {65536, "64 KiB", 20000, 4000, 0.9}};
+  const int reps = s_.quick ? 1 : 3;
+  constexpr uint64_t kWindow = 500;
+  for (const Size& size : sizes) {
+    const std::string payload(size.bytes, 'x');
+    const uint64_t n = s_.quick ? size.quick_messages : size.messages;
+    // window 0: Send() as fast as it returns. Otherwise a "count" REQUEST after every
+    // `window` messages, waited for: at most window + 1 messages are ever queued, below
+    // the DEALER's SNDHWM (limits.send_queue, 1000), so nothing is dropped.
+    auto pm_run = [&](uint64_t count, uint64_t window, double* dropped_fraction) {
+      const uint64_t before = PmCount(c);
+      const uint64_t dropped_before = c.Stats().ok() ? c.Stats()->dropped : 0;
+      const auto t0 = SteadyClock::now();
+      for (uint64_t i = 0; i < count; ++i) {
+        Frames frames;
+        frames.emplace_back(payload.data(), payload.size());
+        if (Status s = c.Send(std::move(frames)); !s.ok()) {
+          throw std::runtime_error("Send: " + s.ToString());
+        }
+        if (window > 0 && (i + 1) % window == 0) PmCount(c);
+      }
+      const uint64_t delivered = PmCount(c) - before;
+      const auto t1 = SteadyClock::now();
+      const uint64_t dropped_after = c.Stats().ok() ? c.Stats()->dropped : 0;
+      if (dropped_fraction) {
+        *dropped_fraction = static_cast<double>(dropped_after - dropped_before) /
+                            static_cast<double>(count);
+      }
+      return static_cast<double>(delivered) / std::chrono::duration<double>(t1 - t0).count();
+    };
+    auto raw_run = [&](uint64_t count) {
+      const uint64_t before = RawCount(dealer);
+      const auto t0 = SteadyClock::now();
+      for (uint64_t i = 0; i < count; ++i) {
+        dealer.send(zmq::message_t(payload.data(), payload.size()), zmq::send_flags::none);
+      }
+      const uint64_t delivered = RawCount(dealer) - before;
+      const auto t1 = SteadyClock::now();
+      return static_cast<double>(delivered) / std::chrono::duration<double>(t1 - t0).count();
+    };
+    pm_run(n / 10, 0, nullptr);  // warm-up
+    raw_run(n / 10);
+    std::vector<double> pm, pm_windowed, raw;
+    double worst_drop = 0, worst_windowed_drop = 0;
+    for (int r = 0; r < reps; ++r) {
+      double dropped = 0;
+      pm.push_back(pm_run(n, 0, &dropped));
+      worst_drop = std::max(worst_drop, dropped);
+      raw.push_back(raw_run(n));
+      pm_windowed.push_back(pm_run(n, kWindow, &dropped));
+      worst_windowed_drop = std::max(worst_windowed_drop, dropped);
+    }
+    const double mb = static_cast<double>(size.bytes) / 1e6;
+    auto add = [&](const std::string& name, double pm_rate, double target, double drop) {
+      Row row;
+      row.name = name;
+      row.pm = pm_rate;
+      row.raw = Median(raw);
+      row.pm_text = Rate(row.pm) + "msg/s, " + WithUnit(row.pm * mb, "MB/s");
+      row.raw_text = Rate(row.raw) + "msg/s, " + WithUnit(row.raw * mb, "MB/s");
+      row.better = target > 0 ? Better::kHigher : Better::kInfo;
+      row.target = target;
+      Add(row);
+      if (drop > 0) {
+        Note(name + ": " + Fmt(drop * 100) +
+             " % of the messages Send() accepted were dropped (the I/O thread found the "
+             "DEALER at SNDHWM and sends with DONTWAIT); only delivered ones count");
+      }
+    };
+    add(std::string("DATA one-way ") + size.label + " tcp, Send() in a loop", Median(pm),
+        size.target, worst_drop);
+    add(std::string("DATA one-way ") + size.label + " tcp, count REQUEST every " +
+            std::to_string(kWindow) + " (no loss)",
+        Median(pm_windowed), 0, worst_windowed_drop);
+  }
+  (void)c.Close();
+}
+
+// ----------------------------------------------------------------------------
+// Broker relay
+// ----------------------------------------------------------------------------
+
+void Driver::Broker() {
+  if (s_.broker_bin.empty() || access(s_.broker_bin.c_str(), X_OK) != 0) {
+    Row row;
+    row.name = "broker relay round trip 64 B tcp p50";
+    row.skipped = "procmod-broker is not built (target procmod-broker)";
+    Add(row);
+    return;
+  }
+  std::string broker_endpoint, raw_endpoint;
+  auto broker = std::make_unique<Child>(
+      std::vector<std::string>{s_.broker_bin, "--port", "0", "--admin", "none"},
+      Log("procmod-broker"));
+  std::optional<std::string> ready = broker->WaitForLine("procmod-broker: ready on ", kStartTimeout);
+  if (!ready) throw std::runtime_error("procmod-broker did not start; see " + Log("procmod-broker"));
+  broker_endpoint = *ready;
+  auto server = StartServer({"--broker-url", broker_endpoint, "--service", "bench", "--admin",
+                             "none", "--name", "bench-relay"},
+                            nullptr, "procmod-server: registered as ");
+  auto echo = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0"}, &raw_endpoint);
+  Connection c = Connect("broker+" + broker_endpoint + "/bench");
+  zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(raw_endpoint);
+  RoundTripRows("broker relay round trip 64 B tcp (vs direct raw)", c, dealer, 64, 2.2, 2.2);
+  (void)c.Close();
+}
+
+// ----------------------------------------------------------------------------
+// Session setup
+// ----------------------------------------------------------------------------
+
+zmq::message_t HelloFrame(const std::string& name) {
+  pmp::Hello hello;
+  hello.role = "client";
+  hello.name = name;
+  hello.version = std::string(pmp::kProtocolVersion);
+  hello.software = "procmod-bench";
+  hello.heartbeat_ms = 1000;
+  return pmp::EncodeEnvelope(hello);
+}
+
+void Driver::SessionSetup() {
+  std::string pm_endpoint, raw_endpoint;
+  auto server = StartServer({"--listen", "tcp://127.0.0.1:0", "--multi-clients", "--admin",
+                             "none", "--name", "bench-setup"},
+                            &pm_endpoint);
+  auto echo = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0"}, &raw_endpoint);
+  const int count = s_.quick ? 40 : 300;
+  std::vector<double> pm, raw;
+  for (int i = 0; i < count; ++i) {
+    {
+      const auto t0 = SteadyClock::now();
+      Connection c = Connect(pm_endpoint);
+      const auto t1 = SteadyClock::now();
+      pm.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      (void)c.Close();
+    }
+    {
+      const auto t0 = SteadyClock::now();
+      zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
+      dealer.set(zmq::sockopt::linger, 0);
+      dealer.connect(raw_endpoint);
+      zmq::message_t hello = HelloFrame("procmod-bench");
+      dealer.send(hello, zmq::send_flags::none);
+      zmq::message_t reply;
+      if (!dealer.recv(reply)) throw std::runtime_error("raw hello failed");
+      const auto t1 = SteadyClock::now();
+      raw.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+  }
+  for (double percent : {50.0, 99.0}) {
+    Row row;
+    row.name = std::string("session setup HELLO->WELCOME tcp (ConnectToRemote) ") +
+               (percent == 50 ? "p50" : "p99");
+    row.pm = Percentile(pm, percent);
+    row.raw = Percentile(raw, percent);
+    row.pm_text = WithUnit(row.pm, "us");
+    row.raw_text = WithUnit(row.raw, "us");
+    Add(row);
+  }
+}
+
+// ----------------------------------------------------------------------------
+// Scale: many idle sessions
+// ----------------------------------------------------------------------------
+
+struct ScaleResult {
+  size_t sessions = 0;
+  size_t answered = 0;
+  double answer_s = 0;       // from the first connect until the last first answer
+  double cpu_percent = 0;    // of one core, over the idle window
+  double rss_per_session_kib = 0;
+  std::string client_stats;  // what the clients counted
+};
+
+// `n` sessions of raw DEALERs (hb-clients, 2,500 per process) against one server of
+// `kind`: the time until each has its first answer and, with `idle`, the server's CPU
+// and RSS while they idle at a 1 s heartbeat.
+ScaleResult Driver::Sessions(ServerKind kind, size_t n, size_t window, bool idle) {
+  const double window_s = s_.quick ? 1.5 : 10.0;
+  const milliseconds settle(s_.quick ? 500 : 3000);
+  const int64_t admit_timeout_ms = s_.quick ? 10000 : 45000;
+  const std::string config = s_.tmp + "/scale.yaml";
+  std::ofstream(config) << "heartbeat: {interval: 1s, liveness: 3}\n"
+                           "limits: {max_connections: 20000}\n";
+  ScaleResult result;
+  result.sessions = n;
+  std::string endpoint;
+  std::unique_ptr<Child> server;
+  switch (kind) {
+    case ServerKind::kRaw:
+      server = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0"}, &endpoint);
+      break;
+    case ServerKind::kRawBigBacklog:
+      server = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0", "--backlog", "8192"},
+                         &endpoint);
+      break;
+    case ServerKind::kDaemon:
+      server = StartServer({"--config", config, "--multi-clients", "--listen",
+                            "tcp://127.0.0.1:0", "--admin", "none", "--name", "bench-scale"},
+                           &endpoint);
+      break;
+    case ServerKind::kBare:
+      server = StartPeer("pm-server", {"--listen", "tcp://127.0.0.1:0", "--multi", "--max",
+                                       "20000", "--interval-ms", "1000"},
+                         &endpoint);
+      break;
+  }
+  SleepFor(milliseconds(300));
+  const int64_t rss0 = RssKiB(server->pid());
+  const size_t per_process = 2500;
+  const size_t processes = (n + per_process - 1) / per_process;
+  std::vector<std::unique_ptr<Child>> clients;
+  for (size_t p = 0; p < processes; ++p) {
+    const size_t share = n / processes + (p < n % processes ? 1 : 0);
+    clients.push_back(StartPeer(
+        "hb-clients",
+        {"--connect", endpoint, "--n", std::to_string(share), "--proto",
+         kind == ServerKind::kRaw || kind == ServerKind::kRawBigBacklog ? "raw" : "pmp", "--interval-ms", "1000", "--timeout-ms",
+         std::to_string(admit_timeout_ms), "--window",
+         std::to_string(window / processes)},
+        nullptr));
+  }
+  for (auto& client : clients) client->WriteLine("go");
+  int64_t first_start = INT64_MAX, last_answer = 0;
+  for (auto& client : clients) {
+    std::optional<std::string> line =
+        client->WaitForLine("admitted ", milliseconds(admit_timeout_ms + 15000));
+    if (!line) throw std::runtime_error("hb-clients did not report; see " + Log("hb-clients"));
+    std::istringstream in(*line);
+    size_t answered = 0;
+    int64_t start = 0, last = 0;
+    in >> answered >> start >> last;
+    result.answered += answered;
+    first_start = std::min(first_start, start);
+    last_answer = std::max(last_answer, last);
+  }
+  result.answer_s = static_cast<double>(last_answer - first_start) / 1e9;
+  if (idle) {
+    SleepFor(settle);
+    const double cpu0 = CpuSeconds(server->pid());
+    const auto t0 = SteadyClock::now();
+    SleepFor(std::chrono::duration_cast<milliseconds>(std::chrono::duration<double>(window_s)));
+    const double cpu1 = CpuSeconds(server->pid());
+    const double elapsed = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+    const int64_t rss1 = RssKiB(server->pid());
+    result.cpu_percent = (cpu1 - cpu0) / elapsed * 100;
+    result.rss_per_session_kib = static_cast<double>(rss1 - rss0) / static_cast<double>(n);
+  }
+  for (auto& client : clients) {
+    client->WriteLine("stop");
+    if (auto stats = client->WaitForLine("stats ", milliseconds(10000))) {
+      result.client_stats += (result.client_stats.empty() ? "" : " | ") + *stats;
+    }
+  }
+  server->Kill();
+  for (auto& client : clients) client->Kill();
+  return result;
+}
+
+std::string KindName(ServerKind kind) {
+  switch (kind) {
+    case ServerKind::kRaw: return "raw ROUTER";
+    case ServerKind::kRawBigBacklog: return "raw ROUTER (backlog 8192)";
+    case ServerKind::kDaemon: return "procmod-server";
+    case ServerKind::kBare: return "bare ProcessModule";
+  }
+  return "?";
+}
+
+void Driver::AdmissionRate() {
+  const size_t n = 1000;
+  const size_t window = 50;  // below libzmq's listen backlog (ZMQ_BACKLOG 100)
+  const ScaleResult raw = Sessions(ServerKind::kRaw, n, window, false);
+  for (ServerKind kind : {ServerKind::kDaemon, ServerKind::kBare}) {
+    const ScaleResult pm = Sessions(kind, n, window, false);
+    Row rate;
+    rate.name = "session setup, " + KindName(kind) + ": sessions/s admitted (1000, " +
+                std::to_string(window) + " in flight)";
+    rate.pm = pm.answer_s > 0 ? static_cast<double>(pm.answered) / pm.answer_s : 0;
+    rate.raw = raw.answer_s > 0 ? static_cast<double>(raw.answered) / raw.answer_s : 0;
+    rate.pm_text = Rate(rate.pm) + "/s";
+    rate.raw_text = Rate(rate.raw) + "/s";
+    rate.invalid = pm.answered != n;
+    Add(rate);
+  }
+}
+
+void Driver::Scale() {
+  // --quick: the targeted size only.
+  const std::vector<size_t> sizes =
+      s_.quick ? std::vector<size_t>{5000} : std::vector<size_t>{1000, 5000};
+  for (size_t n : sizes) {
+    const ScaleResult raw = Sessions(ServerKind::kRaw, n, 0, true);
+    Note("scale " + std::to_string(n) + ", raw ROUTER: clients counted: " + raw.client_stats);
+    if (!s_.quick) {
+      // Both servers listen with libzmq's default backlog (100): all-at-once connects
+      // overflow it and wait for SYN retransmits (1 s, 3 s, 7 s, ...). This raw ROUTER
+      // with a big backlog shows how much of the time that is.
+      const ScaleResult big = Sessions(ServerKind::kRawBigBacklog, n, 0, false);
+      Row row;
+      row.name = "scale " + std::to_string(n) + ": raw ROUTER, ZMQ_BACKLOG 8192 vs default 100: "
+                 "last first answer";
+      row.pm = big.answer_s * 1000;
+      row.raw = raw.answer_s * 1000;
+      row.pm_text = WithUnit(row.pm, "ms") + (big.answered == n ? "" : " (" + std::to_string(big.answered) + "/" + std::to_string(n) + ")");
+      row.raw_text = WithUnit(row.raw, "ms");
+      Add(row);
+    }
+    for (ServerKind kind : {ServerKind::kDaemon, ServerKind::kBare}) {
+      const ScaleResult pm = Sessions(kind, n, 0, true);
+      const std::string prefix = "scale " + std::to_string(n) + " idle, " + KindName(kind) + ": ";
+      const bool targeted = n == 5000;
+      const bool complete = pm.answered == n;
+
+      Row cpu;
+      cpu.name = prefix + "server CPU";
+      cpu.pm = pm.cpu_percent;
+      cpu.raw = raw.cpu_percent;
+      cpu.pm_text = WithUnit(pm.cpu_percent, "% core");
+      cpu.raw_text = WithUnit(raw.cpu_percent, "% core");
+      cpu.better = targeted ? Better::kLower : Better::kInfo;
+      cpu.target = 1.5;
+      cpu.invalid = !complete;
+      Add(cpu);
+
+      Row rss;
+      rss.name = prefix + "RSS per session";
+      rss.pm = pm.rss_per_session_kib;
+      rss.raw = raw.rss_per_session_kib;
+      rss.pm_text = WithUnit(pm.rss_per_session_kib, "KiB");
+      rss.raw_text = WithUnit(raw.rss_per_session_kib, "KiB");
+      rss.better = targeted ? Better::kLower : Better::kInfo;
+      rss.target = 1.15;
+      rss.invalid = !complete;
+      Add(rss);
+
+      Row all;
+      all.name = prefix + "all connect at once, last first answer";
+      all.pm = pm.answer_s * 1000;
+      all.raw = raw.answer_s * 1000;
+      all.pm_text = complete ? WithUnit(all.pm, "ms")
+                             : std::to_string(pm.answered) + "/" + std::to_string(n) +
+                                   " answered, last at " + WithUnit(all.pm, "ms");
+      all.raw_text = raw.answered == n ? WithUnit(all.raw, "ms")
+                                       : std::to_string(raw.answered) + "/" +
+                                             std::to_string(n) + ", " + WithUnit(all.raw, "ms");
+      all.better = targeted ? Better::kLower : Better::kInfo;
+      all.target = 1.0;
+      all.invalid = !complete;
+      Add(all);
+      Note(prefix + "clients counted: " + pm.client_stats);
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------
+// Failure detection
+// ----------------------------------------------------------------------------
+
+void Driver::Expiry() {
+  const int interval_ms = s_.quick ? 300 : 1000;
+  const int liveness = 3;
+  const int peers = s_.quick ? 3 : 5;
+  const double nominal_ms = interval_ms * liveness;
+  const double target = (nominal_ms + interval_ms) / nominal_ms;
+  const milliseconds wait_limit(static_cast<int64_t>(nominal_ms) + 3 * interval_ms + 5000);
+  // Kills are spread over a heartbeat interval, so the samples do not all share one
+  // phase of the expiry timer.
+  std::uniform_int_distribution<int> phase(0, interval_ms);
+  const std::vector<std::string> heartbeat = {"--interval-ms", std::to_string(interval_ms),
+                                              "--liveness", std::to_string(liveness)};
+
+  auto add = [&](const std::string& name, const std::vector<double>& detect_ms, int expected) {
+    Row row;
+    row.name = name;
+    row.pm = detect_ms.empty() ? 0 : *std::max_element(detect_ms.begin(), detect_ms.end());
+    row.raw = nominal_ms;
+    row.pm_text = "max " + WithUnit(row.pm, "ms") + " (median " + Fmt(Median(detect_ms)) +
+                  ", " + std::to_string(detect_ms.size()) + "/" + std::to_string(expected) + ")";
+    row.raw_text = std::to_string(interval_ms) + " ms x " + std::to_string(liveness);
+    row.better = Better::kLower;
+    row.target = target;
+    row.invalid = static_cast<int>(detect_ms.size()) != expected;
+    Add(row);
+  };
+
+  // A: a server (pm-server) expires clients that were SIGKILLed.
+  {
+    std::string endpoint;
+    std::vector<std::string> flags = {"--listen", "tcp://127.0.0.1:0", "--multi"};
+    flags.insert(flags.end(), heartbeat.begin(), heartbeat.end());
+    auto server = StartPeer("pm-server", flags, &endpoint);
+    std::vector<std::unique_ptr<Child>> clients;
+    std::vector<std::string> sessions;
+    for (int i = 0; i < peers; ++i) {
+      clients.push_back(std::make_unique<Child>(
+          std::vector<std::string>{self_, "pm-client", "--connect", endpoint}, Log("pm-client")));
+      std::optional<std::string> session = clients.back()->WaitForLine("connected ", kStartTimeout);
+      if (!session) throw std::runtime_error("pm-client did not connect; see " + Log("pm-client"));
+      sessions.push_back(*session);
+    }
+    SleepFor(milliseconds(2 * interval_ms));  // a few heartbeats go by first
+    std::map<std::string, int64_t> killed_at;
+    for (int i = 0; i < peers; ++i) {
+      SleepFor(milliseconds(phase(random_)));
+      killed_at[sessions[static_cast<size_t>(i)]] = MonotonicNs();
+      clients[static_cast<size_t>(i)]->Kill();
+    }
+    std::vector<double> detect_ms;
+    const auto deadline = SteadyClock::now() + wait_limit;
+    while (static_cast<int>(detect_ms.size()) < peers && SteadyClock::now() < deadline) {
+      std::optional<std::string> line = server->WaitForLine(
+          "gone ", std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now()));
+      if (!line) break;
+      std::istringstream in(*line);
+      std::string session, reason;
+      int64_t at = 0;
+      in >> session >> reason >> at;
+      auto it = killed_at.find(session);
+      if (it == killed_at.end()) continue;
+      if (reason != "expired") {
+        Note("expiry A: session " + session + " ended with '" + reason + "', not expired");
+        continue;
+      }
+      detect_ms.push_back(static_cast<double>(at - it->second) / 1e6);
+    }
+    add("failure detection: server expires a SIGKILLed client", detect_ms, peers);
+  }
+
+  // B: the driver's own module (a client) expires servers that were SIGKILLed.
+  {
+    std::vector<std::unique_ptr<Child>> servers;
+    std::vector<std::string> sessions;
+    for (int i = 0; i < peers; ++i) {
+      std::string endpoint;
+      std::vector<std::string> flags = {"--listen", "tcp://127.0.0.1:0"};
+      flags.insert(flags.end(), heartbeat.begin(), heartbeat.end());
+      servers.push_back(StartPeer("pm-server", flags, &endpoint));
+      sessions.push_back(Connect(endpoint).session());
+    }
+    SleepFor(milliseconds(2 * interval_ms));
+    std::map<std::string, int64_t> killed_at;
+    for (int i = 0; i < peers; ++i) {
+      SleepFor(milliseconds(phase(random_)));
+      killed_at[sessions[static_cast<size_t>(i)]] = MonotonicNs();
+      servers[static_cast<size_t>(i)]->Kill();
+    }
+    std::vector<double> detect_ms;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, wait_limit, [&] {
+        return std::all_of(sessions.begin(), sessions.end(),
+                           [&](const std::string& s) { return gone_.contains(s); });
+      });
+      for (const std::string& session : sessions) {
+        auto it = gone_.find(session);
+        if (it == gone_.end()) continue;
+        if (it->second.second != DisconnectReason::kExpired) {
+          Note("expiry B: session " + session + " ended with '" +
+               std::string(DisconnectReasonName(it->second.second)) + "', not expired");
+          continue;
+        }
+        detect_ms.push_back(static_cast<double>(it->second.first - killed_at[session]) / 1e6);
+      }
+    }
+    add("failure detection: client module expires a SIGKILLed server", detect_ms, peers);
+  }
+}
+
+// ----------------------------------------------------------------------------
+// Output
+// ----------------------------------------------------------------------------
+
+void Driver::PrintHeader() {
+  std::string cpu;
+  {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("model name", 0) == 0) {
+        cpu = line.substr(line.find(':') + 2);
+        break;
+      }
+    }
+  }
+  utsname u{};
+  uname(&u);
+  int major = 0, minor = 0, patch = 0;
+  zmq_version(&major, &minor, &patch);
+  char date[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf("procmod-bench (%s run): procmod %s vs raw cppzmq %d.%d.%d\n",
+              s_.quick ? "quick" : "full", PROCMOD_BENCH_VERSION, CPPZMQ_VERSION_MAJOR,
+              CPPZMQ_VERSION_MINOR, CPPZMQ_VERSION_PATCH);
+  std::printf("date:    %s\n", date);
+  std::printf("machine: nproc %ld, %s, %s %s, load average %.2f %.2f %.2f at start\n",
+              sysconf(_SC_NPROCESSORS_ONLN), cpu.c_str(), u.sysname, u.release, load[0],
+              load[1], load[2]);
+  std::printf("libzmq:  %d.%d.%d\n\n", major, minor, patch);
+  std::fflush(stdout);
+}
+
+void Driver::PrintTable() {
+  struct Cells {
+    std::string c[6];
+  };
+  std::vector<Cells> lines;
+  lines.push_back({{"case", "procmod", "raw", "ratio", "target", "ok?"}});
+  int missed = 0;
+  for (const Row& row : rows_) {
+    Cells cells;
+    cells.c[0] = row.name;
+    if (!row.skipped.empty()) {
+      cells.c[1] = "skipped";
+      cells.c[2] = "-";
+      cells.c[3] = "-";
+      cells.c[4] = "-";
+      cells.c[5] = "skip: " + row.skipped;
+      lines.push_back(cells);
+      continue;
+    }
+    cells.c[1] = row.pm_text;
+    cells.c[2] = row.raw_text;
+    const double ratio = row.raw != 0 ? row.pm / row.raw : 0;
+    cells.c[3] = row.raw != 0 ? Fmt(ratio) + "x" : "-";
+    switch (row.better) {
+      case Better::kLower: {
+        cells.c[4] = "<= " + Fmt(row.target) + "x";
+        const bool ok = !row.invalid && row.raw != 0 && ratio <= row.target;
+        cells.c[5] = ok ? "yes" : "MISSED";
+        missed += ok ? 0 : 1;
+        break;
+      }
+      case Better::kHigher: {
+        cells.c[4] = ">= " + Fmt(row.target) + "x";
+        const bool ok = !row.invalid && row.raw != 0 && ratio >= row.target;
+        cells.c[5] = ok ? "yes" : "MISSED";
+        missed += ok ? 0 : 1;
+        break;
+      }
+      case Better::kInfo:
+        cells.c[4] = "-";
+        cells.c[5] = "info";
+        break;
+    }
+    lines.push_back(cells);
+  }
+  size_t width[6] = {0, 0, 0, 0, 0, 0};
+  for (const Cells& cells : lines) {
+    for (int i = 0; i < 6; ++i) width[i] = std::max(width[i], cells.c[i].size());
+  }
+  auto print = [&](const Cells& cells) {
+    std::string out = "|";
+    for (int i = 0; i < 6; ++i) {
+      out += " " + cells.c[i] + std::string(width[i] - cells.c[i].size(), ' ') + " |";
+    }
+    std::printf("%s\n", out.c_str());
+  };
+  print(lines[0]);
+  std::string rule = "|";
+  for (int i = 0; i < 6; ++i) rule += std::string(width[i] + 2, '-') + "|";
+  std::printf("%s\n", rule.c_str());
+  for (size_t i = 1; i < lines.size(); ++i) print(lines[i]);
+  std::printf("\n%d target(s) missed.\n", missed);
+  if (!notes_.empty()) {
+    std::printf("\nNotes:\n");
+    for (const std::string& note : notes_) std::printf("- %s\n", note.c_str());
+  }
+  std::fflush(stdout);
+}
+
+int Driver::Run() {
+  PrintHeader();
+  (void)ConfigureLogging(LogOptions{"warn", "text"});
+  Options options;
+  options.name = "procmod-bench";
+  options.role = Role::kClient;
+  options.multiple_connections = true;
+  options.timeouts.connect = std::chrono::seconds(10);
+  Result<ProcessModule*> module = ProcessModule::Initialize(options);
+  if (!module.ok()) {
+    std::fprintf(stderr, "procmod-bench: %s\n", module.status().ToString().c_str());
+    return 1;
+  }
+  module_ = *module;
+  module_->OnDisconnected([this](const Connection& peer, DisconnectReason reason) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      gone_[peer.session()] = {MonotonicNs(), reason};
+    }
+    cv_.notify_all();
+  });
+  if (Status s = module_->Start(); !s.ok()) {
+    std::fprintf(stderr, "procmod-bench: %s\n", s.ToString().c_str());
+    return 1;
+  }
+
+  struct Case {
+    const char* name;
+    void (Driver::*run)();
+  };
+  const Case cases[] = {{"rtt", &Driver::RoundTrip},   {"data", &Driver::Throughput},
+                        {"broker", &Driver::Broker},   {"setup", &Driver::SessionSetup},
+                        {"setup", &Driver::AdmissionRate}, {"scale", &Driver::Scale},
+                        {"expiry", &Driver::Expiry}};
+  int failed = 0;
+  for (const Case& c : cases) {
+    if (!Wanted(c.name)) continue;
+    const auto t0 = SteadyClock::now();
+    std::fprintf(stderr, "procmod-bench: case %s ...\n", c.name);
+    try {
+      (this->*c.run)();
+    } catch (const std::exception& e) {
+      ++failed;
+      Row row;
+      row.name = std::string("case ") + c.name;
+      row.skipped = std::string("FAILED: ") + e.what();
+      Add(row);
+    }
+    std::fprintf(stderr, "procmod-bench: case %s took %.1f s\n", c.name,
+                 std::chrono::duration<double>(SteadyClock::now() - t0).count());
+  }
+  PrintTable();
+  ProcessModule::Finalize();
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int RunDriver(const std::vector<std::string>& args) {
+  signal(SIGPIPE, SIG_IGN);  // a child that died must not take the driver with it
+  Settings settings;
+  std::unique_ptr<TempDir> own_tmp;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw std::runtime_error(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--quick") {
+      settings.quick = true;
+    } else if (a == "--server") {
+      settings.server_bin = value();
+    } else if (a == "--broker") {
+      settings.broker_bin = value();
+    } else if (a == "--tmp") {
+      settings.tmp = value();
+    } else if (a == "--only") {
+      std::stringstream list(value());
+      std::string name;
+      while (std::getline(list, name, ',')) settings.only.insert(name);
+    } else {
+      throw std::runtime_error("unknown flag " + a);
+    }
+  }
+  if (settings.server_bin.empty()) throw std::runtime_error("--server PATH is required");
+  if (settings.tmp.empty()) {
+    own_tmp = std::make_unique<TempDir>("procmod-bench");
+    settings.tmp = own_tmp->path();
+  }
+  Driver driver(std::move(settings));
+  return driver.Run();
+}
+
+}  // namespace procmod::bench

@@ -1,0 +1,40 @@
+// peers.h: the child-process roles of procmod-bench. The driver (cases.cc) starts
+// them as `procmod-bench ROLE FLAGS...`; each prints "ready ..." on stdout when it
+// can be used and then runs until the driver kills it (or, for hb-clients, until it
+// reads "stop").
+//
+//   raw-echo --bind EP          raw ROUTER: sends every message back as it came
+//   raw-sink --bind EP          raw ROUTER: counts messages; answers "END" with the count
+//   raw-pmp-echo --bind EP      raw ROUTER speaking PMP/1 by hand on one thread: WELCOME,
+//                               REPLY with the payload to any REQUEST, PING to PING
+//   pm-server --listen EP [--multi] [--interval-ms N] [--liveness N] [--max N]
+//                               a process module server on the public API: "ping"
+//                               echoes, "count" answers the DATA count; prints
+//                               "gone SESSION REASON NS" when a peer's session ends
+//   pm-client --connect URL     a process module client that connects and idles
+//   rtt-probe --connect URL --mode pm|raw [--n N] [--size B]
+//                               N round trips from a process of its own (procmod client
+//                               module or raw DEALER), for perf stat and callgrind
+//   send-probe --connect URL [--n N] [--size B] [--window W]
+//                               Connection::Send() N times to a pm-server, then counts
+//                               what arrived (REQUEST "count"); for perf and callgrind
+//   hb-clients --connect EP --n N --proto pmp|raw [--interval-ms N] [--timeout-ms N]
+//              [--window K]     N raw DEALERs: on "go" each connects and sends HELLO
+//                               (PMP/1 bytes, by hand) and waits for its first answer
+//                               (all at once, or at most K unanswered at a time), then
+//                               PINGs every interval; prints "admitted COUNT START_NS
+//                               LAST_NS" and, on "stop", "stats key=value ..."
+#ifndef PROCMOD_BENCH_PEERS_H_
+#define PROCMOD_BENCH_PEERS_H_
+
+#include <string>
+#include <vector>
+
+namespace procmod::bench {
+
+// Runs ROLE with its flags; the process exit code. -1 when ROLE is not a peer role.
+int RunPeerRole(const std::string& role, const std::vector<std::string>& args);
+
+}  // namespace procmod::bench
+
+#endif  // PROCMOD_BENCH_PEERS_H_

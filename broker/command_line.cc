@@ -1,0 +1,248 @@
+#include "command_line.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <set>
+
+#include "admin.h"  // IsLocalEndpoint
+#include "procmod/config.h"
+
+namespace procmod::broker {
+namespace {
+
+constexpr const char* kDescription =
+    "procmod-broker - rendezvous relay for procmod peers that can only dial out\n\n"
+    "Servers and clients both connect to the broker, so neither has to accept a\n"
+    "connection: the way through firewalls and NAT on clusters. A server registers a\n"
+    "service (HELLO role server, service NAME, multi); clients ask for that service\n"
+    "(HELLO role client, service NAME) and are admitted by the server's policy\n"
+    "(connect-id, one client or many). The broker relays DATA, REQUEST and REPLY\n"
+    "between them, tells the server JOINED and LEFT, and heartbeats each leg on its\n"
+    "own. Configuration comes from --config FILE.yaml (docs/CONFIGURATION.md; a broker\n"
+    "uses name, listen, heartbeat, limits, admin, log and linger); flags override it.";
+
+constexpr const char* kFooter = R"(
+PROTOCOL (docs/BROKER.md, docs/PROTOCOL.md section 12)
+  server HELLO        DENY 409 if the service has a live server, else WELCOME
+  client HELLO        DENY 404 unknown service, 403 connect-id, 409 single server
+                      already had its client, 503 at limits.max_connections;
+                      else WELCOME (the server's role and name) + JOINED to the server
+  DATA/REQUEST/REPLY  relayed; towards the server `peer` names the client's session,
+                      from the server `peer` must name one of its clients
+  client BYE/expiry   LEFT {session, bye|expired} to its server
+  server BYE/expiry   BYE "server left" / "server lost" to each of its clients
+
+ADMIN ENDPOINT (--admin; default ipc:///tmp/procmod-<name>.admin)
+  services.list, connections.list, process.info, connections.close {session};
+  see procmod-monitor --admin ENDPOINT.
+
+SIGNALS
+  SIGINT, SIGTERM     BYE "broker shutting down" to every peer, exit 0 within a second
+
+EXIT STATUS
+  0  clean: stopped by a signal; also --help, --version, --check-config
+  2  bad configuration or flags (the message names the file, line and key)
+  4  could not bind the listen or admin endpoint (e.g. the port is in use)
+
+FILES
+  config/broker.yaml  a commented example
+
+EXAMPLES
+  procmod-broker                             on tcp://127.0.0.1:5570
+  procmod-broker --listen tcp://0.0.0.0:5570 reachable from the cluster's nodes
+  procmod-broker --port 0 --admin none       any free port; printed when ready
+  procmod-broker --config config/broker.yaml --check-config
+)";
+
+// Top-level keys of the schema a broker uses. timeouts: only handshake, which bounds
+// the ZMTP handshake on the broker's socket. security: checked, and refused when set
+// (no CURVE yet).
+const std::set<std::string, std::less<>>& UsedKeys() {
+  static const std::set<std::string, std::less<>> keys = {
+      "name", "listen", "heartbeat", "limits", "admin", "log", "linger", "timeouts", "security"};
+  return keys;
+}
+
+struct Flags {
+  std::string config, listen, name, admin, log_level, log_format;
+  int port = -1;
+  bool check_config = false;
+};
+
+void DefineFlags(CLI::App& app, Flags& f) {
+  app.add_option("-c,--config", f.config, "YAML configuration file")->type_name("FILE");
+  app.add_option("--listen", f.listen,
+                 "endpoint to bind (default " + std::string(kDefaultListen) + ")")
+      ->type_name("URL");
+  app.add_option("-p,--port", f.port, "port of the listen endpoint; 0 = any free port")
+      ->type_name("N")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--name", f.name,
+                 "name shown to servers and by the monitor (default procmod-broker)")
+      ->type_name("NAME");
+  app.add_option("--admin", f.admin, "admin endpoint, or 'none'")->type_name("ENDPOINT");
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--log-format", f.log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--check-config", f.check_config,
+               "validate the configuration, print the effective one, exit");
+}
+
+// What the file says beyond Options: which keys it gives, and on which line.
+class FileKeys {
+ public:
+  FileKeys() = default;
+  explicit FileKeys(const std::string& path) : path_(path) {
+    try {
+      root_ = YAML::LoadFile(path);  // LoadConfig accepted it, so this parses
+    } catch (const YAML::Exception&) {
+      root_ = YAML::Node();
+    }
+  }
+
+  bool Has(std::initializer_list<const char*> key_path) const { return Find(key_path).has_value(); }
+
+  // "FILE:LINE: " of the key's value, or "" when the file does not give it.
+  std::string Where(std::initializer_list<const char*> key_path) const {
+    std::optional<YAML::Node> node = Find(key_path);
+    if (!node || node->Mark().is_null()) return "";
+    return path_ + ":" + std::to_string(node->Mark().line + 1) + ": ";
+  }
+
+  std::vector<std::string> TopLevelKeys() const {
+    std::vector<std::string> keys;
+    if (!root_.IsMap()) return keys;
+    for (const auto& entry : root_) keys.push_back(entry.first.as<std::string>(""));
+    return keys;
+  }
+
+ private:
+  // Const lookups only: yaml-cpp's non-const operator[] would add the key.
+  std::optional<YAML::Node> Find(std::initializer_list<const char*> key_path) const {
+    YAML::Node node;
+    node.reset(root_);
+    for (const char* key : key_path) {
+      if (!node.IsMap()) return std::nullopt;
+      const YAML::Node& map = node;
+      YAML::Node child = map[key];
+      if (!child.IsDefined()) return std::nullopt;
+      node.reset(child);
+    }
+    return node;
+  }
+
+  std::string path_;
+  YAML::Node root_;
+};
+
+// Replaces the port of a tcp:// URL.
+Result<std::string> WithPort(const std::string& url, int port) {
+  const size_t colon = url.rfind(':');
+  if (url.rfind("tcp://", 0) != 0 || colon == std::string::npos || colon < 6) {
+    return InvalidArgumentError("--port: listen '" + url + "' is not a tcp://HOST:PORT URL");
+  }
+  return url.substr(0, colon + 1) + std::to_string(port);
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "procmod-broker: %s\n", message.c_str());
+  return kExitBadConfig;
+}
+
+}  // namespace
+
+CommandLine ParseCommandLine(int argc, char** argv) {
+  CLI::App app(kDescription, "procmod-broker");
+  app.footer(kFooter);
+  app.set_version_flag("-V,--version", "procmod-broker " PROCMOD_VERSION " (protocol PMP/1.0)");
+  app.get_formatter()->column_width(40);
+  Flags flags;
+  DefineFlags(app, flags);
+
+  CommandLine out;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // help/version to stdout, errors to stderr
+    out.exit_code = rc == 0 ? kExitClean : kExitBadConfig;
+    return out;
+  }
+
+  Result<Options> loaded =
+      flags.config.empty() ? LoadConfigFromString("", "<defaults>") : LoadConfig(flags.config);
+  if (!loaded.ok()) {
+    out.exit_code = Fail(std::string(loaded.status().message()));
+    return out;
+  }
+  Options& o = out.options = std::move(*loaded);
+  const FileKeys file = flags.config.empty() ? FileKeys() : FileKeys(flags.config);
+
+  // The broker's own defaults for what neither the file nor a flag gives.
+  if (app.count("--name")) {
+    o.name = flags.name;
+  } else if (!file.Has({"name"})) {
+    o.name = kDefaultName;
+  }
+  if (app.count("--admin")) {
+    o.admin.endpoint = flags.admin == "none" ? "" : flags.admin;
+  } else if (!file.Has({"admin", "endpoint"})) {
+    o.admin.endpoint = DefaultAdminEndpoint(o.name);
+  }
+  if (app.count("--listen")) {
+    o.listen = flags.listen;
+  } else if (!file.Has({"listen"})) {
+    o.listen = kDefaultListen;
+  }
+  if (app.count("--port")) {
+    Result<std::string> url = WithPort(o.listen, flags.port);
+    if (!url.ok()) {
+      out.exit_code = Fail(std::string(url.status().message()));
+      return out;
+    }
+    o.listen = *url;
+  }
+  if (app.count("--log-level")) o.log.level = flags.log_level;
+  if (app.count("--log-format")) o.log.format = flags.log_format;
+
+  // Checks on the whole, naming the file's line unless a flag set the key.
+  if (o.listen.empty()) {
+    const std::string where = app.count("--listen") ? "" : file.Where({"listen"});
+    out.exit_code = Fail(where + "listen: a broker needs an endpoint to bind");
+    return out;
+  }
+  if (!o.admin.endpoint.empty() && !IsLocalEndpoint(o.admin.endpoint)) {
+    const std::string where = app.count("--admin") ? "" : file.Where({"admin", "endpoint"});
+    out.exit_code = Fail(where + "admin.endpoint: " + o.admin.endpoint +
+                         " is not local; a non-loopback admin endpoint requires CURVE, "
+                         "which procmod-broker does not offer yet: use ipc://, "
+                         "tcp://127.0.0.1:PORT or none");
+    return out;
+  }
+  const CurveOptions& curve = o.security.curve;
+  if (!curve.secret_key_file.empty() || !curve.authorized_keys_dir.empty() ||
+      !curve.server_public_key.empty()) {
+    out.exit_code = Fail(file.Where({"security", "curve"}) +
+                         "security.curve: procmod-broker does not support CURVE yet; "
+                         "leave the keys empty (the broker would otherwise run "
+                         "unencrypted against your intent)");
+    return out;
+  }
+  for (const std::string& key : file.TopLevelKeys()) {
+    if (!UsedKeys().contains(key)) out.ignored_keys.push_back(key);
+  }
+
+  if (flags.check_config) {
+    std::cout << "# procmod-broker uses name, listen, heartbeat, limits, admin, log, "
+                 "linger\n# and timeouts.handshake; the other keys are ignored.\n"
+              << DumpConfig(o);
+    out.exit_code = kExitClean;
+  }
+  return out;
+}
+
+}  // namespace procmod::broker

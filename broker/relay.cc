@@ -1,0 +1,490 @@
+#include "relay.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iterator>
+#include <zmq_addon.hpp>
+
+namespace procmod::broker {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kMaxMessagesPerTurn = 256;  // per socket, so one busy peer can't starve
+constexpr const char* kShutdownReason = "broker shutting down";
+
+// Heartbeats and expiry are checked four times per interval, as in the process
+// module: a PING goes out at most a quarter interval late, and a silent leg is
+// noticed within a quarter interval of its deadline.
+Duration TickFor(const HeartbeatPolicy& heartbeat) {
+  return std::clamp<Duration>(heartbeat.settings().interval / 4, milliseconds(1),
+                              milliseconds(250));
+}
+
+// Time until `deadline` for zmq::poll, rounded up so the loop never wakes early
+// and spins.
+milliseconds PollTimeout(TimePoint now, TimePoint deadline) {
+  if (deadline <= now) return milliseconds(0);
+  return std::chrono::ceil<milliseconds>(deadline - now);
+}
+
+uint64_t FrameBytes(const pmp::Frames& frames, size_t first = 0) {
+  uint64_t total = 0;
+  for (size_t i = first; i < frames.size(); ++i) total += frames[i].size();
+  return total;
+}
+
+pmp::Frames ErrorFrames(uint32_t code, std::string reason) {
+  return pmp::Encode(pmp::Error{code, std::move(reason)});
+}
+
+std::string Pack(const json& value) {
+  std::vector<uint8_t> bytes = json::to_msgpack(value);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+pmp::Reply Ok(uint64_t id, const json& result) {
+  return pmp::Reply{.id = id, .code = 0, .result = Pack(result)};
+}
+
+// The `peer` key of a relayed header (DATA, REQUEST or REPLY).
+std::string& PeerOf(pmp::Header& header) {
+  if (auto* data = std::get_if<pmp::Data>(&header)) return data->peer;
+  if (auto* request = std::get_if<pmp::Request>(&header)) return request->peer;
+  return std::get<pmp::Reply>(header).peer;
+}
+
+const char* KindName(const Leg& leg) { return leg.is_server() ? "server" : "client"; }
+
+}  // namespace
+
+// ============================================================================
+// Life
+// ============================================================================
+
+Result<std::unique_ptr<Relay>> Relay::Create(const Options& options) {
+  const std::string& admin = options.admin.endpoint;
+  if (!admin.empty() && !IsLocalEndpoint(admin)) {
+    return InvalidArgumentError("admin endpoint " + admin +
+                                " is not local; a non-loopback admin endpoint requires "
+                                "CURVE, which procmod-broker does not offer yet: use "
+                                "ipc://, tcp://127.0.0.1:PORT or none");
+  }
+  std::unique_ptr<Relay> relay(new Relay(options));
+  if (relay->wake_fd_ < 0) {
+    return InternalError(std::string("eventfd: ") + std::strerror(errno));
+  }
+  if (Status s = relay->Bind(); !s.ok()) return s;
+  return Result<std::unique_ptr<Relay>>(std::move(relay));
+}
+
+Relay::Relay(const Options& options)
+    : options_(options),
+      heartbeat_(HeartbeatSettings{options_.heartbeat.interval,
+                                   std::max<uint32_t>(options_.heartbeat.liveness, 1)}),
+      tick_(TickFor(heartbeat_)),
+      started_at_(SteadyClock::now()),
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      context_(1),
+      directory_(DirectorySettings{options_.name, heartbeat_.settings(),
+                                   options_.limits.max_connections}) {}
+
+Relay::~Relay() {
+  admin_.reset();
+  router_.reset();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+Status Relay::Bind() {
+  try {
+    zmq::socket_t socket(context_, zmq::socket_type::router);
+    ConfigureAcceptor(socket, options_);
+    socket.bind(options_.listen);
+    listen_endpoint_ = socket.get(zmq::sockopt::last_endpoint);
+    router_ = std::move(socket);
+  } catch (const zmq::error_t& e) {
+    return EndpointError("bind", options_.listen, e);
+  }
+  const std::string& admin = options_.admin.endpoint;
+  if (admin.empty()) return Status();
+  try {
+    zmq::socket_t socket(context_, zmq::socket_type::router);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);  // admin requests are small
+    socket.bind(admin);
+    admin_endpoint_ = socket.get(zmq::sockopt::last_endpoint);
+    admin_ = std::move(socket);
+  } catch (const zmq::error_t& e) {
+    return EndpointError("bind admin endpoint", admin, e);
+  }
+  return Status();
+}
+
+void Relay::Stop() {
+  stopping_.store(true);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+void Relay::Run() {
+  next_tick_ = SteadyClock::now() + tick_;
+  while (!stopping_.load()) {
+    PollOnce();
+    OnTimer(SteadyClock::now());
+  }
+  ShutdownSockets();
+}
+
+void Relay::ShutdownSockets() {
+  if (!router_) return;
+  Outbox bye = directory_.Shutdown(kShutdownReason);
+  spdlog::info("procmod-broker: shutting down; BYE to {} peer(s)", bye.size());
+  SendOutbox(bye);
+  router_.reset();  // linger (options.linger, at most 1 s) bounds the flush
+  admin_.reset();
+  context_.close();
+  // libzmq 4.3 leaves an ipc:// socket file behind; a clean exit removes its own.
+  constexpr std::string_view kIpc = "ipc://";
+  if (admin_endpoint_.starts_with(kIpc) && admin_endpoint_.size() > kIpc.size() &&
+      admin_endpoint_[kIpc.size()] != '@') {  // '@': abstract namespace, no file
+    std::error_code ignored;
+    std::filesystem::remove(admin_endpoint_.substr(kIpc.size()), ignored);
+  }
+}
+
+// ============================================================================
+// The loop
+// ============================================================================
+
+void Relay::PollOnce() {
+  zmq_pollitem_t items[3] = {
+      {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+      {router_->handle(), 0, ZMQ_POLLIN, 0},
+      {admin_ ? admin_->handle() : nullptr, 0, ZMQ_POLLIN, 0},
+  };
+  const size_t count = admin_ ? 3 : 2;
+  try {
+    zmq::poll(items, count, PollTimeout(SteadyClock::now(), next_tick_));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) spdlog::error("procmod-broker: poll failed: {}", e.what());
+    return;
+  }
+  if (items[0].revents & ZMQ_POLLIN) {
+    uint64_t value = 0;
+    [[maybe_unused]] ssize_t n = read(wake_fd_, &value, sizeof value);
+    // Nothing else to do: the loop condition sees stopping_.
+  }
+  if (items[1].revents & ZMQ_POLLIN) ServiceRouter();
+  if (count > 2 && (items[2].revents & ZMQ_POLLIN)) ServiceAdmin();
+}
+
+// Time-driven work, once per tick: expiry of every silent leg, then PINGs.
+void Relay::OnTimer(TimePoint now) {
+  if (now < next_tick_) return;  // woken by traffic, not by the clock
+  next_tick_ = now + tick_;
+  EndOutcome expired = directory_.Expire(now);
+  LogEnded(expired.ended);
+  SendOutbox(expired.out);
+  for (const std::string& routing_id : directory_.DuePings(now)) {
+    const Leg* leg = directory_.Find(routing_id);
+    if (leg == nullptr) continue;
+    SendTo(routing_id, pmp::Encode(HeartbeatPolicy::MakePing(leg->peer.echo, now)));
+  }
+}
+
+// ============================================================================
+// The data ROUTER
+// ============================================================================
+
+void Relay::ServiceRouter() {
+  for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+    rx_.clear();
+    try {
+      auto received =
+          zmq::recv_multipart(*router_, std::back_inserter(rx_), zmq::recv_flags::dontwait);
+      if (!received) return;
+    } catch (const zmq::error_t& e) {
+      spdlog::error("procmod-broker: receive on {} failed: {}", listen_endpoint_, e.what());
+      return;
+    }
+    if (rx_.empty()) continue;
+    const std::string routing_id(rx_[0].data<char>(), rx_[0].size());
+    OnMessage(routing_id, rx_);
+  }
+}
+
+void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
+  const uint64_t bytes = FrameBytes(frames, 1);
+  if (bytes > options_.limits.max_message_size) {
+    // Dropped undecoded: not life, and it ends nobody's session.
+    SendTo(routing_id,
+           ErrorFrames(pmp::kCodeTooLarge,
+                       "message of " + std::to_string(bytes) + " bytes exceeds max_message_size (" +
+                           std::to_string(options_.limits.max_message_size) + ")"));
+    return;
+  }
+  Result<pmp::Message> decoded = decoder_.Decode(frames, 1);
+  if (!decoded.ok()) {
+    // Malformed: answered, dropped, not counted as life. Never ends a session.
+    SendTo(routing_id, ErrorFrames(pmp::kCodeMalformed, std::string(decoded.status().message())));
+    return;
+  }
+  Leg* leg = directory_.Find(routing_id);
+  if (leg != nullptr) {  // any well-formed message is life, a HELLO too
+    leg->peer.last_seen = SteadyClock::now();
+    leg->peer.msgs_in++;
+    leg->peer.bytes_in += bytes;
+  }
+  if (decoded->command() == pmp::Command::kHello) {
+    std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
+    return OnHello(routing_id, std::get<pmp::Hello>(decoded->header), std::move(address));
+  }
+  if (leg == nullptr) {
+    // No session: the peer must HELLO again (e.g. after the broker restarted).
+    SendTo(routing_id, ErrorFrames(pmp::kCodeUnknownSession, "unknown session; send HELLO"));
+    return;
+  }
+  OnLegMessage(*leg, *decoded);
+}
+
+void Relay::OnHello(const std::string& routing_id, const pmp::Hello& hello, std::string address) {
+  const std::string from = address.empty() ? std::string("?") : address;
+  HelloOutcome o = directory_.Hello(routing_id, hello, std::move(address), SteadyClock::now());
+  if (!o.admitted) {
+    spdlog::info("procmod-broker: denied {} '{}' from {} (service '{}'): {} {}", hello.role,
+                 hello.name, from, hello.service, o.deny_code, o.reason);
+    SendOutbox(o.out);
+    return;
+  }
+  LogEnded(o.ended);
+  spdlog::info("procmod-broker: admitted {} '{}' from {} for service '{}' as session {}",
+               hello.role, hello.name, from, hello.service, o.session);
+  // In order: the old session's end, the WELCOME, the JOINED. A WELCOME that cannot
+  // be delivered (the peer left already) ends the new session at once (§10.2).
+  bool welcome_lost = false;
+  for (Outgoing& m : o.out) {
+    const bool welcome =
+        m.routing_id == routing_id && std::holds_alternative<pmp::Welcome>(m.header);
+    const SendOutcome sent = SendTo(m.routing_id, pmp::Encode(m.header));
+    if (welcome && sent == SendOutcome::kPeerGone) welcome_lost = true;
+  }
+  if (welcome_lost) {
+    EndOutcome lost = directory_.Lost(routing_id);
+    LogEnded(lost.ended);
+    SendOutbox(lost.out);
+  }
+}
+
+void Relay::OnLegMessage(Leg& leg, pmp::Message& message) {
+  switch (message.command()) {
+    case pmp::Command::kPing:
+      if (auto rtt = HeartbeatPolicy::OnPing(std::get<pmp::Ping>(message.header),
+                                             SteadyClock::now(), leg.peer.echo)) {
+        leg.peer.rtt = *rtt;
+      }
+      return;
+    case pmp::Command::kBye: {
+      const std::string routing_id = leg.peer.routing_id;  // `leg` goes with the BYE
+      EndOutcome e = directory_.Bye(routing_id);
+      LogEnded(e.ended);
+      SendOutbox(e.out);
+      return;
+    }
+    case pmp::Command::kData:
+    case pmp::Command::kRequest:
+    case pmp::Command::kReply:
+      return RelayMessage(leg, message);
+    case pmp::Command::kError: {
+      const auto& error = std::get<pmp::Error>(message.header);
+      spdlog::warn("procmod-broker: {} session {} reported ERROR {}: {}", KindName(leg),
+                   leg.peer.session, error.code, error.reason);
+      return;
+    }
+    case pmp::Command::kHello:  // handled before a leg is looked at
+    case pmp::Command::kWelcome:
+    case pmp::Command::kDeny:
+    case pmp::Command::kJoined:
+    case pmp::Command::kLeft:
+      SendTo(leg.peer.routing_id,
+             ErrorFrames(pmp::kCodeMalformed, std::string(pmp::CommandName(message.command())) +
+                                                  " is not expected from this peer"));
+      return;
+  }
+}
+
+void Relay::RelayMessage(Leg& from, pmp::Message& message) {
+  std::string& peer = PeerOf(message.header);
+  Route route = directory_.RouteFrom(from.peer.routing_id, peer);
+  if (route.error_code != 0) {
+    SendTo(from.peer.routing_id, ErrorFrames(route.error_code, std::move(route.reason)));
+    return;
+  }
+  if (route.drop) {
+    from.peer.dropped++;
+    spdlog::debug("procmod-broker: dropped a message from {}: {}", from.peer.name, route.reason);
+    return;
+  }
+  peer = std::move(route.peer);
+  // Only the envelope is new; the payload frames move over as they came.
+  if (SendTo(route.to, pmp::Encode(message.header, std::move(message.payload))) ==
+      SendOutcome::kSent) {
+    ++relayed_;
+  }
+}
+
+void Relay::SendOutbox(Outbox& out) {
+  for (Outgoing& m : out) SendTo(m.routing_id, pmp::Encode(m.header));
+}
+
+SendOutcome Relay::SendTo(const std::string& routing_id, pmp::Frames frames) {
+  const uint64_t bytes = FrameBytes(frames);
+  const SendOutcome outcome = SendFrames(*router_, routing_id, frames);
+  Leg* leg = directory_.Find(routing_id);
+  switch (outcome) {
+    case SendOutcome::kSent:
+      if (leg != nullptr) {
+        leg->peer.last_sent = SteadyClock::now();
+        leg->peer.msgs_out++;
+        leg->peer.bytes_out += bytes;
+      }
+      break;
+    case SendOutcome::kQueueFull:  // a slow peer: drop and count, never wait
+      ++dropped_;
+      if (leg != nullptr) leg->peer.dropped++;
+      break;
+    case SendOutcome::kPeerGone:  // the link is gone; expiry ends the session
+    case SendOutcome::kFailed:
+      break;
+  }
+  return outcome;
+}
+
+void Relay::LogEnded(const std::vector<Ended>& ended) {
+  for (const Ended& e : ended) {
+    spdlog::info("procmod-broker: session {} of {} '{}' (service '{}') ended: {}",
+                 e.leg.peer.session, e.leg.peer.role, e.leg.peer.name, e.leg.service, e.why);
+  }
+}
+
+// ============================================================================
+// The admin ROUTER
+// ============================================================================
+
+void Relay::ServiceAdmin() {
+  for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+    pmp::Frames frames;
+    try {
+      if (!zmq::recv_multipart(*admin_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        return;
+      }
+    } catch (const zmq::error_t& e) {
+      spdlog::error("procmod-broker: receive on admin endpoint failed: {}", e.what());
+      return;
+    }
+    if (frames.empty()) continue;
+    const std::string routing_id(frames[0].data<char>(), frames[0].size());
+    Result<pmp::Message> decoded = decoder_.Decode(frames, 1);
+    pmp::Frames answer;
+    if (!decoded.ok()) {
+      answer = ErrorFrames(pmp::kCodeMalformed, std::string(decoded.status().message()));
+    } else if (decoded->command() != pmp::Command::kRequest) {
+      answer = ErrorFrames(pmp::kCodeMalformed, "the admin endpoint answers REQUEST only");
+    } else {
+      answer = pmp::Encode(OnAdminRequest(std::get<pmp::Request>(decoded->header)));
+    }
+    // An admin client that went away just misses its answer.
+    (void)SendFrames(*admin_, routing_id, answer);
+  }
+}
+
+pmp::Reply Relay::OnAdminRequest(const pmp::Request& request) {
+  if (request.method == "connections.list") {
+    return Ok(request.id, ConnectionsJson(SteadyClock::now()));
+  }
+  if (request.method == "services.list") return Ok(request.id, ServicesJson());
+  if (request.method.starts_with("collab.")) {
+    // The collaboration master lives in each server, not in the broker.
+    return pmp::Reply{.id = request.id,
+                      .code = pmp::kCodeUnknownSession,
+                      .error = "unknown admin method '" + request.method +
+                               "': a broker has no collaboration master; ask the "
+                               "server's own admin endpoint"};
+  }
+  return HandleAdminRequest(request, *this);  // process.info, connections.close
+}
+
+json Relay::ConnectionsJson(TimePoint now) const {
+  json list = json::array();
+  for (const Leg* leg : directory_.Legs()) {
+    json peer = PeerToJson(leg->peer.Snapshot(now));
+    peer["service"] = leg->service;
+    const Service* service = directory_.FindService(leg->service);
+    if (leg->is_server()) {
+      peer["clients"] = service ? service->clients.size() : 0;
+    } else {
+      peer["server"] = service ? service->server_session : std::string();
+    }
+    list.push_back(std::move(peer));
+  }
+  return list;
+}
+
+json Relay::ServicesJson() const {
+  json list = json::array();
+  for (const auto& [name, service] : directory_.services()) {
+    const Leg* server = directory_.Find(service.server);
+    list.push_back(json{
+        {"service", name},
+        {"server", service.server_session},
+        {"server_name", server ? server->peer.name : std::string()},
+        {"role", server ? server->peer.role : std::string()},
+        {"multi", service.multi},
+        {"clients", service.clients},
+    });
+  }
+  return list;
+}
+
+std::vector<PeerInfo> Relay::AdminPeers() {
+  const TimePoint now = SteadyClock::now();
+  std::vector<PeerInfo> peers;
+  for (const Leg* leg : directory_.Legs()) peers.push_back(leg->peer.Snapshot(now));
+  return peers;
+}
+
+json Relay::AdminProcessInfo() {
+  const auto uptime = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - started_at_);
+  return json{
+      {"name", options_.name},
+      {"role", kBrokerRole},
+      {"listen", listen_endpoint_},
+      {"admin", admin_endpoint_},
+      {"pid", static_cast<int64_t>(getpid())},
+      {"uptime_ms", uptime.count()},
+      {"services", directory_.services().size()},
+      {"connections", directory_.size()},
+      {"clients", directory_.client_count()},
+      {"relayed", relayed_},
+      {"dropped", dropped_},
+      {"protocol", pmp::kProtocolVersion},
+      {"software", "procmod " PROCMOD_VERSION},
+      {"heartbeat_ms", heartbeat_.settings().interval.count()},
+      {"liveness", heartbeat_.settings().liveness},
+  };
+}
+
+bool Relay::AdminCloseSession(const std::string& session) {
+  EndOutcome e = directory_.Close(session);
+  if (e.ended.empty()) return false;
+  LogEnded(e.ended);
+  SendOutbox(e.out);
+  return true;
+}
+
+}  // namespace procmod::broker

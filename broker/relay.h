@@ -1,0 +1,127 @@
+// relay.h: the procmod-broker's loop: its sockets, dispatch, relaying, heartbeats.
+//
+// A Relay owns the broker's ROUTER (where servers and clients, both dialing out,
+// meet) and its admin ROUTER, and runs one zmq::poll loop over them on the thread
+// that calls Run(). It dispatches; the Directory decides (admission, JOINED/LEFT,
+// routes, expiry); the codec encodes. Payload frames are moved from the sender's
+// message into the relayed one, never copied; only the envelope is re-encoded, with
+// `peer` set (towards a server) or cleared (towards a client).
+//
+// Never blocking on one peer: every send is dontwait; a message that cannot be queued
+// for a slow peer is dropped and counted (its `dropped`, and the relay's total). A
+// malformed message gets ERROR 400 and changes nothing else.
+//
+// Heartbeats, per leg: every tick (interval / 4) each leg silent for interval x
+// liveness expires (all legs, not only the oldest), and each leg sent nothing for an
+// interval gets a PING.
+//
+// Threads: Create() and Run() on one thread (the daemon's main thread); Stop() from
+// any thread, including a signal-handling one.
+//
+//   Result<std::unique_ptr<Relay>> relay = Relay::Create(options);
+//   if (!relay.ok()) return relay.status().IsInvalidArgument() ? 2 : 4;
+//   std::printf("procmod-broker: ready on %s\n", (*relay)->ListenEndpoint().c_str());
+//   (*relay)->Run();  // until Stop(); then BYE "broker shutting down" to everyone
+#ifndef PROCMOD_BROKER_RELAY_H_
+#define PROCMOD_BROKER_RELAY_H_
+
+#include <atomic>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "admin.h"
+#include "clock.h"
+#include "codec.h"
+#include "directory.h"
+#include "heartbeat.h"
+#include "procmod/options.h"
+#include "procmod/result.h"
+#include "sockets.h"
+
+namespace procmod::broker {
+
+class Relay : private AdminTarget {
+ public:
+  // Binds options.listen and, unless it is empty, options.admin.endpoint. Uses name,
+  // heartbeat, limits and linger of `options`. Errors: kInvalidArgument for a
+  // malformed endpoint or a non-local admin endpoint (bad configuration),
+  // kUnavailable when an endpoint cannot be bound (e.g. the port is in use).
+  static Result<std::unique_ptr<Relay>> Create(const Options& options);
+  ~Relay() override;
+
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  // The bound endpoints, with the real port when port 0 was asked for.
+  const std::string& ListenEndpoint() const { return listen_endpoint_; }
+  const std::string& AdminEndpoint() const { return admin_endpoint_; }  // "" = none
+
+  // Serves until Stop(); then says BYE "broker shutting down" to every leg and closes
+  // the sockets (linger bounded by options.linger, at most 1 s).
+  void Run();
+  // Makes Run() return soon. Thread-safe; only an atomic store and an eventfd write.
+  void Stop();
+
+ private:
+  explicit Relay(const Options& options);
+
+  Status Bind();
+  void PollOnce();
+  void OnTimer(TimePoint now);
+  void ShutdownSockets();
+
+  // The data ROUTER.
+  void ServiceRouter();
+  void OnMessage(const std::string& routing_id, pmp::Frames& frames);
+  void OnHello(const std::string& routing_id, const pmp::Hello& hello, std::string address);
+  void OnLegMessage(Leg& leg, pmp::Message& message);
+  void RelayMessage(Leg& from, pmp::Message& message);
+  void SendOutbox(Outbox& out);
+  void LogEnded(const std::vector<Ended>& ended);
+  // Sends `frames` to `routing_id` without blocking; counts it on the leg, if any.
+  SendOutcome SendTo(const std::string& routing_id, pmp::Frames frames);
+
+  // The admin ROUTER.
+  void ServiceAdmin();
+  pmp::Reply OnAdminRequest(const pmp::Request& request);
+  nlohmann::json ConnectionsJson(TimePoint now) const;
+  nlohmann::json ServicesJson() const;
+
+  // AdminTarget (for HandleAdminRequest's process.info and connections.close).
+  std::vector<PeerInfo> AdminPeers() override;
+  nlohmann::json AdminProcessInfo() override;
+  bool AdminCloseSession(const std::string& session) override;
+  void AdminSetAccepting(bool) override {}      // collab.* is answered 404 before
+  void AdminSetConnectId(uint64_t) override {}  // it could get here
+
+  // ---- constant after construction ----
+  const Options options_;
+  const HeartbeatPolicy heartbeat_;
+  const Duration tick_;  // heartbeats and expiry are checked every interval / 4
+  const TimePoint started_at_;
+  std::string listen_endpoint_;
+  std::string admin_endpoint_;
+
+  // ---- any thread ----
+  std::atomic<bool> stopping_{false};
+  int wake_fd_ = -1;
+
+  // ---- the loop's thread only ----
+  zmq::context_t context_;
+  std::optional<zmq::socket_t> router_;
+  std::optional<zmq::socket_t> admin_;
+  pmp::Decoder decoder_;
+  pmp::Frames rx_;
+  Directory directory_;
+  TimePoint next_tick_{};
+  uint64_t relayed_ = 0;  // DATA/REQUEST/REPLY passed on
+  uint64_t dropped_ = 0;  // messages a full queue refused
+};
+
+}  // namespace procmod::broker
+
+#endif  // PROCMOD_BROKER_RELAY_H_

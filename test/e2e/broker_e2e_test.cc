@@ -1,0 +1,173 @@
+// End to end through procmod-broker: a real procmod-server registers a service, real
+// clients (the procmod CLI, test peers, a Client in this process) reach it by
+// broker+tcp://HOST:PORT/SERVICE. Both sides only dial out.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "procmod/client.h"
+#include "support/module_fixture.h"
+#include "support/subprocess.h"
+
+namespace procmod::testing {
+namespace {
+
+using json = nlohmann::json;
+
+class BrokerE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/procmod-broker-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    // 100 ms x 3 on every leg, so losses show within a few hundred ms.
+    config_ = dir_ + "/fast.yaml";
+    std::ofstream(config_) << "heartbeat: {interval: 100ms, liveness: 3}\n";
+    admin_ = "ipc://" + dir_ + "/broker.admin";
+    broker_ = std::make_unique<Subprocess>(std::vector<std::string>{
+        PROCMOD_BROKER, "--config", config_, "--port", "0", "--admin", admin_});
+    std::optional<std::string> endpoint =
+        broker_->WaitForLine("procmod-broker: ready on ", kDeadline);
+    ASSERT_TRUE(endpoint.has_value());
+    broker_endpoint_ = *endpoint;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // broker+tcp://HOST:PORT/SERVICE for this test's broker.
+  std::string ServiceUrl(const std::string& service) const {
+    return "broker+" + broker_endpoint_ + "/" + service;
+  }
+
+  std::unique_ptr<Subprocess> StartServer(const std::string& service,
+                                          std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {PROCMOD_SERVER, "--config", config_, "--admin", "none",
+                                     "--broker-url", broker_endpoint_, "--service", service};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto server = std::make_unique<Subprocess>(std::move(args));
+    EXPECT_TRUE(server->WaitForLine("procmod-server: registered as ", kDeadline).has_value());
+    return server;
+  }
+
+  std::unique_ptr<Subprocess> Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), PROCMOD_CLI);
+    return std::make_unique<Subprocess>(std::move(args), /*merge_stderr=*/true);
+  }
+
+  std::string dir_, config_, admin_, broker_endpoint_;
+  std::unique_ptr<Subprocess> broker_;
+  Mailbox<std::string> events_;  // outlives any Client and its callbacks
+};
+
+TEST_F(BrokerE2E, ServerAndClientBothDialOutAndPingThroughTheBroker) {
+  auto server = StartServer("viz", {"--name", "viz-1"});
+  auto ping = Cli({"ping", ServiceUrl("viz"), "-c", "3", "-i", "50ms"});
+  const std::string out = ping->ReadAll(kDeadline);
+  EXPECT_EQ(ping->Wait(kDeadline), 0) << out;
+  EXPECT_NE(out.find("3 sent, 3 received, 0% loss"), std::string::npos) << out;
+  EXPECT_NE(out.find("viz-1"), std::string::npos) << out;
+  // A single-connection server behind a broker exits when its client leaves (LEFT bye).
+  EXPECT_EQ(server->Wait(kDeadline), 0);
+}
+
+TEST_F(BrokerE2E, SingleConnectionServerDeniesASecondClient409) {
+  auto server = StartServer("viz");
+  Result<std::unique_ptr<Client>> first = Client::Connect(ServiceUrl("viz"));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = Cli({"connect", ServiceUrl("viz")});
+  const std::string out = second->ReadAll(kDeadline);
+  EXPECT_EQ(second->Wait(kDeadline), 5) << out;
+  EXPECT_NE(out.find("409"), std::string::npos) << out;
+}
+
+TEST_F(BrokerE2E, UnknownServiceIsDenied404) {
+  auto client = Cli({"connect", ServiceUrl("nobody")});
+  const std::string out = client->ReadAll(kDeadline);
+  EXPECT_EQ(client->Wait(kDeadline), 5) << out;
+  EXPECT_NE(out.find("404"), std::string::npos) << out;
+}
+
+TEST_F(BrokerE2E, MultiServiceRelaysRequestsAndBroadcastsBetweenSeveralClients) {
+  auto server = StartServer("collab", {"--multi-clients"});
+  Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("collab"));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  (*client)->OnData([this](const Connection&, std::string_view channel, Frames payload) {
+    if (channel == "broadcast") events_.Push(payload.at(0).to_string());
+  });
+  Frames payload;
+  payload.emplace_back("through", 7);
+  payload.emplace_back("the broker", 10);
+  Result<Reply> pong = (*client)->Request("ping", std::move(payload));
+  ASSERT_TRUE(pong.ok()) << pong.status().ToString();
+  ASSERT_EQ(pong->payload.size(), 2u);
+  EXPECT_EQ(pong->payload[1].to_string(), "the broker");
+
+  // Two more clients, one after the other, through the same broker.
+  for (const char* text : {"hello from B", "hello from C"}) {
+    auto other = Cli({"send", ServiceUrl("collab"), "--channel", "broadcast", text});
+    EXPECT_EQ(other->Wait(kDeadline), 0) << other->ReadAll(milliseconds(100));
+    EXPECT_EQ(events_.Pop(), std::optional<std::string>(text));
+  }
+  EXPECT_FALSE(server->Wait(milliseconds(50)).has_value());  // multi: still serving
+}
+
+TEST_F(BrokerE2E, KilledClientGivesLeftAndTheSingleServerExits3) {
+  auto server = StartServer("viz");
+  auto client = std::make_unique<Subprocess>(std::vector<std::string>{
+      PROCMOD_TEST_PEER, "client", "forward", "single", ServiceUrl("viz"), "0", "hold"});
+  ASSERT_TRUE(client->WaitForLine("HOLDING", kDeadline).has_value());
+  client->Signal(SIGKILL);
+  // The broker expires the client (100 ms x 3) and sends LEFT expired.
+  EXPECT_EQ(server->Wait(kDeadline), 3);
+}
+
+TEST_F(BrokerE2E, KilledServerGivesItsClientsByeWithinIntervalTimesLiveness) {
+  auto server = StartServer("viz", {"--multi-clients"});
+  ClientOptions options;
+  Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("viz"), options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  (*client)->OnDisconnected([this](const Connection&, DisconnectReason reason) {
+    events_.Push(std::string(DisconnectReasonName(reason)));
+  });
+  const auto killed_at = std::chrono::steady_clock::now();
+  server->Signal(SIGKILL);
+  std::optional<std::string> reason = events_.Pop();
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_EQ(*reason, "bye");  // the broker's BYE "server lost", not our own expiry
+  EXPECT_LT(std::chrono::steady_clock::now() - killed_at, milliseconds(300 + 100 + 200));
+}
+
+TEST_F(BrokerE2E, MonitorListsWhichClientIsWithWhichServer) {
+  auto server = StartServer("viz", {"--name", "viz-1", "--multi-clients"});
+  ClientOptions options;
+  options.name = "alice";
+  Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("viz"), options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto monitor = std::make_unique<Subprocess>(
+      std::vector<std::string>{PROCMOD_MONITOR, "--admin", admin_, "list", "--json"});
+  const std::string out = monitor->ReadAll(kDeadline);
+  ASSERT_EQ(monitor->Wait(kDeadline), 0) << out;
+  json peers = json::parse(out);
+  std::string server_session;
+  for (const json& p : peers) {
+    if (p["name"] == "viz-1") server_session = p["session"];
+  }
+  ASSERT_FALSE(server_session.empty()) << out;
+  bool found_client = false;
+  for (const json& p : peers) {
+    if (p["name"] == "alice") {
+      found_client = true;
+      EXPECT_EQ(p["service"], "viz");
+      EXPECT_EQ(p["server"], server_session);
+    }
+  }
+  EXPECT_TRUE(found_client) << out;
+}
+
+}  // namespace
+}  // namespace procmod::testing
