@@ -23,7 +23,17 @@ done
 bash scripts/install-deps.sh
 
 build_dir=build${sanitize:+-$sanitize}
-cmake -S . -B "$build_dir" -G Ninja -DPROCMOD_WERROR=ON -DPROCMOD_SANITIZE="$sanitize" >/dev/null
+# Line tables (-g1) rather than full debug info: backtraces still name file and line,
+# and the build takes a good deal less time.
+build_flags=(-DPROCMOD_WERROR=ON -DPROCMOD_SANITIZE="$sanitize"
+             -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG")
+if [ -n "$sanitize" ]; then
+  # Sanitizer builds are for the tests: light optimisation and line tables only
+  # (enough for readable reports), no benchmarks. About half the compile time.
+  build_flags+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
+                -DPROCMOD_BUILD_BENCH=OFF)
+fi
+cmake -S . -B "$build_dir" -G Ninja "${build_flags[@]}" >/dev/null
 cmake --build "$build_dir"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

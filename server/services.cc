@@ -23,14 +23,6 @@ Reply Error(uint32_t code, std::string message) {
   return Reply{.code = code, .error = std::move(message)};
 }
 
-std::vector<PeerInfo> Clients(ProcessModule& module) {
-  std::vector<PeerInfo> clients;
-  for (PeerInfo& peer : module.Connections()) {
-    if (peer.incoming && peer.role == "client") clients.push_back(std::move(peer));
-  }
-  return clients;
-}
-
 }  // namespace
 
 std::unique_ptr<ServerServices> ServerServices::Install(ProcessModule& module) {
@@ -70,7 +62,7 @@ Reply ServerServices::Info(IncomingRequest&) {
                    {"software", "procmod " PROCMOD_VERSION},
                    {"protocol", "1.0"},
                    {"uptime_ms", uptime.count()},
-                   {"clients", Clients(module_).size()},
+                   {"clients", clients_.size()},
                })};
 }
 
@@ -104,25 +96,30 @@ Reply ServerServices::SetConnectId(IncomingRequest& request) {
 void ServerServices::OnData(const Connection& from, std::string_view channel,
                             Frames payload) {
   if (channel != "broadcast" || !module_.SupportMultipleConnections()) return;
-  for (const PeerInfo& client : Clients(module_)) {
-    if (client.session == from.session()) continue;  // not back to its sender
-    Result<Connection> to = module_.FindConnection(client.session);
-    if (!to.ok()) continue;
+  for (const auto& [seq, to] : clients_) {
+    if (to.session() == from.session()) continue;  // not back to its sender
     // zmq_msg_copy shares the buffer (reference counted): no bytes are copied.
     Frames copy(payload.size());
     for (size_t i = 0; i < payload.size(); ++i) copy[i].copy(payload[i]);
-    (void)to->Send(std::move(copy), "broadcast");
+    (void)to.Send(std::move(copy), "broadcast");
   }
 }
 
 void ServerServices::OnJoined(const Connection& peer) {
   if (peer.role() != "client") return;
+  const uint64_t seq = next_seq_++;
+  clients_.emplace(seq, peer);
+  seq_by_session_[peer.session()] = seq;
   Announce({{"event", "joined"}, {"session", peer.session()}, {"name", peer.name()}});
   CheckMaster();
 }
 
 void ServerServices::OnLeft(const Connection& peer, DisconnectReason reason) {
   if (peer.role() != "client") return;
+  if (auto it = seq_by_session_.find(peer.session()); it != seq_by_session_.end()) {
+    clients_.erase(it->second);
+    seq_by_session_.erase(it);
+  }
   Announce({{"event", "left"},
             {"session", peer.session()},
             {"name", peer.name()},
@@ -131,14 +128,9 @@ void ServerServices::OnLeft(const Connection& peer, DisconnectReason reason) {
 }
 
 void ServerServices::CheckMaster() {
-  std::string master;
-  std::string name;
-  for (const PeerInfo& client : Clients(module_)) {
-    if (client.master) {
-      master = client.session;
-      name = client.name;
-    }
-  }
+  // The oldest client, as the identity table's `master` flag says too.
+  const std::string master = clients_.empty() ? "" : clients_.begin()->second.session();
+  const std::string name = clients_.empty() ? "" : clients_.begin()->second.name();
   if (master == master_) return;
   master_ = master;
   if (master.empty()) return;
@@ -148,10 +140,7 @@ void ServerServices::CheckMaster() {
 
 void ServerServices::Announce(const json& event) {
   const std::string text = event.dump();
-  for (const PeerInfo& client : Clients(module_)) {
-    Result<Connection> to = module_.FindConnection(client.session);
-    if (to.ok()) (void)to->Send(text, "collab");
-  }
+  for (const auto& [seq, to] : clients_) (void)to.Send(text, "collab");
 }
 
 }  // namespace procmod::server

@@ -20,7 +20,9 @@
 #define PROCMOD_SERVER_SERVICES_H_
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <unordered_map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -56,7 +58,12 @@ class ServerServices {
 
   ProcessModule& module_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::string master_;  // I/O thread only
+  // I/O thread only. The clients, oldest first, kept as they join and leave: every
+  // event would otherwise snapshot the whole identity table (O(N) per join).
+  std::map<uint64_t, Connection> clients_;
+  std::unordered_map<std::string, uint64_t> seq_by_session_;
+  uint64_t next_seq_ = 1;
+  std::string master_;
 };
 
 }  // namespace procmod::server

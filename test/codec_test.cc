@@ -427,6 +427,16 @@ std::string Golden(const unsigned char* bytes, size_t size) {
   return std::string(reinterpret_cast<const char*>(bytes), size);
 }
 
+// Both directions: `header` encodes to exactly `golden`, and `golden` decodes to
+// `header`, field by field.
+template <typename T>
+void ExpectGolden(const T& header, const std::string& golden) {
+  EXPECT_EQ(Bytes(EncodeEnvelope(header)), golden);
+  Result<Message> decoded = DecodeEnvelopeFrame(Frame(golden));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(Fields(std::get<T>(decoded->header)), Fields(header));
+}
+
 TEST(CodecGolden, HelloEnvelopeBytes) {
   const Hello h{.connect_id = 0,
                 .role = "client",
@@ -434,12 +444,7 @@ TEST(CodecGolden, HelloEnvelopeBytes) {
                 .version = "1.0",
                 .software = "procmod 0.1.0",
                 .heartbeat_ms = 1000};
-  const std::string golden = Golden(kGoldenHello, sizeof kGoldenHello);
-  EXPECT_EQ(Bytes(EncodeEnvelope(h)), golden);
-
-  Result<Message> decoded = DecodeEnvelopeFrame(Frame(golden));
-  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-  EXPECT_EQ(Fields(std::get<Hello>(decoded->header)), Fields(h));
+  ExpectGolden(h, Golden(kGoldenHello, sizeof kGoldenHello));
 }
 
 TEST(CodecGolden, WelcomeEnvelopeBytes) {
@@ -451,12 +456,7 @@ TEST(CodecGolden, WelcomeEnvelopeBytes) {
                   .heartbeat_ms = 1000,
                   .liveness = 3,
                   .multi = false};
-  const std::string golden = Golden(kGoldenWelcome, sizeof kGoldenWelcome);
-  EXPECT_EQ(Bytes(EncodeEnvelope(w)), golden);
-
-  Result<Message> decoded = DecodeEnvelopeFrame(Frame(golden));
-  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-  EXPECT_EQ(Fields(std::get<Welcome>(decoded->header)), Fields(w));
+  ExpectGolden(w, Golden(kGoldenWelcome, sizeof kGoldenWelcome));
 }
 
 // ---- payload frames -----------------------------------------------------------

@@ -2,19 +2,20 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include "support/temp_dir.h"
 
 namespace procmod {
 namespace {
 
 using std::chrono::milliseconds;
+using ::procmod::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -71,29 +72,6 @@ std::string ErrorOf(std::string_view yaml) {
   EXPECT_TRUE(options.status().IsInvalidArgument()) << options.status().ToString();
   return std::string(options.status().message());
 }
-
-// A directory from mkdtemp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "config_test.XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string Write(const std::string& name, std::string_view text) const {
-    std::string path = path_ + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // ---- defaults and every key ----------------------------------------------
 

@@ -38,6 +38,9 @@ COMMANDS
   info [--json]
       The process: name, role, mode, multi, listen and admin endpoints, pid, uptime,
       whether it accepts new peers, how many it has, heartbeat, protocol, software.
+  services [--json]
+      A procmod-broker's services (services.list): each service, its server's
+      session, name and role, multi, and the sessions of the clients it relays.
   kick SESSION
       Ends one session (connections.close): the peer gets BYE "closed by the
       administrator". Prints "closed session SESSION".
@@ -114,6 +117,9 @@ void DefineCommands(CLI::App& app, Flags& f) {
           "", "SECONDS"));
   CLI::App* info = app.add_subcommand("info", "what the process is and how it is set up");
   info->add_flag("--json", f.json, "print process.info as a JSON object");
+  CLI::App* services =
+      app.add_subcommand("services", "a broker's services: which clients are with which server");
+  services->add_flag("--json", f.json, "print services.list as a JSON array");
   CLI::App* kick = app.add_subcommand("kick", "end one session (the peer gets BYE)");
   kick->add_option("SESSION", f.session, "the session id, as `list` shows it")->required();
 }
@@ -131,6 +137,7 @@ std::string ResolveEndpoint(const Flags& f) {
 Command CommandOf(const CLI::App& app) {
   if (app.got_subcommand("info")) return Command::kInfo;
   if (app.got_subcommand("kick")) return Command::kKick;
+  if (app.got_subcommand("services")) return Command::kServices;
   return Command::kList;
 }
 

@@ -18,7 +18,7 @@ inline constexpr int kExitFailed = 1;    // the admin endpoint answered no (kick
 inline constexpr int kExitUsage = 2;     // bad flags or endpoint
 inline constexpr int kExitNoAnswer = 4;  // nothing (or no admin service) answered
 
-enum class Command { kList, kInfo, kKick };
+enum class Command { kList, kInfo, kKick, kServices };
 
 struct Invocation {
   Command command = Command::kList;

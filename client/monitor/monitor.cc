@@ -105,6 +105,20 @@ Outcome Info(const Invocation& inv) {
   return Outcome{.out = inv.json ? info->dump(2) + "\n" : ProcessInfoText(*info)};
 }
 
+Outcome Services(const Invocation& inv) {
+  Result<json> services = Ask(inv, "services.list", nullptr);
+  if (!services.ok()) {
+    if (services.status().IsNotFound()) {
+      return Failure(kExitFailed, inv.endpoint + " has no services: it is not a procmod-broker");
+    }
+    return FailureFor(inv, "services.list", services.status());
+  }
+  if (!services->is_array()) {
+    return Failure(kExitFailed, "services.list returned " + services->dump() + ", not a list");
+  }
+  return Outcome{.out = inv.json ? services->dump(2) + "\n" : ServicesTable(*services)};
+}
+
 Outcome Kick(const Invocation& inv) {
   Result<json> closed = Ask(inv, "connections.close", json{{"session", inv.session}});
   if (closed.ok()) return Outcome{.out = "closed session " + inv.session + "\n"};
@@ -205,6 +219,8 @@ int Run(const Invocation& inv) {
       return Emit(Info(inv));
     case Command::kKick:
       return Emit(Kick(inv));
+    case Command::kServices:
+      return Emit(Services(inv));
   }
   return kExitUsage;
 }

@@ -177,6 +177,24 @@ std::string ConnectionsTable(const json& peers) {
   return table.Render() + (table.empty() ? "(no connections)\n" : "");
 }
 
+std::string ServicesTable(const json& services) {
+  Table table({"SERVICE", "SERVER", "NAME", "ROLE", "MULTI", "CLIENTS"});
+  for (const json& service : services) {
+    if (!service.is_object()) continue;
+    std::string clients;
+    if (service.contains("clients") && service["clients"].is_array()) {
+      for (const json& c : service["clients"]) {
+        if (!clients.empty()) clients += ",";
+        clients += c.is_string() ? c.get<std::string>() : c.dump();
+      }
+    }
+    table.AddRow({Cell(service, "service"), Cell(service, "server"),
+                  Cell(service, "server_name"), Cell(service, "role"), Cell(service, "multi"),
+                  clients.empty() ? "-" : clients});
+  }
+  return table.Render() + (table.empty() ? "(no services)\n" : "");
+}
+
 std::string ProcessInfoText(const json& info) {
   std::vector<std::pair<std::string, std::string>> lines;
   std::set<std::string, std::less<>> shown = {"liveness"};  // part of "heartbeat"

@@ -42,6 +42,10 @@ class Table {
 // empty array gives the header and "(no connections)".
 std::string ConnectionsTable(const nlohmann::json& peers);
 
+// The `services` table for a broker's services.list result (an array of service
+// objects); an empty array gives the header and "(no services)".
+std::string ServicesTable(const nlohmann::json& services);
+
 // The `info` text for a process.info result: one "key: value" line per field, known
 // fields first in a fixed order and in human units, then any others as they came.
 std::string ProcessInfoText(const nlohmann::json& info);

@@ -113,6 +113,17 @@ bool IoLoop::Post(std::function<void()> fn) {
   return true;
 }
 
+bool IoLoop::Dispatch(std::function<void()> fn) {
+  // From a callback or handler (on the I/O thread) an effect must happen now, in
+  // order with the traffic being handled: a handler that disables further
+  // connections must have done so before the next HELLO in the same batch is read.
+  if (OnIoThread()) {
+    fn();
+    return true;
+  }
+  return Post(std::move(fn));
+}
+
 template <typename T>
 T IoLoop::Call(std::function<T()> fn, T if_stopped) {
   if (OnIoThread()) return fn();
@@ -162,6 +173,7 @@ void IoLoop::PollOnce() {
     if (!link->socket) continue;  // waiting to retry
     items.push_back({link->socket->handle(), 0, ZMQ_POLLIN, 0});
     owners.emplace_back(id, Kind::kLink);
+    if (!link->monitor) continue;  // admitted: the monitor has done its job
     items.push_back({link->monitor->handle(), 0, ZMQ_POLLIN, 0});
     owners.emplace_back(id, Kind::kMonitor);
   }
@@ -190,7 +202,7 @@ void IoLoop::PollOnce() {
     auto it = links_.find(id);  // servicing one link may have dropped another
     if (it == links_.end() || !it->second->socket) continue;
     if (kind == Kind::kMonitor) {
-      ServiceMonitor(*it->second);
+      if (it->second->monitor) ServiceMonitor(*it->second);
     } else {
       ServiceLink(*it->second);
     }
@@ -415,11 +427,11 @@ std::string IoLoop::AdminEndpoint() const {
 }
 
 void IoLoop::SetAccepting(bool accepting) {
-  Post([this, accepting] { AdminSetAccepting(accepting); });
+  Dispatch([this, accepting] { AdminSetAccepting(accepting); });
 }
 
 void IoLoop::SetConnectId(uint64_t connect_id) {
-  Post([this, connect_id] { AdminSetConnectId(connect_id); });
+  Dispatch([this, connect_id] { AdminSetConnectId(connect_id); });
 }
 
 std::string IoLoop::ListenEndpoint() const {
@@ -967,6 +979,10 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   const TimePoint now = clock_.Now();
   link.state = Link::State::kAdmitted;
   link.reconnecting = false;
+  // The handshake is over: stop the transport monitor so the loop polls one socket
+  // per link, not two, on every turn.
+  zmq_socket_monitor(link.socket->handle(), nullptr, 0);
+  link.monitor.reset();
   link.handshake_deadline = link.connect_deadline = link.retry_at = TimePoint::max();
   link.backoff = std::chrono::seconds(1);
   // The acceptor's heartbeat is the one both sides use.
@@ -1341,7 +1357,7 @@ Result<PeerInfo> IoLoop::Stats(const std::string& session) {
 
 Status IoLoop::Send(const std::string& session, std::string_view channel, Frames payload) {
   auto frames = std::make_shared<Frames>(std::move(payload));
-  const bool posted = Post([this, session, channel = std::string(channel), frames]() mutable {
+  const bool posted = Dispatch([this, session, channel = std::string(channel), frames]() mutable {
     SendToPeer(session, pmp::Data{std::move(channel), {}}, std::move(*frames));
   });
   return posted ? Status() : AbortedError("process module finalized");
@@ -1353,7 +1369,7 @@ std::future<Result<Reply>> IoLoop::Request(const std::string& session, std::stri
   auto promise = std::make_shared<std::promise<Result<Reply>>>();
   std::future<Result<Reply>> future = promise->get_future();
   auto frames = std::make_shared<Frames>(std::move(payload));
-  const bool posted = Post([this, session, method = std::move(method),
+  const bool posted = Dispatch([this, session, method = std::move(method),
                             args = std::move(args), frames, timeout, promise]() mutable {
     if (FindPeer(session) == nullptr) {
       promise->set_value(UnavailableError("session " + session + " is gone"));
@@ -1399,6 +1415,7 @@ Status IoLoop::Close(const std::string& session, std::string reason) {
 }
 
 void IoLoop::SetHandler(std::string method, RequestHandler handler) {
+  // Posted even from the I/O thread: a handler may replace itself while it runs.
   Post([this, method = std::move(method), handler = std::move(handler)]() mutable {
     handlers_[method] = std::move(handler);
   });

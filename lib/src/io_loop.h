@@ -174,6 +174,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
 
   // Cross-thread plumbing.
   bool Post(std::function<void()> fn);
+  // Runs `fn` now when called on the I/O thread, else posts it.
+  bool Dispatch(std::function<void()> fn);
   template <typename T>
   T Call(std::function<T()> fn, T if_stopped);
   bool OnIoThread() const { return std::this_thread::get_id() == thread_.get_id(); }

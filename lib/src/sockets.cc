@@ -14,16 +14,19 @@ void ConfigureCommon(zmq::socket_t& socket, const Options& options) {
              static_cast<int64_t>(options.limits.max_message_size));
   socket.set(zmq::sockopt::sndhwm, options.limits.send_queue);
   socket.set(zmq::sockopt::rcvhwm, options.limits.send_queue);
-  // ZMTP heartbeats only tear down dead TCP links; PMP PINGs decide liveness.
+  // A peer that connects and never completes the ZMTP greeting is cut off.
+  socket.set(zmq::sockopt::handshake_ivl,
+             static_cast<int>(std::max<int64_t>(options.timeouts.handshake.count(), 1)));
+}
+
+// ZMTP heartbeats only tear down dead TCP links; PMP PINGs decide liveness.
+void ConfigureZmtpHeartbeat(zmq::socket_t& socket, const Options& options) {
   const auto interval = static_cast<int>(options.heartbeat.interval.count());
   socket.set(zmq::sockopt::heartbeat_ivl, interval);
   socket.set(zmq::sockopt::heartbeat_timeout,
              interval * static_cast<int>(options.heartbeat.liveness));
   socket.set(zmq::sockopt::heartbeat_ttl,
              interval * static_cast<int>(options.heartbeat.liveness));
-  // A peer that connects and never completes the ZMTP greeting is cut off.
-  socket.set(zmq::sockopt::handshake_ivl,
-             static_cast<int>(std::max<int64_t>(options.timeouts.handshake.count(), 1)));
 }
 
 }  // namespace
@@ -32,10 +35,18 @@ void ConfigureAcceptor(zmq::socket_t& socket, const Options& options) {
   ConfigureCommon(socket, options);
   socket.set(zmq::sockopt::router_mandatory, true);
   socket.set(zmq::sockopt::router_handover, true);
+  // No ZMTP heartbeat here, though DESIGN §2 first said so: libzmq 4.3.4 cancels a
+  // heartbeat timer with a linear scan of all timers on every message received, so
+  // with 5,000 peers it cost 4x the CPU of a plain ROUTER (bench/, BENCHMARKS.md).
+  // Our PMP expiry closes a dead peer's session just the same.
+  // A crowd connecting at once must not overflow the kernel's accept queue
+  // (libzmq's default backlog is 100; the kernel caps it at net.core.somaxconn).
+  socket.set(zmq::sockopt::backlog, 4096);
 }
 
 void ConfigureConnector(zmq::socket_t& socket, const Options& options) {
   ConfigureCommon(socket, options);
+  ConfigureZmtpHeartbeat(socket, options);
   // Not IMMEDIATE, though DESIGN §2 first said so: with IMMEDIATE=1 libzmq drops
   // the pipe, and every message received but not yet read, when the connection
   // goes, so a server's last REPLY and BYE before it closes could be lost. The

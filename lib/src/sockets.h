@@ -18,11 +18,12 @@ namespace procmod {
 
 // ROUTER that binds: ROUTER_MANDATORY (a send to a gone peer fails at once instead
 // of vanishing), ROUTER_HANDOVER (a reconnecting peer with the same routing id takes
-// over), bounded LINGER, MAXMSGSIZE, HWMs, ZMTP heartbeats as a second line.
+// over), bounded LINGER, MAXMSGSIZE, HWMs, a deep BACKLOG; no ZMTP heartbeat (see
+// sockets.cc for why).
 void ConfigureAcceptor(zmq::socket_t& socket, const Options& options);
 
 // DEALER that connects: reconnect backoff, bounded LINGER, MAXMSGSIZE, HWMs, ZMTP
-// heartbeats. Not IMMEDIATE (see sockets.cc for why).
+// heartbeats as a second line under PMP's. Not IMMEDIATE (see sockets.cc for why).
 void ConfigureConnector(zmq::socket_t& socket, const Options& options);
 
 enum class SendOutcome {

@@ -9,13 +9,9 @@
 // must stay alive send PINGs while the test waits.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <cstdio>
+#include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,8 +19,10 @@
 
 #include "procmod/admin_client.h"
 #include "procmod/config.h"
+#include "support/daemons.h"
 #include "support/raw_peer.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 
 #ifndef PROCMOD_BROKER
 #error "PROCMOD_BROKER must name the procmod-broker binary"
@@ -40,7 +38,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 
-constexpr std::string_view kReadyPrefix = "procmod-broker: ready on ";
 constexpr std::string_view kShortHeartbeat = "heartbeat: {interval: 100ms, liveness: 3}\n";
 constexpr milliseconds kShortExpiry{300};  // 100 ms x 3
 // How late past interval x liveness an expiry may be noticed and told: a tick (a
@@ -49,38 +46,6 @@ constexpr milliseconds kExpirySlack{250};
 
 milliseconds Since(Clock::time_point start) {
   return duration_cast<milliseconds>(Clock::now() - start);
-}
-
-// A mkdtemp directory for YAML files, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "procmod-broker-XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string Write(const std::string& name, std::string_view text) const {
-    const std::string path = (path_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
-// ipc:///tmp/procmod-broker-test-<pid>-<n>.admin: unique per test process and call.
-std::string UniqueAdminEndpoint() {
-  static std::atomic<int> n{0};
-  return "ipc:///tmp/procmod-broker-test-" + std::to_string(getpid()) + "-" + std::to_string(++n) +
-         ".admin";
 }
 
 // procmod-broker as a child process: `--port 0`, `--admin none` unless `args` name
@@ -92,27 +57,22 @@ class Broker {
       args.insert(args.end(), {"--admin", "none"});
     }
     args.insert(args.begin(), {PROCMOD_BROKER, "--port", "0", "--name", "test-broker"});
-    process_ = std::make_unique<Subprocess>(std::move(args));
-    std::optional<std::string> endpoint =
-        process_->WaitForLine(std::string(kReadyPrefix), kDeadline);
-    EXPECT_TRUE(endpoint.has_value()) << "no ready line from procmod-broker";
-    endpoint_ = endpoint.value_or("");
+    daemon_ = StartDaemon(std::move(args), kBrokerReady);
   }
 
   // Stops it cleanly (SIGTERM) if the test did not, so its admin socket file goes.
   ~Broker() {
-    process_->Signal(SIGTERM);
-    EXPECT_EQ(process_->Wait(kDeadline), 0);
+    daemon_.process->Signal(SIGTERM);
+    EXPECT_EQ(daemon_.process->Wait(kDeadline), 0);
   }
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  const std::string& endpoint() const { return endpoint_; }
-  Subprocess& process() { return *process_; }
+  const std::string& endpoint() const { return daemon_.endpoint; }
+  Subprocess& process() { return *daemon_.process; }
 
  private:
-  std::unique_ptr<Subprocess> process_;
-  std::string endpoint_;
+  Daemon daemon_;
 };
 
 // Runs procmod-broker to completion with `args`; its exit code and all it printed.
@@ -585,7 +545,7 @@ TEST_F(BrokerTest, MalformedMessagesAreNotLife) {
 TEST_F(BrokerTest, SlowClientGetsDropsNotAStalledBroker) {
   // send_queue 10: the broker queues at most 10 messages for a peer that does not
   // read; the rest is dropped and counted, and everyone else is served meanwhile.
-  const std::string admin = UniqueAdminEndpoint();
+  const std::string admin = UniqueAdminEndpoint("procmod-broker-test");
   Broker broker(
       {"--admin", admin, "--config", dir_.Write("small-queue.yaml", "limits: {send_queue: 10}\n")});
   auto server = Dealer(broker);
@@ -632,7 +592,7 @@ TEST_F(BrokerTest, SlowClientGetsDropsNotAStalledBroker) {
 // ---- admin endpoint ----------------------------------------------------------------
 
 TEST_F(BrokerTest, AdminListsServicesAndConnectionsAndClosesSessions) {
-  const std::string admin = UniqueAdminEndpoint();
+  const std::string admin = UniqueAdminEndpoint("procmod-broker-test");
   Broker broker({"--admin", admin});
   auto server = Dealer(broker);
   auto first = Dealer(broker);
@@ -699,7 +659,7 @@ TEST_F(BrokerTest, AdminListsServicesAndConnectionsAndClosesSessions) {
 // ---- the process ---------------------------------------------------------------------
 
 TEST_F(BrokerTest, SigtermSaysByeToEveryoneAndExits0WithinASecond) {
-  const std::string admin = UniqueAdminEndpoint();
+  const std::string admin = UniqueAdminEndpoint("procmod-broker-test");
   const std::string admin_file = admin.substr(std::string_view("ipc://").size());
   Broker broker({"--admin", admin});
   EXPECT_TRUE(std::filesystem::exists(admin_file));

@@ -3,48 +3,26 @@
 #include "procmod/client.h"
 
 #include <signal.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include <gtest/gtest.h>
 
+#include "support/daemons.h"
 #include "support/module_fixture.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 
 namespace procmod::testing {
 namespace {
 
-// A free loopback port: bind port 0, read it, let it go. The restart test needs the
-// same port twice, which port 0 cannot give.
-int FreePort(zmq::context_t& context) {
-  RawRouter probe(context);
-  const std::string& e = probe.endpoint();
-  return std::stoi(e.substr(e.rfind(':') + 1));
-}
-
 class ClientTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/procmod-client-test-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    config_ = dir_ + "/server.yaml";
-    std::ofstream(config_) << "heartbeat: {interval: 100ms, liveness: 3}\nadmin: {endpoint: none}\n";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
+  // procmod-server on this test's configuration with `extra` flags; its endpoint in
+  // endpoint_.
   std::unique_ptr<Subprocess> StartServer(std::vector<std::string> extra) {
-    std::vector<std::string> args = {PROCMOD_SERVER, "--config", config_};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto server = std::make_unique<Subprocess>(std::move(args));
-    std::optional<std::string> endpoint =
-        server->WaitForLine("procmod-server: ready on ", kDeadline);
-    EXPECT_TRUE(endpoint.has_value());
-    endpoint_ = endpoint.value_or("");
-    return server;
+    extra.insert(extra.begin(), {PROCMOD_SERVER, "--config", config_});
+    Daemon server = StartDaemon(std::move(extra), kServerReady);
+    endpoint_ = server.endpoint;
+    return std::move(server.process);
   }
 
   static Frames Text(std::string_view text) {
@@ -54,7 +32,10 @@ class ClientTest : public ::testing::Test {
   }
 
   zmq::context_t context_;
-  std::string dir_, config_, endpoint_;
+  TempDir dir_;
+  const std::string config_ = dir_.Write(
+      "server.yaml", "heartbeat: {interval: 100ms, liveness: 3}\nadmin: {endpoint: none}\n");
+  std::string endpoint_;
   Mailbox<std::string> events_;  // outlives the client and its callbacks
 };
 
@@ -105,7 +86,7 @@ TEST_F(ClientTest, DataCallbacksDeliverCollabEvents) {
 }
 
 TEST_F(ClientTest, ReconnectPolicyBringsTheClientBackAfterAServerRestart) {
-  const std::string port = std::to_string(FreePort(context_));
+  const std::string port = std::to_string(FreeTcpPort(context_));
   auto server = StartServer({"--port", port, "--multi-clients"});
   ClientOptions options;
   options.reconnect = true;
@@ -128,7 +109,7 @@ TEST_F(ClientTest, ReconnectPolicyBringsTheClientBackAfterAServerRestart) {
 }
 
 TEST_F(ClientTest, ReconnectStopsAtADeny) {
-  const std::string port = std::to_string(FreePort(context_));
+  const std::string port = std::to_string(FreeTcpPort(context_));
   auto server = StartServer({"--port", port, "--multi-clients"});
   ClientOptions options;
   options.reconnect = true;

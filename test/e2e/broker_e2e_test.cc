@@ -2,18 +2,15 @@
 // clients (the procmod CLI, test peers, a Client in this process) reach it by
 // broker+tcp://HOST:PORT/SERVICE. Both sides only dial out.
 #include <signal.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "procmod/client.h"
+#include "support/daemons.h"
 #include "support/module_fixture.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 
 namespace procmod::testing {
 namespace {
@@ -23,35 +20,25 @@ using json = nlohmann::json;
 class BrokerE2E : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/procmod-broker-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
     // 100 ms x 3 on every leg, so losses show within a few hundred ms.
-    config_ = dir_ + "/fast.yaml";
-    std::ofstream(config_) << "heartbeat: {interval: 100ms, liveness: 3}\n";
-    admin_ = "ipc://" + dir_ + "/broker.admin";
-    broker_ = std::make_unique<Subprocess>(std::vector<std::string>{
-        PROCMOD_BROKER, "--config", config_, "--port", "0", "--admin", admin_});
-    std::optional<std::string> endpoint =
-        broker_->WaitForLine("procmod-broker: ready on ", kDeadline);
-    ASSERT_TRUE(endpoint.has_value());
-    broker_endpoint_ = *endpoint;
+    config_ = dir_.Write("fast.yaml", "heartbeat: {interval: 100ms, liveness: 3}\n");
+    admin_ = "ipc://" + dir_.path() + "/broker.admin";  // its socket file goes with dir_
+    broker_ = StartDaemon({PROCMOD_BROKER, "--config", config_, "--port", "0", "--admin", admin_},
+                          kBrokerReady);
+    ASSERT_FALSE(broker_.endpoint.empty());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // broker+tcp://HOST:PORT/SERVICE for this test's broker.
   std::string ServiceUrl(const std::string& service) const {
-    return "broker+" + broker_endpoint_ + "/" + service;
+    return "broker+" + broker_.endpoint + "/" + service;
   }
 
+  // procmod-server registered with this test's broker as the server of `service`.
   std::unique_ptr<Subprocess> StartServer(const std::string& service,
                                           std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {PROCMOD_SERVER, "--config", config_, "--admin", "none",
-                                     "--broker-url", broker_endpoint_, "--service", service};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto server = std::make_unique<Subprocess>(std::move(args));
-    EXPECT_TRUE(server->WaitForLine("procmod-server: registered as ", kDeadline).has_value());
-    return server;
+    extra.insert(extra.begin(), {PROCMOD_SERVER, "--config", config_, "--admin", "none",
+                                 "--broker-url", broker_.endpoint, "--service", service});
+    return StartDaemon(std::move(extra), "procmod-server: registered as ").process;
   }
 
   std::unique_ptr<Subprocess> Cli(std::vector<std::string> args) {
@@ -59,8 +46,9 @@ class BrokerE2E : public ::testing::Test {
     return std::make_unique<Subprocess>(std::move(args), /*merge_stderr=*/true);
   }
 
-  std::string dir_, config_, admin_, broker_endpoint_;
-  std::unique_ptr<Subprocess> broker_;
+  TempDir dir_;  // before broker_: the broker is killed before its directory goes
+  std::string config_, admin_;
+  Daemon broker_;
   Mailbox<std::string> events_;  // outlives any Client and its callbacks
 };
 
@@ -167,6 +155,15 @@ TEST_F(BrokerE2E, MonitorListsWhichClientIsWithWhichServer) {
     }
   }
   EXPECT_TRUE(found_client) << out;
+
+  // `services`: the service, its server and its clients, as a table.
+  auto services = std::make_unique<Subprocess>(
+      std::vector<std::string>{PROCMOD_MONITOR, "--admin", admin_, "services"});
+  const std::string table = services->ReadAll(kDeadline);
+  ASSERT_EQ(services->Wait(kDeadline), 0) << table;
+  EXPECT_NE(table.find("SERVICE"), std::string::npos) << table;
+  EXPECT_NE(table.find("viz-1"), std::string::npos) << table;
+  EXPECT_NE(table.find(server_session), std::string::npos) << table;
 }
 
 }  // namespace

@@ -11,11 +11,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "support/daemons.h"
 #include "support/module_fixture.h"
 #include "support/raw_peer.h"
 #include "support/subprocess.h"
@@ -32,8 +32,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
-
-constexpr std::string_view kReadyPrefix = "procmod-server: ready on ";
 
 milliseconds Since(Clock::time_point start) {
   return duration_cast<milliseconds>(Clock::now() - start);
@@ -84,64 +82,12 @@ CliRun RunCli(std::vector<std::string> args, bool stderr_only = false) {
   return run;
 }
 
-// procmod-server as a child process, without an admin endpoint. Its stderr (the log)
-// is merged into the lines it reads, and printed if the test failed.
-class Server {
+// procmod-server with `args` and without an admin endpoint. Its stderr (the log) is
+// merged into the lines it reads, and printed if the test failed (see ServerProcess).
+class Server : public ServerProcess {
  public:
-  explicit Server(std::vector<std::string> args) {
-    args.insert(args.end(), {"--admin", "none"});
-    args.insert(args.begin(), PROCMOD_SERVER);
-    process_ = std::make_unique<Subprocess>(std::move(args), /*merge_stderr=*/true);
-  }
-  ~Server() {
-    if (::testing::Test::HasFailure()) {
-      // What it said since the last WaitFor(); a running server gets a moment only.
-      const bool exited = process_->Wait(milliseconds(0)).has_value();
-      for (const std::string& line :
-           Lines(process_->ReadAll(exited ? kDeadline : milliseconds(200)))) {
-        lines_.push_back(line);
-      }
-      std::string all;
-      for (const std::string& line : lines_) all += line + "\n";
-      std::fprintf(stderr, "--- procmod-server said:\n%s---\n", all.c_str());
-    }
-  }
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
-
-  // Reads until a line contains `needle`; that line, or nothing by the deadline.
-  std::optional<std::string> WaitFor(std::string_view needle) {
-    const Clock::time_point deadline = Clock::now() + kDeadline;
-    for (;;) {
-      std::optional<std::string> line = process_->ReadLine(
-          std::max(milliseconds(0), duration_cast<milliseconds>(deadline - Clock::now())));
-      if (!line) return std::nullopt;
-      lines_.push_back(*line);
-      if (line->find(needle) != std::string::npos) return line;
-    }
-  }
-
-  // The URL of "procmod-server: ready on URL" ("" and a failure if it never came).
-  std::string WaitReady() {
-    std::optional<std::string> line = WaitFor(kReadyPrefix);
-    EXPECT_TRUE(line.has_value()) << "procmod-server never said it was ready";
-    return line ? line->substr(line->find(kReadyPrefix) + kReadyPrefix.size()) : "";
-  }
-
-  std::optional<int> Wait() { return process_->Wait(kDeadline); }
-
- private:
-  std::unique_ptr<Subprocess> process_;
-  std::vector<std::string> lines_;
+  explicit Server(std::vector<std::string> args) : ServerProcess(PROCMOD_SERVER, std::move(args)) {}
 };
-
-// A loopback port nothing listens on: bound by a RawRouter, then closed again.
-std::string UnusedEndpoint(zmq::context_t& context) {
-  RawRouter router(context);
-  const std::string endpoint = router.endpoint();
-  router.Close();
-  return endpoint;
-}
 
 // The next REQUEST `router` receives, skipping nothing else silently.
 std::optional<RawRouter::Incoming> NextRequest(RawRouter& router) {
@@ -181,7 +127,7 @@ TEST(CliPing, CountsRepliesAndPrintsTheSummary) {
 
 TEST(CliPing, NothingListeningIsOneLineAndExit4WithinTheTimeout) {
   zmq::context_t context;
-  const std::string url = UnusedEndpoint(context);
+  const std::string url = FreeTcpEndpoint(context);
 
   CliRun run = RunCli({"ping", url, "--timeout", "500ms"}, /*stderr_only=*/true);
   EXPECT_EQ(run.code, 4);

@@ -16,9 +16,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -29,9 +26,11 @@
 
 #include "procmod/config.h"
 #include "procmod/process_module.h"
+#include "support/daemons.h"
 #include "support/module_fixture.h"
 #include "support/raw_peer.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 
 #ifndef PROCMOD_MONITOR
 #error "PROCMOD_MONITOR must name the procmod-monitor binary"
@@ -50,15 +49,12 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 
-constexpr std::string_view kReadyPrefix = "procmod-server: ready on ";
 // Peers that are not about expiry must not expire while a slow machine runs the test:
 // RawDealers never PING.
 constexpr std::string_view kLongHeartbeat = "heartbeat: {interval: 10s, liveness: 3}\n";
 // Where a test waits for expiry: 100 ms x 3.
 constexpr std::string_view kShortHeartbeat = "heartbeat: {interval: 100ms, liveness: 3}\n";
 constexpr milliseconds kShortExpiry{300};
-// Turns MonitorE2EHelper.DISABLED_HoldingClient into a client of the server it names.
-constexpr const char* kHelperUrlVariable = "PROCMOD_MONITOR_E2E_HELPER_SERVER_URL";
 // watch(1)-style frame header of `list --watch`, and the ANSI redraw sequence.
 constexpr std::string_view kWatchHeader = "procmod-monitor list: ";
 constexpr std::string_view kClearHome = "\x1b[H\x1b[2J";
@@ -71,77 +67,32 @@ milliseconds Left(Clock::time_point deadline) {
   return std::max(milliseconds(0), duration_cast<milliseconds>(deadline - Clock::now()));
 }
 
-// ipc:///tmp/procmod-mon-<pid>-<n>.admin: unique per test, never a port.
-std::string UniqueAdminEndpoint() {
-  static std::atomic<int> n{0};
-  return "ipc:///tmp/procmod-mon-" + std::to_string(getpid()) + "-" + std::to_string(++n) +
-         ".admin";
-}
-
-// libzmq leaves an ipc:// socket file behind when the socket closes (it unlinks a
-// stale one at the next bind instead), so each test removes the files it made.
-void RemoveIpcFile(const std::string& endpoint) {
-  constexpr std::string_view kIpc = "ipc://";
-  if (endpoint.rfind(kIpc, 0) != 0) return;
-  std::error_code ignored;
-  std::filesystem::remove(endpoint.substr(kIpc.size()), ignored);
-}
-
-// A mkdtemp directory for the YAML configuration, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "procmod-mon-XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string Write(const std::string& name, std::string_view text) const {
-    const std::string path = (path_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
 // A multi-client procmod-server on port 0 with its own admin endpoint. Stopped with
 // SIGTERM, as an operator would, then its ipc:// file is removed.
 class Server {
  public:
-  explicit Server(std::string_view yaml = kLongHeartbeat) : admin_(UniqueAdminEndpoint()) {
-    const std::string config = dir_.Write("server.yaml", yaml);
-    process_ = std::make_unique<Subprocess>(
-        std::vector<std::string>{PROCMOD_SERVER, "--config", config, "--port", "0",
-                                 "--multi-clients", "--admin", admin_},
-        /*merge_stderr=*/true);
-    url_ = process_->WaitForLine(std::string(kReadyPrefix), kDeadline).value_or("");
-    EXPECT_FALSE(url_.empty()) << "procmod-server printed no ready line";
+  explicit Server(std::string_view yaml = kLongHeartbeat)
+      : admin_(UniqueAdminEndpoint("procmod-mon")) {
+    daemon_ = StartDaemon({PROCMOD_SERVER, "--config", dir_.Write("server.yaml", yaml), "--port",
+                           "0", "--multi-clients", "--admin", admin_},
+                          kServerReady, /*merge_stderr=*/true);
   }
   ~Server() {
-    process_->Signal(SIGTERM);
-    EXPECT_EQ(process_->Wait(kDeadline), 0) << "procmod-server did not exit cleanly";
+    daemon_.process->Signal(SIGTERM);
+    EXPECT_EQ(daemon_.process->Wait(kDeadline), 0) << "procmod-server did not exit cleanly";
     RemoveIpcFile(admin_);
   }
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  const std::string& url() const { return url_; }      // tcp://127.0.0.1:PORT
-  const std::string& admin() const { return admin_; }  // ipc:///tmp/procmod-mon-...
-  pid_t pid() const { return process_->pid(); }
+  const std::string& url() const { return daemon_.endpoint; }  // tcp://127.0.0.1:PORT
+  const std::string& admin() const { return admin_; }          // ipc:///tmp/procmod-mon-...
+  pid_t pid() const { return daemon_.process->pid(); }
 
  private:
   TempDir dir_;
   std::string admin_;
-  std::unique_ptr<Subprocess> process_;
-  std::string url_;
+  Daemon daemon_;
 };
 
 struct MonitorRun {
@@ -363,43 +314,18 @@ TEST(MonitorList, SilentPeerIsGoneWithinHeartbeatExpiry) {
   EXPECT_LT(Since(last_heard), kShortExpiry + milliseconds(1000));
 }
 
-// Not a test of its own: with kHelperUrlVariable set, a real procmod client in a
-// process of its own, for MonitorList.KilledPeerProcessIsGoneWithinHeartbeatExpiry.
-// (procmod_test_peer's client asks for an "echo" method, which procmod-server does not
-// serve, so it cannot stay connected to procmod-server.)
-TEST(MonitorE2EHelper, DISABLED_HoldingClient) {
-  const char* url = std::getenv(kHelperUrlVariable);
-  if (url == nullptr) GTEST_SKIP() << "only run by KilledPeerProcessIsGoneWithinHeartbeatExpiry";
-  Options o;
-  o.name = "held-client";
-  o.role = Role::kClient;
-  o.server_url = url;
-  o.timeouts.connect = kDeadline;
-  Result<ProcessModule*> module = ProcessModule::Initialize(o);
-  ASSERT_TRUE(module.ok()) << module.status().ToString();
-  Status started = (*module)->Start();
-  ASSERT_TRUE(started.ok()) << started.ToString();
-  std::printf("HOLDING\n");
-  std::fflush(stdout);
-  (*module)->Run();  // until the server goes (or this process is killed)
-  ProcessModule::Finalize();
-}
-
 TEST(MonitorList, KilledPeerProcessIsGoneWithinHeartbeatExpiry) {
   Server server(kShortHeartbeat);
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  ASSERT_EQ(setenv(kHelperUrlVariable, server.url().c_str(), 1), 0);
-  Subprocess client({self, "--gtest_also_run_disabled_tests",
-                     "--gtest_filter=MonitorE2EHelper.DISABLED_HoldingClient"},
+  // A real procmod client in a process of its own: pings, then holds its session.
+  Subprocess client({PROCMOD_TEST_PEER, "client", "forward", "single", server.url(), "0", "hold"},
                     /*merge_stderr=*/true);
-  unsetenv(kHelperUrlVariable);
   ASSERT_TRUE(client.WaitForLine("HOLDING", kDeadline).has_value());
-  ASSERT_TRUE(EventuallyListed(server.admin(), "held-client", true));
+  ASSERT_TRUE(EventuallyListed(server.admin(), "test-peer-client", true));
 
   client.Signal(SIGKILL);
   const auto killed = Clock::now();
   ASSERT_EQ(client.Wait(kDeadline), 128 + SIGKILL);
-  EXPECT_TRUE(EventuallyListed(server.admin(), "held-client", false));
+  EXPECT_TRUE(EventuallyListed(server.admin(), "test-peer-client", false));
   EXPECT_LT(Since(killed), kShortExpiry + milliseconds(1000));
 }
 
@@ -504,7 +430,7 @@ TEST(MonitorKick, UnknownSessionIsOneLineAndExit1) {
 // ---------------------------------------------------------------------------------
 
 TEST(MonitorEndpoint, NothingListeningIsExit4WithinTheTimeout) {
-  const std::string nowhere = UniqueAdminEndpoint();  // never bound
+  const std::string nowhere = UniqueAdminEndpoint("procmod-mon");  // never bound
   MonitorRun run = Monitor({"--admin", nowhere, "--timeout", "500ms", "list"}, /*merge_stderr=*/true);
   EXPECT_EQ(run.exit_code, 4);
   EXPECT_EQ(run.output, "procmod-monitor: no answer from " + nowhere +
@@ -524,10 +450,10 @@ TEST(MonitorEndpoint, DataEndpointIsNotAnAdminEndpoint) {
 TEST(MonitorEndpoint, NameAndEnvironmentPickTheEndpoint) {
   const std::string name = "mon-" + std::to_string(getpid()) + "-named";
   TempDir dir;
-  Subprocess server({PROCMOD_SERVER, "--config", dir.Write("s.yaml", kLongHeartbeat),
-                     "--port", "0", "--multi-clients", "--name", name},
-                    /*merge_stderr=*/true);
-  ASSERT_TRUE(server.WaitForLine(std::string(kReadyPrefix), kDeadline).has_value());
+  Daemon server = StartDaemon({PROCMOD_SERVER, "--config", dir.Write("s.yaml", kLongHeartbeat),
+                               "--port", "0", "--multi-clients", "--name", name},
+                              kServerReady, /*merge_stderr=*/true);
+  ASSERT_FALSE(server.endpoint.empty());
 
   MonitorRun by_name = Monitor({"--name", name, "info", "--json"});
   ASSERT_EQ(by_name.exit_code, 0) << by_name.output;
@@ -539,8 +465,8 @@ TEST(MonitorEndpoint, NameAndEnvironmentPickTheEndpoint) {
   ASSERT_EQ(by_env.exit_code, 0) << by_env.output;
   EXPECT_EQ(json::parse(by_env.output)["name"], name);
 
-  server.Signal(SIGTERM);
-  EXPECT_EQ(server.Wait(kDeadline), 0);
+  server.process->Signal(SIGTERM);
+  EXPECT_EQ(server.process->Wait(kDeadline), 0);
   RemoveIpcFile(DefaultAdminEndpoint(name));
 }
 
@@ -575,7 +501,7 @@ class MonitorReverseClient : public ModuleTest {
     ModuleTest::TearDown();  // finalizes the module, closing the admin endpoint
     RemoveIpcFile(admin_);
   }
-  const std::string admin_ = UniqueAdminEndpoint();
+  const std::string admin_ = UniqueAdminEndpoint("procmod-mon");
 };
 
 TEST_F(MonitorReverseClient, ListShowsTheServerThatDialedIn) {

@@ -7,28 +7,24 @@
 // unless the test is about it (then a unique ipc:// path), no sleeping to synchronise:
 // every wait is for a line, a frame or an exit, with a deadline.
 #include <signal.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <initializer_list>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "procmod/config.h"
-#include "procmod/process_module.h"
+#include "support/daemons.h"
 #include "support/module_fixture.h"
 #include "support/raw_peer.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 
 #ifndef PROCMOD_SERVER
 #error "PROCMOD_SERVER must name the procmod-server binary"
@@ -47,119 +43,19 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 
-constexpr std::string_view kReadyPrefix = "procmod-server: ready on ";
 constexpr std::string_view kConnectedPrefix = "procmod-server: connected to ";
 // Used where a test waits for heartbeat expiry: 100 ms x 3 instead of 1 s x 3.
 constexpr std::string_view kShortHeartbeat = "heartbeat: {interval: 100ms, liveness: 3}\n";
-// The environment variable that turns ServerE2EHelper.DISABLED_HoldingClient into a
-// client of the server it names (see there).
-constexpr const char* kHelperUrlVariable = "PROCMOD_E2E_HELPER_SERVER_URL";
 
 milliseconds Since(Clock::time_point start) {
   return duration_cast<milliseconds>(Clock::now() - start);
 }
 
-// A mkdtemp directory for YAML files, removed with everything in it.
-class TempDir {
+// procmod-server with `args`: one transcript of all it prints, `--admin none` unless
+// `args` name one (see ServerProcess).
+class Server : public ServerProcess {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "procmod-e2e-XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  // Writes `text` to `name` in this directory; returns its path.
-  std::string Write(const std::string& name, std::string_view text) const {
-    const std::string path = (path_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
-// A unique admin endpoint for this test process: ipc:///tmp/procmod-e2e-<pid>-<n>.admin.
-std::string UniqueAdminEndpoint() {
-  static std::atomic<int> n{0};
-  return "ipc:///tmp/procmod-e2e-" + std::to_string(getpid()) + "-" +
-         std::to_string(++n) + ".admin";
-}
-
-// procmod-server as a child process. stdout and stderr are merged into one
-// transcript, so a test can read the ready line and the log alike; the transcript is
-// printed when the test has failed. `--admin none` is added unless `args` name one.
-class Server {
- public:
-  explicit Server(std::vector<std::string> args) {
-    if (std::find(args.begin(), args.end(), "--admin") == args.end()) {
-      args.insert(args.end(), {"--admin", "none"});
-    }
-    args.insert(args.begin(), PROCMOD_SERVER);
-    for (const std::string& a : args) command_ += a + " ";
-    process_ = std::make_unique<Subprocess>(std::move(args), /*merge_stderr=*/true);
-  }
-  ~Server() {
-    if (::testing::Test::HasFailure()) {
-      std::fprintf(stderr, "--- %s\n%s---\n", command_.c_str(), Transcript().c_str());
-    }
-  }
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
-
-  // Reads output lines until one contains `needle`; returns that line.
-  std::optional<std::string> WaitFor(std::string_view needle,
-                                     milliseconds timeout = kDeadline) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      std::optional<std::string> line = process_->ReadLine(
-          std::max(milliseconds(0), duration_cast<milliseconds>(deadline - Clock::now())));
-      if (!line) return std::nullopt;
-      lines_.push_back(*line);
-      if (line->find(needle) != std::string::npos) return line;
-    }
-  }
-
-  // Waits for "procmod-server: ready on URL"; returns URL ("" and a failure if none).
-  std::string WaitReady() {
-    std::optional<std::string> line = WaitFor(kReadyPrefix);
-    EXPECT_TRUE(line.has_value()) << "no ready line from " << command_;
-    ready_at_ = Clock::now();
-    if (!line) return "";
-    return line->substr(line->find(kReadyPrefix) + kReadyPrefix.size());
-  }
-
-  // The exit code (nothing on deadline). Once it exited, the rest of its output is
-  // read into the transcript.
-  std::optional<int> Wait(milliseconds timeout = kDeadline) {
-    std::optional<int> code = process_->Wait(timeout);
-    if (code) {
-      std::istringstream rest(process_->ReadAll(kDeadline));
-      for (std::string line; std::getline(rest, line);) lines_.push_back(line);
-    }
-    return code;
-  }
-
-  void Signal(int signal) { process_->Signal(signal); }
-  Clock::time_point ready_at() const { return ready_at_; }
-  const std::vector<std::string>& lines() const { return lines_; }
-  std::string Transcript() const {
-    std::string all;
-    for (const std::string& line : lines_) all += line + "\n";
-    return all;
-  }
-
- private:
-  std::string command_;
-  std::unique_ptr<Subprocess> process_;
-  std::vector<std::string> lines_;
-  Clock::time_point ready_at_ = Clock::now();
+  explicit Server(std::vector<std::string> args) : ServerProcess(PROCMOD_SERVER, std::move(args)) {}
 };
 
 // Runs procmod-server to completion with `args` (no --admin added: it must not get
@@ -389,42 +285,17 @@ TEST(ServerForward, ExitsWith3WhenItsClientGoesSilent) {
   EXPECT_NE(server.Transcript().find("done: peer lost"), std::string::npos);
 }
 
-// Not a test of its own: with kHelperUrlVariable set it is a real procmod client in
-// a process of its own, for ServerForward.ExitsWith3WhenItsClientProcessIsKilled.
-// (procmod_test_peer's client asks for an "echo" method, which procmod-server does not
-// serve, so it cannot stay connected to procmod-server.)
-TEST(ServerE2EHelper, DISABLED_HoldingClient) {
-  const char* url = std::getenv(kHelperUrlVariable);
-  if (url == nullptr) GTEST_SKIP() << "only run by ExitsWith3WhenItsClientProcessIsKilled";
-  Options o;
-  o.name = "held-client";
-  o.role = Role::kClient;
-  o.server_url = url;
-  o.timeouts.connect = kDeadline;
-  Result<ProcessModule*> module = ProcessModule::Initialize(o);
-  ASSERT_TRUE(module.ok()) << module.status().ToString();
-  Status started = (*module)->Start();
-  ASSERT_TRUE(started.ok()) << started.ToString();
-  std::printf("HOLDING\n");
-  std::fflush(stdout);
-  (*module)->Run();  // until the server goes (or this process is killed)
-  ProcessModule::Finalize();
-}
-
 TEST(ServerForward, ExitsWith3WhenItsClientProcessIsKilled) {
   TempDir dir;
   const std::string config = dir.Write("server.yaml", kShortHeartbeat);
   Server server({"--config", config, "--port", "0"});
   const std::string endpoint = server.WaitReady();
 
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  ASSERT_EQ(setenv(kHelperUrlVariable, endpoint.c_str(), 1), 0);
-  Subprocess client({self, "--gtest_also_run_disabled_tests",
-                     "--gtest_filter=ServerE2EHelper.DISABLED_HoldingClient"},
+  // A real procmod client in a process of its own: pings, then holds its session.
+  Subprocess client({PROCMOD_TEST_PEER, "client", "forward", "single", endpoint, "0", "hold"},
                     /*merge_stderr=*/true);
-  unsetenv(kHelperUrlVariable);
   ASSERT_TRUE(client.WaitForLine("HOLDING", kDeadline).has_value());
-  ASSERT_TRUE(server.WaitFor("admitted client 'held-client'").has_value());
+  ASSERT_TRUE(server.WaitFor("admitted client 'test-peer-client'").has_value());
 
   // A live client heartbeats: the server keeps it well past 100 ms x 3.
   EXPECT_FALSE(server.Wait(milliseconds(500)).has_value());
@@ -601,7 +472,7 @@ TEST(ServerMulti, DisableFurtherConnectionsFlagStartsRefusing) {
 
 TEST(ServerAdmin, ListsClientsAndClosesASession) {
   zmq::context_t context;
-  const std::string admin_endpoint = UniqueAdminEndpoint();
+  const std::string admin_endpoint = UniqueAdminEndpoint("procmod-e2e");
   Server server({"--port", "0", "--multi-clients", "--admin", admin_endpoint});
   const std::string endpoint = server.WaitReady();
   RawDealer alice(context, endpoint), bob(context, endpoint);
@@ -639,8 +510,7 @@ TEST(ServerAdmin, ListsClientsAndClosesASession) {
 
   server.Signal(SIGTERM);
   EXPECT_EQ(server.Wait(), 0);
-  std::error_code ignored;  // normally gone already: the server unbinds on exit
-  std::filesystem::remove(admin_endpoint.substr(std::string_view("ipc://").size()), ignored);
+  RemoveIpcFile(admin_endpoint);  // normally gone already: the server unbinds on exit
 }
 
 // ---------------------------------------------------------------------------------
@@ -743,9 +613,10 @@ TEST(ServerSignals, SigintSaysByeToEveryClientAndExitsZero) {
 
 class ServerConfig : public ::testing::Test {
  protected:
-  // Runs the server on `yaml` (written as server.yaml); expects exit 2; returns the
-  // output, which must name the file at `line`.
-  std::string ExpectRejected(std::string_view yaml, int line) {
+  // Runs the server on `yaml` (written as server.yaml); expects exit 2 and an output
+  // that names the file at `line` and says each of `mentions`.
+  void ExpectRejected(std::string_view yaml, int line,
+                      std::initializer_list<std::string_view> mentions) {
     const std::string path = dir_.Write("server.yaml", yaml);
     // --listen, not --port: --port would also apply to client_url in reverse mode.
     auto [code, output] =
@@ -753,34 +624,41 @@ class ServerConfig : public ::testing::Test {
     EXPECT_EQ(code, 2) << output;
     EXPECT_NE(output.find(path + ":" + std::to_string(line) + ":"), std::string::npos)
         << "expected " << path << ":" << line << ": in: " << output;
-    return output;
+    ExpectMentions(output, mentions);
   }
-  static std::string ExpectBadFlag(std::vector<std::string> args) {
+  // Runs the server with `args`; expects exit 2 and an output that says each of
+  // `mentions`.
+  static void ExpectBadFlag(std::vector<std::string> args,
+                            std::initializer_list<std::string_view> mentions) {
     auto [code, output] = RunToExit(std::move(args));
     EXPECT_EQ(code, 2) << output;
-    return output;
+    ExpectMentions(output, mentions);
   }
 
   TempDir dir_;
+
+ private:
+  static void ExpectMentions(const std::string& output,
+                             std::initializer_list<std::string_view> mentions) {
+    for (std::string_view mention : mentions) {
+      EXPECT_NE(output.find(mention), std::string::npos)
+          << "expected '" << mention << "' in: " << output;
+    }
+  }
 };
 
 TEST_F(ServerConfig, UnknownKeySuggestsTheRightOne) {
-  std::string out = ExpectRejected("name: typo\nmultiple_connections: false\n"
-                                   "hearbeat: {interval: 1s}\n", 3);
-  EXPECT_NE(out.find("unknown key 'hearbeat'"), std::string::npos) << out;
-  EXPECT_NE(out.find("did you mean 'heartbeat'"), std::string::npos) << out;
+  ExpectRejected("name: typo\nmultiple_connections: false\nhearbeat: {interval: 1s}\n", 3,
+                 {"unknown key 'hearbeat'", "did you mean 'heartbeat'"});
 }
 
 TEST_F(ServerConfig, WrongTypeNamesTheKey) {
-  std::string out = ExpectRejected("name: typed\nheartbeat:\n  liveness: many\n", 3);
-  EXPECT_NE(out.find("heartbeat.liveness"), std::string::npos) << out;
-  EXPECT_NE(out.find("many"), std::string::npos) << out;
+  ExpectRejected("name: typed\nheartbeat:\n  liveness: many\n", 3,
+                 {"heartbeat.liveness", "many"});
 }
 
 TEST_F(ServerConfig, BadDurationNamesTheKey) {
-  std::string out = ExpectRejected("timeouts:\n  accept: 1.5s\n", 2);
-  EXPECT_NE(out.find("timeouts.accept"), std::string::npos) << out;
-  EXPECT_NE(out.find("duration"), std::string::npos) << out;
+  ExpectRejected("timeouts:\n  accept: 1.5s\n", 2, {"timeouts.accept", "duration"});
 }
 
 TEST_F(ServerConfig, MissingFileIsNamed) {
@@ -792,44 +670,32 @@ TEST_F(ServerConfig, MissingFileIsNamed) {
 
 TEST_F(ServerConfig, YamlSyntaxErrorNamesFileAndLine) {
   // The flow map is never closed; yaml-cpp notices at the end of the file.
-  std::string out = ExpectRejected("name: broken\nheartbeat: {interval: 1s\n", 3);
-  EXPECT_NE(out.find("YAML syntax error"), std::string::npos) << out;
+  ExpectRejected("name: broken\nheartbeat: {interval: 1s\n", 3, {"YAML syntax error"});
 }
 
 TEST_F(ServerConfig, ReverseModeWithoutClientUrlIsRejected) {
-  std::string out = ExpectRejected("name: rev\nmode: reverse\n", 2);
-  EXPECT_NE(out.find("client_url"), std::string::npos) << out;
+  ExpectRejected("name: rev\nmode: reverse\n", 2, {"client_url"});
   // The same from flags alone names the flag instead.
-  std::string flags = ExpectBadFlag({"--reverse", "--admin", "none"});
-  EXPECT_NE(flags.find("--client-url"), std::string::npos) << flags;
+  ExpectBadFlag({"--reverse", "--admin", "none"}, {"--client-url"});
 }
 
 TEST_F(ServerConfig, ClientRoleIsRejected) {
-  std::string out = ExpectRejected("name: who\nrole: client\n", 2);
-  EXPECT_NE(out.find("role"), std::string::npos) << out;
-  EXPECT_NE(out.find("not a server role"), std::string::npos) << out;
+  ExpectRejected("name: who\nrole: client\n", 2, {"role", "not a server role"});
 }
 
 TEST_F(ServerConfig, BadFlagValuesNameTheFlag) {
-  std::string port = ExpectBadFlag({"--port", "70000", "--admin", "none"});
-  EXPECT_NE(port.find("--port"), std::string::npos) << port;
-  EXPECT_NE(port.find("70000"), std::string::npos) << port;
-  std::string type = ExpectBadFlag({"--server-type", "foo", "--port", "0", "--admin", "none"});
-  EXPECT_NE(type.find("--server-type"), std::string::npos) << type;
-  EXPECT_NE(type.find("foo"), std::string::npos) << type;
-  std::string timeout = ExpectBadFlag({"--timeout", "soon", "--port", "0", "--admin", "none"});
-  EXPECT_NE(timeout.find("--timeout"), std::string::npos) << timeout;
-  std::string unknown = ExpectBadFlag({"--no-such-flag", "--port", "0", "--admin", "none"});
-  EXPECT_NE(unknown.find("--no-such-flag"), std::string::npos) << unknown;
+  ExpectBadFlag({"--port", "70000", "--admin", "none"}, {"--port", "70000"});
+  ExpectBadFlag({"--server-type", "foo", "--port", "0", "--admin", "none"},
+                {"--server-type", "foo"});
+  ExpectBadFlag({"--timeout", "soon", "--port", "0", "--admin", "none"}, {"--timeout"});
+  ExpectBadFlag({"--no-such-flag", "--port", "0", "--admin", "none"}, {"--no-such-flag"});
 }
 
 TEST_F(ServerConfig, UnknownLogLevelIsRejected) {
-  std::string out = ExpectBadFlag({"--log-level", "loud", "--port", "0", "--admin", "none"});
-  EXPECT_NE(out.find("--log-level"), std::string::npos) << out;
-  EXPECT_NE(out.find("loud"), std::string::npos) << out;
+  ExpectBadFlag({"--log-level", "loud", "--port", "0", "--admin", "none"},
+                {"--log-level", "loud"});
   // ... and in the file, with its line.
-  std::string file = ExpectRejected("name: noisy\nlog:\n  level: loud\n", 3);
-  EXPECT_NE(file.find("log.level"), std::string::npos) << file;
+  ExpectRejected("name: noisy\nlog:\n  level: loud\n", 3, {"log.level"});
 }
 
 TEST(ServerCommandLine, CheckConfigPrintsEveryExampleAndExitsZero) {
@@ -946,7 +812,7 @@ TEST(ServerLogging, JsonFormatWritesOneObjectPerLine) {
   int objects = 0;
   bool admit_line = false;
   for (const std::string& line : server.lines()) {
-    if (line.rfind(kReadyPrefix, 0) == 0) continue;  // stdout, not the log
+    if (line.rfind(kServerReady, 0) == 0) continue;  // stdout, not the log
     json entry = json::parse(line, nullptr, /*allow_exceptions=*/false);
     ASSERT_TRUE(entry.is_object()) << "not one JSON object: " << line;
     ASSERT_TRUE(entry.contains("level") && entry["level"].is_string()) << line;

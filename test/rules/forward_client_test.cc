@@ -2,6 +2,7 @@
 // Raw ROUTERs play the servers.
 #include <gtest/gtest.h>
 
+#include "support/daemons.h"
 #include "support/module_fixture.h"
 
 namespace procmod::testing {
@@ -9,14 +10,23 @@ namespace {
 
 class ForwardClient : public ModuleTest {
  protected:
+  // A forward client dialing `server_url`, and `render_server_url` too (as a render
+  // client) when one is given.
+  static Options DialingOptions(const std::string& server_url,
+                                const std::string& render_server_url = "") {
+    Options o = TestOptions(Role::kClient);
+    o.server_url = server_url;
+    o.render_client = !render_server_url.empty();
+    o.render_server_url = render_server_url;
+    return o;
+  }
+
   Mailbox<DisconnectReason> gone_;  // outlives the module (see Mailbox)
 };
 
 TEST_F(ForwardClient, F2_StartConnectsBeforeReturning) {
   RawRouter server(context_);
-  Options o = TestOptions(Role::kClient);
-  o.server_url = server.endpoint();
-  ProcessModule* client = Init(o);
+  ProcessModule* client = Init(DialingOptions(server.endpoint()));
   auto start = Async([client] { return client->Start(); });
   std::optional<RawRouter::Incoming> hello = server.AcceptHello("server", "pvserver");
   ASSERT_TRUE(hello.has_value());
@@ -35,16 +45,9 @@ TEST_F(ForwardClient, F2_StartConnectsBeforeReturning) {
 }
 
 TEST_F(ForwardClient, F2_StartWaitsForAServerThatComesUpLater) {
-  // Reserve a free port, release it, and start the server there only after the
-  // client is already trying.
-  std::string endpoint;
-  {
-    RawRouter probe(context_);
-    endpoint = probe.endpoint();
-  }
-  Options o = TestOptions(Role::kClient);
-  o.server_url = endpoint;
-  ProcessModule* client = Init(o);
+  // A free port, where the server starts only after the client is already trying.
+  const std::string endpoint = FreeTcpEndpoint(context_);
+  ProcessModule* client = Init(DialingOptions(endpoint));
   auto start = Async([client] { return client->Start(); });
   EXPECT_EQ(start.wait_for(milliseconds(200)), std::future_status::timeout);
   zmq::socket_t late(context_, zmq::socket_type::router);
@@ -66,11 +69,7 @@ TEST_F(ForwardClient, F2_StartWaitsForAServerThatComesUpLater) {
 
 TEST_F(ForwardClient, F2_RenderClientConnectsToDataAndRenderServer) {
   RawRouter data(context_), render(context_);
-  Options o = TestOptions(Role::kClient);
-  o.render_client = true;
-  o.server_url = data.endpoint();
-  o.render_server_url = render.endpoint();
-  ProcessModule* client = Init(o);
+  ProcessModule* client = Init(DialingOptions(data.endpoint(), render.endpoint()));
   auto start = Async([client] { return client->Start(); });
   ASSERT_TRUE(data.AcceptHello("data-server", "ds").has_value());
   ASSERT_TRUE(render.AcceptHello("render-server", "rs").has_value());
@@ -82,11 +81,7 @@ TEST_F(ForwardClient, F2_RenderClientConnectsToDataAndRenderServer) {
 
 TEST_F(ForwardClient, F2_RenderClientRefusesAPeerOfTheWrongType) {
   RawRouter data(context_), render(context_);
-  Options o = TestOptions(Role::kClient);
-  o.render_client = true;
-  o.server_url = data.endpoint();
-  o.render_server_url = render.endpoint();
-  ProcessModule* client = Init(o);
+  ProcessModule* client = Init(DialingOptions(data.endpoint(), render.endpoint()));
   auto start = Async([client] { return client->Start(); });
   ASSERT_TRUE(data.AcceptHello("data-server", "ds").has_value());
   // The "render server" says it is a data server.
@@ -101,9 +96,7 @@ TEST_F(ForwardClient, F2_RenderClientRefusesAPeerOfTheWrongType) {
 
 TEST_F(ForwardClient, DenyIsATypedErrorWithTheServersReason) {
   RawRouter server(context_);
-  Options o = TestOptions(Role::kClient);
-  o.server_url = server.endpoint();
-  ProcessModule* client = Init(o);
+  ProcessModule* client = Init(DialingOptions(server.endpoint()));
   auto start = Async([client] { return client->Start(); });
   std::optional<RawRouter::Incoming> hello = server.Receive();
   ASSERT_TRUE(hello.has_value());
@@ -116,13 +109,8 @@ TEST_F(ForwardClient, DenyIsATypedErrorWithTheServersReason) {
 }
 
 TEST_F(ForwardClient, NothingListeningFailsAfterTimeoutsConnect) {
-  std::string endpoint;
-  {
-    RawRouter probe(context_);
-    endpoint = probe.endpoint();
-  }
-  Options o = TestOptions(Role::kClient);
-  o.server_url = endpoint;
+  const std::string endpoint = FreeTcpEndpoint(context_);
+  Options o = DialingOptions(endpoint);
   o.timeouts.connect = milliseconds(300);
   ProcessModule* client = Init(o);
   const auto begin = std::chrono::steady_clock::now();
@@ -134,9 +122,7 @@ TEST_F(ForwardClient, NothingListeningFailsAfterTimeoutsConnect) {
 
 TEST_F(ForwardClient, RunEndsWhenTheServerSaysBye) {
   RawRouter server(context_);
-  Options o = TestOptions(Role::kClient);
-  o.server_url = server.endpoint();
-  ProcessModule* client = Init(o);
+  ProcessModule* client = Init(DialingOptions(server.endpoint()));
   auto start = Async([client] { return client->Start(); });
   auto hello = server.AcceptHello("server");
   ASSERT_TRUE(hello.has_value());
@@ -149,9 +135,7 @@ TEST_F(ForwardClient, RunEndsWhenTheServerSaysBye) {
 
 TEST_F(ForwardClient, ClientExpiresASilentServer) {
   RawRouter server(context_);
-  Options o = TestOptions(Role::kClient);
-  o.server_url = server.endpoint();
-  ProcessModule* client = Init(o);
+  ProcessModule* client = Init(DialingOptions(server.endpoint()));
   client->OnDisconnected([this](const Connection&, DisconnectReason r) { gone_.Push(r); });
   auto start = Async([client] { return client->Start(); });
   // The server announces a 100 ms heartbeat, then never speaks again.
