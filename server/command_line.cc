@@ -28,7 +28,7 @@ BUILT-IN SERVICE
   REQUEST info           name, role, mode, version and uptime
   DATA "broadcast"       (multi) relayed to every other client
   REQUEST collab.accept {enabled} / collab.connect_id {id}   master client only
-  DATA "collab"          joins, leaves and master changes, sent to every client
+  REQUEST collab.subscribe   then DATA "collab": joins, leaves, master changes
   Admin endpoint (--admin): connections.list, process.info, connections.close,
   collab.accept, collab.connect_id; see procmod-monitor.
 

@@ -34,6 +34,8 @@ std::unique_ptr<ServerServices> ServerServices::Install(ProcessModule& module) {
                          [self](IncomingRequest& r) { return self->SetAccepting(r); });
   module.RegisterHandler("collab.connect_id",
                          [self](IncomingRequest& r) { return self->SetConnectId(r); });
+  module.RegisterHandler("collab.subscribe",
+                         [self](IncomingRequest& r) { return self->Subscribe(r); });
   module.OnData([self](const Connection& from, std::string_view channel, Frames payload) {
     self->OnData(from, channel, std::move(payload));
   });
@@ -93,6 +95,28 @@ Reply ServerServices::SetConnectId(IncomingRequest& request) {
   return Reply{.result = Pack(json{{"connect_id", (*args)["id"]}})};
 }
 
+Reply ServerServices::Subscribe(IncomingRequest& request) {
+  std::optional<json> args = Args(request);
+  if (!args || (args->contains("enabled") && !(*args)["enabled"].is_boolean())) {
+    return Error(400, "collab.subscribe takes args {enabled: bool}");
+  }
+  const bool enabled = args->value("enabled", true);
+  auto seq = seq_by_session_.find(request.from.session());
+  if (seq == seq_by_session_.end()) {
+    return Error(403, "only clients receive collaboration news");
+  }
+  if (enabled) {
+    subscribers_.emplace(seq->second, request.from);
+  } else {
+    subscribers_.erase(seq->second);
+  }
+  const std::string master_name = clients_.empty() ? "" : clients_.begin()->second.name();
+  return Reply{.result = Pack(json{{"subscribed", enabled},
+                                   {"master", master_},
+                                   {"master_name", master_name},
+                                   {"clients", clients_.size()}})};
+}
+
 void ServerServices::OnData(const Connection& from, std::string_view channel,
                             Frames payload) {
   if (channel != "broadcast" || !module_.SupportMultipleConnections()) return;
@@ -118,6 +142,7 @@ void ServerServices::OnLeft(const Connection& peer, DisconnectReason reason) {
   if (peer.role() != "client") return;
   if (auto it = seq_by_session_.find(peer.session()); it != seq_by_session_.end()) {
     clients_.erase(it->second);
+    subscribers_.erase(it->second);
     seq_by_session_.erase(it);
   }
   Announce({{"event", "left"},
@@ -140,7 +165,7 @@ void ServerServices::CheckMaster() {
 
 void ServerServices::Announce(const json& event) {
   const std::string text = event.dump();
-  for (const auto& [seq, to] : clients_) (void)to.Send(text, "collab");
+  for (const auto& [seq, to] : subscribers_) (void)to.Send(text, "collab");
 }
 
 }  // namespace procmod::server

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   procmod::ClientOptions options;
   options.name = argv[2];
   options.reconnect = argc > 3 && std::string(argv[3]) == "--reconnect";
+  options.collab_news = true;  // print who joins and leaves
   auto client = procmod::Client::Connect(argv[1], options);
   if (!client.ok()) {
     std::cerr << "chat_client: " << client.status().ToString() << "\n";

@@ -53,6 +53,11 @@ void Client::Track(const Connection& peer) {
     (peer.role() == "render-server" ? render_server_ : server_) = peer;
     user = on_connected_;
   }
+  if (options_.collab_news && peer.role() != "render-server") {
+    // Not waited for: this may run on the I/O thread, and the news simply starts
+    // flowing once the server has it. Subscribing twice is harmless.
+    (void)peer.Request("collab.subscribe");
+  }
   if (user) user(peer);  // outside the lock: callbacks never run under it
 }
 

@@ -66,11 +66,15 @@ TEST_F(ClientTest, ConnectFailsClearlyWhenDenied) {
 
 TEST_F(ClientTest, DataCallbacksDeliverCollabEvents) {
   auto server = StartServer({"--port", "0", "--multi-clients"});
-  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_);
+  ClientOptions options;
+  options.collab_news = true;
+  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   (*client)->OnData([this](const Connection&, std::string_view channel, Frames payload) {
     if (channel == "collab") events_.Push(payload.at(0).to_string());
   });
+  // The subscription is a request of its own: a ping after it is answered after it.
+  ASSERT_TRUE((*client)->Request("ping").ok());
   // A second client joins: the first hears of it.
   RawDealer other(context_, endpoint_);
   ASSERT_TRUE(other.Hello(MakeHello("client", "bob")).has_value());

@@ -150,8 +150,7 @@ std::optional<pmp::Deny> HelloDenied(RawDealer& dealer, const std::string& name,
   return As<pmp::Deny>(dealer.Receive());
 }
 
-// The next message that is not DATA: collab news ("joined", "master", ...) reaches
-// every client, also in single-client mode, and is skipped here.
+// The next message that is not DATA (broadcasts, collab news), which is skipped.
 std::optional<pmp::Message> ReceiveSkippingData(RawDealer& dealer,
                                                 milliseconds timeout = kDeadline) {
   const auto deadline = Clock::now() + timeout;
@@ -355,7 +354,32 @@ TEST(ServerMulti, BroadcastReachesEveryOtherClientButNotTheSender) {
   }
 }
 
-TEST(ServerMulti, AnnouncesJoinsLeavesAndHandsOverTheMaster) {
+// collab.subscribe's REPLY result: the collaboration state when it was asked.
+std::optional<json> Subscribe(RawDealer& dealer, uint64_t id, bool enabled = true) {
+  std::optional<pmp::Reply> reply =
+      As<pmp::Reply>(Call(dealer, id, "collab.subscribe", {{"enabled", enabled}}));
+  if (!reply || reply->code != 0) {
+    ADD_FAILURE() << "collab.subscribe failed";
+    return std::nullopt;
+  }
+  return json::from_msgpack(reply->result);
+}
+
+// True when `dealer` has no DATA waiting: a ping is answered with nothing before it.
+::testing::AssertionResult HeardNothing(RawDealer& dealer, uint64_t id) {
+  std::vector<pmp::Message> skipped;
+  if (!Call(dealer, id, "ping", nullptr, {}, &skipped)) {
+    return ::testing::AssertionFailure() << "no answer to ping";
+  }
+  if (!skipped.empty()) {
+    return ::testing::AssertionFailure()
+           << skipped.size() << " DATA message(s) arrived, e.g. on channel '"
+           << std::get<pmp::Data>(skipped.front().header).channel << "'";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ServerMulti, SubscribersHearOfJoinsLeavesAndTheMasterHandover) {
   zmq::context_t context;
   Server server({"--port", "0", "--multi-clients"});
   const std::string endpoint = server.WaitReady();
@@ -363,49 +387,72 @@ TEST(ServerMulti, AnnouncesJoinsLeavesAndHandsOverTheMaster) {
   auto a = std::make_unique<RawDealer>(context, endpoint);
   std::optional<pmp::Welcome> wa = a->Hello(MakeHello("client", "alice"));
   ASSERT_TRUE(wa.has_value());
-  EXPECT_TRUE(GetsEvent(*a, "joined", wa->session, "alice"));
-  EXPECT_TRUE(GetsEvent(*a, "master", wa->session, "alice"));  // the first is master
+  std::optional<json> state = Subscribe(*a, 1);  // the state now: alice is master
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ((*state)["subscribed"], true);
+  EXPECT_EQ((*state)["master"], wa->session);
+  EXPECT_EQ((*state)["master_name"], "alice");
+  EXPECT_EQ((*state)["clients"], 1);
 
   RawDealer b(context, endpoint);
   std::optional<pmp::Welcome> wb = b.Hello(MakeHello("client", "bob"));
   ASSERT_TRUE(wb.has_value());
   EXPECT_TRUE(GetsEvent(*a, "joined", wb->session, "bob"));
-  EXPECT_TRUE(GetsEvent(b, "joined", wb->session, "bob"));
+  ASSERT_TRUE(Subscribe(b, 1).has_value());
 
-  RawDealer c(context, endpoint);
+  RawDealer c(context, endpoint);  // never subscribes: hears nothing
   std::optional<pmp::Welcome> wc = c.Hello(MakeHello("client", "carol"));
   ASSERT_TRUE(wc.has_value());
-  for (RawDealer* d : {a.get(), &b, &c}) {
+  for (RawDealer* d : {a.get(), &b}) {
     EXPECT_TRUE(GetsEvent(*d, "joined", wc->session, "carol"));
   }
 
-  // The master leaves: the next oldest (bob) takes over, and everyone hears it.
+  // The master leaves: the next oldest (bob) takes over, and subscribers hear it.
   a->Send(pmp::Bye{"done"});
   a.reset();
-  for (RawDealer* d : {&b, &c}) {
-    std::optional<json> left = NextEvent(*d);
-    ASSERT_TRUE(left.has_value());
-    EXPECT_EQ(left->value("event", ""), "left") << left->dump();
-    EXPECT_EQ(left->value("session", ""), wa->session);
-    EXPECT_EQ(left->value("name", ""), "alice");
-    EXPECT_EQ(left->value("reason", ""), "bye");
-    EXPECT_TRUE(GetsEvent(*d, "master", wb->session, "bob"));
-  }
+  std::optional<json> left = NextEvent(b);
+  ASSERT_TRUE(left.has_value());
+  EXPECT_EQ(left->value("event", ""), "left") << left->dump();
+  EXPECT_EQ(left->value("session", ""), wa->session);
+  EXPECT_EQ(left->value("name", ""), "alice");
+  EXPECT_EQ(left->value("reason", ""), "bye");
+  EXPECT_TRUE(GetsEvent(b, "master", wb->session, "bob"));
+  EXPECT_TRUE(HeardNothing(c, 1));
 
   // Clients keep coming and going; the server keeps serving.
   b.Send(pmp::Bye{"done"});
-  EXPECT_TRUE(GetsEvent(c, "left", wb->session, "bob"));
-  EXPECT_TRUE(GetsEvent(c, "master", wc->session, "carol"));
+  ASSERT_TRUE(Eventually([&] {  // bob's BYE is in: carol alone, and master
+    std::optional<pmp::Reply> info = As<pmp::Reply>(Call(c, 2, "info"));
+    return info && json::from_msgpack(info->result)["clients"] == 1;
+  }));
+  std::optional<json> carol_state = Subscribe(c, 3);
+  ASSERT_TRUE(carol_state.has_value());
+  EXPECT_EQ((*carol_state)["master"], wc->session);
   RawDealer d(context, endpoint);
   std::optional<pmp::Welcome> wd = d.Hello(MakeHello("client", "dave"));
   ASSERT_TRUE(wd.has_value());
   EXPECT_TRUE(GetsEvent(c, "joined", wd->session, "dave"));
-  EXPECT_TRUE(GetsEvent(d, "joined", wd->session, "dave"));
-  EXPECT_EQ(CallCode(d, 1, "ping", nullptr), 0);
-  std::optional<pmp::Reply> info = As<pmp::Reply>(Call(c, 2, "info"));
+
+  // Unsubscribed, carol hears nothing more.
+  ASSERT_TRUE(Subscribe(c, 4, /*enabled=*/false).has_value());
+  RawDealer e(context, endpoint);
+  ASSERT_TRUE(e.Hello(MakeHello("client", "erin")).has_value());
+  EXPECT_TRUE(HeardNothing(c, 5));
+  EXPECT_TRUE(HeardNothing(d, 1));
+  std::optional<pmp::Reply> info = As<pmp::Reply>(Call(c, 6, "info"));
   ASSERT_TRUE(info.has_value());
-  EXPECT_EQ(json::from_msgpack(info->result)["clients"], 2);
+  EXPECT_EQ(json::from_msgpack(info->result)["clients"], 3);
   EXPECT_FALSE(server.Wait(milliseconds(0)).has_value());  // M1: still up
+}
+
+TEST(ServerMulti, CollabSubscribeRejectsBadArguments) {
+  zmq::context_t context;
+  Server server({"--port", "0", "--multi-clients"});
+  const std::string endpoint = server.WaitReady();
+  RawDealer a(context, endpoint);
+  ASSERT_TRUE(a.Hello(MakeHello("client", "a")).has_value());
+  EXPECT_EQ(CallCode(a, 1, "collab.subscribe", {{"enabled", "yes"}}), 400);
+  EXPECT_EQ(CallCode(a, 2, "collab.subscribe", nullptr), 0);  // no args: subscribe
 }
 
 TEST(ServerMulti, OnlyTheMasterMayDisableFurtherConnections) {

@@ -46,6 +46,10 @@ struct ClientOptions {
   // doubling to 32 s with jitter, until admitted. Never after DENY 403, 409 or 426,
   // nor after the server's BYE.
   bool reconnect = false;
+  // Ask the server (procmod-server) for collaboration news after every connect and
+  // reconnect: DATA on channel "collab" (joins, leaves, master changes) then reaches
+  // OnData. Off by default, as on the server: news costs a message per client.
+  bool collab_news = false;
   // Everything else of the module (heartbeat, limits, linger): advanced use.
   Options module;
 };
