@@ -436,6 +436,7 @@ void ReadTimeouts(MapReader r, TimeoutOptions* timeouts) {
   // A zero handshake deadline would drop every peer before its WELCOME.
   r.Duration("handshake", &timeouts->handshake, milliseconds(1));
   r.Duration("session", &timeouts->session, milliseconds(0));
+  r.Duration("send", &timeouts->send, milliseconds(0));
   r.Finish();
 }
 
@@ -571,6 +572,7 @@ void DumpSections(YAML::Emitter& out, const Options& o) {
   Put(out, "connect", FormatDuration(o.timeouts.connect));
   Put(out, "handshake", FormatDuration(o.timeouts.handshake));
   Put(out, "session", FormatDuration(o.timeouts.session));
+  Put(out, "send", FormatDuration(o.timeouts.send));
   out << YAML::EndMap;
   BeginSection(out, "limits");
   Put(out, "max_connections", o.limits.max_connections);

@@ -1,26 +1,36 @@
 #include "procmod/connection.h"
 
+#include "connection_state.h"
 #include "io_loop.h"
 
 namespace procmod {
 namespace {
 
 Status Finalized() { return AbortedError("process module finalized"); }
+Status NoPeer() { return FailedPreconditionError("the Connection refers to no peer"); }
+
+const std::string& EmptyString() {
+  static const std::string* empty = new std::string();
+  return *empty;
+}
 
 }  // namespace
 
-Connection::Connection(std::weak_ptr<IoLoop> loop, const PeerInfo& info)
-    : loop_(std::move(loop)),
-      session_(info.session),
-      name_(info.name),
-      role_(info.role),
-      address_(info.address),
-      incoming_(info.incoming) {}
+const std::string& Connection::session() const {
+  return state_ ? state_->session : EmptyString();
+}
+const std::string& Connection::name() const { return state_ ? state_->name : EmptyString(); }
+const std::string& Connection::role() const { return state_ ? state_->role : EmptyString(); }
+const std::string& Connection::address() const {
+  return state_ ? state_->address : EmptyString();
+}
+bool Connection::incoming() const { return state_ ? state_->incoming : true; }
 
 Status Connection::Send(Frames payload, std::string_view channel) const {
-  auto loop = loop_.lock();
+  if (!state_) return NoPeer();
+  auto loop = state_->loop.lock();
   if (!loop) return Finalized();
-  return loop->Send(session_, channel, std::move(payload));
+  return loop->Send(state_->session, channel, std::move(payload), state_->window);
 }
 
 Status Connection::Send(std::string_view bytes, std::string_view channel) const {
@@ -32,26 +42,27 @@ Status Connection::Send(std::string_view bytes, std::string_view channel) const 
 std::future<Result<Reply>> Connection::Request(std::string method, Frames payload,
                                                std::chrono::milliseconds timeout,
                                                std::string args) const {
-  auto loop = loop_.lock();
+  auto loop = state_ ? state_->loop.lock() : nullptr;
   if (!loop) {
     std::promise<Result<Reply>> failed;
-    failed.set_value(Finalized());
+    failed.set_value(state_ ? Finalized() : NoPeer());
     return failed.get_future();
   }
-  return loop->Request(session_, std::move(method), std::move(args), std::move(payload),
-                       timeout);
+  return loop->Request(state_->session, std::move(method), std::move(args),
+                       std::move(payload), timeout);
 }
 
 Status Connection::Close(std::string reason) const {
-  auto loop = loop_.lock();
+  auto loop = state_ ? state_->loop.lock() : nullptr;
   if (!loop) return Status();
-  return loop->Close(session_, std::move(reason));
+  return loop->Close(state_->session, std::move(reason));
 }
 
 Result<PeerInfo> Connection::Stats() const {
-  auto loop = loop_.lock();
+  if (!state_) return NoPeer();
+  auto loop = state_->loop.lock();
   if (!loop) return Finalized();
-  return loop->Stats(session_);
+  return loop->Stats(state_->session);
 }
 
 }  // namespace procmod

@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "heartbeat.h"
+#include "procmod/connection.h"
 #include "procmod/peer_info.h"
 
 namespace procmod {
@@ -58,6 +59,9 @@ struct PeerRecord {
   PingEcho echo;          // for RTT
   microseconds rtt{0};
   uint64_t msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0, dropped = 0;
+  // Made once at admission by the I/O loop and handed to every callback about this
+  // peer (a copy is one reference count).
+  Connection handle;
 
   PeerInfo Snapshot(TimePoint now) const;
 };

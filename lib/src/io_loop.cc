@@ -13,6 +13,7 @@
 
 #include <zmq_addon.hpp>
 
+#include "connection_state.h"
 #include "sockets.h"
 #include "url.h"
 
@@ -171,7 +172,8 @@ void IoLoop::PollOnce() {
   const size_t first_link_item = items.size();
   for (auto& [id, link] : links_) {
     if (!link->socket) continue;  // waiting to retry
-    items.push_back({link->socket->handle(), 0, ZMQ_POLLIN, 0});
+    const short events = link->outbox.empty() ? ZMQ_POLLIN : ZMQ_POLLIN | ZMQ_POLLOUT;
+    items.push_back({link->socket->handle(), 0, events, 0});
     owners.emplace_back(id, Kind::kLink);
     if (!link->monitor) continue;  // admitted: the monitor has done its job
     items.push_back({link->monitor->handle(), 0, ZMQ_POLLIN, 0});
@@ -197,14 +199,19 @@ void IoLoop::PollOnce() {
   if (admin_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAdmin();
 
   for (size_t i = first_link_item; i < items.size(); ++i) {
-    if (!(items[i].revents & ZMQ_POLLIN)) continue;
+    const short revents = items[i].revents;
+    if (!(revents & (ZMQ_POLLIN | ZMQ_POLLOUT))) continue;
     auto [id, kind] = owners[i - first_link_item];
     auto it = links_.find(id);  // servicing one link may have dropped another
     if (it == links_.end() || !it->second->socket) continue;
     if (kind == Kind::kMonitor) {
       if (it->second->monitor) ServiceMonitor(*it->second);
-    } else {
-      ServiceLink(*it->second);
+      continue;
+    }
+    if (revents & ZMQ_POLLOUT) FlushOutbox(*it->second);
+    if (revents & ZMQ_POLLIN) {
+      it = links_.find(id);
+      if (it != links_.end() && it->second->socket) ServiceLink(*it->second);
     }
   }
 }
@@ -691,7 +698,8 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello,
   spdlog::info("procmod: admitted {} '{}' from {} as session {}", peer.role, peer.name,
                from, peer.session);
   if (admission_waiter_) admission_waiter_->admitted++;
-  Connection connection = MakeConnection(peer, /*incoming=*/true);
+  peer.handle = NewConnection(peer, /*incoming=*/true);
+  Connection connection = peer.handle;  // the record may go in the callback
   Invoke("connected", on_connected_, connection);
   CheckAdmissionWaiter();
 }
@@ -1001,7 +1009,10 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   link_by_session_[welcome.session] = link.id;
   // A broker's WELCOME is not a client yet: that is its first JOINED.
   if (!link.registered) ever_admitted_ = true;
-  Connection connection = MakeConnection(link.peer, /*incoming=*/false);
+  link.window = std::make_shared<SendWindow>(
+      welcome.session, std::max<std::ptrdiff_t>(options_.limits.send_queue, 1));
+  link.peer.handle = NewConnection(link.peer, /*incoming=*/false, link.window);
+  Connection connection = link.peer.handle;
   if (link.waiter) {
     link.waiter->set_value(connection);
     link.waiter.reset();
@@ -1030,6 +1041,7 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
   if (link->waiter) link->waiter->set_value(AbortedError("connection closed"));
   if (link->state != Link::State::kAdmitted) return;  // never had a session
   link_by_session_.erase(link->peer.session);
+  ClearOutbox(*link, /*close_window=*/true);
   link->monitor.reset();
   link->socket.reset();
   if (link->registered) {
@@ -1050,6 +1062,7 @@ bool IoLoop::ShouldReconnect(const Link& link, DisconnectReason reason) const {
 void IoLoop::Reconnect(Link& link, DisconnectReason reason) {
   const PeerRecord lost = link.peer;
   link_by_session_.erase(lost.session);
+  ClearOutbox(link, /*close_window=*/true);
   FailRequestsOf(lost.session, UnavailableError("server " + lost.session + " is gone"));
   link.reconnecting = true;
   link.peer = PeerRecord{};
@@ -1061,6 +1074,7 @@ void IoLoop::Reconnect(Link& link, DisconnectReason reason) {
 }
 
 void IoLoop::RetryLink(Link& link, TimePoint now) {
+  ClearOutbox(link, /*close_window=*/false);  // nothing of a new socket's session yet
   link.monitor.reset();
   link.socket.reset();  // a new socket (and routing id) for the next attempt
   link.state = Link::State::kRetryWait;
@@ -1072,17 +1086,67 @@ void IoLoop::RetryLink(Link& link, TimePoint now) {
   link.backoff = std::min<Duration>(link.backoff * 2, kMaxBackoff);
 }
 
-bool IoLoop::SendOnLink(Link& link, Frames frames) {
-  if (!link.socket) return false;
-  const uint64_t bytes = FrameBytes(frames);
-  if (SendFrames(*link.socket, {}, frames) != SendOutcome::kSent) {
+bool IoLoop::SendOnLink(Link& link, Frames frames, bool windowed) {
+  auto give_back = [&] {
+    if (windowed && link.window) link.window->Release();
+  };
+  if (!link.socket) {
+    give_back();
+    return false;
+  }
+  if (link.outbox.empty()) {
+    const uint64_t bytes = FrameBytes(frames);
+    switch (SendFrames(*link.socket, {}, frames)) {
+      case SendOutcome::kSent:
+        link.peer.last_sent = clock_.Now();
+        link.peer.msgs_out++;
+        link.peer.bytes_out += bytes;
+        give_back();
+        return true;
+      case SendOutcome::kQueueFull:
+        break;  // wait in the outbox below
+      case SendOutcome::kPeerGone:
+      case SendOutcome::kFailed:
+        link.peer.dropped++;
+        give_back();
+        return false;
+    }
+  }
+  // A windowed message already holds a slot, so the window bounds those; the rest
+  // (PINGs, REPLYs, Sends from callbacks) must not grow the outbox without end.
+  if (!windowed && link.outbox.size() >= static_cast<size_t>(options_.limits.send_queue)) {
     link.peer.dropped++;
     return false;
   }
-  link.peer.last_sent = clock_.Now();
-  link.peer.msgs_out++;
-  link.peer.bytes_out += bytes;
+  link.outbox.push_back(Outgoing{std::move(frames), windowed});
   return true;
+}
+
+void IoLoop::FlushOutbox(Link& link) {
+  while (!link.outbox.empty() && link.socket) {
+    Outgoing& next = link.outbox.front();
+    const uint64_t bytes = FrameBytes(next.frames);
+    const SendOutcome outcome = SendFrames(*link.socket, {}, next.frames);
+    if (outcome == SendOutcome::kQueueFull) return;  // still full: wait for POLLOUT
+    if (outcome == SendOutcome::kSent) {
+      link.peer.last_sent = clock_.Now();
+      link.peer.msgs_out++;
+      link.peer.bytes_out += bytes;
+    } else {
+      link.peer.dropped++;
+    }
+    if (next.windowed && link.window) link.window->Release();
+    link.outbox.pop_front();
+  }
+}
+
+void IoLoop::ClearOutbox(Link& link, bool close_window) {
+  link.peer.dropped += link.outbox.size();
+  link.outbox.clear();  // no slot to give back: the window closes with the session
+  if (close_window && link.window) {
+    link.window->Close();
+    link.window.reset();
+  }
 }
 
 // ============================================================================
@@ -1132,7 +1196,9 @@ void IoLoop::OnJoined(Link& broker, const pmp::Joined& joined) {
   ever_admitted_ = true;
   spdlog::info("procmod: admitted client '{}' via broker as session {}", client.name,
                client.session);
-  Invoke("connected", on_connected_, MakeConnection(client, /*incoming=*/true));
+  client.handle = NewConnection(client, /*incoming=*/true);
+  Connection connection = client.handle;
+  Invoke("connected", on_connected_, connection);
 }
 
 void IoLoop::OnLeft(const pmp::Left& left) {
@@ -1291,13 +1357,21 @@ void IoLoop::FailRequestsOf(const std::string& session, const Status& why) {
 }
 
 Connection IoLoop::MakeConnection(const PeerRecord& peer, bool incoming) {
-  PeerInfo info;
-  info.session = peer.session;
-  info.name = peer.name;
-  info.role = peer.role;
-  info.address = peer.address;
-  info.incoming = incoming;
-  return Connection(weak_from_this(), info);
+  if (peer.handle.valid() && peer.handle.session() == peer.session) return peer.handle;
+  return NewConnection(peer, incoming);
+}
+
+Connection IoLoop::NewConnection(const PeerRecord& peer, bool incoming,
+                                 std::shared_ptr<SendWindow> window) {
+  auto state = std::make_shared<Connection::State>();
+  state->loop = weak_from_this();
+  state->session = peer.session;
+  state->name = peer.name;
+  state->role = peer.role;
+  state->address = peer.address;
+  state->incoming = incoming;
+  state->window = std::move(window);
+  return Connection(std::move(state));
 }
 
 // ============================================================================
@@ -1355,11 +1429,30 @@ Result<PeerInfo> IoLoop::Stats(const std::string& session) {
       AbortedError("process module finalized"));
 }
 
-Status IoLoop::Send(const std::string& session, std::string_view channel, Frames payload) {
+Status IoLoop::Send(const std::string& session, std::string_view channel, Frames payload,
+                    const std::shared_ptr<SendWindow>& window) {
+  // From a callback (the I/O thread) never wait: the loop would wait for itself.
+  const bool windowed = window != nullptr && !OnIoThread();
+  if (windowed) {
+    if (Status s = window->Acquire(options_.timeouts.send); !s.ok()) return s;
+  }
   auto frames = std::make_shared<Frames>(std::move(payload));
-  const bool posted = Dispatch([this, session, channel = std::string(channel), frames]() mutable {
-    SendToPeer(session, pmp::Data{std::move(channel), {}}, std::move(*frames));
+  const bool posted = Dispatch([this, session, channel = std::string(channel), frames,
+                                window = windowed ? window : nullptr]() mutable {
+    std::optional<PeerRef> ref = Resolve(session);
+    if (ref && ref->kind == PeerKind::kLinked) {
+      Link& link = *links_.at(ref->link_id);
+      // The slot is the session's window's, which is the link's while it lasts.
+      const bool windowed = window != nullptr && window == link.window;
+      if (window && !windowed) window->Release();
+      SendOnLink(link, pmp::Encode(pmp::Data{std::move(channel), {}}, std::move(*frames)),
+                 windowed);
+      return;
+    }
+    if (window) window->Release();  // the session is gone: nothing to wait for
+    if (ref) SendToPeer(session, pmp::Data{std::move(channel), {}}, std::move(*frames));
   });
+  if (!posted && windowed) window->Release();
   return posted ? Status() : AbortedError("process module finalized");
 }
 

@@ -42,6 +42,7 @@
 #include "codec.h"
 #include "heartbeat.h"
 #include "identity_table.h"
+#include "send_window.h"
 #include "procmod/connection.h"
 #include "procmod/options.h"
 #include "procmod/process_module.h"
@@ -98,7 +99,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::vector<PeerInfo> Snapshot();
   Result<Connection> Find(const std::string& session);
   Result<PeerInfo> Stats(const std::string& session);
-  Status Send(const std::string& session, std::string_view channel, Frames payload);
+  // `window`: the session's flow control when it is a peer we dialed (else null);
+  // Send waits in it for room, up to timeouts.send, unless on the I/O thread.
+  Status Send(const std::string& session, std::string_view channel, Frames payload,
+              const std::shared_ptr<SendWindow>& window);
   std::future<Result<Reply>> Request(const std::string& session, std::string method,
                                      std::string args, Frames payload,
                                      milliseconds timeout);
@@ -110,6 +114,13 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void SetOnData(DataCallback callback);
 
  private:
+  // A message waiting for room in a DEALER's queue (its SNDHWM was reached).
+  // `windowed`: it holds a slot of the link's SendWindow, given back once sent.
+  struct Outgoing {
+    Frames frames;
+    bool windowed = false;
+  };
+
   // A DEALER dialing one remote accepting side, and what we know of that peer.
   struct Link {
     enum class State { kConnecting, kHandshaking, kRetryWait, kAdmitted };
@@ -131,6 +142,11 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     TimePoint retry_at = TimePoint::max();
     Duration backoff = std::chrono::seconds(1);
     bool reconnecting = false;  // lost its session; the reconnect policy is at work
+    // Admitted: the flow control of Connection::Send to this session.
+    std::shared_ptr<SendWindow> window;
+    // What found the DEALER full, in order; sent when it polls writable again. Later
+    // messages queue behind it so nothing overtakes.
+    std::deque<Outgoing> outbox;
     std::optional<std::promise<Result<Connection>>> waiter;  // until admitted
   };
 
@@ -212,7 +228,13 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void RetryLink(Link& link, TimePoint now);
   bool ShouldReconnect(const Link& link, DisconnectReason reason) const;
   void Reconnect(Link& link, DisconnectReason reason);
-  bool SendOnLink(Link& link, Frames frames);
+  // Sends now, or queues in the link's outbox when the DEALER is full (windowed
+  // messages always; others up to limits.send_queue, then dropped and counted).
+  bool SendOnLink(Link& link, Frames frames, bool windowed = false);
+  void FlushOutbox(Link& link);
+  // The link's socket or session ends: what waits in the outbox is dropped, and
+  // with `close_window` senders blocked in its window return kUnavailable.
+  void ClearOutbox(Link& link, bool close_window);
 
   // Both sides: what admitted peers say.
   void OnPing(PeerRecord& peer, const pmp::Ping& ping);
@@ -230,7 +252,11 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason);
   void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason);
   void FailRequestsOf(const std::string& session, const Status& why);
+  // The peer's handle: the one made at admission (PeerRecord::handle) when it is
+  // still that session's, else a new one.
   Connection MakeConnection(const PeerRecord& peer, bool incoming);
+  Connection NewConnection(const PeerRecord& peer, bool incoming,
+                           std::shared_ptr<SendWindow> window = nullptr);
   std::vector<PeerInfo> SnapshotOnIoThread();
 
   // AdminTarget, for the admin service (I/O thread).

@@ -2,8 +2,9 @@
 //
 // A Connection is a handle to one admitted peer of this process: a server this
 // client connected to, or a client that connected to this server. It is cheap to
-// copy; every copy names the same session. All calls are thread-safe: they post to
-// the process module's I/O thread and never touch a socket themselves.
+// copy (one shared, immutable block per session); every copy names the same
+// session. All calls are thread-safe: they post to the process module's I/O thread
+// and never touch a socket themselves.
 //
 //   procmod::Result<procmod::Connection> server = module->ConnectToRemote(url);
 //   if (!server.ok()) return server.status();
@@ -33,6 +34,7 @@
 namespace procmod {
 
 class IoLoop;
+class SendWindow;
 
 // Payload frames: opaque bytes, moved end to end, never copied by procmod.
 using Frames = std::vector<zmq::message_t>;
@@ -50,16 +52,22 @@ class Connection {
  public:
   Connection() = default;  // refers to nothing; valid() is false
 
-  bool valid() const { return !session_.empty(); }
-  const std::string& session() const { return session_; }
-  const std::string& name() const { return name_; }
-  const std::string& role() const { return role_; }
-  const std::string& address() const { return address_; }
-  bool incoming() const { return incoming_; }  // the peer connected to us
+  bool valid() const { return state_ != nullptr; }
+  const std::string& session() const;
+  const std::string& name() const;
+  const std::string& role() const;
+  const std::string& address() const;
+  bool incoming() const;  // the peer connected to us
 
   // Sends DATA (optionally on `channel`). Returns once queued for the I/O thread;
-  // kUnavailable if the peer is gone. A full send queue drops the message and
-  // counts it in PeerInfo::dropped.
+  // kUnavailable if the peer is gone.
+  // To a server we connected to (any peer we dialed): lossless and in order. When
+  // limits.send_queue messages are already waiting, Send waits for room, as
+  // zmq_send does, up to timeouts.send (then kResourceExhausted); it never waits
+  // when called on the I/O thread (from a callback).
+  // To a peer that connected to us: a peer whose queue is full (it does not read)
+  // gets nothing more; the message is dropped and counted in PeerInfo::dropped, so
+  // one slow client cannot stall a server or grow its memory.
   Status Send(Frames payload, std::string_view channel = {}) const;
   Status Send(std::string_view bytes, std::string_view channel = {}) const;
 
@@ -81,14 +89,10 @@ class Connection {
 
  private:
   friend class IoLoop;
-  Connection(std::weak_ptr<IoLoop> loop, const PeerInfo& info);
+  struct State;  // lib/src/connection_state.h
+  explicit Connection(std::shared_ptr<const State> state) : state_(std::move(state)) {}
 
-  std::weak_ptr<IoLoop> loop_;
-  std::string session_;
-  std::string name_;
-  std::string role_;
-  std::string address_;
-  bool incoming_ = true;
+  std::shared_ptr<const State> state_;
 };
 
 }  // namespace procmod

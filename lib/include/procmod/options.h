@@ -54,6 +54,10 @@ struct TimeoutOptions {
   std::chrono::milliseconds handshake{5000};
   // Server: Run() ends after this long in all. 0 = no limit. Default: 0.
   std::chrono::milliseconds session{0};
+  // Connection::Send to a peer we dialed waits this long at most for room when
+  // limits.send_queue messages are already waiting. 0 = as long as the peer lives.
+  // Default: 5 s.
+  std::chrono::milliseconds send{5000};
 };
 
 struct LimitOptions {
