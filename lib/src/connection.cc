@@ -30,7 +30,7 @@ Status Connection::Send(Frames payload, std::string_view channel) const {
   if (!state_) return NoPeer();
   auto loop = state_->loop.lock();
   if (!loop) return Finalized();
-  return loop->Send(state_->session, channel, std::move(payload), state_->window);
+  return loop->Send(state_, channel, std::move(payload));
 }
 
 Status Connection::Send(std::string_view bytes, std::string_view channel) const {

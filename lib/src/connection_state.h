@@ -20,6 +20,7 @@ struct Connection::State {
   std::string role;
   std::string address;
   bool incoming = true;
+  uint64_t link_id = 0;  // the DEALER of a peer we dialed (0: accepted or relayed)
   // Peers we dialed: the flow control of Send (send_window.h). Null otherwise.
   std::shared_ptr<SendWindow> window;
 };

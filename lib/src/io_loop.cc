@@ -99,12 +99,22 @@ void IoLoop::Shutdown() {
 }
 
 bool IoLoop::Post(std::function<void()> fn) {
+  Command command;
+  command.fn = std::move(fn);
+  return Enqueue(std::move(command));
+}
+
+bool IoLoop::Enqueue(Command command) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!accepting_commands_) return false;
-    wake = commands_.empty();
-    commands_.push_back(std::move(fn));
+    commands_.push_back(std::move(command));
+    // Only a thread asleep in poll needs the eventfd; a busy one finds the command
+    // when it next looks. This saves a syscall and a wake-up per message when
+    // Send() is called in a loop.
+    wake = sleeping_;
+    sleeping_ = false;
   }
   // One wake-up per batch: the I/O thread drains the whole queue when it wakes.
   if (wake) {
@@ -141,7 +151,8 @@ T IoLoop::Call(std::function<T()> fn, T if_stopped) {
 // ============================================================================
 
 void IoLoop::ThreadMain() {
-  next_tick_ = clock_.Now() + tick_;
+  now_ = clock_.Now();
+  next_tick_ = now_ + tick_;
   while (!stopping_) {
     PollOnce();  // runs posted commands as soon as the wake-up fd says so
     OnTimer(clock_.Now());
@@ -150,22 +161,29 @@ void IoLoop::ThreadMain() {
 }
 
 void IoLoop::RunCommands() {
-  std::deque<std::function<void()>> batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    batch.swap(commands_);
+    sleeping_ = false;
+    batch_.swap(commands_);  // both keep their capacity: no allocation per batch
   }
-  for (auto& command : batch) command();
+  for (Command& command : batch_) {
+    if (command.fn) {
+      command.fn();
+    } else {
+      SendData(command);
+    }
+  }
+  batch_.clear();
 }
 
 void IoLoop::PollOnce() {
   // Items: the wake-up fd, the acceptor, the admin socket, then per link its DEALER
   // and its transport monitor. `owners` remembers which link each item is for: a
   // command run below may add or drop links.
-  enum class Kind { kLink, kMonitor };
-  std::vector<zmq_pollitem_t> items;
-  std::vector<std::pair<uint64_t, Kind>> owners;
-  items.reserve(3 + 2 * links_.size());
+  std::vector<zmq_pollitem_t>& items = poll_items_;  // members: no allocation per turn
+  std::vector<std::pair<uint64_t, PollKind>>& owners = poll_owners_;
+  items.clear();
+  owners.clear();
   items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
   if (acceptor_) items.push_back({acceptor_->handle(), 0, ZMQ_POLLIN, 0});
   if (admin_) items.push_back({admin_->handle(), 0, ZMQ_POLLIN, 0});
@@ -174,26 +192,38 @@ void IoLoop::PollOnce() {
     if (!link->socket) continue;  // waiting to retry
     const short events = link->outbox.empty() ? ZMQ_POLLIN : ZMQ_POLLIN | ZMQ_POLLOUT;
     items.push_back({link->socket->handle(), 0, events, 0});
-    owners.emplace_back(id, Kind::kLink);
+    owners.emplace_back(id, PollKind::kLink);
     if (!link->monitor) continue;  // admitted: the monitor has done its job
     items.push_back({link->monitor->handle(), 0, ZMQ_POLLIN, 0});
-    owners.emplace_back(id, Kind::kMonitor);
+    owners.emplace_back(id, PollKind::kMonitor);
   }
 
-  const TimePoint now = clock_.Now();
+  milliseconds timeout = PollTimeout(clock_.Now(), NextDeadline());
+  {
+    // Asleep only with nothing to do: a command queued from now on writes the
+    // eventfd (Enqueue), one queued before is run without sleeping.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (commands_.empty()) {
+      sleeping_ = true;
+    } else {
+      timeout = milliseconds(0);
+    }
+  }
   try {
-    zmq::poll(items.data(), items.size(), PollTimeout(now, NextDeadline()));
+    zmq::poll(items.data(), items.size(), timeout);
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) spdlog::error("procmod: poll failed: {}", e.what());
+    RunCommands();
     return;
   }
+  now_ = clock_.Now();
 
   if (items[0].revents & ZMQ_POLLIN) {
     uint64_t count = 0;
     [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof count);
-    // Commands first: a callback set before traffic arrived must see that traffic.
-    RunCommands();
   }
+  // Commands first: a callback set before traffic arrived must see that traffic.
+  RunCommands();
   size_t index = 1;
   if (acceptor_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAcceptor();
   if (admin_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAdmin();
@@ -204,7 +234,7 @@ void IoLoop::PollOnce() {
     auto [id, kind] = owners[i - first_link_item];
     auto it = links_.find(id);  // servicing one link may have dropped another
     if (it == links_.end() || !it->second->socket) continue;
-    if (kind == Kind::kMonitor) {
+    if (kind == PollKind::kMonitor) {
       if (it->second->monitor) ServiceMonitor(*it->second);
       continue;
     }
@@ -641,7 +671,7 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
                                             "unknown session; send HELLO"));
     return;
   }
-  peer->last_seen = clock_.Now();
+  peer->last_seen = now_;
   peer->msgs_in++;
   peer->bytes_in += bytes;
   OnPeerMessage(*peer, PeerKind::kAccepted, message);
@@ -768,7 +798,7 @@ bool IoLoop::SendToRoutingId(const std::string& routing_id, Frames frames,
   switch (SendFrames(*acceptor_, routing_id, frames)) {
     case SendOutcome::kSent:
       if (peer != nullptr) {
-        peer->last_sent = clock_.Now();
+        peer->last_sent = now_;
         peer->msgs_out++;
         peer->bytes_out += bytes;
       }
@@ -948,7 +978,7 @@ void IoLoop::ServiceLink(Link& link) {
       continue;
     }
     if (current.state == Link::State::kAdmitted) {
-      current.peer.last_seen = clock_.Now();
+      current.peer.last_seen = now_;
       current.peer.msgs_in++;
       current.peer.bytes_in += bytes;
     }
@@ -1010,8 +1040,8 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   // A broker's WELCOME is not a client yet: that is its first JOINED.
   if (!link.registered) ever_admitted_ = true;
   link.window = std::make_shared<SendWindow>(
-      welcome.session, std::max<std::ptrdiff_t>(options_.limits.send_queue, 1));
-  link.peer.handle = NewConnection(link.peer, /*incoming=*/false, link.window);
+      welcome.session, std::max<int64_t>(options_.limits.send_queue, 1));
+  link.peer.handle = NewConnection(link.peer, /*incoming=*/false, link.window, link.id);
   Connection connection = link.peer.handle;
   if (link.waiter) {
     link.waiter->set_value(connection);
@@ -1098,7 +1128,7 @@ bool IoLoop::SendOnLink(Link& link, Frames frames, bool windowed) {
     const uint64_t bytes = FrameBytes(frames);
     switch (SendFrames(*link.socket, {}, frames)) {
       case SendOutcome::kSent:
-        link.peer.last_sent = clock_.Now();
+        link.peer.last_sent = now_;
         link.peer.msgs_out++;
         link.peer.bytes_out += bytes;
         give_back();
@@ -1122,6 +1152,24 @@ bool IoLoop::SendOnLink(Link& link, Frames frames, bool windowed) {
   return true;
 }
 
+bool IoLoop::SendOnLink(Link& link, zmq::message_t envelope, Frames payload,
+                        bool windowed) {
+  if (link.socket && link.outbox.empty()) {
+    const uint64_t bytes = FrameBytes(payload);
+    EnvelopeAndPayload message{envelope, payload};
+    if (SendFrames(*link.socket, {}, message) == SendOutcome::kSent) {
+      link.peer.last_sent = now_;
+      link.peer.msgs_out++;
+      link.peer.bytes_out += bytes;
+      if (windowed && link.window) link.window->Release();
+      return true;
+    }
+  }
+  // The slow path (full, or no socket) with the frames gathered.
+  payload.insert(payload.begin(), std::move(envelope));
+  return SendOnLink(link, std::move(payload), windowed);
+}
+
 void IoLoop::FlushOutbox(Link& link) {
   while (!link.outbox.empty() && link.socket) {
     Outgoing& next = link.outbox.front();
@@ -1129,7 +1177,7 @@ void IoLoop::FlushOutbox(Link& link) {
     const SendOutcome outcome = SendFrames(*link.socket, {}, next.frames);
     if (outcome == SendOutcome::kQueueFull) return;  // still full: wait for POLLOUT
     if (outcome == SendOutcome::kSent) {
-      link.peer.last_sent = clock_.Now();
+      link.peer.last_sent = now_;
       link.peer.msgs_out++;
       link.peer.bytes_out += bytes;
     } else {
@@ -1174,7 +1222,7 @@ bool IoLoop::OnRelayedMessage(Link& broker, pmp::Message& message) {
     return true;
   }
   PeerRecord& client = it->second.record;
-  client.last_seen = clock_.Now();
+  client.last_seen = now_;
   client.msgs_in++;
   client.bytes_in += FrameBytes(message.payload);
   OnPeerMessage(client, PeerKind::kRelayed, message);
@@ -1228,7 +1276,7 @@ bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header,
     client.dropped++;
     return false;
   }
-  client.last_sent = clock_.Now();
+  client.last_sent = now_;
   client.msgs_out++;
   client.bytes_out += bytes;
   return true;
@@ -1362,7 +1410,7 @@ Connection IoLoop::MakeConnection(const PeerRecord& peer, bool incoming) {
 }
 
 Connection IoLoop::NewConnection(const PeerRecord& peer, bool incoming,
-                                 std::shared_ptr<SendWindow> window) {
+                                 std::shared_ptr<SendWindow> window, uint64_t link_id) {
   auto state = std::make_shared<Connection::State>();
   state->loop = weak_from_this();
   state->session = peer.session;
@@ -1371,6 +1419,7 @@ Connection IoLoop::NewConnection(const PeerRecord& peer, bool incoming,
   state->address = peer.address;
   state->incoming = incoming;
   state->window = std::move(window);
+  state->link_id = link_id;
   return Connection(std::move(state));
 }
 
@@ -1429,31 +1478,44 @@ Result<PeerInfo> IoLoop::Stats(const std::string& session) {
       AbortedError("process module finalized"));
 }
 
-Status IoLoop::Send(const std::string& session, std::string_view channel, Frames payload,
-                    const std::shared_ptr<SendWindow>& window) {
-  // From a callback (the I/O thread) never wait: the loop would wait for itself.
-  const bool windowed = window != nullptr && !OnIoThread();
-  if (windowed) {
-    if (Status s = window->Acquire(options_.timeouts.send); !s.ok()) return s;
+Status IoLoop::Send(const std::shared_ptr<const Connection::State>& to,
+                    std::string_view channel, Frames payload) {
+  Command data;
+  data.to = to;
+  data.channel = std::string(channel);
+  data.payload = std::move(payload);
+  if (OnIoThread()) {  // from a callback: now, in order, and never waiting
+    SendData(data);
+    return Status();
   }
-  auto frames = std::make_shared<Frames>(std::move(payload));
-  const bool posted = Dispatch([this, session, channel = std::string(channel), frames,
-                                window = windowed ? window : nullptr]() mutable {
-    std::optional<PeerRef> ref = Resolve(session);
-    if (ref && ref->kind == PeerKind::kLinked) {
-      Link& link = *links_.at(ref->link_id);
+  if (to->window) {
+    if (Status s = to->window->Acquire(options_.timeouts.send); !s.ok()) return s;
+    data.windowed = true;
+  }
+  if (!Enqueue(std::move(data))) {
+    if (to->window) to->window->Release();
+    return AbortedError("process module finalized");
+  }
+  return Status();
+}
+
+void IoLoop::SendData(Command& data) {
+  const Connection::State& to = *data.to;
+  if (to.link_id != 0) {
+    auto it = links_.find(to.link_id);
+    if (it != links_.end() && it->second->state == Link::State::kAdmitted &&
+        it->second->peer.session == to.session) {
+      Link& link = *it->second;
       // The slot is the session's window's, which is the link's while it lasts.
-      const bool windowed = window != nullptr && window == link.window;
-      if (window && !windowed) window->Release();
-      SendOnLink(link, pmp::Encode(pmp::Data{std::move(channel), {}}, std::move(*frames)),
-                 windowed);
+      const bool windowed = data.windowed && to.window == link.window;
+      if (data.windowed && !windowed) to.window->Release();
+      SendOnLink(link, pmp::EncodeEnvelope(pmp::Data{std::move(data.channel), {}}),
+                 std::move(data.payload), windowed);
       return;
     }
-    if (window) window->Release();  // the session is gone: nothing to wait for
-    if (ref) SendToPeer(session, pmp::Data{std::move(channel), {}}, std::move(*frames));
-  });
-  if (!posted && windowed) window->Release();
-  return posted ? Status() : AbortedError("process module finalized");
+  }
+  if (data.windowed) to.window->Release();  // the session is gone: nothing to wait for
+  SendToPeer(to.session, pmp::Data{std::move(data.channel), {}}, std::move(data.payload));
 }
 
 std::future<Result<Reply>> IoLoop::Request(const std::string& session, std::string method,

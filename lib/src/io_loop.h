@@ -101,8 +101,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   Result<PeerInfo> Stats(const std::string& session);
   // `window`: the session's flow control when it is a peer we dialed (else null);
   // Send waits in it for room, up to timeouts.send, unless on the I/O thread.
-  Status Send(const std::string& session, std::string_view channel, Frames payload,
-              const std::shared_ptr<SendWindow>& window);
+  Status Send(const std::shared_ptr<const Connection::State>& to, std::string_view channel,
+              Frames payload);
   std::future<Result<Reply>> Request(const std::string& session, std::string method,
                                      std::string args, Frames payload,
                                      milliseconds timeout);
@@ -188,8 +188,19 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
 
   explicit IoLoop(Options options);
 
+  // What other threads hand the I/O thread, in order: a closure, or (the hot path,
+  // kept free of a closure's allocations) one DATA message for `to`.
+  struct Command {
+    std::function<void()> fn;  // empty for DATA
+    std::shared_ptr<const Connection::State> to;
+    std::string channel;
+    Frames payload;
+    bool windowed = false;  // holds a slot of to->window
+  };
+
   // Cross-thread plumbing.
   bool Post(std::function<void()> fn);
+  bool Enqueue(Command command);
   // Runs `fn` now when called on the I/O thread, else posts it.
   bool Dispatch(std::function<void()> fn);
   template <typename T>
@@ -231,6 +242,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // Sends now, or queues in the link's outbox when the DEALER is full (windowed
   // messages always; others up to limits.send_queue, then dropped and counted).
   bool SendOnLink(Link& link, Frames frames, bool windowed = false);
+  // The same for an envelope and its payload, without gathering them first.
+  bool SendOnLink(Link& link, zmq::message_t envelope, Frames payload, bool windowed);
+  // DATA from Connection::Send (I/O thread).
+  void SendData(Command& data);
   void FlushOutbox(Link& link);
   // The link's socket or session ends: what waits in the outbox is dropped, and
   // with `close_window` senders blocked in its window return kUnavailable.
@@ -256,7 +271,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // still that session's, else a new one.
   Connection MakeConnection(const PeerRecord& peer, bool incoming);
   Connection NewConnection(const PeerRecord& peer, bool incoming,
-                           std::shared_ptr<SendWindow> window = nullptr);
+                           std::shared_ptr<SendWindow> window = nullptr,
+                           uint64_t link_id = 0);
   std::vector<PeerInfo> SnapshotOnIoThread();
 
   // AdminTarget, for the admin service (I/O thread).
@@ -278,7 +294,12 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // ---- shared, guarded by mu_ ----
   mutable std::mutex mu_;
   std::condition_variable run_cv_;
-  std::deque<std::function<void()>> commands_;
+  std::vector<Command> commands_;
+  bool sleeping_ = false;  // the I/O thread is (about to be) blocked in poll
+  std::vector<Command> batch_;  // I/O thread: the commands being run (capacity kept)
+  enum class PollKind { kLink, kMonitor };
+  std::vector<zmq_pollitem_t> poll_items_;                      // PollOnce's, reused
+  std::vector<std::pair<uint64_t, PollKind>> poll_owners_;
   bool accepting_commands_ = true;
   std::optional<RunEnd> run_end_;
   std::string listen_endpoint_;
@@ -287,6 +308,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // ---- I/O thread only ----
   zmq::context_t context_;
   bool stopping_ = false;
+  // When the last poll returned: the time stamp of what this turn sends and
+  // receives (one clock read per turn instead of one per message).
+  TimePoint now_{};
   pmp::Decoder decoder_;
   Frames rx_;
   std::optional<zmq::socket_t> acceptor_;

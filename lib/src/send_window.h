@@ -7,6 +7,8 @@
 // is gone). A sender that outruns its peer therefore waits in Send, as it would in
 // zmq_send, instead of losing messages or growing memory; the I/O thread never
 // waits. Closing the window (the link is gone) wakes every waiting sender.
+// Senders that find it full sleep until it has drained to half, so a sender that
+// outruns its peer costs one wake-up per capacity/2 messages.
 //
 //   SendWindow window(1000);
 //   if (Status s = window.Acquire(milliseconds(5000)); !s.ok()) return s;
@@ -16,8 +18,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstddef>
-#include <semaphore>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "procmod/status.h"
@@ -26,50 +29,80 @@ namespace procmod {
 
 class SendWindow {
  public:
-  SendWindow(std::string session, std::ptrdiff_t capacity)
-      : session_(std::move(session)), capacity_(capacity), slots_(capacity) {}
+  SendWindow(std::string session, int64_t capacity)
+      : session_(std::move(session)), capacity_(capacity), low_water_(capacity / 2) {}
 
   SendWindow(const SendWindow&) = delete;
   SendWindow& operator=(const SendWindow&) = delete;
 
   // Takes one slot, waiting up to `timeout` (0 = as long as the link lives).
   Status Acquire(std::chrono::milliseconds timeout) {
-    if (closed_.load(std::memory_order_acquire)) return Gone();
-    bool got = false;
-    if (timeout.count() <= 0) {
-      slots_.acquire();
-      got = true;
-    } else {
-      got = slots_.try_acquire_for(timeout);
+    if (TryAcquire()) return Status();
+    return AcquireSlow(timeout);
+  }
+
+  // Gives one slot back (I/O thread). A waiting sender is woken only once the
+  // window has drained to half: one wake-up per capacity/2 messages, not one each.
+  void Release() {
+    const int64_t used = used_.fetch_sub(1) - 1;
+    if (used <= low_water_ && waiters_.load() > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
     }
-    if (!got) {
+  }
+
+  // The link is gone: every waiter returns kUnavailable, now and later.
+  void Close() {
+    closed_.store(true);
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
+
+ private:
+  bool TryAcquire() {
+    if (closed_.load()) return false;
+    int64_t used = used_.load(std::memory_order_relaxed);
+    while (used < capacity_) {
+      if (used_.compare_exchange_weak(used, used + 1)) return true;
+    }
+    return false;
+  }
+
+  Status AcquireSlow(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    // Registered before the check, so a Release that drains the window either
+    // sees us waiting or happened before we look (then we do not wait).
+    waiters_.fetch_add(1);
+    auto ready = [this] { return closed_.load() || used_.load() <= low_water_; };
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool woke = true;
+    for (;;) {
+      if (timeout.count() <= 0) {
+        cv_.wait(lock, ready);
+      } else {
+        woke = cv_.wait_until(lock, deadline, ready);
+      }
+      if (!woke || closed_.load() || TryAcquire()) break;
+      // Another sender took the room first: wait for the next drain.
+    }
+    waiters_.fetch_sub(1);
+    if (closed_.load()) return UnavailableError("session " + session_ + " is gone");
+    if (!woke) {
       return ResourceExhaustedError("send queue to session " + session_ + " stayed full for " +
                                     std::to_string(timeout.count()) +
                                     " ms: the peer does not keep up (timeouts.send)");
     }
-    if (closed_.load(std::memory_order_acquire)) {
-      slots_.release();  // pass the wake-up on to the next waiter
-      return Gone();
-    }
     return Status();
   }
 
-  // Gives one slot back (I/O thread).
-  void Release() { slots_.release(); }
-
-  // The link is gone: every waiter returns kUnavailable, now and later.
-  void Close() {
-    if (closed_.exchange(true, std::memory_order_acq_rel)) return;
-    slots_.release(capacity_);  // wakes waiters; each passes a slot on as it leaves
-  }
-
- private:
-  Status Gone() const { return UnavailableError("session " + session_ + " is gone"); }
-
   const std::string session_;
-  const std::ptrdiff_t capacity_;
-  std::counting_semaphore<> slots_;
+  const int64_t capacity_;
+  const int64_t low_water_;
+  std::atomic<int64_t> used_{0};
+  std::atomic<int> waiters_{0};
   std::atomic<bool> closed_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
 };
 
 }  // namespace procmod

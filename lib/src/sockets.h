@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -35,6 +36,15 @@ enum class SendOutcome {
 
 // Sends `frames` as one multipart message without blocking. When `routing_id` is
 // not empty it goes first (ROUTER). Frames are consumed either way.
+// An envelope and its payload frames as one range for SendFrames, so the hot path
+// need not gather them into a new vector first.
+struct EnvelopeAndPayload {
+  zmq::message_t& envelope;
+  std::vector<zmq::message_t>& payload;
+  size_t size() const { return 1 + payload.size(); }
+  zmq::message_t& operator[](size_t i) { return i == 0 ? envelope : payload[i - 1]; }
+};
+
 template <typename Range>
 SendOutcome SendFrames(zmq::socket_ref socket, std::string_view routing_id,
                        Range& frames) noexcept;
