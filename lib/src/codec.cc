@@ -317,21 +317,23 @@ Status Read(const MapReader& r, Left& m) {
 }
 
 // A Header holding the default-constructed struct for `command`.
-std::optional<Header> EmptyHeaderFor(uint8_t command) {
+// Makes *header the empty header of `command`, in place (no variant is moved on
+// the receive path); false for an unknown command.
+bool SetEmptyHeader(uint8_t command, Header* header) {
   switch (static_cast<Command>(command)) {
-    case Command::kHello: return Hello{};
-    case Command::kWelcome: return Welcome{};
-    case Command::kDeny: return Deny{};
-    case Command::kPing: return Ping{};
-    case Command::kBye: return Bye{};
-    case Command::kData: return Data{};
-    case Command::kRequest: return Request{};
-    case Command::kReply: return Reply{};
-    case Command::kError: return Error{};
-    case Command::kJoined: return Joined{};
-    case Command::kLeft: return Left{};
+    case Command::kHello: header->emplace<Hello>(); return true;
+    case Command::kWelcome: header->emplace<Welcome>(); return true;
+    case Command::kDeny: header->emplace<Deny>(); return true;
+    case Command::kPing: header->emplace<Ping>(); return true;
+    case Command::kBye: header->emplace<Bye>(); return true;
+    case Command::kData: header->emplace<Data>(); return true;
+    case Command::kRequest: header->emplace<Request>(); return true;
+    case Command::kReply: header->emplace<Reply>(); return true;
+    case Command::kError: header->emplace<Error>(); return true;
+    case Command::kJoined: header->emplace<Joined>(); return true;
+    case Command::kLeft: header->emplace<Left>(); return true;
   }
-  return std::nullopt;
+  return false;
 }
 
 // Strings and binaries are read in place: MapReader copies what it keeps before
@@ -439,6 +441,12 @@ Decoder::Decoder() : zone_(std::make_unique<Zone>()) {}
 Decoder::~Decoder() = default;
 
 Result<Header> Decoder::DecodeEnvelope(const zmq::message_t& envelope) {
+  Header header;
+  if (Status s = DecodeEnvelopeInto(envelope, &header); !s.ok()) return s;
+  return header;
+}
+
+Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* header) {
   const size_t size = envelope.size();
   const char* bytes = envelope.data<char>();
   if (size < kMinEnvelopeSize) {
@@ -449,8 +457,7 @@ Result<Header> Decoder::DecodeEnvelope(const zmq::message_t& envelope) {
     return Malformed("envelope does not start with the signature 'PMP1'");
   }
   const auto command = static_cast<uint8_t>(bytes[4]);
-  std::optional<Header> header = EmptyHeaderFor(command);
-  if (!header) {
+  if (!SetEmptyHeader(command, header)) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", command);
     return Malformed(std::string("unknown command ") + hex);
@@ -498,29 +505,32 @@ Result<Header> Decoder::DecodeEnvelope(const zmq::message_t& envelope) {
     }
   }
   MapReader reader(map);
-  Status status = std::visit([&reader](auto& h) { return Read(reader, h); }, *header);
-  if (!status.ok()) return status;
-  return std::move(*header);
+  return std::visit([&reader](auto& h) { return Read(reader, h); }, *header);
 }
 
 Result<Message> Decoder::Decode(Frames& frames, size_t first) {
+  Message message;
+  if (Status s = DecodeInto(frames, first, &message); !s.ok()) return s;
+  return message;
+}
+
+Status Decoder::DecodeInto(Frames& frames, size_t first, Message* message) {
+  message->payload.clear();
   if (frames.size() <= first) return Malformed("message has no envelope frame");
-  Result<Header> header = DecodeEnvelope(frames[first]);
-  if (!header.ok()) return header.status();
-  Message message{std::move(*header), {}};
+  if (Status s = DecodeEnvelopeInto(frames[first], &message->header); !s.ok()) return s;
   const size_t payload_count = frames.size() - first - 1;
   if (payload_count > 0) {
-    if (!TakesPayload(message.command())) {
-      return Malformed(std::string(CommandName(message.command())) +
+    if (!TakesPayload(message->command())) {
+      return Malformed(std::string(CommandName(message->command())) +
                        " takes no payload frames, got " +
                        std::to_string(payload_count));
     }
-    message.payload.reserve(payload_count);
+    message->payload.reserve(payload_count);
     for (size_t i = first + 1; i < frames.size(); ++i) {
-      message.payload.push_back(std::move(frames[i]));
+      message->payload.push_back(std::move(frames[i]));
     }
   }
-  return message;
+  return Status();
 }
 
 }  // namespace procmod::pmp

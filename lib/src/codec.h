@@ -178,6 +178,10 @@ class Decoder {
 
   Result<Message> Decode(Frames& frames, size_t first = 0);
   Result<Header> DecodeEnvelope(const zmq::message_t& envelope);
+  // The same into a Message (or Header) the caller keeps and reuses: the receive
+  // path decodes in place instead of moving the header variant around.
+  Status DecodeInto(Frames& frames, size_t first, Message* message);
+  Status DecodeEnvelopeInto(const zmq::message_t& envelope, Header* header);
 
  private:
   struct Zone;

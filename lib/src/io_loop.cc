@@ -650,16 +650,15 @@ void IoLoop::ServiceAcceptor() {
 
 void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
   const uint64_t bytes = FrameBytes(frames, 1);
-  Result<pmp::Message> decoded = decoder_.Decode(frames, 1);
+  pmp::Message& message = rx_message_;
+  Status decoded = decoder_.DecodeInto(frames, 1, &message);
   PeerRecord* peer = table_->Find(routing_id);
   if (!decoded.ok()) {
     // Malformed: answered, dropped, not counted as life. Never ends a session.
-    SendToRoutingId(routing_id,
-                    ErrorFrames(pmp::kCodeMalformed, std::string(decoded.status().message())),
+    SendToRoutingId(routing_id, ErrorFrames(pmp::kCodeMalformed, std::string(decoded.message())),
                     peer);
     return;
   }
-  pmp::Message& message = *decoded;
   if (message.command() == pmp::Command::kHello) {
     std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
     OnHello(routing_id, std::get<pmp::Hello>(message.header), std::move(address));
@@ -971,10 +970,9 @@ void IoLoop::ServiceLink(Link& link) {
       return;
     }
     const uint64_t bytes = FrameBytes(rx_);
-    Result<pmp::Message> decoded = decoder_.Decode(rx_);
+    Status decoded = decoder_.DecodeInto(rx_, 0, &rx_message_);
     if (!decoded.ok()) {
-      SendOnLink(current, ErrorFrames(pmp::kCodeMalformed,
-                                      std::string(decoded.status().message())));
+      SendOnLink(current, ErrorFrames(pmp::kCodeMalformed, std::string(decoded.message())));
       continue;
     }
     if (current.state == Link::State::kAdmitted) {
@@ -982,7 +980,7 @@ void IoLoop::ServiceLink(Link& link) {
       current.peer.msgs_in++;
       current.peer.bytes_in += bytes;
     }
-    OnLinkMessage(current, *decoded);
+    OnLinkMessage(current, rx_message_);
   }
 }
 

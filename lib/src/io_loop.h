@@ -313,6 +313,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   TimePoint now_{};
   pmp::Decoder decoder_;
   Frames rx_;
+  pmp::Message rx_message_;  // what rx_ decodes to, reused (only one is handled at once)
   std::optional<zmq::socket_t> acceptor_;
   std::optional<zmq::socket_t> admin_;
   const TimePoint started_at_ = SteadyClock::now();
