@@ -395,8 +395,8 @@ void Driver::HopFloor() {
 // ----------------------------------------------------------------------------
 
 uint64_t PmCount(const Connection& c) {
-  // Right after a burst of Send() the DEALER may still be at its HWM, and Request()
-  // then fails at once (kResourceExhausted) instead of waiting: retry until it is in.
+  // A REQUEST queues behind the DATA sent before it (the link's outbox), so the count
+  // covers them all. Retried on kResourceExhausted, which a full outbox would give.
   Result<Reply> reply = c.Request("count", {}, std::chrono::seconds(120)).get();
   for (int tries = 0; !reply.ok() && reply.status().IsResourceExhausted() && tries < 100000;
        ++tries) {
@@ -441,9 +441,9 @@ void Driver::Throughput() {
   for (const Size& size : sizes) {
     const std::string payload(size.bytes, 'x');
     const uint64_t n = s_.quick ? size.quick_messages : size.messages;
-    // window 0: Send() as fast as it returns. Otherwise a "count" REQUEST after every
-    // `window` messages, waited for: at most window + 1 messages are ever queued, below
-    // the DEALER's SNDHWM (limits.send_queue, 1000), so nothing is dropped.
+    // window 0: Send() as fast as it returns (it waits for room itself: the send
+    // window, lib/src/send_window.h). Otherwise a "count" REQUEST after every `window`
+    // messages, waited for, as an application that paces itself would.
     auto pm_run = [&](uint64_t count, uint64_t window, double* dropped_fraction) {
       const uint64_t before = PmCount(c);
       const uint64_t dropped_before = c.Stats().ok() ? c.Stats()->dropped : 0;
@@ -500,8 +500,8 @@ void Driver::Throughput() {
       Add(row);
       if (drop > 0) {
         Note(name + ": " + Fmt(drop * 100) +
-             " % of the messages Send() accepted were dropped (the I/O thread found the "
-             "DEALER at SNDHWM and sends with DONTWAIT); only delivered ones count");
+             " % of the messages Send() accepted were dropped (PeerInfo::dropped); a "
+             "dialed peer should lose none: only delivered ones count");
       }
     };
     add(std::string("DATA one-way ") + size.label + " tcp, Send() in a loop", Median(pm),

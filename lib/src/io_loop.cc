@@ -22,6 +22,9 @@ namespace {
 
 constexpr int kMaxMessagesPerTurn = 256;  // per socket, so one busy peer can't starve
 constexpr Duration kMaxBackoff = std::chrono::seconds(32);
+// Payload bytes Send may have queued for one dialed peer beyond ZeroMQ's own queue
+// (send_window.h): enough to keep the pipe full, little enough to stay in cache.
+constexpr int64_t kSendWindowBytes = int64_t{4} << 20;
 
 // Time until `deadline` for zmq::poll, in whole milliseconds, rounded up so the loop
 // never wakes a hair early and spins.
@@ -1038,7 +1041,7 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   // A broker's WELCOME is not a client yet: that is its first JOINED.
   if (!link.registered) ever_admitted_ = true;
   link.window = std::make_shared<SendWindow>(
-      welcome.session, std::max<int64_t>(options_.limits.send_queue, 1));
+      welcome.session, std::max<int64_t>(options_.limits.send_queue, 1), kSendWindowBytes);
   link.peer.handle = NewConnection(link.peer, /*incoming=*/false, link.window, link.id);
   Connection connection = link.peer.handle;
   if (link.waiter) {
@@ -1114,9 +1117,10 @@ void IoLoop::RetryLink(Link& link, TimePoint now) {
   link.backoff = std::min<Duration>(link.backoff * 2, kMaxBackoff);
 }
 
-bool IoLoop::SendOnLink(Link& link, Frames frames, bool windowed) {
+bool IoLoop::SendOnLink(Link& link, Frames frames, int64_t window_bytes) {
+  const bool windowed = window_bytes >= 0;
   auto give_back = [&] {
-    if (windowed && link.window) link.window->Release();
+    if (windowed && link.window) link.window->Release(window_bytes);
   };
   if (!link.socket) {
     give_back();
@@ -1146,12 +1150,12 @@ bool IoLoop::SendOnLink(Link& link, Frames frames, bool windowed) {
     link.peer.dropped++;
     return false;
   }
-  link.outbox.push_back(Outgoing{std::move(frames), windowed});
+  link.outbox.push_back(Outgoing{std::move(frames), window_bytes});
   return true;
 }
 
 bool IoLoop::SendOnLink(Link& link, zmq::message_t envelope, Frames payload,
-                        bool windowed) {
+                        int64_t window_bytes) {
   if (link.socket && link.outbox.empty()) {
     const uint64_t bytes = FrameBytes(payload);
     EnvelopeAndPayload message{envelope, payload};
@@ -1159,13 +1163,13 @@ bool IoLoop::SendOnLink(Link& link, zmq::message_t envelope, Frames payload,
       link.peer.last_sent = now_;
       link.peer.msgs_out++;
       link.peer.bytes_out += bytes;
-      if (windowed && link.window) link.window->Release();
+      if (window_bytes >= 0 && link.window) link.window->Release(window_bytes);
       return true;
     }
   }
   // The slow path (full, or no socket) with the frames gathered.
   payload.insert(payload.begin(), std::move(envelope));
-  return SendOnLink(link, std::move(payload), windowed);
+  return SendOnLink(link, std::move(payload), window_bytes);
 }
 
 void IoLoop::FlushOutbox(Link& link) {
@@ -1181,7 +1185,7 @@ void IoLoop::FlushOutbox(Link& link) {
     } else {
       link.peer.dropped++;
     }
-    if (next.windowed && link.window) link.window->Release();
+    if (next.window_bytes >= 0 && link.window) link.window->Release(next.window_bytes);
     link.outbox.pop_front();
   }
 }
@@ -1487,11 +1491,12 @@ Status IoLoop::Send(const std::shared_ptr<const Connection::State>& to,
     return Status();
   }
   if (to->window) {
-    if (Status s = to->window->Acquire(options_.timeouts.send); !s.ok()) return s;
-    data.windowed = true;
+    const auto bytes = static_cast<int64_t>(FrameBytes(data.payload));
+    if (Status s = to->window->Acquire(bytes, options_.timeouts.send); !s.ok()) return s;
+    data.window_bytes = bytes;
   }
   if (!Enqueue(std::move(data))) {
-    if (to->window) to->window->Release();
+    if (to->window) to->window->Release(data.window_bytes);
     return AbortedError("process module finalized");
   }
   return Status();
@@ -1505,14 +1510,16 @@ void IoLoop::SendData(Command& data) {
         it->second->peer.session == to.session) {
       Link& link = *it->second;
       // The slot is the session's window's, which is the link's while it lasts.
-      const bool windowed = data.windowed && to.window == link.window;
-      if (data.windowed && !windowed) to.window->Release();
+      const bool held = data.window_bytes >= 0;
+      const bool windowed = held && to.window == link.window;
+      if (held && !windowed) to.window->Release(data.window_bytes);
       SendOnLink(link, pmp::EncodeEnvelope(pmp::Data{std::move(data.channel), {}}),
-                 std::move(data.payload), windowed);
+                 std::move(data.payload), windowed ? data.window_bytes : -1);
       return;
     }
   }
-  if (data.windowed) to.window->Release();  // the session is gone: nothing to wait for
+  // The session is gone: nothing to wait for.
+  if (data.window_bytes >= 0) to.window->Release(data.window_bytes);
   SendToPeer(to.session, pmp::Data{std::move(data.channel), {}}, std::move(data.payload));
 }
 

@@ -115,10 +115,11 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
 
  private:
   // A message waiting for room in a DEALER's queue (its SNDHWM was reached).
-  // `windowed`: it holds a slot of the link's SendWindow, given back once sent.
+  // `window_bytes` >= 0: it holds a slot of the link's SendWindow and that many
+  // bytes, given back once sent.
   struct Outgoing {
     Frames frames;
-    bool windowed = false;
+    int64_t window_bytes = -1;
   };
 
   // A DEALER dialing one remote accepting side, and what we know of that peer.
@@ -195,7 +196,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     std::shared_ptr<const Connection::State> to;
     std::string channel;
     Frames payload;
-    bool windowed = false;  // holds a slot of to->window
+    int64_t window_bytes = -1;  // >= 0: holds a slot of to->window and these bytes
   };
 
   // Cross-thread plumbing.
@@ -241,9 +242,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void Reconnect(Link& link, DisconnectReason reason);
   // Sends now, or queues in the link's outbox when the DEALER is full (windowed
   // messages always; others up to limits.send_queue, then dropped and counted).
-  bool SendOnLink(Link& link, Frames frames, bool windowed = false);
+  bool SendOnLink(Link& link, Frames frames, int64_t window_bytes = -1);
   // The same for an envelope and its payload, without gathering them first.
-  bool SendOnLink(Link& link, zmq::message_t envelope, Frames payload, bool windowed);
+  bool SendOnLink(Link& link, zmq::message_t envelope, Frames payload, int64_t window_bytes);
   // DATA from Connection::Send (I/O thread).
   void SendData(Command& data);
   void FlushOutbox(Link& link);
