@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -187,8 +188,13 @@ void IoLoop::PollOnce() {
   std::vector<std::pair<uint64_t, PollKind>>& owners = poll_owners_;
   items.clear();
   owners.clear();
+  // A command run below may bind the acceptor or the admin socket: only what was
+  // polled has an item.
+  constexpr size_t kNone = SIZE_MAX;
   items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+  const size_t acceptor_item = acceptor_ ? items.size() : kNone;
   if (acceptor_) items.push_back({acceptor_->handle(), 0, ZMQ_POLLIN, 0});
+  const size_t admin_item = admin_ ? items.size() : kNone;
   if (admin_) items.push_back({admin_->handle(), 0, ZMQ_POLLIN, 0});
   const size_t first_link_item = items.size();
   for (auto& [id, link] : links_) {
@@ -227,9 +233,12 @@ void IoLoop::PollOnce() {
   }
   // Commands first: a callback set before traffic arrived must see that traffic.
   RunCommands();
-  size_t index = 1;
-  if (acceptor_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAcceptor();
-  if (admin_ && (items[index++].revents & ZMQ_POLLIN)) ServiceAdmin();
+  if (acceptor_item != kNone && acceptor_ && (items[acceptor_item].revents & ZMQ_POLLIN)) {
+    ServiceAcceptor();
+  }
+  if (admin_item != kNone && admin_ && (items[admin_item].revents & ZMQ_POLLIN)) {
+    ServiceAdmin();
+  }
 
   for (size_t i = first_link_item; i < items.size(); ++i) {
     const short revents = items[i].revents;
