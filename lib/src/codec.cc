@@ -480,6 +480,14 @@ Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* heade
                        std::to_string(body) + " bytes can hold");
     }
   }
+  if (body == 1 && static_cast<uint8_t>(bytes[5]) == 0x80) {
+    // An empty map (a DATA on the default channel, a plain BYE): the most common
+    // envelope of a data stream, read without the unpacker. Required keys are still
+    // reported missing, by the same readers.
+    const msgpack::object_map empty{0, nullptr};
+    MapReader reader(empty);
+    return std::visit([&reader](auto& h) { return Read(reader, h); }, *header);
+  }
   const msgpack::unpack_limit limits(body, body, body, body, body, kMaxHeaderDepth);
   zone_->zone.clear();
   size_t offset = 5;
