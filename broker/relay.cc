@@ -102,27 +102,21 @@ Relay::~Relay() {
 }
 
 Status Relay::Bind() {
-  try {
-    zmq::socket_t socket(context_, zmq::socket_type::router);
-    ConfigureAcceptor(socket, options_);
-    socket.bind(options_.listen);
-    listen_endpoint_ = socket.get(zmq::sockopt::last_endpoint);
-    router_ = std::move(socket);
-  } catch (const zmq::error_t& e) {
-    return EndpointError("bind", options_.listen, e);
-  }
+  zmq::socket_t socket(context_, zmq::socket_type::router);
+  ConfigureAcceptor(socket, options_);
+  Result<std::string> bound = BindSocket(socket, options_.listen, "bind");
+  if (!bound.ok()) return bound.status();
+  listen_endpoint_ = std::move(*bound);
+  router_ = std::move(socket);
   const std::string& admin = options_.admin.endpoint;
   if (admin.empty()) return Status();
-  try {
-    zmq::socket_t socket(context_, zmq::socket_type::router);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);  // admin requests are small
-    socket.bind(admin);
-    admin_endpoint_ = socket.get(zmq::sockopt::last_endpoint);
-    admin_ = std::move(socket);
-  } catch (const zmq::error_t& e) {
-    return EndpointError("bind admin endpoint", admin, e);
-  }
+  zmq::socket_t admin_socket(context_, zmq::socket_type::router);
+  admin_socket.set(zmq::sockopt::linger, 0);
+  admin_socket.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);  // admin requests are small
+  Result<std::string> admin_bound = BindSocket(admin_socket, admin, "bind admin endpoint");
+  if (!admin_bound.ok()) return admin_bound.status();
+  admin_endpoint_ = std::move(*admin_bound);
+  admin_ = std::move(admin_socket);
   return Status();
 }
 

@@ -410,19 +410,15 @@ Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
   return Call<Status>(
       [this, policy = std::move(policy), gated]() mutable -> Status {
         if (acceptor_) return FailedPreconditionError("already bound");
-        try {
-          zmq::socket_t socket(context_, zmq::socket_type::router);
-          ConfigureAcceptor(socket, options_);
-          socket.bind(options_.listen);
-          std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
-          {
-            std::lock_guard<std::mutex> lock(mu_);
-            listen_endpoint_ = std::move(endpoint);
-          }
-          acceptor_ = std::move(socket);
-        } catch (const zmq::error_t& e) {
-          return EndpointError("bind", options_.listen, e);
+        zmq::socket_t socket(context_, zmq::socket_type::router);
+        ConfigureAcceptor(socket, options_);
+        Result<std::string> endpoint = BindSocket(socket, options_.listen, "bind");
+        if (!endpoint.ok()) return endpoint.status();
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          listen_endpoint_ = std::move(*endpoint);
         }
+        acceptor_ = std::move(socket);
         multi_ = policy.multi;
         table_ = std::make_unique<IdentityTable>(std::move(policy));
         table_->SetAccepting(options_.accept_connections);
@@ -450,20 +446,16 @@ Status IoLoop::BindAdmin() {
                                 " is not local; a non-loopback admin endpoint requires "
                                 "CURVE (security.curve), or use ipc:// or 127.0.0.1");
   }
-  try {
-    zmq::socket_t socket(context_, zmq::socket_type::router);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);  // admin requests are small
-    socket.bind(endpoint);
-    std::string bound = socket.get(zmq::sockopt::last_endpoint);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      admin_endpoint_ = std::move(bound);
-    }
-    admin_ = std::move(socket);
-  } catch (const zmq::error_t& e) {
-    return EndpointError("bind admin endpoint", endpoint, e);
+  zmq::socket_t socket(context_, zmq::socket_type::router);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);  // admin requests are small
+  Result<std::string> bound = BindSocket(socket, endpoint, "bind admin endpoint");
+  if (!bound.ok()) return bound.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    admin_endpoint_ = std::move(*bound);
   }
+  admin_ = std::move(socket);
   return Status();
 }
 

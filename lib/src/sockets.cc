@@ -1,7 +1,12 @@
 #include "sockets.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace procmod {
 namespace {
@@ -54,6 +59,41 @@ void ConfigureConnector(zmq::socket_t& socket, const Options& options) {
   socket.set(zmq::sockopt::immediate, false);
   socket.set(zmq::sockopt::reconnect_ivl, 100);
   socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
+}
+
+namespace {
+
+// True when a process accepts connections on the Unix socket at `path` now.
+bool SomeoneListensAt(const std::string& path) {
+  sockaddr_un address{};
+  if (path.empty() || path[0] == '@' || path.size() >= sizeof address.sun_path) return false;
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool listening =
+      connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return listening;  // ECONNREFUSED (a stale file) or ENOENT: free to bind
+}
+
+}  // namespace
+
+Result<std::string> BindSocket(zmq::socket_t& socket, const std::string& endpoint,
+                               std::string_view what) {
+  constexpr std::string_view kIpc = "ipc://";
+  if (endpoint.rfind(kIpc, 0) == 0 && SomeoneListensAt(endpoint.substr(kIpc.size()))) {
+    return UnavailableError(  // as a TCP port in use is
+        "cannot " + std::string(what) + " " + endpoint +
+        ": another process is listening there (another server with the same --name?); "
+        "choose another name or endpoint");
+  }
+  try {
+    socket.bind(endpoint);
+    return socket.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return EndpointError(what, endpoint, e);
+  }
 }
 
 Status EndpointError(std::string_view verb, std::string_view endpoint,

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "procmod/options.h"
+#include "procmod/result.h"
 #include "procmod/status.h"
 
 namespace procmod {
@@ -48,6 +49,14 @@ struct EnvelopeAndPayload {
 template <typename Range>
 SendOutcome SendFrames(zmq::socket_ref socket, std::string_view routing_id,
                        Range& frames) noexcept;
+
+// Binds `socket` to `endpoint` and returns what it bound (port 0 resolved), or the
+// error. An ipc:// path where another process is listening is refused
+// (kUnavailable, as a TCP port in use): libzmq would unlink that socket file and
+// take the address over, silently cutting the other process off (two servers
+// started with one --name).
+Result<std::string> BindSocket(zmq::socket_t& socket, const std::string& endpoint,
+                               std::string_view what);
 
 // A Status for a failed bind or connect: kInvalidArgument for a malformed endpoint
 // or unsupported transport, kUnavailable otherwise (address in use, no such host).

@@ -7,10 +7,14 @@
 // unless the test is about it (then a unique ipc:// path), no sleeping to synchronise:
 // every wait is for a line, a frame or an exit, with a deadline.
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <initializer_list>
 #include <memory>
@@ -558,6 +562,47 @@ TEST(ServerAdmin, ListsClientsAndClosesASession) {
   server.Signal(SIGTERM);
   EXPECT_EQ(server.Wait(), 0);
   RemoveIpcFile(admin_endpoint);  // normally gone already: the server unbinds on exit
+}
+
+TEST(ServerAdmin, ASecondServerCannotTakeTheAdminEndpointOfALiveOne) {
+  zmq::context_t context;
+  const std::string admin_endpoint = UniqueAdminEndpoint("procmod-e2e-dup");
+  Server first({"--port", "0", "--multi-clients", "--admin", admin_endpoint});
+  first.WaitReady();
+
+  auto [code, output] = RunToExit({"--port", "0", "--admin", admin_endpoint});
+  EXPECT_EQ(code, 4) << output;
+  EXPECT_NE(output.find("another process is listening there"), std::string::npos) << output;
+
+  // The first server still answers on its admin endpoint.
+  RawDealer admin(context, admin_endpoint);
+  admin.Send(MakeRequest(1, "process.info"));
+  std::optional<pmp::Reply> info = As<pmp::Reply>(admin.Receive());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->code, 0u);
+  first.Signal(SIGTERM);
+  EXPECT_EQ(first.Wait(), 0);
+  RemoveIpcFile(admin_endpoint);
+}
+
+TEST(ServerAdmin, AStaleSocketFileLeftByAKilledServerIsReused) {
+  const std::string admin_endpoint = UniqueAdminEndpoint("procmod-e2e-stale");
+  const std::string path = admin_endpoint.substr(std::string("ipc://").size());
+  {  // What a SIGKILLed server leaves: a socket file nobody listens on.
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+    close(fd);
+  }
+  ASSERT_TRUE(std::filesystem::exists(path));
+  Server server({"--port", "0", "--admin", admin_endpoint});
+  EXPECT_FALSE(server.WaitReady().empty());
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(), 0);
+  RemoveIpcFile(admin_endpoint);
 }
 
 // ---------------------------------------------------------------------------------
