@@ -19,7 +19,8 @@ constexpr const char* kDescription =
     "Connects to a procmod server (procmod-server, or any program built on the procmod\n"
     "library) over PMP/1 and checks it: `ping` measures round trips like ping(8),\n"
     "`connect` shows who answers, `wait` takes a server that dials in (reverse\n"
-    "connection), `send` delivers one DATA message. Every failure is one line on\n"
+    "connection), `send` delivers one DATA message, `keygen` writes a CURVE key\n"
+    "pair. Every failure is one line on\n"
     "stderr starting with \"procmod: \", and the exit status says what kind it was.\n"
     "Global options may come before or after the command.";
 
@@ -47,6 +48,7 @@ EXAMPLES
   procmod connect tcp://127.0.0.1:11111              who answers there
   procmod wait --listen tcp://0.0.0.0:11111 --timeout 5m
   procmod send tcp://127.0.0.1:11111 --channel broadcast 'hello, everyone'
+  procmod keygen --out ~/.procmod viz-1               viz-1.key and viz-1.pub
   procmod --connect-id 42 --name alice ping tcp://127.0.0.1:11111
 
 SEE ALSO
@@ -136,6 +138,16 @@ void DefinePing(CLI::App& app, CommandLine& c, Texts& t) {
   ping->callback([&c] { c.command = Command::kPing; });
 }
 
+constexpr const char* kKeygenFooter = R"(
+OUTPUT
+  wrote ./viz-1.key (secret key, mode 0600: keep it there)
+  wrote ./viz-1.pub (public key: rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7)
+
+Each file is 40 characters of Z85 text and a newline. Give NAME.pub to the other
+side (a server's authorized_keys_dir, a client's server_public_key); NAME.key never
+leaves this machine. Existing files are kept unless --force.
+)";
+
 void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
   CLI::App* connect = app.add_subcommand("connect", "say HELLO, show the WELCOME, say BYE");
   connect->footer(kConnectFooter);
@@ -160,6 +172,15 @@ void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
   send->add_option("--channel", c.send.channel, "the DATA's channel (default: none)")
       ->type_name("CHANNEL");
   send->callback([&c] { c.command = Command::kSend; });
+
+  CLI::App* keygen = app.add_subcommand(
+      "keygen", "write a CURVE key pair: NAME.key (secret, 0600) and NAME.pub");
+  keygen->footer(kKeygenFooter);
+  keygen->add_option("NAME", c.keygen.name, "the files' name")->type_name("")->required();
+  keygen->add_option("--out", c.keygen.out_dir, "the folder to write in (default: .)")
+      ->type_name("DIR");
+  keygen->add_flag("--force", c.keygen.force, "overwrite existing files");
+  keygen->callback([&c] { c.command = Command::kKeygen; });
 }
 
 // "procmod: FLAG: WHY", exit 2.
@@ -227,6 +248,7 @@ int RunCommand(const CommandLine& c) {
     case Command::kConnect: return Connect(c.global, c.url);
     case Command::kWait: return Wait(c.global, c.url);
     case Command::kSend: return Send(c.global, c.send);
+    case Command::kKeygen: return Keygen(c.keygen);
   }
   return kExitUsage;
 }

@@ -10,7 +10,7 @@
 
 namespace procmod::cli {
 
-enum class Command { kPing, kConnect, kWait, kSend };
+enum class Command { kPing, kConnect, kWait, kSend, kKeygen };
 
 struct CommandLine {
   // Set when the program is done already: 0 after --help/--version, 2 for bad flags
@@ -21,6 +21,7 @@ struct CommandLine {
   PingFlags ping;
   std::string url;  // connect: the server; wait: where to listen
   SendFlags send;
+  KeygenFlags keygen;
 };
 
 CommandLine ParseCommandLine(int argc, char** argv);

@@ -9,6 +9,7 @@
 
 #include "cli_support.h"
 #include "interrupt.h"
+#include "keygen.h"
 #include "ping_stats.h"
 #include "procmod/client.h"
 #include "procmod/logging.h"
@@ -280,6 +281,14 @@ int Send(const GlobalFlags& global, const SendFlags& flags) {
             (flags.channel.empty() ? "" : " on channel " + flags.channel) + " to " +
             flags.url);
   SayBye(server);  // queued after the DATA, so the server gets both, in order
+  return kExitOk;
+}
+
+int Keygen(const KeygenFlags& flags) {
+  Result<KeyFiles> files = WriteKeyPair(flags.out_dir, flags.name, flags.force);
+  if (!files.ok()) return Fail({kExitUsage, std::string(files.status().message())});
+  PrintLine("wrote " + files->secret_path + " (secret key, mode 0600: keep it there)");
+  PrintLine("wrote " + files->public_path + " (public key: " + files->public_key + ")");
   return kExitOk;
 }
 

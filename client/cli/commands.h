@@ -39,6 +39,15 @@ int Connect(const GlobalFlags& global, const std::string& url);
 int Wait(const GlobalFlags& global, const std::string& listen_url);
 int Send(const GlobalFlags& global, const SendFlags& flags);
 
+struct KeygenFlags {
+  std::string name;
+  std::string out_dir = ".";
+  bool force = false;
+};
+
+// Writes NAME.key and NAME.pub (keygen.h); prints both paths and the public key.
+int Keygen(const KeygenFlags& flags);
+
 }  // namespace procmod::cli
 
 #endif  // PROCMOD_CLI_COMMANDS_H_
