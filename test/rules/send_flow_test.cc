@@ -108,5 +108,52 @@ TEST_F(SendFlow, AWaitingSenderIsLetGoWhenThePeerLeaves) {
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
 }
 
+// The other direction: a server sending to a client that connected to it never
+// waits. A client that stops reading gets nothing more once its queue is full (the
+// rest is dropped and counted), and the other clients are served as before.
+TEST_F(SendFlow, AClientThatDoesNotReadNeitherStallsTheServerNorTheOthers) {
+  Options o = TestOptions(Role::kServer);
+  o.multiple_connections = true;
+  o.limits.send_queue = 16;
+  ProcessModule* server = StartAcceptor(o);
+  ASSERT_NE(server, nullptr);
+  server->RegisterHandler("ping", [](IncomingRequest& r) {
+    return Reply{.payload = std::move(r.payload)};
+  });
+  RawDealer stuck(context_, endpoint_), reader(context_, endpoint_);
+  std::optional<pmp::Welcome> stuck_welcome = stuck.Hello(MakeHello("client", "stuck"));
+  ASSERT_TRUE(stuck_welcome.has_value());
+  ASSERT_TRUE(reader.Hello(MakeHello("client", "reader")).has_value());
+  Result<Connection> to_stuck = server->FindConnection(stuck_welcome->session);
+  ASSERT_TRUE(to_stuck.ok());
+
+  // 2,000 messages of 64 KiB (128 MB) to a client that reads none of them.
+  auto sender = Async([&] {
+    for (uint32_t i = 0; i < 2000; ++i) {
+      Frames payload;
+      payload.emplace_back(std::string(65536, 'x'));
+      if (Status s = to_stuck->Send(std::move(payload)); !s.ok()) return s;
+    }
+    return Status();
+  });
+  ASSERT_EQ(sender.wait_for(kDeadline), std::future_status::ready) << "Send waited";
+  Status sent = sender.get();
+  EXPECT_TRUE(sent.ok()) << sent.ToString();
+
+  // The reader is answered as usual.
+  for (uint64_t id = 1; id <= 20; ++id) {
+    reader.Send(pmp::Request{.id = id, .method = "ping"}, TextFrames({"hi"}));
+    std::optional<pmp::Message> reply = reader.Receive();
+    ASSERT_TRUE(reply.has_value()) << "request " << id << " was not answered";
+    ASSERT_EQ(reply->command(), pmp::Command::kReply);
+    EXPECT_EQ(std::get<pmp::Reply>(reply->header).id, id);
+  }
+  // What did not fit was dropped and counted, not queued without bound.
+  ASSERT_TRUE(Eventually([&] {
+    Result<PeerInfo> stats = to_stuck->Stats();
+    return stats.ok() && stats->dropped > 0 && stats->dropped + stats->msgs_out >= 2000;
+  }));
+}
+
 }  // namespace
 }  // namespace procmod::testing
