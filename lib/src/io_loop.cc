@@ -70,6 +70,13 @@ Frames ErrorFrames(uint32_t code, std::string reason) {
 
 }  // namespace
 
+Frames IoLoop::TooLargeFrames(uint64_t bytes) const {
+  return ErrorFrames(pmp::kCodeTooLarge,
+                     "message of " + std::to_string(bytes) +
+                         " bytes exceeds max_message_size (" +
+                         std::to_string(options_.limits.max_message_size) + ")");
+}
+
 // ============================================================================
 // Life
 // ============================================================================
@@ -651,6 +658,11 @@ void IoLoop::ServiceAcceptor() {
 
 void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
   const uint64_t bytes = FrameBytes(frames, 1);
+  if (bytes > options_.limits.max_message_size) {
+    // Dropped undecoded: not life, and it ends nobody's session (PROTOCOL §7).
+    SendToRoutingId(routing_id, TooLargeFrames(bytes), table_->Find(routing_id));
+    return;
+  }
   pmp::Message& message = rx_message_;
   Status decoded = decoder_.DecodeInto(frames, 1, &message);
   PeerRecord* peer = table_->Find(routing_id);
@@ -971,6 +983,10 @@ void IoLoop::ServiceLink(Link& link) {
       return;
     }
     const uint64_t bytes = FrameBytes(rx_);
+    if (bytes > options_.limits.max_message_size) {
+      SendOnLink(current, TooLargeFrames(bytes));  // dropped undecoded, as above
+      continue;
+    }
     Status decoded = decoder_.DecodeInto(rx_, 0, &rx_message_);
     if (!decoded.ok()) {
       SendOnLink(current, ErrorFrames(pmp::kCodeMalformed, std::string(decoded.message())));

@@ -223,6 +223,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
 
   // Accepting side.
   void OnAcceptorMessage(const std::string& routing_id, Frames& frames);
+  // ERROR 413 for a message of `bytes` over limits.max_message_size.
+  Frames TooLargeFrames(uint64_t bytes) const;
   void OnHello(const std::string& routing_id, pmp::Hello& hello, std::string address);
   void Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address);
   void OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message);
