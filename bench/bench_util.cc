@@ -125,8 +125,7 @@ std::optional<std::string> Child::ReadLine(milliseconds timeout) {
   }
 }
 
-std::optional<std::string> Child::WaitForLine(const std::string& prefix,
-                                              milliseconds timeout) {
+std::optional<std::string> Child::WaitForLine(const std::string& prefix, milliseconds timeout) {
   const auto deadline = SteadyClock::now() + timeout;
   for (;;) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());

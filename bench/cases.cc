@@ -46,7 +46,7 @@ struct Row {
   std::string name;
   double pm = 0;
   double raw = 0;
-  std::string pm_text;   // the figures as shown, with units
+  std::string pm_text;  // the figures as shown, with units
   std::string raw_text;
   Better better = Better::kInfo;
   double target = 0;     // bound on procmod / raw
@@ -99,8 +99,7 @@ class Driver {
   std::unique_ptr<Child> StartPeer(const std::string& role, std::vector<std::string> flags,
                                    std::string* endpoint);
   std::unique_ptr<Child> StartServer(std::vector<std::string> flags, std::string* endpoint,
-                                     const std::string& ready_prefix =
-                                         "procmod-server: ready on ");
+                                     const std::string& ready_prefix = "procmod-server: ready on ");
 
   // Measurements.
   Connection Connect(const std::string& url);
@@ -136,35 +135,33 @@ class Driver {
 // Processes
 // ----------------------------------------------------------------------------
 
-std::unique_ptr<Child> Driver::StartPeer(const std::string& role,
-                                         std::vector<std::string> flags,
+std::unique_ptr<Child> Driver::StartPeer(const std::string& role, std::vector<std::string> flags,
                                          std::string* endpoint) {
   flags.insert(flags.begin(), {self_, role});
   auto child = std::make_unique<Child>(std::move(flags), Log(role));
   std::optional<std::string> ready = child->WaitForLine("ready ", kStartTimeout);
   if (!ready) {
     const std::optional<int> status = child->Wait(milliseconds(0));
-    throw std::runtime_error(role + " did not start (" +
-                             (status ? "exit status " + std::to_string(*status)
-                                     : std::string("still running")) +
-                             "); see " + Log(role));
+    throw std::runtime_error(
+        role + " did not start (" +
+        (status ? "exit status " + std::to_string(*status) : std::string("still running")) +
+        "); see " + Log(role));
   }
   if (endpoint) *endpoint = *ready;
   return child;
 }
 
-std::unique_ptr<Child> Driver::StartServer(std::vector<std::string> flags,
-                                           std::string* endpoint,
+std::unique_ptr<Child> Driver::StartServer(std::vector<std::string> flags, std::string* endpoint,
                                            const std::string& ready_prefix) {
   flags.insert(flags.begin(), s_.server_bin);
   auto child = std::make_unique<Child>(std::move(flags), Log("procmod-server"));
   std::optional<std::string> ready = child->WaitForLine(ready_prefix, kStartTimeout);
   if (!ready) {
     const std::optional<int> status = child->Wait(milliseconds(0));
-    throw std::runtime_error("procmod-server did not start (" +
-                             (status ? "exit status " + std::to_string(*status)
-                                     : std::string("still running")) +
-                             "); see " + Log("procmod-server"));
+    throw std::runtime_error(
+        "procmod-server did not start (" +
+        (status ? "exit status " + std::to_string(*status) : std::string("still running")) +
+        "); see " + Log("procmod-server"));
   }
   if (endpoint) *endpoint = *ready;
   return child;
@@ -204,7 +201,8 @@ double Driver::RawRoundTrip(zmq::socket_t& dealer, const std::string& payload) {
 
 // Runs every probe (one round trip each, in µs) in alternating blocks, so all of
 // them see the same background load; returns the samples of each.
-std::vector<std::vector<double>> Driver::Interleave(const std::vector<std::function<double()>>& probes) {
+std::vector<std::vector<double>> Driver::Interleave(
+    const std::vector<std::function<double()>>& probes) {
   const int warmup = s_.quick ? 300 : 2000;
   const int rounds = s_.quick ? 4 : 20;
   const int block = s_.quick ? 500 : 1000;
@@ -234,12 +232,11 @@ void Driver::LatencyRow(const std::string& name, const std::vector<double>& pm,
   Add(row);
 }
 
-void Driver::RoundTripRows(const std::string& label, const Connection& c,
-                           zmq::socket_t& dealer, size_t size, double target_p50,
-                           double target_p99) {
+void Driver::RoundTripRows(const std::string& label, const Connection& c, zmq::socket_t& dealer,
+                           size_t size, double target_p50, double target_p99) {
   const std::string payload(size, 'x');
-  const auto samples = Interleave({[&] { return PmRoundTrip(c, payload); },
-                                   [&] { return RawRoundTrip(dealer, payload); }});
+  const auto samples = Interleave(
+      {[&] { return PmRoundTrip(c, payload); }, [&] { return RawRoundTrip(dealer, payload); }});
   LatencyRow(label + " p50", samples[0], samples[1], 50, target_p50);
   LatencyRow(label + " p99", samples[0], samples[1], 99, target_p99);
 }
@@ -288,12 +285,13 @@ void Driver::RoundTrip() {
   for (const std::string transport : {"tcp", "ipc"}) {
     const bool tcp = transport == "tcp";
     std::string pm_endpoint, raw_endpoint;
-    auto server = StartServer({"--listen", tcp ? "tcp://127.0.0.1:0" : "ipc://" + s_.tmp + "/rtt-pm.ipc",
-                               "--admin", "none", "--name", "bench-rtt"},
-                              &pm_endpoint);
-    auto echo = StartPeer("raw-echo",
-                          {"--bind", tcp ? "tcp://127.0.0.1:0" : "ipc://" + s_.tmp + "/rtt-raw.ipc"},
-                          &raw_endpoint);
+    auto server =
+        StartServer({"--listen", tcp ? "tcp://127.0.0.1:0" : "ipc://" + s_.tmp + "/rtt-pm.ipc",
+                     "--admin", "none", "--name", "bench-rtt"},
+                    &pm_endpoint);
+    auto echo = StartPeer(
+        "raw-echo", {"--bind", tcp ? "tcp://127.0.0.1:0" : "ipc://" + s_.tmp + "/rtt-raw.ipc"},
+        &raw_endpoint);
     Connection c = Connect(pm_endpoint);
     zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
     dealer.set(zmq::sockopt::linger, 0);
@@ -303,11 +301,11 @@ void Driver::RoundTrip() {
       // server side (a raw DEALER speaking PMP/1 to a second procmod-server) and its
       // client side (this module against a raw ROUTER speaking PMP/1).
       std::string server_only_endpoint, client_only_endpoint;
-      auto server_only = StartServer({"--listen", "tcp://127.0.0.1:0", "--admin", "none",
-                                      "--name", "bench-rtt-2"},
-                                     &server_only_endpoint);
-      auto pmp_echo = StartPeer("raw-pmp-echo", {"--bind", "tcp://127.0.0.1:0"},
-                                &client_only_endpoint);
+      auto server_only =
+          StartServer({"--listen", "tcp://127.0.0.1:0", "--admin", "none", "--name", "bench-rtt-2"},
+                      &server_only_endpoint);
+      auto pmp_echo =
+          StartPeer("raw-pmp-echo", {"--bind", "tcp://127.0.0.1:0"}, &client_only_endpoint);
       RawPmpClient raw_pmp(raw_context_, server_only_endpoint);
       Connection to_raw_pmp = Connect(client_only_endpoint);
       const std::string payload(64, 'x');
@@ -317,10 +315,10 @@ void Driver::RoundTrip() {
                                        [&] { return PmRoundTrip(to_raw_pmp, payload); }});
       LatencyRow("round trip 64 B tcp p50", samples[0], samples[1], 50, 1.3);
       LatencyRow("round trip 64 B tcp p99", samples[0], samples[1], 99, 1.3);
-      LatencyRow("  part: raw PMP/1 DEALER -> procmod-server (server side only) p50",
-                 samples[2], samples[1], 50, 0);
-      LatencyRow("  part: procmod client -> raw PMP/1 ROUTER (client side only) p50",
-                 samples[3], samples[1], 50, 0);
+      LatencyRow("  part: raw PMP/1 DEALER -> procmod-server (server side only) p50", samples[2],
+                 samples[1], 50, 0);
+      LatencyRow("  part: procmod client -> raw PMP/1 ROUTER (client side only) p50", samples[3],
+                 samples[1], 50, 0);
       (void)to_raw_pmp.Close();
     } else {
       RoundTripRows("round trip 64 B " + transport, c, dealer, 64, 0, 0);
@@ -384,10 +382,12 @@ void Driver::HopFloor() {
     module_call.push_back(
         std::chrono::duration<double, std::micro>(SteadyClock::now() - t0).count());
   }
-  LatencyRow("thread hop (no procmod), idle thread: eventfd write -> zmq::poll returns p50", to_io, {}, 50, 0);
+  LatencyRow("thread hop (no procmod), idle thread: eventfd write -> zmq::poll returns p50", to_io,
+             {}, 50, 0);
   LatencyRow("thread hop (no procmod), idle thread: set_value -> future::get returns p50", to_app,
              {}, 50, 0);
-  LatencyRow("ProcessModule::Connections() on an idle module (both hops) p50", module_call, {}, 50, 0);
+  LatencyRow("ProcessModule::Connections() on an idle module (both hops) p50", module_call, {}, 50,
+             0);
 }
 
 // ----------------------------------------------------------------------------
@@ -460,8 +460,8 @@ void Driver::Throughput() {
       const auto t1 = SteadyClock::now();
       const uint64_t dropped_after = c.Stats().ok() ? c.Stats()->dropped : 0;
       if (dropped_fraction) {
-        *dropped_fraction = static_cast<double>(dropped_after - dropped_before) /
-                            static_cast<double>(count);
+        *dropped_fraction =
+            static_cast<double>(dropped_after - dropped_before) / static_cast<double>(count);
       }
       return static_cast<double>(delivered) / std::chrono::duration<double>(t1 - t0).count();
     };
@@ -529,8 +529,10 @@ void Driver::Broker() {
   auto broker = std::make_unique<Child>(
       std::vector<std::string>{s_.broker_bin, "--port", "0", "--admin", "none"},
       Log("procmod-broker"));
-  std::optional<std::string> ready = broker->WaitForLine("procmod-broker: ready on ", kStartTimeout);
-  if (!ready) throw std::runtime_error("procmod-broker did not start; see " + Log("procmod-broker"));
+  std::optional<std::string> ready =
+      broker->WaitForLine("procmod-broker: ready on ", kStartTimeout);
+  if (!ready)
+    throw std::runtime_error("procmod-broker did not start; see " + Log("procmod-broker"));
   broker_endpoint = *ready;
   auto server = StartServer({"--broker-url", broker_endpoint, "--service", "bench", "--admin",
                              "none", "--name", "bench-relay"},
@@ -560,8 +562,8 @@ zmq::message_t HelloFrame(const std::string& name) {
 
 void Driver::SessionSetup() {
   std::string pm_endpoint, raw_endpoint;
-  auto server = StartServer({"--listen", "tcp://127.0.0.1:0", "--multi-clients", "--admin",
-                             "none", "--name", "bench-setup"},
+  auto server = StartServer({"--listen", "tcp://127.0.0.1:0", "--multi-clients", "--admin", "none",
+                             "--name", "bench-setup"},
                             &pm_endpoint);
   auto echo = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0"}, &raw_endpoint);
   const int count = s_.quick ? 40 : 300;
@@ -606,8 +608,8 @@ void Driver::SessionSetup() {
 struct ScaleResult {
   size_t sessions = 0;
   size_t answered = 0;
-  double answer_s = 0;       // from the first connect until the last first answer
-  double cpu_percent = 0;    // of one core, over the idle window
+  double answer_s = 0;     // from the first connect until the last first answer
+  double cpu_percent = 0;  // of one core, over the idle window
   double rss_per_session_kib = 0;
   std::string client_stats;  // what the clients counted
 };
@@ -631,18 +633,19 @@ ScaleResult Driver::Sessions(ServerKind kind, size_t n, size_t window, bool idle
       server = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0"}, &endpoint);
       break;
     case ServerKind::kRawBigBacklog:
-      server = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0", "--backlog", "8192"},
-                         &endpoint);
+      server =
+          StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0", "--backlog", "8192"}, &endpoint);
       break;
     case ServerKind::kDaemon:
-      server = StartServer({"--config", config, "--multi-clients", "--listen",
-                            "tcp://127.0.0.1:0", "--admin", "none", "--name", "bench-scale"},
+      server = StartServer({"--config", config, "--multi-clients", "--listen", "tcp://127.0.0.1:0",
+                            "--admin", "none", "--name", "bench-scale"},
                            &endpoint);
       break;
     case ServerKind::kBare:
-      server = StartPeer("pm-server", {"--listen", "tcp://127.0.0.1:0", "--multi", "--max",
-                                       "20000", "--interval-ms", "1000"},
-                         &endpoint);
+      server = StartPeer(
+          "pm-server",
+          {"--listen", "tcp://127.0.0.1:0", "--multi", "--max", "20000", "--interval-ms", "1000"},
+          &endpoint);
       break;
   }
   SleepFor(milliseconds(300));
@@ -652,13 +655,13 @@ ScaleResult Driver::Sessions(ServerKind kind, size_t n, size_t window, bool idle
   std::vector<std::unique_ptr<Child>> clients;
   for (size_t p = 0; p < processes; ++p) {
     const size_t share = n / processes + (p < n % processes ? 1 : 0);
-    clients.push_back(StartPeer(
-        "hb-clients",
-        {"--connect", endpoint, "--n", std::to_string(share), "--proto",
-         kind == ServerKind::kRaw || kind == ServerKind::kRawBigBacklog ? "raw" : "pmp", "--interval-ms", "1000", "--timeout-ms",
-         std::to_string(admit_timeout_ms), "--window",
-         std::to_string(window / processes)},
-        nullptr));
+    clients.push_back(
+        StartPeer("hb-clients",
+                  {"--connect", endpoint, "--n", std::to_string(share), "--proto",
+                   kind == ServerKind::kRaw || kind == ServerKind::kRawBigBacklog ? "raw" : "pmp",
+                   "--interval-ms", "1000", "--timeout-ms", std::to_string(admit_timeout_ms),
+                   "--window", std::to_string(window / processes)},
+                  nullptr));
   }
   for (auto& client : clients) client->WriteLine("go");
   int64_t first_start = INT64_MAX, last_answer = 0;
@@ -699,10 +702,14 @@ ScaleResult Driver::Sessions(ServerKind kind, size_t n, size_t window, bool idle
 
 std::string KindName(ServerKind kind) {
   switch (kind) {
-    case ServerKind::kRaw: return "raw ROUTER";
-    case ServerKind::kRawBigBacklog: return "raw ROUTER (backlog 8192)";
-    case ServerKind::kDaemon: return "procmod-server";
-    case ServerKind::kBare: return "bare ProcessModule";
+    case ServerKind::kRaw:
+      return "raw ROUTER";
+    case ServerKind::kRawBigBacklog:
+      return "raw ROUTER (backlog 8192)";
+    case ServerKind::kDaemon:
+      return "procmod-server";
+    case ServerKind::kBare:
+      return "bare ProcessModule";
   }
   return "?";
 }
@@ -738,11 +745,15 @@ void Driver::Scale() {
       // with a big backlog shows how much of the time that is.
       const ScaleResult big = Sessions(ServerKind::kRawBigBacklog, n, 0, false);
       Row row;
-      row.name = "scale " + std::to_string(n) + ": raw ROUTER, ZMQ_BACKLOG 8192 vs default 100: "
+      row.name = "scale " + std::to_string(n) +
+                 ": raw ROUTER, ZMQ_BACKLOG 8192 vs default 100: "
                  "last first answer";
       row.pm = big.answer_s * 1000;
       row.raw = raw.answer_s * 1000;
-      row.pm_text = WithUnit(row.pm, "ms") + (big.answered == n ? "" : " (" + std::to_string(big.answered) + "/" + std::to_string(n) + ")");
+      row.pm_text =
+          WithUnit(row.pm, "ms") +
+          (big.answered == n ? ""
+                             : " (" + std::to_string(big.answered) + "/" + std::to_string(n) + ")");
       row.raw_text = WithUnit(row.raw, "ms");
       Add(row);
     }
@@ -782,8 +793,8 @@ void Driver::Scale() {
                              : std::to_string(pm.answered) + "/" + std::to_string(n) +
                                    " answered, last at " + WithUnit(all.pm, "ms");
       all.raw_text = raw.answered == n ? WithUnit(all.raw, "ms")
-                                       : std::to_string(raw.answered) + "/" +
-                                             std::to_string(n) + ", " + WithUnit(all.raw, "ms");
+                                       : std::to_string(raw.answered) + "/" + std::to_string(n) +
+                                             ", " + WithUnit(all.raw, "ms");
       all.better = targeted ? Better::kLower : Better::kInfo;
       all.target = 1.0;
       all.invalid = !complete;
@@ -815,8 +826,8 @@ void Driver::Expiry() {
     row.name = name;
     row.pm = detect_ms.empty() ? 0 : *std::max_element(detect_ms.begin(), detect_ms.end());
     row.raw = nominal_ms;
-    row.pm_text = "max " + WithUnit(row.pm, "ms") + " (median " + Fmt(Median(detect_ms)) +
-                  ", " + std::to_string(detect_ms.size()) + "/" + std::to_string(expected) + ")";
+    row.pm_text = "max " + WithUnit(row.pm, "ms") + " (median " + Fmt(Median(detect_ms)) + ", " +
+                  std::to_string(detect_ms.size()) + "/" + std::to_string(expected) + ")";
     row.raw_text = std::to_string(interval_ms) + " ms x " + std::to_string(liveness);
     row.better = Better::kLower;
     row.target = target;
@@ -937,8 +948,8 @@ void Driver::PrintHeader() {
               CPPZMQ_VERSION_MINOR, CPPZMQ_VERSION_PATCH);
   std::printf("date:    %s\n", date);
   std::printf("machine: nproc %ld, %s, %s %s, load average %.2f %.2f %.2f at start\n",
-              sysconf(_SC_NPROCESSORS_ONLN), cpu.c_str(), u.sysname, u.release, load[0],
-              load[1], load[2]);
+              sysconf(_SC_NPROCESSORS_ONLN), cpu.c_str(), u.sysname, u.release, load[0], load[1],
+              load[2]);
   std::printf("libzmq:  %d.%d.%d\n\n", major, minor, patch);
   std::fflush(stdout);
 }
@@ -1042,8 +1053,8 @@ int Driver::Run() {
     const char* name;
     void (Driver::*run)();
   };
-  const Case cases[] = {{"rtt", &Driver::RoundTrip},   {"data", &Driver::Throughput},
-                        {"broker", &Driver::Broker},   {"setup", &Driver::SessionSetup},
+  const Case cases[] = {{"rtt", &Driver::RoundTrip},       {"data", &Driver::Throughput},
+                        {"broker", &Driver::Broker},       {"setup", &Driver::SessionSetup},
                         {"setup", &Driver::AdmissionRate}, {"scale", &Driver::Scale},
                         {"expiry", &Driver::Expiry}};
   int failed = 0;

@@ -173,9 +173,8 @@ int PmServer(const Flags& flags) {
   }
   // Handlers and callbacks run on the I/O thread only: `count` needs no lock.
   uint64_t count = 0;
-  (*module)->RegisterHandler("ping", [](IncomingRequest& r) {
-    return Reply{.payload = std::move(r.payload)};
-  });
+  (*module)->RegisterHandler(
+      "ping", [](IncomingRequest& r) { return Reply{.payload = std::move(r.payload)}; });
   (*module)->RegisterHandler("count", [&count](IncomingRequest&) {
     Frames payload;
     const std::string text = std::to_string(count);
@@ -345,8 +344,8 @@ int HbClients(const Flags& flags) {
   std::vector<int64_t> last_sent(n, 0);
   std::vector<bool> answered(n, false);
   size_t admitted = 0, connected = 0;
-  uint64_t errors = 0, byes = 0, denied = 0, data = 0, pings_in = 0, pings_out = 0,
-           send_fails = 0, other = 0;
+  uint64_t errors = 0, byes = 0, denied = 0, data = 0, pings_in = 0, pings_out = 0, send_fails = 0,
+           other = 0;
   const int64_t start = MonotonicNs();
   int64_t last_admission = start;
 
@@ -378,14 +377,29 @@ int HbClients(const Flags& flags) {
         if (first.size() >= 5) command = static_cast<const uint8_t*>(first.data())[4];
         bool first_answer = !pmp;  // raw: the echo of HELLO is its answer
         switch (static_cast<pmp::Command>(command)) {
-          case pmp::Command::kWelcome: first_answer = true; break;
-          case pmp::Command::kDeny: ++denied; break;
-          case pmp::Command::kError: ++errors; break;
-          case pmp::Command::kBye: ++byes; break;
-          case pmp::Command::kData: ++data; break;
-          case pmp::Command::kPing: ++pings_in; break;
-          case pmp::Command::kHello: break;  // raw: our own HELLO, echoed
-          default: ++other; break;
+          case pmp::Command::kWelcome:
+            first_answer = true;
+            break;
+          case pmp::Command::kDeny:
+            ++denied;
+            break;
+          case pmp::Command::kError:
+            ++errors;
+            break;
+          case pmp::Command::kBye:
+            ++byes;
+            break;
+          case pmp::Command::kData:
+            ++data;
+            break;
+          case pmp::Command::kPing:
+            ++pings_in;
+            break;
+          case pmp::Command::kHello:
+            break;  // raw: our own HELLO, echoed
+          default:
+            ++other;
+            break;
         }
         if (first_answer && !answered[i]) {
           answered[i] = true;
@@ -434,8 +448,8 @@ int HbClients(const Flags& flags) {
   Say("stats answered=" + std::to_string(admitted) + " denied=" + std::to_string(denied) +
       " errors=" + std::to_string(errors) + " byes=" + std::to_string(byes) +
       " data=" + std::to_string(data) + " pings_in=" + std::to_string(pings_in) +
-      " pings_out=" + std::to_string(pings_out) + " send_fails=" +
-      std::to_string(send_fails) + " other=" + std::to_string(other));
+      " pings_out=" + std::to_string(pings_out) + " send_fails=" + std::to_string(send_fails) +
+      " other=" + std::to_string(other));
   return 0;
 }
 

@@ -70,8 +70,10 @@ Result<std::chrono::milliseconds> ParseTimeoutFlag(const std::string& text) {
   }
   Result<std::chrono::milliseconds> d = ParseDuration(text);
   if (!d.ok()) {
-    return InvalidArgumentError("--timeout: expected minutes or a duration like 30s, 90m or "
-                                "2h, got '" + text + "'");
+    return InvalidArgumentError(
+        "--timeout: expected minutes or a duration like 30s, 90m or "
+        "2h, got '" +
+        text + "'");
   }
   return d;
 }
@@ -87,8 +89,7 @@ struct Flags {
 
 void DefineFlags(CLI::App& app, Flags& f) {
   app.add_option("-c,--config", f.config, "YAML configuration file")->type_name("FILE");
-  app.add_option("--name", f.name, "name shown to peers and by the monitor")
-      ->type_name("NAME");
+  app.add_option("--name", f.name, "name shown to peers and by the monitor")->type_name("NAME");
   app.add_option("-p,--port", f.port,
                  "port to listen on (forward) or of the client to dial (reverse); 0 = any")
       ->check(CLI::Range(0, 65535));
@@ -97,11 +98,9 @@ void DefineFlags(CLI::App& app, Flags& f) {
   app.add_flag("-r,--reverse", f.reverse, "reverse connection: dial the client");
   app.add_option("--client-url", f.client_url, "reverse mode: the client to dial")
       ->type_name("URL");
-  app.add_option("--broker-url", f.broker_url, "register with a procmod-broker")
-      ->type_name("URL");
+  app.add_option("--broker-url", f.broker_url, "register with a procmod-broker")->type_name("URL");
   app.add_option("--service", f.service, "broker mode: the service name")->type_name("NAME");
-  app.add_option("--connect-id", f.connect_id, "connect-id clients must present")
-      ->type_name("N");
+  app.add_option("--connect-id", f.connect_id, "connect-id clients must present")->type_name("N");
   app.add_flag("-m,--multi-clients", f.multi,
                "serve any number of clients (SupportMultipleConnections)");
   app.add_option("--server-type", f.server_type, "data, render or combined")
@@ -170,8 +169,9 @@ struct Violation {
 
 std::optional<Violation> FirstViolation(const Options& o) {
   if (o.role == Role::kClient) {
-    return Violation{"role", "role: 'client' is not a server role; expected server, "
-                             "data-server or render-server"};
+    return Violation{"role",
+                     "role: 'client' is not a server role; expected server, "
+                     "data-server or render-server"};
   }
   if (o.mode == Mode::kReverse && o.client_url.empty()) {
     return Violation{"mode", "mode reverse needs client_url (or --client-url)"};
@@ -213,8 +213,7 @@ Status ValidateServerOptions(const Options& o) {
 CommandLine ParseCommandLine(int argc, char** argv) {
   CLI::App app(kDescription, "procmod-server");
   app.footer(kFooter);
-  app.set_version_flag("-V,--version",
-                       "procmod-server " PROCMOD_VERSION " (protocol PMP/1.0)");
+  app.set_version_flag("-V,--version", "procmod-server " PROCMOD_VERSION " (protocol PMP/1.0)");
   app.get_formatter()->column_width(40);
   Flags flags;
   DefineFlags(app, flags);
@@ -228,8 +227,8 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     return out;
   }
 
-  Result<Options> loaded = flags.config.empty() ? LoadConfigFromString("", "<defaults>")
-                                                : LoadConfig(flags.config);
+  Result<Options> loaded =
+      flags.config.empty() ? LoadConfigFromString("", "<defaults>") : LoadConfig(flags.config);
   if (!loaded.ok()) {
     out.exit_code = Fail(loaded.status());
     return out;

@@ -79,11 +79,14 @@ int ExitCodeForStartFailure(const Status& status) {
 
 int ExitCodeFor(RunEnd end) {
   switch (end) {
-    case RunEnd::kPeerLost: return kExitPeerLost;
-    case RunEnd::kAcceptTimeout: return kExitUnreachable;
+    case RunEnd::kPeerLost:
+      return kExitPeerLost;
+    case RunEnd::kAcceptTimeout:
+      return kExitUnreachable;
     case RunEnd::kStopped:
     case RunEnd::kPeerLeft:
-    case RunEnd::kSessionTimeout: return kExitClean;
+    case RunEnd::kSessionTimeout:
+      return kExitClean;
   }
   return kExitClean;
 }
@@ -103,8 +106,8 @@ int Serve(const Options& options) {
   int code = kExitClean;
   {
     SignalWatcher signals(**module);
-    spdlog::info("procmod-server: starting '{}' ({}, {}, {})", options.name,
-                 RoleName(options.role), ModeName(options.mode),
+    spdlog::info("procmod-server: starting '{}' ({}, {}, {})", options.name, RoleName(options.role),
+                 ModeName(options.mode),
                  options.multiple_connections ? "multiple clients" : "one client");
     if (Status s = (*module)->Start(); !s.ok()) {
       // Stopped by a signal while still starting (e.g. dialing its client): clean.

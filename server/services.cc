@@ -40,9 +40,8 @@ std::unique_ptr<ServerServices> ServerServices::Install(ProcessModule& module) {
     self->OnData(from, channel, std::move(payload));
   });
   module.OnConnected([self](const Connection& peer) { self->OnJoined(peer); });
-  module.OnDisconnected([self](const Connection& peer, DisconnectReason reason) {
-    self->OnLeft(peer, reason);
-  });
+  module.OnDisconnected(
+      [self](const Connection& peer, DisconnectReason reason) { self->OnLeft(peer, reason); });
   return services;
 }
 
@@ -117,8 +116,7 @@ Reply ServerServices::Subscribe(IncomingRequest& request) {
                                    {"clients", clients_.size()}})};
 }
 
-void ServerServices::OnData(const Connection& from, std::string_view channel,
-                            Frames payload) {
+void ServerServices::OnData(const Connection& from, std::string_view channel, Frames payload) {
   if (channel != "broadcast" || !module_.SupportMultipleConnections()) return;
   for (const auto& [seq, to] : clients_) {
     if (to.session() == from.session()) continue;  // not back to its sender

@@ -29,8 +29,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 

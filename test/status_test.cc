@@ -49,9 +49,7 @@ TEST(Result, HoldsValueOrError) {
   EXPECT_THROW((void)bad.value(), std::logic_error);
 }
 
-TEST(Result, RefusesOkStatusWithoutValue) {
-  EXPECT_THROW(Result<int>{Status()}, std::logic_error);
-}
+TEST(Result, RefusesOkStatusWithoutValue) { EXPECT_THROW(Result<int>{Status()}, std::logic_error); }
 
 }  // namespace
 }  // namespace procmod

@@ -23,8 +23,8 @@ Status BadUrl(std::string_view url, std::string_view why = kExpectedUrl) {
 }
 
 bool AllDigits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(),
-                                      [](char c) { return c >= '0' && c <= '9'; });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 Status CheckTcp(std::string_view url, std::string_view rest, UrlUse use) {
@@ -84,8 +84,8 @@ Status CheckUrl(std::string_view url, UrlUse use) {
     return CheckTcp(url, rest.substr(0, slash), use);
   }
   if (url.rfind("inproc://", 0) == 0) {
-    return BadUrl(url, "inproc:// only reaches threads of the same process; " +
-                           std::string(kExpectedUrl));
+    return BadUrl(
+        url, "inproc:// only reaches threads of the same process; " + std::string(kExpectedUrl));
   }
   return BadUrl(url);
 }

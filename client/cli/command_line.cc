@@ -112,8 +112,7 @@ void DefineGlobal(CLI::App& app, GlobalFlags& g, Texts& t) {
       ->capture_default_str();
   app.add_option("--connect-id", g.connect_id, "must match the server's --connect-id")
       ->type_name("N");
-  app.add_option("--timeout", t.timeout,
-                 "how long connecting (or wait) may take; 0 = no limit")
+  app.add_option("--timeout", t.timeout, "how long connecting (or wait) may take; 0 = no limit")
       ->type_name("TIME")
       ->capture_default_str();
   app.add_flag("-v,--verbose", g.verbose, "log what the library does, on stderr");
@@ -154,8 +153,8 @@ void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
   connect->add_option("URL", c.url, "the server")->type_name("")->required();
   connect->callback([&c] { c.command = Command::kConnect; });
 
-  CLI::App* wait = app.add_subcommand(
-      "wait", "reverse: listen until a server dials in, show it, say BYE");
+  CLI::App* wait =
+      app.add_subcommand("wait", "reverse: listen until a server dials in, show it, say BYE");
   wait->footer(kWaitFooter);
   wait->add_option("--listen", c.url, "where to listen; port 0 = any free port")
       ->type_name("URL")
@@ -173,8 +172,8 @@ void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
       ->type_name("CHANNEL");
   send->callback([&c] { c.command = Command::kSend; });
 
-  CLI::App* keygen = app.add_subcommand(
-      "keygen", "write a CURVE key pair: NAME.key (secret, 0600) and NAME.pub");
+  CLI::App* keygen =
+      app.add_subcommand("keygen", "write a CURVE key pair: NAME.key (secret, 0600) and NAME.pub");
   keygen->footer(kKeygenFooter);
   keygen->add_option("NAME", c.keygen.name, "the files' name")->type_name("")->required();
   keygen->add_option("--out", c.keygen.out_dir, "the folder to write in (default: .)")
@@ -244,11 +243,16 @@ CommandLine ParseCommandLine(int argc, char** argv) {
 
 int RunCommand(const CommandLine& c) {
   switch (c.command) {
-    case Command::kPing: return Ping(c.global, c.ping);
-    case Command::kConnect: return Connect(c.global, c.url);
-    case Command::kWait: return Wait(c.global, c.url);
-    case Command::kSend: return Send(c.global, c.send);
-    case Command::kKeygen: return Keygen(c.keygen);
+    case Command::kPing:
+      return Ping(c.global, c.ping);
+    case Command::kConnect:
+      return Connect(c.global, c.url);
+    case Command::kWait:
+      return Wait(c.global, c.url);
+    case Command::kSend:
+      return Send(c.global, c.send);
+    case Command::kKeygen:
+      return Keygen(c.keygen);
   }
   return kExitUsage;
 }

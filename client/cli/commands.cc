@@ -61,8 +61,8 @@ Opened Open(const std::string& url, const GlobalFlags& global) {
   SetUpLogging(global);
   Result<std::unique_ptr<Client>> client = Client::Connect(url, MakeOptions(global));
   if (!client.ok()) {
-    return {nullptr, Fail(DescribeConnectFailure(client.status(), url, UrlUse::kConnect,
-                                                 global.timeout))};
+    return {nullptr,
+            Fail(DescribeConnectFailure(client.status(), url, UrlUse::kConnect, global.timeout))};
   }
   return {std::move(*client), kExitOk};
 }
@@ -111,11 +111,14 @@ class DisconnectWatch {
 std::string DescribeLoss(std::optional<DisconnectReason> reason, const Status& error) {
   if (!reason) return std::string(error.message());
   switch (*reason) {
-    case DisconnectReason::kBye: return "the server said BYE";
-    case DisconnectReason::kExpired: return "the server went silent (heartbeat expired)";
-    case DisconnectReason::kForgotten: return "the server no longer knows this session";
-    default: return "the connection was closed (" +
-                    std::string(DisconnectReasonName(*reason)) + ")";
+    case DisconnectReason::kBye:
+      return "the server said BYE";
+    case DisconnectReason::kExpired:
+      return "the server went silent (heartbeat expired)";
+    case DisconnectReason::kForgotten:
+      return "the server no longer knows this session";
+    default:
+      return "the connection was closed (" + std::string(DisconnectReasonName(*reason)) + ")";
   }
 }
 
@@ -143,8 +146,8 @@ class Pinger {
       : server_(client.server()), flags_(flags), watch_(watch) {}
 
   int Run() {
-    PrintLine("PING " + flags_.url + " (" + server_.name() + "): " +
-              std::to_string(flags_.size) + " payload bytes");
+    PrintLine("PING " + flags_.url + " (" + server_.name() + "): " + std::to_string(flags_.size) +
+              " payload bytes");
     Clock::time_point next = Clock::now();
     for (uint64_t seq = 1; flags_.count == 0 || seq <= flags_.count; ++seq) {
       if (!SleepUntil(next)) break;
@@ -189,10 +192,9 @@ class Pinger {
   }
 
   bool Replied(uint64_t seq, Clock::duration rtt, const Reply& reply) {
-    std::string line = "reply from " + flags_.url + " (" + server_.name() + "): seq=" +
-                       std::to_string(seq) + " time=" +
-                       FormatMs(std::chrono::duration<double, std::milli>(rtt).count()) +
-                       " ms";
+    std::string line =
+        "reply from " + flags_.url + " (" + server_.name() + "): seq=" + std::to_string(seq) +
+        " time=" + FormatMs(std::chrono::duration<double, std::milli>(rtt).count()) + " ms";
     if (EchoMatches(reply.payload, flags_.size)) {
       stats_.AddReply(rtt);
     } else {
@@ -251,14 +253,13 @@ int Wait(const GlobalFlags& global, const std::string& listen_url) {
   }
   SetUpLogging(global);
   std::string endpoint = listen_url;  // the bound one, port 0 resolved, once known
-  Result<std::unique_ptr<Client>> client = Client::WaitForServer(
-      listen_url, MakeOptions(global), [&endpoint](const std::string& bound) {
+  Result<std::unique_ptr<Client>> client =
+      Client::WaitForServer(listen_url, MakeOptions(global), [&endpoint](const std::string& bound) {
         endpoint = bound;
         PrintLine("listening on " + bound);
       });
   if (!client.ok()) {
-    return Fail(DescribeConnectFailure(client.status(), endpoint, UrlUse::kListen,
-                                       global.timeout));
+    return Fail(DescribeConnectFailure(client.status(), endpoint, UrlUse::kListen, global.timeout));
   }
   // A render server is kept apart from the others by the façade.
   const Connection server =
@@ -274,12 +275,11 @@ int Send(const GlobalFlags& global, const SendFlags& flags) {
   if (!opened.client) return opened.exit_code;
   const Connection server = opened.client->server();
   if (Status s = server.Send(flags.text, flags.channel); !s.ok()) {
-    return Fail({kExitPeerLost, "could not send to " + flags.url + ": " +
-                                    std::string(s.message())});
+    return Fail(
+        {kExitPeerLost, "could not send to " + flags.url + ": " + std::string(s.message())});
   }
   PrintLine("sent " + std::to_string(flags.text.size()) + " bytes" +
-            (flags.channel.empty() ? "" : " on channel " + flags.channel) + " to " +
-            flags.url);
+            (flags.channel.empty() ? "" : " on channel " + flags.channel) + " to " + flags.url);
   SayBye(server);  // queued after the DATA, so the server gets both, in order
   return kExitOk;
 }

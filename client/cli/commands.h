@@ -14,18 +14,18 @@ namespace procmod::cli {
 
 // Flags every subcommand takes.
 struct GlobalFlags {
-  std::string name = "procmod-cli";         // our name, as the server's monitor shows it
-  uint64_t connect_id = 0;                  // must match the server's --connect-id
+  std::string name = "procmod-cli";          // our name, as the server's monitor shows it
+  uint64_t connect_id = 0;                   // must match the server's --connect-id
   std::chrono::milliseconds timeout{10000};  // connecting (or waiting); 0 = no limit
-  bool verbose = false;                     // the library's log on stderr
+  bool verbose = false;                      // the library's log on stderr
 };
 
 struct PingFlags {
   std::string url;
-  uint64_t count = 4;                         // 0: until Ctrl-C
+  uint64_t count = 4;                        // 0: until Ctrl-C
   std::chrono::milliseconds interval{1000};  // from one request to the next
   std::chrono::milliseconds wait{2000};      // per request
-  size_t size = 56;                           // payload bytes, as ping(8) sends
+  size_t size = 56;                          // payload bytes, as ping(8) sends
 };
 
 struct SendFlags {

@@ -72,8 +72,7 @@ Result<KeyFiles> WriteKeyPair(const std::string& dir, const std::string& name, b
   Status status = WriteFile(files.secret_path, std::string(secret_key) + "\n", 0600, force);
   std::memset(secret_key, 0, sizeof secret_key);
   if (!status.ok()) return status;
-  if (status = WriteFile(files.public_path, files.public_key + "\n", 0644, force);
-      !status.ok()) {
+  if (status = WriteFile(files.public_path, files.public_key + "\n", 0644, force); !status.ok()) {
     return status;
   }
   return files;

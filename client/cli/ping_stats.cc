@@ -48,8 +48,8 @@ std::string PingStats::Summary(std::string_view url) const {
   out += std::to_string(sent()) + " sent, " + std::to_string(received()) + " received, " +
          FormatPercent(LossPercent()) + " loss\n";
   if (std::optional<RttSummary> rtt = Rtt()) {
-    out += "rtt min/avg/max/p99 = " + FormatMs(rtt->min_ms) + "/" + FormatMs(rtt->avg_ms) +
-           "/" + FormatMs(rtt->max_ms) + "/" + FormatMs(rtt->p99_ms) + " ms\n";
+    out += "rtt min/avg/max/p99 = " + FormatMs(rtt->min_ms) + "/" + FormatMs(rtt->avg_ms) + "/" +
+           FormatMs(rtt->max_ms) + "/" + FormatMs(rtt->p99_ms) + " ms\n";
   }
   return out;
 }

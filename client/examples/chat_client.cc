@@ -24,16 +24,16 @@ int main(int argc, char** argv) {
     return client.status().pmp_code() != 0 ? 5 : 4;
   }
   // Runs on the I/O thread: print and return quickly.
-  (*client)->OnData([](const procmod::Connection&, std::string_view channel,
-                       procmod::Frames payload) {
-    if (payload.empty()) return;
-    std::cout << "[" << channel << "] " << payload[0].to_string_view() << std::endl;
-  });
-  (*client)->OnDisconnected([](const procmod::Connection& server,
-                               procmod::DisconnectReason reason) {
-    std::cout << "lost " << server.name() << ": "
-              << procmod::DisconnectReasonName(reason) << std::endl;
-  });
+  (*client)->OnData(
+      [](const procmod::Connection&, std::string_view channel, procmod::Frames payload) {
+        if (payload.empty()) return;
+        std::cout << "[" << channel << "] " << payload[0].to_string_view() << std::endl;
+      });
+  (*client)->OnDisconnected(
+      [](const procmod::Connection& server, procmod::DisconnectReason reason) {
+        std::cout << "lost " << server.name() << ": " << procmod::DisconnectReasonName(reason)
+                  << std::endl;
+      });
   (*client)->OnConnected([](const procmod::Connection& server) {
     std::cout << "connected to " << server.name() << " as session " << server.session()
               << std::endl;

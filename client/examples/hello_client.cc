@@ -20,9 +20,8 @@ int main(int argc, char** argv) {
     std::cerr << "hello_client: " << client.status().ToString() << "\n";
     return client.status().pmp_code() != 0 ? 5 : 4;
   }
-  std::cout << "connected to '" << (*client)->server().name() << "' ("
-            << (*client)->server().role() << "), session " << (*client)->server().session()
-            << "\n";
+  std::cout << "connected to '" << (*client)->server().name() << "' (" << (*client)->server().role()
+            << "), session " << (*client)->server().session() << "\n";
 
   // `info` answers with a msgpack map in REPLY.result.
   procmod::Result<procmod::Reply> info = (*client)->Request("info");

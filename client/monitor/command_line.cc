@@ -86,8 +86,10 @@ Result<milliseconds> ParseTimeout(const std::string& text) {
           ? Result<milliseconds>(milliseconds(std::llround(seconds * 1000)))
           : ParseDuration(text);
   if (!parsed.ok() || parsed->count() <= 0) {
-    return InvalidArgumentError("--timeout: expected a duration like 500ms or 2s, or "
-                                "seconds, above zero; got '" + text + "'");
+    return InvalidArgumentError(
+        "--timeout: expected a duration like 500ms or 2s, or "
+        "seconds, above zero; got '" +
+        text + "'");
   }
   return parsed;
 }

@@ -24,9 +24,9 @@ struct Invocation {
   Command command = Command::kList;
   std::string endpoint;  // the admin endpoint, resolved from --admin/--name/env/default
   std::chrono::milliseconds timeout{2000};
-  bool json = false;                              // list, info
+  bool json = false;                               // list, info
   std::optional<std::chrono::milliseconds> watch;  // list: redraw period
-  std::string session;                            // kick
+  std::string session;                             // kick
 };
 
 struct CommandLine {

@@ -149,8 +149,8 @@ class StopSignals {
   // True when a stop signal came before `deadline`.
   bool WaitUntil(Clock::time_point deadline) {
     for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
-          deadline - Clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
       if (left.count() <= 0) return Pending();
       const timespec wait{.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000),
                           .tv_nsec = static_cast<long>(left.count() % 1'000'000'000)};
@@ -173,8 +173,8 @@ std::string WatchHeader(const Invocation& inv) {
   const std::time_t now = std::time(nullptr);
   char clock[16];
   std::strftime(clock, sizeof clock, "%H:%M:%S", std::localtime(&now));
-  return "procmod-monitor list: " + inv.endpoint + ", every " + TimeoutText(*inv.watch) +
-         ", " + clock + "\n\n";
+  return "procmod-monitor list: " + inv.endpoint + ", every " + TimeoutText(*inv.watch) + ", " +
+         clock + "\n\n";
 }
 
 // One snapshot; a failure is shown in the frame instead of ending the watch, so a

@@ -169,8 +169,8 @@ std::string Table::Render() const {
 }
 
 std::string ConnectionsTable(const json& peers) {
-  Table table({"SESSION", "NAME", "ROLE", "ADDRESS", "STATE", "MASTER", "CONNECTED", "IDLE",
-               "RTT", "MSGS(in/out)", "BYTES(in/out)"});
+  Table table({"SESSION", "NAME", "ROLE", "ADDRESS", "STATE", "MASTER", "CONNECTED", "IDLE", "RTT",
+               "MSGS(in/out)", "BYTES(in/out)"});
   for (const json& peer : peers) {
     if (peer.is_object()) table.AddRow(PeerRow(peer));
   }
@@ -188,9 +188,8 @@ std::string ServicesTable(const json& services) {
         clients += c.is_string() ? c.get<std::string>() : c.dump();
       }
     }
-    table.AddRow({Cell(service, "service"), Cell(service, "server"),
-                  Cell(service, "server_name"), Cell(service, "role"), Cell(service, "multi"),
-                  clients.empty() ? "-" : clients});
+    table.AddRow({Cell(service, "service"), Cell(service, "server"), Cell(service, "server_name"),
+                  Cell(service, "role"), Cell(service, "multi"), clients.empty() ? "-" : clients});
   }
   return table.Render() + (table.empty() ? "(no services)\n" : "");
 }

@@ -19,8 +19,8 @@
 
 namespace procmod::monitor {
 
-std::string HumanDuration(int64_t ms);  // 850ms 12s 3m12s 2h05m 3d04h
-std::string HumanRtt(int64_t us);       // "-" when 0 (not measured yet), 850us, 1.2ms, 1.5s
+std::string HumanDuration(int64_t ms);   // 850ms 12s 3m12s 2h05m 3d04h
+std::string HumanRtt(int64_t us);        // "-" when 0 (not measured yet), 850us, 1.2ms, 1.5s
 std::string HumanBytes(uint64_t bytes);  // 512B 1.2KiB 3.4MiB 1.0GiB
 std::string HumanCount(uint64_t n);      // 9999, 12.3k, 4.5M
 

@@ -31,8 +31,7 @@ std::vector<Connection> AdmittedPeers(const ProcessModule& module) {
 
 }  // namespace
 
-Result<std::unique_ptr<Client>> Client::Create(Options module_options,
-                                               ClientOptions options) {
+Result<std::unique_ptr<Client>> Client::Create(Options module_options, ClientOptions options) {
   Result<ProcessModule*> module = ProcessModule::Initialize(std::move(module_options));
   if (!module.ok()) return module.status();
   std::unique_ptr<Client> client(new Client(*module, std::move(options)));
@@ -61,8 +60,7 @@ void Client::Track(const Connection& peer) {
   if (user) user(peer);  // outside the lock: callbacks never run under it
 }
 
-Result<std::unique_ptr<Client>> Client::Connect(const std::string& url,
-                                                ClientOptions options) {
+Result<std::unique_ptr<Client>> Client::Connect(const std::string& url, ClientOptions options) {
   Options o = ModuleOptions(options);
   o.mode = Mode::kForward;
   o.server_url = url;
@@ -111,9 +109,8 @@ Result<std::unique_ptr<Client>> Client::WaitForServer(
   }
   if (!admitted.ok()) return admitted.status();
   if (*admitted == 0) {
-    return DeadlineExceededError("no server connected to " + module.ListenEndpoint() +
-                                 " within " + std::to_string(options.connect_timeout.count()) +
-                                 " ms");
+    return DeadlineExceededError("no server connected to " + module.ListenEndpoint() + " within " +
+                                 std::to_string(options.connect_timeout.count()) + " ms");
   }
   // One server, as in ParaView's reverse mode: any other gets DENY 409.
   module.SetAcceptingConnections(false);
@@ -130,8 +127,8 @@ Connection Client::render_server() const {
   return render_server_;
 }
 
-Result<Reply> Client::Request(std::string method, Frames payload,
-                              std::chrono::milliseconds timeout, std::string args) {
+Result<Reply> Client::Request(std::string method, Frames payload, std::chrono::milliseconds timeout,
+                              std::string args) {
   const Connection to = server();
   if (!to.valid()) return UnavailableError("not connected to a server");
   if (timeout.count() == 0) timeout = options_.request_timeout;

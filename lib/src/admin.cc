@@ -73,10 +73,8 @@ pmp::Reply SetConnectId(uint64_t id, const json& args, AdminTarget& target) {
 
 const std::map<std::string, Method, std::less<>>& Methods() {
   static const std::map<std::string, Method, std::less<>> methods = {
-      {"connections.list", ListConnections},
-      {"process.info", ProcessInfo},
-      {"connections.close", CloseConnection},
-      {"collab.accept", SetAccepting},
+      {"connections.list", ListConnections},  {"process.info", ProcessInfo},
+      {"connections.close", CloseConnection}, {"collab.accept", SetAccepting},
       {"collab.connect_id", SetConnectId},
   };
   return methods;

@@ -28,8 +28,7 @@ std::string HumanTimeout(milliseconds timeout) {
 }
 
 Status NoAnswer(const std::string& endpoint, milliseconds timeout) {
-  return DeadlineExceededError("no answer from " + endpoint + " within " +
-                               HumanTimeout(timeout) +
+  return DeadlineExceededError("no answer from " + endpoint + " within " + HumanTimeout(timeout) +
                                ": is the process running and is this its admin endpoint?");
 }
 
@@ -70,8 +69,8 @@ std::optional<Result<Reply>> Interpret(const std::string& endpoint, pmp::Message
                              .payload = std::move(message.payload)});
 }
 
-Result<Reply> Exchange(zmq::socket_t& socket, const std::string& endpoint,
-                       pmp::Request request, milliseconds timeout) {
+Result<Reply> Exchange(zmq::socket_t& socket, const std::string& endpoint, pmp::Request request,
+                       milliseconds timeout) {
   const Clock::time_point deadline = Clock::now() + timeout;
   pmp::Frames out = pmp::Encode(request);
   // A DEALER queues the request until the link is up, so this send does not wait.
@@ -95,8 +94,8 @@ Result<Reply> Exchange(zmq::socket_t& socket, const std::string& endpoint,
 
 }  // namespace
 
-Result<Reply> AdminRequest(const std::string& endpoint, const std::string& method,
-                           std::string args, std::chrono::milliseconds timeout) {
+Result<Reply> AdminRequest(const std::string& endpoint, const std::string& method, std::string args,
+                           std::chrono::milliseconds timeout) {
   // Its own context: the caller's process may have no ProcessModule, or one that is
   // shutting down, and a context we own can always be torn down at once (linger 0).
   try {

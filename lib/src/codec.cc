@@ -60,8 +60,7 @@ uint32_t Present(const std::optional<T>& v) {
 }
 
 void Write(MapWriter& w, const Hello& h) {
-  w.Begin(4 + Present(h.name) + Present(h.software) + Present(h.service) +
-          (h.multi ? 1 : 0));
+  w.Begin(4 + Present(h.name) + Present(h.software) + Present(h.service) + (h.multi ? 1 : 0));
   w.Uint("connect_id", h.connect_id);
   w.Str("role", h.role);
   if (!h.name.empty()) w.Str("name", h.name);
@@ -73,8 +72,7 @@ void Write(MapWriter& w, const Hello& h) {
 }
 
 void Write(MapWriter& w, const Welcome& m) {
-  w.Begin(5 + Present(m.role) + Present(m.name) + Present(m.software) +
-          Present(m.expires_in_ms));
+  w.Begin(5 + Present(m.role) + Present(m.name) + Present(m.software) + Present(m.expires_in_ms));
   w.Str("session", m.session);
   if (!m.role.empty()) w.Str("role", m.role);
   if (!m.name.empty()) w.Str("name", m.name);
@@ -221,8 +219,7 @@ class MapReader {
     return Malformed("required header key '" + std::string(key) + "' is missing");
   }
   static Status WrongType(std::string_view key, std::string_view expected) {
-    return Malformed("header key '" + std::string(key) + "' must be " +
-                     std::string(expected));
+    return Malformed("header key '" + std::string(key) + "' must be " + std::string(expected));
   }
 
   const msgpack::object_map& map_;
@@ -245,8 +242,7 @@ Status Read(const MapReader& r, Hello& h) {
   FirstError e;
   e << r.Uint("connect_id", h.connect_id, false) << r.Str("role", h.role, true)
     << r.Str("name", h.name, false) << r.Str("version", h.version, true)
-    << r.Str("software", h.software, false)
-    << r.Uint("heartbeat_ms", h.heartbeat_ms, false)
+    << r.Str("software", h.software, false) << r.Uint("heartbeat_ms", h.heartbeat_ms, false)
     << r.Str("service", h.service, false) << r.Bool("multi", h.multi);
   return e.Take();
 }
@@ -255,8 +251,7 @@ Status Read(const MapReader& r, Welcome& m) {
   FirstError e;
   e << r.Str("session", m.session, true) << r.Str("role", m.role, false)
     << r.Str("name", m.name, false) << r.Str("version", m.version, true)
-    << r.Str("software", m.software, false)
-    << r.Uint("heartbeat_ms", m.heartbeat_ms, true)
+    << r.Str("software", m.software, false) << r.Uint("heartbeat_ms", m.heartbeat_ms, true)
     << r.Uint("liveness", m.liveness, true) << r.Bool("multi", m.multi)
     << r.Uint("expires_in_ms", m.expires_in_ms);
   return e.Take();
@@ -291,9 +286,8 @@ Status Read(const MapReader& r, Request& m) {
 
 Status Read(const MapReader& r, Reply& m) {
   FirstError e;
-  e << r.Uint("id", m.id, true) << r.Code("code", m.code, true)
-    << r.Str("error", m.error, false) << r.Packed("result", m.result, false)
-    << r.Str("peer", m.peer, false);
+  e << r.Uint("id", m.id, true) << r.Code("code", m.code, true) << r.Str("error", m.error, false)
+    << r.Packed("result", m.result, false) << r.Str("peer", m.peer, false);
   return e.Take();
 }
 
@@ -321,17 +315,39 @@ Status Read(const MapReader& r, Left& m) {
 // the receive path); false for an unknown command.
 bool SetEmptyHeader(uint8_t command, Header* header) {
   switch (static_cast<Command>(command)) {
-    case Command::kHello: header->emplace<Hello>(); return true;
-    case Command::kWelcome: header->emplace<Welcome>(); return true;
-    case Command::kDeny: header->emplace<Deny>(); return true;
-    case Command::kPing: header->emplace<Ping>(); return true;
-    case Command::kBye: header->emplace<Bye>(); return true;
-    case Command::kData: header->emplace<Data>(); return true;
-    case Command::kRequest: header->emplace<Request>(); return true;
-    case Command::kReply: header->emplace<Reply>(); return true;
-    case Command::kError: header->emplace<Error>(); return true;
-    case Command::kJoined: header->emplace<Joined>(); return true;
-    case Command::kLeft: header->emplace<Left>(); return true;
+    case Command::kHello:
+      header->emplace<Hello>();
+      return true;
+    case Command::kWelcome:
+      header->emplace<Welcome>();
+      return true;
+    case Command::kDeny:
+      header->emplace<Deny>();
+      return true;
+    case Command::kPing:
+      header->emplace<Ping>();
+      return true;
+    case Command::kBye:
+      header->emplace<Bye>();
+      return true;
+    case Command::kData:
+      header->emplace<Data>();
+      return true;
+    case Command::kRequest:
+      header->emplace<Request>();
+      return true;
+    case Command::kReply:
+      header->emplace<Reply>();
+      return true;
+    case Command::kError:
+      header->emplace<Error>();
+      return true;
+    case Command::kJoined:
+      header->emplace<Joined>();
+      return true;
+    case Command::kLeft:
+      header->emplace<Left>();
+      return true;
   }
   return false;
 }
@@ -384,28 +400,36 @@ constexpr size_t kWalkHeadersAbove = 1024;
 
 std::string_view CommandName(Command command) {
   switch (command) {
-    case Command::kHello: return "HELLO";
-    case Command::kWelcome: return "WELCOME";
-    case Command::kDeny: return "DENY";
-    case Command::kPing: return "PING";
-    case Command::kBye: return "BYE";
-    case Command::kData: return "DATA";
-    case Command::kRequest: return "REQUEST";
-    case Command::kReply: return "REPLY";
-    case Command::kError: return "ERROR";
-    case Command::kJoined: return "JOINED";
-    case Command::kLeft: return "LEFT";
+    case Command::kHello:
+      return "HELLO";
+    case Command::kWelcome:
+      return "WELCOME";
+    case Command::kDeny:
+      return "DENY";
+    case Command::kPing:
+      return "PING";
+    case Command::kBye:
+      return "BYE";
+    case Command::kData:
+      return "DATA";
+    case Command::kRequest:
+      return "REQUEST";
+    case Command::kReply:
+      return "REPLY";
+    case Command::kError:
+      return "ERROR";
+    case Command::kJoined:
+      return "JOINED";
+    case Command::kLeft:
+      return "LEFT";
   }
   return "UNKNOWN";
 }
 
-Command CommandOf(const Header& header) {
-  return static_cast<Command>(header.index() + 1);
-}
+Command CommandOf(const Header& header) { return static_cast<Command>(header.index() + 1); }
 
 bool TakesPayload(Command command) {
-  return command == Command::kData || command == Command::kRequest ||
-         command == Command::kReply;
+  return command == Command::kData || command == Command::kRequest || command == Command::kReply;
 }
 
 zmq::message_t EncodeEnvelope(const Header& header) {
@@ -476,8 +500,8 @@ Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* heade
       // Reported by the unpacker below.
     }
     if (walk.over_budget()) {
-      return Malformed("header declares more elements than its " +
-                       std::to_string(body) + " bytes can hold");
+      return Malformed("header declares more elements than its " + std::to_string(body) +
+                       " bytes can hold");
     }
   }
   if (body == 1 && static_cast<uint8_t>(bytes[5]) == 0x80) {
@@ -493,8 +517,7 @@ Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* heade
   size_t offset = 5;
   msgpack::object object;
   try {
-    object = msgpack::unpack(zone_->zone, bytes, size, offset, ReferenceInPlace,
-                             nullptr, limits);
+    object = msgpack::unpack(zone_->zone, bytes, size, offset, ReferenceInPlace, nullptr, limits);
   } catch (const msgpack::insufficient_bytes&) {
     return Malformed("header is truncated msgpack");
   } catch (const std::exception& e) {
@@ -530,8 +553,7 @@ Status Decoder::DecodeInto(Frames& frames, size_t first, Message* message) {
   if (payload_count > 0) {
     if (!TakesPayload(message->command())) {
       return Malformed(std::string(CommandName(message->command())) +
-                       " takes no payload frames, got " +
-                       std::to_string(payload_count));
+                       " takes no payload frames, got " + std::to_string(payload_count));
     }
     message->payload.reserve(payload_count);
     for (size_t i = first + 1; i < frames.size(); ++i) {

@@ -68,7 +68,7 @@ enum Code : uint32_t {
 
 struct Hello {
   uint64_t connect_id = 0;
-  std::string role;     // required: client, server, data-server, render-server
+  std::string role;  // required: client, server, data-server, render-server
   std::string name;
   std::string version;  // required: protocol MAJOR.MINOR
   std::string software;
@@ -141,8 +141,8 @@ struct Left {
 };
 
 // Alternatives in command order, so index() + 1 is the command byte.
-using Header = std::variant<Hello, Welcome, Deny, Ping, Bye, Data, Request, Reply,
-                            Error, Joined, Left>;
+using Header =
+    std::variant<Hello, Welcome, Deny, Ping, Bye, Data, Request, Reply, Error, Joined, Left>;
 
 Command CommandOf(const Header& header);
 

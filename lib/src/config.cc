@@ -37,9 +37,8 @@ constexpr Unit kSizeFormatUnits[] = {
     {"GiB", uint64_t{1} << 30}, {"MiB", uint64_t{1} << 20}, {"KiB", uint64_t{1} << 10}, {"B", 1}};
 // KiB/MiB/GiB are powers of 1024 and KB/MB/GB powers of 1000, as IEC 80000-13 has it.
 constexpr Unit kSizeParseUnits[] = {
-    {"", 1},         {"B", 1},
-    {"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", uint64_t{1} << 30},
-    {"KB", 1000},    {"kB", 1000},      {"MB", 1'000'000}, {"GB", 1'000'000'000}};
+    {"", 1},      {"B", 1},     {"KiB", 1 << 10},  {"MiB", 1 << 20},     {"GiB", uint64_t{1} << 30},
+    {"KB", 1000}, {"kB", 1000}, {"MB", 1'000'000}, {"GB", 1'000'000'000}};
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -132,10 +131,14 @@ std::string Join(std::span<const std::string_view> words) {
 // What a node is, for "got ...": a map, a list, nothing, or the quoted text.
 std::string Describe(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return Quoted(node.Scalar());
-    default: return "nothing";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return Quoted(node.Scalar());
+    default:
+      return "nothing";
   }
 }
 
@@ -204,9 +207,7 @@ class Diagnostics {
  public:
   explicit Diagnostics(std::string_view source) : source_(source) {}
 
-  void Add(const YAML::Mark& mark, std::string text) {
-    errors_.push_back({mark, std::move(text)});
-  }
+  void Add(const YAML::Mark& mark, std::string text) { errors_.push_back({mark, std::move(text)}); }
   bool empty() const { return errors_.empty(); }
 
   // One line per error, in line order.
@@ -359,8 +360,7 @@ void MapReader::WholeNumber(std::string_view key, T* out, uint64_t min, uint64_t
   Entry* entry = ScalarEntry(key, expected);
   if (entry == nullptr) return;
   const std::string& text = entry->value.Scalar();
-  std::optional<uint64_t> value =
-      IsQuoted(entry->value) ? std::nullopt : ParseWholeNumber(text);
+  std::optional<uint64_t> value = IsQuoted(entry->value) ? std::nullopt : ParseWholeNumber(text);
   if (!value) return Error(*entry, Expected(expected, DescribeLiteral(entry->value)));
   if (*value < min || *value > max) return Error(*entry, Expected(expected, text));
   *out = static_cast<T>(*value);
@@ -384,8 +384,7 @@ void MapReader::Size(std::string_view key, size_t* out, uint64_t min) {
   Result<uint64_t> value = ParseSize(entry->value.Scalar());
   if (!value.ok()) return Error(*entry, value.status().message());
   if (*value < min || *value > std::numeric_limits<size_t>::max()) {
-    return Error(*entry, Expected("a size of at least " + FormatSize(min),
-                                  entry->value.Scalar()));
+    return Error(*entry, Expected("a size of at least " + FormatSize(min), entry->value.Scalar()));
   }
   *out = static_cast<size_t>(*value);
 }
@@ -522,7 +521,7 @@ Result<std::string> ReadFile(const std::string& path) {
                                 std::error_code(error, std::generic_category()).message());
   };
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                        &std::fclose);
+                                                       &std::fclose);
   if (!file) return cannot_read(errno);
   std::string text;
   char buffer[8192];

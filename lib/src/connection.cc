@@ -16,14 +16,10 @@ const std::string& EmptyString() {
 
 }  // namespace
 
-const std::string& Connection::session() const {
-  return state_ ? state_->session : EmptyString();
-}
+const std::string& Connection::session() const { return state_ ? state_->session : EmptyString(); }
 const std::string& Connection::name() const { return state_ ? state_->name : EmptyString(); }
 const std::string& Connection::role() const { return state_ ? state_->role : EmptyString(); }
-const std::string& Connection::address() const {
-  return state_ ? state_->address : EmptyString();
-}
+const std::string& Connection::address() const { return state_ ? state_->address : EmptyString(); }
 bool Connection::incoming() const { return state_ ? state_->incoming : true; }
 
 Status Connection::Send(Frames payload, std::string_view channel) const {
@@ -48,8 +44,8 @@ std::future<Result<Reply>> Connection::Request(std::string method, Frames payloa
     failed.set_value(state_ ? Finalized() : NoPeer());
     return failed.get_future();
   }
-  return loop->Request(state_->session, std::move(method), std::move(args),
-                       std::move(payload), timeout);
+  return loop->Request(state_->session, std::move(method), std::move(args), std::move(payload),
+                       timeout);
 }
 
 Status Connection::Close(std::string reason) const {

@@ -22,8 +22,8 @@ pmp::Ping HeartbeatPolicy::MakePing(const PingEcho& echo, TimePoint now) {
   return ping;
 }
 
-std::optional<microseconds> HeartbeatPolicy::OnPing(const pmp::Ping& ping,
-                                                    TimePoint now, PingEcho& echo) {
+std::optional<microseconds> HeartbeatPolicy::OnPing(const pmp::Ping& ping, TimePoint now,
+                                                    PingEcho& echo) {
   echo.t = ping.t;
   echo.received_at = now;
   if (!ping.echo) return std::nullopt;

@@ -57,8 +57,7 @@ class HeartbeatPolicy {
   // Records an incoming PING's `t` for echoing, and returns the round trip its
   // echo/held show, or nothing when it carries no echo or the numbers are absurd
   // (an echo from the future, or held longer than the round trip).
-  static std::optional<microseconds> OnPing(const pmp::Ping& ping, TimePoint now,
-                                            PingEcho& echo);
+  static std::optional<microseconds> OnPing(const pmp::Ping& ping, TimePoint now, PingEcho& echo);
 
  private:
   HeartbeatSettings settings_;

@@ -64,8 +64,7 @@ Admission IdentityTable::Deny(uint32_t code, std::string reason) const {
 std::string IdentityTable::NewSessionId() {
   for (;;) {
     char id[17];
-    std::snprintf(id, sizeof id, "%016llx",
-                  static_cast<unsigned long long>(random_()));
+    std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(random_()));
     if (!by_session_.contains(id)) return id;
   }
 }
@@ -75,9 +74,9 @@ Admission IdentityTable::Admit(const std::string& routing_id, const pmp::Hello& 
   uint32_t major = 0, minor = 0, our_major = 0, our_minor = 0;
   ParseProtocolVersion(pmp::kProtocolVersion, our_major, our_minor);
   if (!ParseProtocolVersion(hello.version, major, minor) || major != our_major) {
-    return Deny(pmp::kCodeUnsupportedVersion,
-                "protocol version " + hello.version + " is not supported; this side speaks " +
-                    std::string(pmp::kProtocolVersion));
+    return Deny(pmp::kCodeUnsupportedVersion, "protocol version " + hello.version +
+                                                  " is not supported; this side speaks " +
+                                                  std::string(pmp::kProtocolVersion));
   }
   const auto& roles = policy_.accepted_roles;
   if (std::find(roles.begin(), roles.end(), hello.role) == roles.end()) {
@@ -93,12 +92,12 @@ Admission IdentityTable::Admit(const std::string& routing_id, const pmp::Hello& 
   if (!replacing) {
     if (!accepting_) return Deny(pmp::kCodeBusy, "further connections are disabled");
     if (!policy_.multi && used_slots_.contains(hello.role)) {
-      return Deny(pmp::kCodeBusy, "already serving its " + hello.role +
-                                      " (single-connection mode)");
+      return Deny(pmp::kCodeBusy,
+                  "already serving its " + hello.role + " (single-connection mode)");
     }
     if (policy_.multi && peers_.size() >= policy_.max_connections) {
-      return Deny(pmp::kCodeFull, "at max_connections (" +
-                                      std::to_string(policy_.max_connections) + ")");
+      return Deny(pmp::kCodeFull,
+                  "at max_connections (" + std::to_string(policy_.max_connections) + ")");
     }
   }
 
@@ -144,8 +143,7 @@ bool IdentityTable::Remove(const std::string& routing_id) {
   return true;
 }
 
-std::vector<PeerRecord> IdentityTable::Expire(TimePoint now,
-                                              const HeartbeatPolicy& heartbeat) {
+std::vector<PeerRecord> IdentityTable::Expire(TimePoint now, const HeartbeatPolicy& heartbeat) {
   std::vector<PeerRecord> expired;
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (heartbeat.IsExpired(it->second.last_seen, now)) {
@@ -159,12 +157,11 @@ std::vector<PeerRecord> IdentityTable::Expire(TimePoint now,
   return expired;
 }
 
-TimePoint IdentityTable::NextDeadline(const HeartbeatPolicy& heartbeat,
-                                      TimePoint fallback) const {
+TimePoint IdentityTable::NextDeadline(const HeartbeatPolicy& heartbeat, TimePoint fallback) const {
   TimePoint next = fallback;
   for (const auto& [id, peer] : peers_) {
-    next = std::min({next, heartbeat.ExpiresAt(peer.last_seen),
-                     heartbeat.NextPingAt(peer.last_sent)});
+    next =
+        std::min({next, heartbeat.ExpiresAt(peer.last_seen), heartbeat.NextPingAt(peer.last_sent)});
   }
   return next;
 }

@@ -68,10 +68,10 @@ struct PeerRecord {
 
 struct Admission {
   bool admitted = false;
-  uint32_t deny_code = 0;    // when !admitted: 403, 409, 426, 503
-  std::string reason;        // when !admitted: says why, naming what was expected
+  uint32_t deny_code = 0;      // when !admitted: 403, 409, 426, 503
+  std::string reason;          // when !admitted: says why, naming what was expected
   PeerRecord* peer = nullptr;  // when admitted; valid until the next change
-  bool replaced = false;     // the routing id's previous session was replaced
+  bool replaced = false;       // the routing id's previous session was replaced
   std::string replaced_session;
 };
 
@@ -81,8 +81,8 @@ class IdentityTable {
 
   // Decides on a HELLO and, when it is admitted, records the peer with a new
   // session id. Denied HELLOs leave no trace in the table.
-  Admission Admit(const std::string& routing_id, const pmp::Hello& hello,
-                  std::string address, TimePoint now);
+  Admission Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address,
+                  TimePoint now);
 
   PeerRecord* Find(const std::string& routing_id);
   PeerRecord* FindSession(const std::string& session);

@@ -72,8 +72,7 @@ Frames ErrorFrames(uint32_t code, std::string reason) {
 
 Frames IoLoop::TooLargeFrames(uint64_t bytes) const {
   return ErrorFrames(pmp::kCodeTooLarge,
-                     "message of " + std::to_string(bytes) +
-                         " bytes exceeds max_message_size (" +
+                     "message of " + std::to_string(bytes) + " bytes exceeds max_message_size (" +
                          std::to_string(options_.limits.max_message_size) + ")");
 }
 
@@ -270,8 +269,7 @@ TimePoint IoLoop::NextDeadline() const {
   if (!request_deadlines_.empty()) next = std::min(next, request_deadlines_.begin()->first);
   if (admission_waiter_) next = std::min(next, admission_waiter_->deadline);
   for (const auto& [id, link] : links_) {
-    next = std::min({next, link->handshake_deadline, link->connect_deadline,
-                     link->retry_at});
+    next = std::min({next, link->handshake_deadline, link->connect_deadline, link->retry_at});
   }
   return next;
 }
@@ -284,8 +282,8 @@ void IoLoop::OnTimer(TimePoint now) {
     request_deadlines_.erase(request_deadlines_.begin());
     auto it = requests_.find(id);
     if (it == requests_.end()) continue;
-    it->second.promise.set_value(DeadlineExceededError(
-        "no reply from session " + it->second.session + " in time"));
+    it->second.promise.set_value(
+        DeadlineExceededError("no reply from session " + it->second.session + " in time"));
     requests_.erase(it);
   }
 
@@ -297,8 +295,8 @@ void IoLoop::OnTimer(TimePoint now) {
       gated_ = true;
       waiter.promise.set_value(waiter.admitted);
     } else {
-      waiter.promise.set_value(DeadlineExceededError(
-          "no server connected to " + ListenEndpoint() + " within timeouts.accept"));
+      waiter.promise.set_value(DeadlineExceededError("no server connected to " + ListenEndpoint() +
+                                                     " within timeouts.accept"));
     }
   }
 
@@ -310,13 +308,12 @@ void IoLoop::OnTimer(TimePoint now) {
     if (it == links_.end()) continue;
     Link& link = *it->second;
     if (link.state != Link::State::kAdmitted && link.connect_deadline <= now) {
-      FailLink(link, DeadlineExceededError("could not reach " + link.url +
-                                           " within timeouts.connect"));
+      FailLink(link,
+               DeadlineExceededError("could not reach " + link.url + " within timeouts.connect"));
       continue;
     }
     if (link.state == Link::State::kHandshaking && link.handshake_deadline <= now) {
-      spdlog::warn("procmod: no WELCOME from {} within timeouts.handshake; retrying",
-                   link.url);
+      spdlog::warn("procmod: no WELCOME from {} within timeouts.handshake; retrying", link.url);
       RetryLink(link, now);
     } else if (link.state == Link::State::kRetryWait && link.retry_at <= now) {
       link.retry_at = TimePoint::max();
@@ -347,8 +344,8 @@ void IoLoop::OnTimer(TimePoint now) {
     // during the one pass: no list of ids, no second lookup per peer.
     table_->ForEach([&](PeerRecord& peer) {
       if (!heartbeat_.ShouldPing(peer.last_sent, now)) return;
-      SendToRoutingId(peer.routing_id,
-                      pmp::Encode(HeartbeatPolicy::MakePing(peer.echo, now)), &peer);
+      SendToRoutingId(peer.routing_id, pmp::Encode(HeartbeatPolicy::MakePing(peer.echo, now)),
+                      &peer);
     });
   }
   // Connecting side: the same with each link's adopted heartbeat.
@@ -441,8 +438,7 @@ Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
 }
 
 Status IoLoop::BindAdminOnly() {
-  return Call<Status>([this] { return BindAdmin(); },
-                      AbortedError("process module finalized"));
+  return Call<Status>([this] { return BindAdmin(); }, AbortedError("process module finalized"));
 }
 
 Status IoLoop::BindAdmin() {
@@ -484,36 +480,35 @@ std::string IoLoop::ListenEndpoint() const {
   return listen_endpoint_;
 }
 
-Result<Connection> IoLoop::Connect(const std::string& url,
-                                   const std::string& expected_role) {
+Result<Connection> IoLoop::Connect(const std::string& url, const std::string& expected_role) {
   if (OnIoThread()) {
     return FailedPreconditionError("Connect() cannot wait on the I/O thread");
   }
   std::promise<Result<Connection>> promise;
   std::future<Result<Connection>> future = promise.get_future();
-  const bool posted = Post([this, url, expected_role,
-                            promise = std::make_shared<decltype(promise)>(
-                                std::move(promise))]() mutable {
-    auto link = std::make_unique<Link>();
-    link->id = next_link_id_++;
-    link->url = url;
-    link->expected_role = expected_role;
-    Result<PeerUrl> parsed = ParsePeerUrl(url);
-    if (!parsed.ok()) {
-      promise->set_value(parsed.status());
-      return;
-    }
-    link->endpoint = parsed->endpoint;
-    link->service = parsed->service;
-    // A server dialing a broker registers its service; a client just names it.
-    link->registered = !link->service.empty() && options_.role != Role::kClient;
-    link->connect_deadline = DeadlineAfter(clock_.Now(), options_.timeouts.connect);
-    link->heartbeat = heartbeat_;
-    link->waiter.emplace(std::move(*promise));
-    Link& ref = *link;
-    links_.emplace(ref.id, std::move(link));
-    OpenLinkSocket(ref);
-  });
+  const bool posted =
+      Post([this, url, expected_role,
+            promise = std::make_shared<decltype(promise)>(std::move(promise))]() mutable {
+        auto link = std::make_unique<Link>();
+        link->id = next_link_id_++;
+        link->url = url;
+        link->expected_role = expected_role;
+        Result<PeerUrl> parsed = ParsePeerUrl(url);
+        if (!parsed.ok()) {
+          promise->set_value(parsed.status());
+          return;
+        }
+        link->endpoint = parsed->endpoint;
+        link->service = parsed->service;
+        // A server dialing a broker registers its service; a client just names it.
+        link->registered = !link->service.empty() && options_.role != Role::kClient;
+        link->connect_deadline = DeadlineAfter(clock_.Now(), options_.timeouts.connect);
+        link->heartbeat = heartbeat_;
+        link->waiter.emplace(std::move(*promise));
+        Link& ref = *link;
+        links_.emplace(ref.id, std::move(link));
+        OpenLinkSocket(ref);
+      });
   if (!posted) return AbortedError("process module finalized");
   return future.get();
 }
@@ -545,8 +540,8 @@ Result<int> IoLoop::Monitor(milliseconds timeout) {
   std::future<Result<int>> future = promise->get_future();
   const bool posted = Post([this, timeout, promise] {
     if (!table_) {
-      promise->set_value(FailedPreconditionError(
-          "MonitorConnections() needs a started reverse-mode client"));
+      promise->set_value(
+          FailedPreconditionError("MonitorConnections() needs a started reverse-mode client"));
       return;
     }
     if (admission_waiter_) {
@@ -578,17 +573,15 @@ Result<int> IoLoop::Monitor(milliseconds timeout) {
 void IoLoop::CheckAdmissionWaiter() {
   if (!admission_waiter_) return;
   AdmissionWaiter& waiter = *admission_waiter_;
-  const bool done = waiter.monitor ? waiter.admitted > 0
-                                   : table_ && table_->size() >= waiter.target;
+  const bool done =
+      waiter.monitor ? waiter.admitted > 0 : table_ && table_->size() >= waiter.target;
   if (!done) return;
   if (waiter.monitor) gated_ = true;
-  waiter.promise.set_value(waiter.monitor ? waiter.admitted
-                                          : static_cast<int>(table_->size()));
+  waiter.promise.set_value(waiter.monitor ? waiter.admitted : static_cast<int>(table_->size()));
   admission_waiter_.reset();
 }
 
-void IoLoop::ArmRun(bool multi, bool single_peer, milliseconds accept,
-                    milliseconds session) {
+void IoLoop::ArmRun(bool multi, bool single_peer, milliseconds accept, milliseconds session) {
   Post([this, multi, single_peer, accept, session] {
     multi_ = multi;
     single_peer_ = single_peer;
@@ -643,8 +636,8 @@ void IoLoop::ServiceAcceptor() {
   for (int i = 0; i < kMaxMessagesPerTurn && acceptor_; ++i) {
     rx_.clear();
     try {
-      auto received = zmq::recv_multipart(*acceptor_, std::back_inserter(rx_),
-                                          zmq::recv_flags::dontwait);
+      auto received =
+          zmq::recv_multipart(*acceptor_, std::back_inserter(rx_), zmq::recv_flags::dontwait);
       if (!received) return;
     } catch (const zmq::error_t& e) {
       spdlog::error("procmod: receive on {} failed: {}", ListenEndpoint(), e.what());
@@ -679,8 +672,8 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
   }
   if (peer == nullptr) {
     // No session: the peer must HELLO again (e.g. after this side restarted).
-    SendToRoutingId(routing_id, ErrorFrames(pmp::kCodeUnknownSession,
-                                            "unknown session; send HELLO"));
+    SendToRoutingId(routing_id,
+                    ErrorFrames(pmp::kCodeUnknownSession, "unknown session; send HELLO"));
     return;
   }
   peer->last_seen = now_;
@@ -689,8 +682,7 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
   OnPeerMessage(*peer, PeerKind::kAccepted, message);
 }
 
-void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello,
-                     std::string address) {
+void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello, std::string address) {
   if (gated_ && table_->accepting() && !table_->Find(routing_id)) {
     // Reverse multi client outside MonitorConnections(): hold the knock (bounded).
     // (With accepting off, Admit() below answers DENY 409 at once instead.)
@@ -704,16 +696,14 @@ void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello,
   Admit(routing_id, hello, std::move(address));
 }
 
-void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello,
-                   std::string address) {
+void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address) {
   const TimePoint now = clock_.Now();
   const std::string from = address.empty() ? std::string("?") : address;
   Admission admission = table_->Admit(routing_id, hello, std::move(address), now);
   if (!admission.admitted) {
     spdlog::info("procmod: denied {} '{}' from {}: {} {}", hello.role, hello.name, from,
                  admission.deny_code, admission.reason);
-    SendToRoutingId(routing_id,
-                    pmp::Encode(pmp::Deny{admission.deny_code, admission.reason}));
+    SendToRoutingId(routing_id, pmp::Encode(pmp::Deny{admission.deny_code, admission.reason}));
     return;
   }
   if (admission.replaced) {
@@ -737,8 +727,8 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello,
     return;
   }
   ever_admitted_ = true;
-  spdlog::info("procmod: admitted {} '{}' from {} as session {}", peer.role, peer.name,
-               from, peer.session);
+  spdlog::info("procmod: admitted {} '{}' from {} as session {}", peer.role, peer.name, from,
+               peer.session);
   if (admission_waiter_) admission_waiter_->admitted++;
   peer.handle = NewConnection(peer, /*incoming=*/true);
   Connection connection = peer.handle;  // the record may go in the callback
@@ -760,8 +750,7 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
     case pmp::Command::kData: {
       Connection from = MakeConnection(peer, incoming);
       const std::string& channel = std::get<pmp::Data>(message.header).channel;
-      return Invoke("data", on_data_, from, std::string_view(channel),
-                    std::move(message.payload));
+      return Invoke("data", on_data_, from, std::string_view(channel), std::move(message.payload));
     }
     case pmp::Command::kRequest:
       return OnRequest(peer, incoming, std::get<pmp::Request>(message.header),
@@ -782,9 +771,9 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
     case pmp::Command::kDeny:
     case pmp::Command::kJoined:
     case pmp::Command::kLeft: {
-      Frames error = ErrorFrames(pmp::kCodeMalformed,
-                                 std::string(pmp::CommandName(message.command())) +
-                                     " is not expected from this peer");
+      Frames error =
+          ErrorFrames(pmp::kCodeMalformed, std::string(pmp::CommandName(message.command())) +
+                                               " is not expected from this peer");
       if (kind == PeerKind::kAccepted) {
         SendToRoutingId(peer.routing_id, std::move(error), &peer);
       } else if (kind == PeerKind::kLinked) {
@@ -804,8 +793,7 @@ void IoLoop::RemovePeer(const std::string& routing_id, DisconnectReason reason) 
   Disconnected(peer, /*incoming=*/true, reason);
 }
 
-bool IoLoop::SendToRoutingId(const std::string& routing_id, Frames frames,
-                             PeerRecord* peer) {
+bool IoLoop::SendToRoutingId(const std::string& routing_id, Frames frames, PeerRecord* peer) {
   const uint64_t bytes = FrameBytes(frames);
   switch (SendFrames(*acceptor_, routing_id, frames)) {
     case SendOutcome::kSent:
@@ -975,8 +963,8 @@ void IoLoop::ServiceLink(Link& link) {
     Link& current = *it->second;
     rx_.clear();
     try {
-      auto received = zmq::recv_multipart(*current.socket, std::back_inserter(rx_),
-                                          zmq::recv_flags::dontwait);
+      auto received =
+          zmq::recv_multipart(*current.socket, std::back_inserter(rx_), zmq::recv_flags::dontwait);
       if (!received) return;
     } catch (const zmq::error_t& e) {
       spdlog::error("procmod: receive from {} failed: {}", current.url, e.what());
@@ -1011,8 +999,8 @@ void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
       return OnWelcome(link, std::get<pmp::Welcome>(message.header));
     case pmp::Command::kDeny: {
       const auto& deny = std::get<pmp::Deny>(message.header);
-      return FailLink(link, StatusFromPmpCode(deny.code, link.url + " refused the connection: " +
-                                                             deny.reason));
+      return FailLink(
+          link, StatusFromPmpCode(deny.code, link.url + " refused the connection: " + deny.reason));
     }
     default:
       // Stale traffic from before a retry; the handshake decides.
@@ -1024,10 +1012,10 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   if (!link.expected_role.empty() && welcome.role != link.expected_role) {
     Frames bye = pmp::Encode(pmp::Bye{"wrong role"});
     SendFrames(*link.socket, {}, bye);
-    return FailLink(link, InvalidArgumentError(
-                              "expected a " + link.expected_role + " at " + link.url +
-                              ", but '" + welcome.name + "' is a " +
-                              (welcome.role.empty() ? "peer of no role" : welcome.role)));
+    return FailLink(
+        link, InvalidArgumentError("expected a " + link.expected_role + " at " + link.url +
+                                   ", but '" + welcome.name + "' is a " +
+                                   (welcome.role.empty() ? "peer of no role" : welcome.role)));
   }
   const TimePoint now = clock_.Now();
   link.state = Link::State::kAdmitted;
@@ -1040,8 +1028,8 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   link.backoff = std::chrono::seconds(1);
   // The acceptor's heartbeat is the one both sides use.
   const auto interval = milliseconds(std::max<uint64_t>(welcome.heartbeat_ms, 1));
-  link.heartbeat = HeartbeatPolicy(HeartbeatSettings{
-      interval, static_cast<uint32_t>(std::max<uint64_t>(welcome.liveness, 1))});
+  link.heartbeat = HeartbeatPolicy(
+      HeartbeatSettings{interval, static_cast<uint32_t>(std::max<uint64_t>(welcome.liveness, 1))});
   tick_ = std::min(tick_, TickFor(link.heartbeat));
   next_tick_ = std::min(next_tick_, now + tick_);
   link.peer.session = welcome.session;
@@ -1093,8 +1081,7 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
     DropRelayedPeersOf(link->id, reason == DisconnectReason::kBye ? DisconnectReason::kBye
                                                                   : DisconnectReason::kExpired);
   }
-  FailRequestsOf(link->peer.session,
-                 UnavailableError("server " + link->peer.session + " is gone"));
+  FailRequestsOf(link->peer.session, UnavailableError("server " + link->peer.session + " is gone"));
   Disconnected(link->peer, /*incoming=*/false, reason);
 }
 
@@ -1168,8 +1155,7 @@ bool IoLoop::SendOnLink(Link& link, Frames frames, int64_t window_bytes) {
   return true;
 }
 
-bool IoLoop::SendOnLink(Link& link, zmq::message_t envelope, Frames payload,
-                        int64_t window_bytes) {
+bool IoLoop::SendOnLink(Link& link, zmq::message_t envelope, Frames payload, int64_t window_bytes) {
   if (link.socket && link.outbox.empty()) {
     const uint64_t bytes = FrameBytes(payload);
     EnvelopeAndPayload message{envelope, payload};
@@ -1226,10 +1212,17 @@ bool IoLoop::OnRelayedMessage(Link& broker, pmp::Message& message) {
     case pmp::Command::kLeft:
       OnLeft(std::get<pmp::Left>(message.header));
       return true;
-    case pmp::Command::kData: peer = &std::get<pmp::Data>(message.header).peer; break;
-    case pmp::Command::kRequest: peer = &std::get<pmp::Request>(message.header).peer; break;
-    case pmp::Command::kReply: peer = &std::get<pmp::Reply>(message.header).peer; break;
-    default: return false;  // PING, BYE, ERROR: the broker's own
+    case pmp::Command::kData:
+      peer = &std::get<pmp::Data>(message.header).peer;
+      break;
+    case pmp::Command::kRequest:
+      peer = &std::get<pmp::Request>(message.header).peer;
+      break;
+    case pmp::Command::kReply:
+      peer = &std::get<pmp::Reply>(message.header).peer;
+      break;
+    default:
+      return false;  // PING, BYE, ERROR: the broker's own
   }
   if (peer->empty()) return false;
   auto it = relayed_.find(*peer);
@@ -1275,8 +1268,7 @@ void IoLoop::OnLeft(const pmp::Left& left) {
                left.reason == "expired" ? DisconnectReason::kExpired : DisconnectReason::kBye);
 }
 
-bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header,
-                         Frames payload) {
+bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload) {
   // Only DATA, REQUEST and REPLY name the client they are for.
   if (auto* data = std::get_if<pmp::Data>(&header)) {
     data->peer = client.session;
@@ -1322,8 +1314,7 @@ void IoLoop::OnPing(PeerRecord& peer, const pmp::Ping& ping) {
   if (auto rtt = HeartbeatPolicy::OnPing(ping, clock_.Now(), peer.echo)) peer.rtt = *rtt;
 }
 
-void IoLoop::OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request,
-                       Frames payload) {
+void IoLoop::OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request, Frames payload) {
   Reply reply;
   auto handler = handlers_.find(request.method);
   if (handler == handlers_.end()) {
@@ -1340,8 +1331,7 @@ void IoLoop::OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request,
       reply = Reply{500, "handler for '" + request.method + "' failed", {}, {}};
     }
   }
-  pmp::Reply header{request.id, reply.code, std::move(reply.error),
-                    std::move(reply.result), {}};
+  pmp::Reply header{request.id, reply.code, std::move(reply.error), std::move(reply.result), {}};
   SendToPeer(peer.session, std::move(header), std::move(reply.payload));
 }
 
@@ -1350,8 +1340,8 @@ void IoLoop::OnReply(pmp::Reply& reply, Frames payload) {
   if (it == requests_.end()) return;  // timed out already, or not ours
   request_deadlines_.erase({it->second.deadline, reply.id});
   if (reply.code != 0) {
-    it->second.promise.set_value(StatusFromPmpCode(
-        reply.code, reply.error.empty() ? "remote error" : reply.error));
+    it->second.promise.set_value(
+        StatusFromPmpCode(reply.code, reply.error.empty() ? "remote error" : reply.error));
   } else {
     it->second.promise.set_value(
         Reply{0, std::move(reply.error), std::move(reply.result), std::move(payload)});
@@ -1386,8 +1376,8 @@ bool IoLoop::SendToPeer(const std::string& session, pmp::Header header, Frames p
   if (!ref) return false;
   switch (ref->kind) {
     case PeerKind::kAccepted:
-      return SendToRoutingId(ref->record->routing_id,
-                             pmp::Encode(header, std::move(payload)), ref->record);
+      return SendToRoutingId(ref->record->routing_id, pmp::Encode(header, std::move(payload)),
+                             ref->record);
     case PeerKind::kLinked:
       return SendOnLink(*links_.at(ref->link_id), pmp::Encode(header, std::move(payload)));
     case PeerKind::kRelayed:
@@ -1398,9 +1388,8 @@ bool IoLoop::SendToPeer(const std::string& session, pmp::Header header, Frames p
 }
 
 void IoLoop::Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason) {
-  spdlog::info("procmod: session {} of {} '{}' from {} ended: {}", peer.session,
-               peer.role, peer.name, peer.address.empty() ? "?" : peer.address,
-               DisconnectReasonName(reason));
+  spdlog::info("procmod: session {} of {} '{}' from {} ended: {}", peer.session, peer.role,
+               peer.name, peer.address.empty() ? "?" : peer.address, DisconnectReasonName(reason));
   Connection connection = MakeConnection(peer, incoming);
   Invoke("disconnected", on_disconnected_, connection, reason);
   if (single_peer_) {
@@ -1494,8 +1483,8 @@ Result<PeerInfo> IoLoop::Stats(const std::string& session) {
       AbortedError("process module finalized"));
 }
 
-Status IoLoop::Send(const std::shared_ptr<const Connection::State>& to,
-                    std::string_view channel, Frames payload) {
+Status IoLoop::Send(const std::shared_ptr<const Connection::State>& to, std::string_view channel,
+                    Frames payload) {
   Command data;
   data.to = to;
   data.channel = std::string(channel);
@@ -1538,13 +1527,12 @@ void IoLoop::SendData(Command& data) {
 }
 
 std::future<Result<Reply>> IoLoop::Request(const std::string& session, std::string method,
-                                           std::string args, Frames payload,
-                                           milliseconds timeout) {
+                                           std::string args, Frames payload, milliseconds timeout) {
   auto promise = std::make_shared<std::promise<Result<Reply>>>();
   std::future<Result<Reply>> future = promise->get_future();
   auto frames = std::make_shared<Frames>(std::move(payload));
-  const bool posted = Dispatch([this, session, method = std::move(method),
-                            args = std::move(args), frames, timeout, promise]() mutable {
+  const bool posted = Dispatch([this, session, method = std::move(method), args = std::move(args),
+                                frames, timeout, promise]() mutable {
     if (FindPeer(session) == nullptr) {
       promise->set_value(UnavailableError("session " + session + " is gone"));
       return;
@@ -1596,15 +1584,12 @@ void IoLoop::SetHandler(std::string method, RequestHandler handler) {
 }
 
 void IoLoop::SetOnConnected(ConnectedCallback callback) {
-  Post([this, callback = std::move(callback)]() mutable {
-    on_connected_ = std::move(callback);
-  });
+  Post([this, callback = std::move(callback)]() mutable { on_connected_ = std::move(callback); });
 }
 
 void IoLoop::SetOnDisconnected(DisconnectedCallback callback) {
-  Post([this, callback = std::move(callback)]() mutable {
-    on_disconnected_ = std::move(callback);
-  });
+  Post(
+      [this, callback = std::move(callback)]() mutable { on_disconnected_ = std::move(callback); });
 }
 
 void IoLoop::SetOnData(DataCallback callback) {

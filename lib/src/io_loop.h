@@ -42,10 +42,10 @@
 #include "codec.h"
 #include "heartbeat.h"
 #include "identity_table.h"
-#include "send_window.h"
 #include "procmod/connection.h"
 #include "procmod/options.h"
 #include "procmod/process_module.h"
+#include "send_window.h"
 
 namespace procmod {
 
@@ -104,8 +104,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   Status Send(const std::shared_ptr<const Connection::State>& to, std::string_view channel,
               Frames payload);
   std::future<Result<Reply>> Request(const std::string& session, std::string method,
-                                     std::string args, Frames payload,
-                                     milliseconds timeout);
+                                     std::string args, Frames payload, milliseconds timeout);
   Status Close(const std::string& session, std::string reason);
 
   void SetHandler(std::string method, RequestHandler handler);
@@ -172,9 +171,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
 
   // A caller blocked until the accepting side has admitted enough peers.
   struct AdmissionWaiter {
-    size_t target = 0;      // table size to reach (WaitForPeers)
-    int admitted = 0;       // admissions so far (Monitor)
-    bool monitor = false;   // Monitor: done at the first admission
+    size_t target = 0;     // table size to reach (WaitForPeers)
+    int admitted = 0;      // admissions so far (Monitor)
+    bool monitor = false;  // Monitor: done at the first admission
     TimePoint deadline = TimePoint::max();
     std::promise<Result<int>> promise;
   };
@@ -229,8 +228,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address);
   void OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message);
   void RemovePeer(const std::string& routing_id, DisconnectReason reason);
-  bool SendToRoutingId(const std::string& routing_id, Frames frames,
-                       PeerRecord* peer = nullptr);
+  bool SendToRoutingId(const std::string& routing_id, Frames frames, PeerRecord* peer = nullptr);
 
   // Connecting side.
   void OpenLinkSocket(Link& link);
@@ -274,8 +272,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // still that session's, else a new one.
   Connection MakeConnection(const PeerRecord& peer, bool incoming);
   Connection NewConnection(const PeerRecord& peer, bool incoming,
-                           std::shared_ptr<SendWindow> window = nullptr,
-                           uint64_t link_id = 0);
+                           std::shared_ptr<SendWindow> window = nullptr, uint64_t link_id = 0);
   std::vector<PeerInfo> SnapshotOnIoThread();
 
   // AdminTarget, for the admin service (I/O thread).
@@ -298,10 +295,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   mutable std::mutex mu_;
   std::condition_variable run_cv_;
   std::vector<Command> commands_;
-  bool sleeping_ = false;  // the I/O thread is (about to be) blocked in poll
+  bool sleeping_ = false;       // the I/O thread is (about to be) blocked in poll
   std::vector<Command> batch_;  // I/O thread: the commands being run (capacity kept)
   enum class PollKind { kLink, kMonitor };
-  std::vector<zmq_pollitem_t> poll_items_;                      // PollOnce's, reused
+  std::vector<zmq_pollitem_t> poll_items_;  // PollOnce's, reused
   std::vector<std::pair<uint64_t, PollKind>> poll_owners_;
   bool accepting_commands_ = true;
   std::optional<RunEnd> run_end_;

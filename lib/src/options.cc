@@ -4,19 +4,26 @@ namespace procmod {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kClient: return "client";
-    case Role::kServer: return "server";
-    case Role::kDataServer: return "data-server";
-    case Role::kRenderServer: return "render-server";
+    case Role::kClient:
+      return "client";
+    case Role::kServer:
+      return "server";
+    case Role::kDataServer:
+      return "data-server";
+    case Role::kRenderServer:
+      return "render-server";
   }
   return "unknown";
 }
 
 std::string_view ModeName(Mode mode) {
   switch (mode) {
-    case Mode::kForward: return "forward";
-    case Mode::kReverse: return "reverse";
-    case Mode::kBroker: return "broker";
+    case Mode::kForward:
+      return "forward";
+    case Mode::kReverse:
+      return "reverse";
+    case Mode::kBroker:
+      return "broker";
   }
   return "unknown";
 }

@@ -42,22 +42,32 @@ Status Validate(const Options& o) {
 
 std::string_view DisconnectReasonName(DisconnectReason reason) {
   switch (reason) {
-    case DisconnectReason::kBye: return "bye";
-    case DisconnectReason::kExpired: return "expired";
-    case DisconnectReason::kClosed: return "closed";
-    case DisconnectReason::kReplaced: return "replaced";
-    case DisconnectReason::kForgotten: return "forgotten";
+    case DisconnectReason::kBye:
+      return "bye";
+    case DisconnectReason::kExpired:
+      return "expired";
+    case DisconnectReason::kClosed:
+      return "closed";
+    case DisconnectReason::kReplaced:
+      return "replaced";
+    case DisconnectReason::kForgotten:
+      return "forgotten";
   }
   return "unknown";
 }
 
 std::string_view RunEndName(RunEnd end) {
   switch (end) {
-    case RunEnd::kStopped: return "stopped";
-    case RunEnd::kPeerLeft: return "peer left";
-    case RunEnd::kPeerLost: return "peer lost";
-    case RunEnd::kAcceptTimeout: return "accept timeout";
-    case RunEnd::kSessionTimeout: return "session timeout";
+    case RunEnd::kStopped:
+      return "stopped";
+    case RunEnd::kPeerLeft:
+      return "peer left";
+    case RunEnd::kPeerLost:
+      return "peer lost";
+    case RunEnd::kAcceptTimeout:
+      return "accept timeout";
+    case RunEnd::kSessionTimeout:
+      return "session timeout";
   }
   return "unknown";
 }

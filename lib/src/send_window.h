@@ -6,11 +6,13 @@
 // before it queues a message for the I/O thread, and the I/O thread gives them back
 // once the message is in ZeroMQ's own queue (or dropped because the peer is gone).
 // The byte bound keeps big messages from piling up: 1,000 queued 64 KiB messages
-// are 64 MiB that no cache holds, and cost a fifth of the throughput here. A sender that outruns its peer therefore waits in Send, as it would in
-// zmq_send, instead of losing messages or growing memory; the I/O thread never
-// waits. Closing the window (the link is gone) wakes every waiting sender.
-// Senders that find it full sleep until it has drained to half, so a sender that
-// outruns its peer costs one wake-up per capacity/2 messages.
+// are 64 MiB that no cache holds, and cost a fifth of the throughput here.
+//
+// A sender that outruns its peer therefore waits in Send, as it would in zmq_send,
+// instead of losing messages or growing memory; the I/O thread never waits. Senders
+// that find the window full sleep until it has drained to half, so such a sender
+// costs one wake-up per capacity/2 messages. Closing the window (the link is gone)
+// wakes every waiting sender.
 //
 //   SendWindow window("session", 1000, 4 << 20);
 //   if (Status s = window.Acquire(bytes, milliseconds(5000)); !s.ok()) return s;

@@ -15,8 +15,7 @@ namespace {
 void ConfigureCommon(zmq::socket_t& socket, const Options& options) {
   const auto linger = std::clamp<int64_t>(options.linger.count(), 0, 1000);
   socket.set(zmq::sockopt::linger, static_cast<int>(linger));
-  socket.set(zmq::sockopt::maxmsgsize,
-             static_cast<int64_t>(options.limits.max_message_size));
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.limits.max_message_size));
   socket.set(zmq::sockopt::sndhwm, options.limits.send_queue);
   socket.set(zmq::sockopt::rcvhwm, options.limits.send_queue);
   // A peer that connects and never completes the ZMTP greeting is cut off.
@@ -30,8 +29,7 @@ void ConfigureZmtpHeartbeat(zmq::socket_t& socket, const Options& options) {
   socket.set(zmq::sockopt::heartbeat_ivl, interval);
   socket.set(zmq::sockopt::heartbeat_timeout,
              interval * static_cast<int>(options.heartbeat.liveness));
-  socket.set(zmq::sockopt::heartbeat_ttl,
-             interval * static_cast<int>(options.heartbeat.liveness));
+  socket.set(zmq::sockopt::heartbeat_ttl, interval * static_cast<int>(options.heartbeat.liveness));
 }
 
 }  // namespace
@@ -96,10 +94,9 @@ Result<std::string> BindSocket(zmq::socket_t& socket, const std::string& endpoin
   }
 }
 
-Status EndpointError(std::string_view verb, std::string_view endpoint,
-                     const zmq::error_t& error) {
-  std::string message = "cannot " + std::string(verb) + " " + std::string(endpoint) +
-                        ": " + error.what();
+Status EndpointError(std::string_view verb, std::string_view endpoint, const zmq::error_t& error) {
+  std::string message =
+      "cannot " + std::string(verb) + " " + std::string(endpoint) + ": " + error.what();
   switch (error.num()) {
     case EINVAL:
     case EPROTONOSUPPORT:

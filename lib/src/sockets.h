@@ -47,8 +47,7 @@ struct EnvelopeAndPayload {
 };
 
 template <typename Range>
-SendOutcome SendFrames(zmq::socket_ref socket, std::string_view routing_id,
-                       Range& frames) noexcept;
+SendOutcome SendFrames(zmq::socket_ref socket, std::string_view routing_id, Range& frames) noexcept;
 
 // Binds `socket` to `endpoint` and returns what it bound (port 0 resolved), or the
 // error. An ipc:// path where another process is listening is refused
@@ -60,8 +59,7 @@ Result<std::string> BindSocket(zmq::socket_t& socket, const std::string& endpoin
 
 // A Status for a failed bind or connect: kInvalidArgument for a malformed endpoint
 // or unsupported transport, kUnavailable otherwise (address in use, no such host).
-Status EndpointError(std::string_view verb, std::string_view endpoint,
-                     const zmq::error_t& error);
+Status EndpointError(std::string_view verb, std::string_view endpoint, const zmq::error_t& error);
 
 // The peer's address as libzmq reports it ("Peer-Address" metadata), or "".
 std::string PeerAddressOf(zmq::message_t& frame);

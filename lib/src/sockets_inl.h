@@ -13,9 +13,8 @@ SendOutcome SendFrames(zmq::socket_ref socket, std::string_view routing_id,
     const size_t count = frames.size();
     if (!routing_id.empty()) {
       zmq::message_t id(routing_id.data(), routing_id.size());
-      auto sent = socket.send(id, zmq::send_flags::dontwait |
-                                      (count > 0 ? zmq::send_flags::sndmore
-                                                 : zmq::send_flags::none));
+      auto sent = socket.send(id, zmq::send_flags::dontwait | (count > 0 ? zmq::send_flags::sndmore
+                                                                         : zmq::send_flags::none));
       if (!sent) return SendOutcome::kQueueFull;
     }
     // Once the first frame is accepted, libzmq takes the rest of the message:

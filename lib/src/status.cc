@@ -6,17 +6,28 @@ namespace procmod {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid argument";
-    case StatusCode::kNotFound: return "not found";
-    case StatusCode::kPermissionDenied: return "permission denied";
-    case StatusCode::kFailedPrecondition: return "failed precondition";
-    case StatusCode::kResourceExhausted: return "resource exhausted";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kDeadlineExceeded: return "deadline exceeded";
-    case StatusCode::kAborted: return "aborted";
-    case StatusCode::kInternal: return "internal";
-    case StatusCode::kRemoteError: return "remote error";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid argument";
+    case StatusCode::kNotFound:
+      return "not found";
+    case StatusCode::kPermissionDenied:
+      return "permission denied";
+    case StatusCode::kFailedPrecondition:
+      return "failed precondition";
+    case StatusCode::kResourceExhausted:
+      return "resource exhausted";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kDeadlineExceeded:
+      return "deadline exceeded";
+    case StatusCode::kAborted:
+      return "aborted";
+    case StatusCode::kInternal:
+      return "internal";
+    case StatusCode::kRemoteError:
+      return "remote error";
   }
   return "unknown";
 }
@@ -67,21 +78,26 @@ Status UnavailableError(std::string_view m) { return {StatusCode::kUnavailable, 
 Status DeadlineExceededError(std::string_view m) { return {StatusCode::kDeadlineExceeded, m}; }
 Status AbortedError(std::string_view m) { return {StatusCode::kAborted, m}; }
 Status InternalError(std::string_view m) { return {StatusCode::kInternal, m}; }
-Status RemoteError(std::string_view m, uint32_t pmp) {
-  return {StatusCode::kRemoteError, m, pmp};
-}
+Status RemoteError(std::string_view m, uint32_t pmp) { return {StatusCode::kRemoteError, m, pmp}; }
 
 Status StatusFromPmpCode(uint32_t pmp_code, std::string_view reason) {
   switch (pmp_code) {
-    case 0: return Status();
-    case 400: return {StatusCode::kInvalidArgument, reason, pmp_code};
-    case 403: return {StatusCode::kPermissionDenied, reason, pmp_code};
-    case 404: return {StatusCode::kNotFound, reason, pmp_code};
+    case 0:
+      return Status();
+    case 400:
+      return {StatusCode::kInvalidArgument, reason, pmp_code};
+    case 403:
+      return {StatusCode::kPermissionDenied, reason, pmp_code};
+    case 404:
+      return {StatusCode::kNotFound, reason, pmp_code};
     case 409:
-    case 426: return {StatusCode::kFailedPrecondition, reason, pmp_code};
+    case 426:
+      return {StatusCode::kFailedPrecondition, reason, pmp_code};
     case 413:
-    case 503: return {StatusCode::kResourceExhausted, reason, pmp_code};
-    default: return {StatusCode::kRemoteError, reason, pmp_code};
+    case 503:
+      return {StatusCode::kResourceExhausted, reason, pmp_code};
+    default:
+      return {StatusCode::kRemoteError, reason, pmp_code};
   }
 }
 

@@ -95,8 +95,9 @@ TEST(CheckUrl, RejectsWithOneLineSayingWhatWasExpected) {
                           "tcp://host:80/x", "tcp://host:abc", "ipc://", "127.0.0.1:80"}) {
     Status s = CheckUrl(url, UrlUse::kConnect);
     EXPECT_TRUE(s.IsInvalidArgument()) << url;
-    EXPECT_EQ(s.message(), "bad URL '" + std::string(url) +
-                               "': expected tcp://HOST:PORT, ipc://PATH or broker+tcp://HOST:PORT/SERVICE")
+    EXPECT_EQ(s.message(),
+              "bad URL '" + std::string(url) +
+                  "': expected tcp://HOST:PORT, ipc://PATH or broker+tcp://HOST:PORT/SERVICE")
         << url;
   }
 }
@@ -128,8 +129,7 @@ TEST(ParseTime, RejectsTheRest) {
   for (const char* text : {"", ".", "1..2", "-1", "1.5s", "fast", "1e3", "2 s"}) {
     Result<milliseconds> t = ParseTime(text);
     ASSERT_FALSE(t.ok()) << text;
-    EXPECT_NE(t.status().message().find(std::string("got '") + text + "'"),
-              std::string_view::npos)
+    EXPECT_NE(t.status().message().find(std::string("got '") + text + "'"), std::string_view::npos)
         << t.status().message();
   }
 }
@@ -142,21 +142,20 @@ TEST(FormatDuration, WholeSecondsElseMilliseconds) {
 }
 
 TEST(DescribeConnectFailure, DenyIsFiveWithItsCode) {
-  Failure f = DescribeConnectFailure(
-      StatusFromPmpCode(409, "tcp://h:1 refused the connection: busy"), "tcp://h:1",
-      UrlUse::kConnect, milliseconds(10000));
+  Failure f =
+      DescribeConnectFailure(StatusFromPmpCode(409, "tcp://h:1 refused the connection: busy"),
+                             "tcp://h:1", UrlUse::kConnect, milliseconds(10000));
   EXPECT_EQ(f.exit_code, kExitDenied);
   EXPECT_EQ(f.message, "tcp://h:1 refused the connection: busy (409)");
-  EXPECT_EQ(DescribeConnectFailure(StatusFromPmpCode(403, "x"), "u", UrlUse::kConnect,
-                                   milliseconds(1))
-                .exit_code,
-            kExitDenied);
+  EXPECT_EQ(
+      DescribeConnectFailure(StatusFromPmpCode(403, "x"), "u", UrlUse::kConnect, milliseconds(1))
+          .exit_code,
+      kExitDenied);
 }
 
 TEST(DescribeConnectFailure, TimeoutIsFourAndSaysHowLong) {
   Failure f = DescribeConnectFailure(DeadlineExceededError("within timeouts.connect"),
-                                     "tcp://127.0.0.1:1", UrlUse::kConnect,
-                                     milliseconds(10000));
+                                     "tcp://127.0.0.1:1", UrlUse::kConnect, milliseconds(10000));
   EXPECT_EQ(f.exit_code, kExitUnreachable);
   EXPECT_EQ(f.message, "could not reach tcp://127.0.0.1:1 within 10s");
   Failure wait = DescribeConnectFailure(DeadlineExceededError("x"), "tcp://127.0.0.1:4",

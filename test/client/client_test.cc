@@ -80,8 +80,7 @@ TEST_F(ClientTest, DataCallbacksDeliverCollabEvents) {
   ASSERT_TRUE(other.Hello(MakeHello("client", "bob")).has_value());
   bool heard = false;
   while (std::optional<std::string> event = events_.Pop()) {
-    if (event->find("\"joined\"") != std::string::npos &&
-        event->find("bob") != std::string::npos) {
+    if (event->find("\"joined\"") != std::string::npos && event->find("bob") != std::string::npos) {
       heard = true;
       break;
     }
@@ -140,8 +139,8 @@ TEST_F(ClientTest, WithoutReconnectTheSessionJustEnds) {
 
 TEST_F(ClientTest, WaitForServerAcceptsAReverseServer) {
   std::unique_ptr<Subprocess> server;
-  Result<std::unique_ptr<Client>> client = Client::WaitForServer(
-      "tcp://127.0.0.1:0", {}, [&](const std::string& endpoint) {
+  Result<std::unique_ptr<Client>> client =
+      Client::WaitForServer("tcp://127.0.0.1:0", {}, [&](const std::string& endpoint) {
         server = std::make_unique<Subprocess>(std::vector<std::string>{
             PROCMOD_SERVER, "--config", config_, "--reverse", "--client-url", endpoint});
       });
@@ -157,8 +156,7 @@ TEST_F(ClientTest, RenderPairConnectsToADataAndARenderServer) {
   auto data = StartServer({"--port", "0", "--server-type", "data"});
   const std::string data_endpoint = endpoint_;
   auto render = StartServer({"--port", "0", "--server-type", "render"});
-  Result<std::unique_ptr<Client>> client =
-      Client::ConnectRenderPair(data_endpoint, endpoint_);
+  Result<std::unique_ptr<Client>> client = Client::ConnectRenderPair(data_endpoint, endpoint_);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   EXPECT_EQ((*client)->server().role(), "data-server");
   EXPECT_EQ((*client)->render_server().role(), "render-server");
@@ -168,8 +166,7 @@ TEST_F(ClientTest, RenderPairRefusesTwoDataServers) {
   auto data = StartServer({"--port", "0", "--server-type", "data"});
   const std::string data_endpoint = endpoint_;
   auto other = StartServer({"--port", "0", "--server-type", "data"});
-  Result<std::unique_ptr<Client>> client =
-      Client::ConnectRenderPair(data_endpoint, endpoint_);
+  Result<std::unique_ptr<Client>> client = Client::ConnectRenderPair(data_endpoint, endpoint_);
   ASSERT_FALSE(client.ok());
   EXPECT_NE(client.status().ToString().find("expected a render-server"), std::string::npos);
 }

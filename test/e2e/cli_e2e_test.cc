@@ -117,8 +117,7 @@ TEST(CliPing, CountsRepliesAndPrintsTheSummary) {
   CliRun run = RunCli({"ping", "-c", "3", "-i", "50ms", url});
   EXPECT_EQ(run.code, 0) << run.output;
   const std::vector<std::string> lines = Lines(run.output);
-  EXPECT_EQ(CountStartingWith(lines, "reply from " + url + " (e2e-viz): seq="), 3u)
-      << run.output;
+  EXPECT_EQ(CountStartingWith(lines, "reply from " + url + " (e2e-viz): seq="), 3u) << run.output;
   EXPECT_TRUE(Contains(lines, "--- " + url + " ping statistics ---")) << run.output;
   EXPECT_TRUE(Contains(lines, "3 sent, 3 received, 0% loss")) << run.output;
   EXPECT_EQ(CountStartingWith(lines, "rtt min/avg/max/p99 = "), 1u) << run.output;
@@ -146,8 +145,7 @@ TEST(CliPing, BusySingleClientServerIsDenied409AndExit5) {
   EXPECT_EQ(run.code, 5);
   const std::vector<std::string> lines = Lines(run.output);
   ASSERT_EQ(lines.size(), 1u) << run.output;
-  EXPECT_TRUE(StartsWith(lines[0], "procmod: " + url + " refused the connection: "))
-      << lines[0];
+  EXPECT_TRUE(StartsWith(lines[0], "procmod: " + url + " refused the connection: ")) << lines[0];
   EXPECT_NE(lines[0].find("(409)"), std::string::npos) << lines[0];
 }
 
@@ -164,8 +162,7 @@ TEST(CliPing, UnansweredRequestsTimeOutAndExit1) {
 
   const std::vector<std::string> lines = Lines(cli.ReadAll(kDeadline));
   EXPECT_EQ(cli.Wait(kDeadline), 1);
-  EXPECT_EQ(CountStartingWith(lines, "reply from " + router.endpoint() + " (raw-viz): seq=1 "),
-            1u);
+  EXPECT_EQ(CountStartingWith(lines, "reply from " + router.endpoint() + " (raw-viz): seq=1 "), 1u);
   EXPECT_TRUE(Contains(lines, "request seq=2 timed out after 300ms"));
   EXPECT_TRUE(Contains(lines, "2 sent, 1 received, 50% loss"));
 }
@@ -233,8 +230,7 @@ TEST(CliSend, BroadcastReachesTheOtherClient) {
 
   CliRun run = RunCli({"send", url, "--channel", "broadcast", "hello from the shell"});
   EXPECT_EQ(run.code, 0) << run.output;
-  EXPECT_TRUE(Contains(Lines(run.output),
-                       "sent 20 bytes on channel broadcast to " + url))
+  EXPECT_TRUE(Contains(Lines(run.output), "sent 20 bytes on channel broadcast to " + url))
       << run.output;
 
   // Collab news (the CLI joining and leaving) comes on channel collab: skip it.
@@ -276,8 +272,7 @@ TEST(CliWait, NobodyDialingInIsExit4) {
   ASSERT_EQ(lines.size(), 2u) << run.output;
   ASSERT_TRUE(StartsWith(lines[0], "listening on "));
   EXPECT_EQ(lines[1], "procmod: no server connected to " +
-                          lines[0].substr(std::string("listening on ").size()) +
-                          " within 200ms");
+                          lines[0].substr(std::string("listening on ").size()) + " within 200ms");
 }
 
 // ---------------------------------------------------------------------------------
@@ -285,9 +280,11 @@ TEST(CliWait, NobodyDialingInIsExit4) {
 // ---------------------------------------------------------------------------------
 
 TEST(CliUsage, BadUrlIsOneLineAndExit2) {
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"ping", "foo://x"}, {"connect", "tcp://host"}, {"send", "", "text"},
-           {"wait", "--listen", "inproc://x"}}) {
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{"ping", "foo://x"},
+                                             {"connect", "tcp://host"},
+                                             {"send", "", "text"},
+                                             {"wait", "--listen", "inproc://x"}}) {
     const std::string url = args[0] == "wait" ? args[2] : args[1];
     CliRun run = RunCli(args, /*stderr_only=*/true);
     EXPECT_EQ(run.code, 2) << url;
@@ -295,16 +292,17 @@ TEST(CliUsage, BadUrlIsOneLineAndExit2) {
     EXPECT_TRUE(StartsWith(run.output, "procmod: bad URL '" + url + "': ")) << run.output;
   }
   EXPECT_EQ(RunCli({"ping", "foo://x"}, true).output,
-            "procmod: bad URL 'foo://x': expected tcp://HOST:PORT, ipc://PATH or broker+tcp://HOST:PORT/SERVICE\n");
+            "procmod: bad URL 'foo://x': expected tcp://HOST:PORT, ipc://PATH or "
+            "broker+tcp://HOST:PORT/SERVICE\n");
 }
 
 TEST(CliUsage, BadFlagsAreOneLineAndExit2) {
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"ping", "-c", "many", "tcp://127.0.0.1:1"},
-           {"ping", "-i", "fast", "tcp://127.0.0.1:1"},
-           {"--timeout", "soon", "connect", "tcp://127.0.0.1:1"},
-           {"ping"},
-           {}}) {
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{"ping", "-c", "many", "tcp://127.0.0.1:1"},
+                                             {"ping", "-i", "fast", "tcp://127.0.0.1:1"},
+                                             {"--timeout", "soon", "connect", "tcp://127.0.0.1:1"},
+                                             {"ping"},
+                                             {}}) {
     CliRun run = RunCli(args, /*stderr_only=*/true);
     EXPECT_EQ(run.code, 2) << run.output;
     EXPECT_EQ(Lines(run.output).size(), 1u) << run.output;

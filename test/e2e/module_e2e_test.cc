@@ -50,8 +50,7 @@ TEST_F(EndToEnd, ForwardSingleSessionAndTheServerExitsWhenTheClientLeaves) {
 
   // F3 across processes: a second client is refused with 409 (exit 5).
   auto second = Peer({"client", "forward", "single", endpoint});
-  EXPECT_NE(second->WaitForLine("ERROR ", kDeadline).value_or("").find("409"),
-            std::string::npos);
+  EXPECT_NE(second->WaitForLine("ERROR ", kDeadline).value_or("").find("409"), std::string::npos);
   EXPECT_EQ(second->Wait(kDeadline), 5);
 
   ASSERT_TRUE(c->Close().ok());  // F4: BYE ends the server

@@ -247,9 +247,8 @@ TEST(MonitorList, JsonShowsExactlyTheConnectedPeers) {
   json peers = ListJson(server.admin());
   EXPECT_EQ(NamesIn(peers), (std::multiset<std::string>{"alice", "bob"}));
   for (const json& peer : peers) {
-    for (const char* key : {"session", "name", "role", "address", "state", "master",
-                            "connected_ms", "idle_ms", "rtt_us", "msgs_in", "msgs_out",
-                            "bytes_in", "bytes_out"}) {
+    for (const char* key : {"session", "name", "role", "address", "state", "master", "connected_ms",
+                            "idle_ms", "rtt_us", "msgs_in", "msgs_out", "bytes_in", "bytes_out"}) {
       EXPECT_TRUE(peer.contains(key)) << key << " missing in " << peer.dump();
     }
     EXPECT_EQ(peer["role"], "client");
@@ -268,8 +267,8 @@ TEST(MonitorList, TableHasTheHeaderAndThePeerNames) {
   MonitorRun run = Monitor({"--admin", server.admin(), "list"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const std::string header = run.output.substr(0, run.output.find('\n'));
-  for (const char* column : {"SESSION", "NAME", "ROLE", "ADDRESS", "STATE", "MASTER",
-                             "CONNECTED", "IDLE", "RTT", "MSGS(in/out)", "BYTES(in/out)"}) {
+  for (const char* column : {"SESSION", "NAME", "ROLE", "ADDRESS", "STATE", "MASTER", "CONNECTED",
+                             "IDLE", "RTT", "MSGS(in/out)", "BYTES(in/out)"}) {
     EXPECT_NE(header.find(column), std::string::npos) << column << " in " << header;
   }
   EXPECT_EQ(Count(run.output, "\n"), 3u) << run.output;  // header + one line per peer
@@ -340,12 +339,12 @@ TEST(MonitorWatch, RedrawsInPlaceOnATerminalAndExits0OnSigint) {
   ASSERT_TRUE(alice.Hello(MakeHello("client", "alice")).has_value());
 
   PtyProcess monitor({PROCMOD_MONITOR, "--admin", server.admin(), "list", "--watch", "0.2"});
-  ASSERT_TRUE(monitor.ReadUntil(
-      [](const std::string& out) { return Count(out, kClearHome) >= 1; }, kDeadline))
+  ASSERT_TRUE(monitor.ReadUntil([](const std::string& out) { return Count(out, kClearHome) >= 1; },
+                                kDeadline))
       << monitor.output();
   const auto first_frame = Clock::now();
-  ASSERT_TRUE(monitor.ReadUntil(
-      [](const std::string& out) { return Count(out, kClearHome) >= 2; }, kDeadline))
+  ASSERT_TRUE(monitor.ReadUntil([](const std::string& out) { return Count(out, kClearHome) >= 2; },
+                                kDeadline))
       << monitor.output();
   EXPECT_LT(Since(first_frame), milliseconds(1000));
   EXPECT_NE(monitor.output().find("alice"), std::string::npos) << monitor.output();
@@ -386,7 +385,7 @@ TEST(MonitorInfo, ShowsNamePidMultiAndAccepting) {
   ASSERT_EQ(human.exit_code, 0) << human.output;
   for (const std::string& line : std::vector<std::string>{
            "name:       procmod", "multi:      yes", "accepting:  yes", "peers:      0",
-        "pid:        " + std::to_string(server.pid()), "admin:      " + server.admin()}) {
+           "pid:        " + std::to_string(server.pid()), "admin:      " + server.admin()}) {
     EXPECT_NE(human.output.find(line + "\n"), std::string::npos) << line << "\n" << human.output;
   }
 
@@ -420,7 +419,7 @@ TEST(MonitorKick, EndsTheSessionThePeerGetsByeAndLeavesTheList) {
 TEST(MonitorKick, UnknownSessionIsOneLineAndExit1) {
   Server server;
   MonitorRun run = Monitor({"--admin", server.admin(), "kick", "0123456789abcdef"},
-                    /*merge_stderr=*/true);
+                           /*merge_stderr=*/true);
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.output, "procmod-monitor: no session 0123456789abcdef\n");
 }
@@ -431,7 +430,8 @@ TEST(MonitorKick, UnknownSessionIsOneLineAndExit1) {
 
 TEST(MonitorEndpoint, NothingListeningIsExit4WithinTheTimeout) {
   const std::string nowhere = UniqueAdminEndpoint("procmod-mon");  // never bound
-  MonitorRun run = Monitor({"--admin", nowhere, "--timeout", "500ms", "list"}, /*merge_stderr=*/true);
+  MonitorRun run =
+      Monitor({"--admin", nowhere, "--timeout", "500ms", "list"}, /*merge_stderr=*/true);
   EXPECT_EQ(run.exit_code, 4);
   EXPECT_EQ(run.output, "procmod-monitor: no answer from " + nowhere +
                             " within 500ms (is the server running? try --admin)\n");
@@ -485,8 +485,8 @@ TEST(MonitorFlags, BadFlagsAreExit2AndHelpReadsLikeAManPage) {
   }
   MonitorRun help = Monitor({"--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* section : {"COMMANDS", "list", "info", "kick", "EXIT STATUS", "EXAMPLES",
-                              "PROCMOD_ADMIN"}) {
+  for (const char* section :
+       {"COMMANDS", "list", "info", "kick", "EXIT STATUS", "EXAMPLES", "PROCMOD_ADMIN"}) {
     EXPECT_NE(help.output.find(section), std::string::npos) << section;
   }
 }

@@ -134,22 +134,19 @@ std::optional<json> NextEvent(RawDealer& dealer) {
 // True when the next collab event on `dealer` is {"event": kind, "session": session}
 // (and names `name`, when given).
 ::testing::AssertionResult GetsEvent(RawDealer& dealer, const std::string& kind,
-                                     const std::string& session,
-                                     const std::string& name = "") {
+                                     const std::string& session, const std::string& name = "") {
   std::optional<json> event = NextEvent(dealer);
   if (!event) return ::testing::AssertionFailure() << "no " << kind << " event";
   if (event->value("event", "") != kind || event->value("session", "") != session ||
       (!name.empty() && event->value("name", "") != name)) {
-    return ::testing::AssertionFailure()
-           << "expected " << kind << " of " << session << " '" << name << "', got "
-           << event->dump();
+    return ::testing::AssertionFailure() << "expected " << kind << " of " << session << " '" << name
+                                         << "', got " << event->dump();
   }
   return ::testing::AssertionSuccess();
 }
 
 // HELLO as `name` (connect-id `id`); the DENY that comes back, if one does.
-std::optional<pmp::Deny> HelloDenied(RawDealer& dealer, const std::string& name,
-                                     uint64_t id = 0) {
+std::optional<pmp::Deny> HelloDenied(RawDealer& dealer, const std::string& name, uint64_t id = 0) {
   dealer.Send(MakeHello("client", name, id));
   return As<pmp::Deny>(dealer.Receive());
 }
@@ -221,8 +218,7 @@ TEST(ServerForward, PingEchoesItsPayloadFrames) {
   ASSERT_TRUE(client.Hello(MakeHello()).has_value());
 
   const std::string binary("\x00\x01\xff payload", 11);
-  std::optional<pmp::Message> m =
-      Call(client, 7, "ping", nullptr, TextFrames({"one", "", binary}));
+  std::optional<pmp::Message> m = Call(client, 7, "ping", nullptr, TextFrames({"one", "", binary}));
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(std::get<pmp::Reply>(m->header).code, 0u);
   ASSERT_EQ(m->payload.size(), 3u);
@@ -745,8 +741,7 @@ TEST_F(ServerConfig, UnknownKeySuggestsTheRightOne) {
 }
 
 TEST_F(ServerConfig, WrongTypeNamesTheKey) {
-  ExpectRejected("name: typed\nheartbeat:\n  liveness: many\n", 3,
-                 {"heartbeat.liveness", "many"});
+  ExpectRejected("name: typed\nheartbeat:\n  liveness: many\n", 3, {"heartbeat.liveness", "many"});
 }
 
 TEST_F(ServerConfig, BadDurationNamesTheKey) {
@@ -784,8 +779,7 @@ TEST_F(ServerConfig, BadFlagValuesNameTheFlag) {
 }
 
 TEST_F(ServerConfig, UnknownLogLevelIsRejected) {
-  ExpectBadFlag({"--log-level", "loud", "--port", "0", "--admin", "none"},
-                {"--log-level", "loud"});
+  ExpectBadFlag({"--log-level", "loud", "--port", "0", "--admin", "none"}, {"--log-level", "loud"});
   // ... and in the file, with its line.
   ExpectRejected("name: noisy\nlog:\n  level: loud\n", 3, {"log.level"});
 }
@@ -820,8 +814,8 @@ TEST(ServerCommandLine, CheckConfigPrintsEveryExampleAndExitsZero) {
 TEST(ServerCommandLine, CheckConfigShowsFlagsOverTheFile) {
   TempDir dir;
   const std::string path = dir.Write("server.yaml", "name: from-file\nconnect_id: 3\n");
-  auto [code, output] = RunToExit(
-      {"--config", path, "--connect-id", "9", "--multi-clients", "--check-config"});
+  auto [code, output] =
+      RunToExit({"--config", path, "--connect-id", "9", "--multi-clients", "--check-config"});
   EXPECT_EQ(code, 0) << output;
   Result<Options> printed = LoadConfigFromString(output, "check-config output");
   ASSERT_TRUE(printed.ok()) << printed.status().ToString();
@@ -855,8 +849,10 @@ TEST(ServerRobustness, GarbageFromAStrangerNeitherStallsNorEndsAClient) {
   using namespace std::string_literals;
   const std::vector<pmp::Frames> garbage = [] {
     std::vector<pmp::Frames> g;
-    g.push_back(TextFrames({"XMP1\x01\x80"s}));                    // wrong signature
-    g.push_back(TextFrames({"PMP1\x01\x86\xaa" "connect_"s}));     // truncated header
+    g.push_back(TextFrames({"XMP1\x01\x80"s}));  // wrong signature
+    g.push_back(
+        TextFrames({"PMP1\x01\x86\xaa"
+                    "connect_"s}));                                // truncated header
     g.push_back(TextFrames({"PMP1\x7f\x80"s}));                    // unknown command
     g.push_back(TextFrames({""s, "no envelope, just payload"s}));  // no envelope
     g.push_back(TextFrames({"PMP"s}));                             // shorter than 6

@@ -77,8 +77,7 @@ int FuzzOne(const uint8_t* data, size_t size) {
   }
   Message message = std::move(*decoded);
   Check(message.payload.size() == parts.size() - 1, "every payload frame kept");
-  Check(message.payload.empty() || TakesPayload(message.command()),
-        "payload only where taken");
+  Check(message.payload.empty() || TakesPayload(message.command()), "payload only where taken");
 
   const Command command = message.command();
   const size_t payload_count = message.payload.size();
@@ -90,8 +89,7 @@ int FuzzOne(const uint8_t* data, size_t size) {
   Check(again->command() == command, "the command survives a round trip");
   Check(again->payload.size() == payload_count, "the payload survives a round trip");
   for (size_t i = 0; i < payload_count; ++i) {
-    Check(View(again->payload[i]) == parts[1 + i],
-          "payload bytes survive a round trip");
+    Check(View(again->payload[i]) == parts[1 + i], "payload bytes survive a round trip");
   }
   // decode(encode(x)) == x: the second encoding is byte for byte the first.
   Check(View(EncodeEnvelope(again->header)) == View(encoded[0]),

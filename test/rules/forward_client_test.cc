@@ -57,8 +57,8 @@ TEST_F(ForwardClient, F2_StartWaitsForAServerThatComesUpLater) {
   ASSERT_EQ(zmq::poll(&item, 1, kDeadline), 1);
   pmp::Frames frames;
   ASSERT_TRUE(zmq::recv_multipart(late, std::back_inserter(frames)));
-  pmp::Welcome welcome{.session = "s", .role = "server", .version = "1.0",
-                       .heartbeat_ms = 1000, .liveness = 3};
+  pmp::Welcome welcome{
+      .session = "s", .role = "server", .version = "1.0", .heartbeat_ms = 1000, .liveness = 3};
   pmp::Frames out;
   out.push_back(std::move(frames[0]));
   for (auto& f : pmp::Encode(welcome)) out.push_back(std::move(f));

@@ -8,8 +8,7 @@ namespace {
 
 class ForwardSingle : public ModuleTest {
  protected:
-  ProcessModule* StartServer(uint64_t connect_id = 0,
-                             milliseconds heartbeat = milliseconds(1000)) {
+  ProcessModule* StartServer(uint64_t connect_id = 0, milliseconds heartbeat = milliseconds(1000)) {
     Options o = TestOptions(Role::kServer);
     o.connect_id = connect_id;
     o.heartbeat.interval = heartbeat;
@@ -139,9 +138,8 @@ TEST_F(ForwardSingle, OtherMajorVersionIsDenied426NamingBoth) {
 
 TEST_F(ForwardSingle, ServerAnswersRequestsWithRegisteredHandlers) {
   ProcessModule* server = StartServer();
-  server->RegisterHandler("echo", [](IncomingRequest& r) {
-    return Reply{.payload = std::move(r.payload)};
-  });
+  server->RegisterHandler(
+      "echo", [](IncomingRequest& r) { return Reply{.payload = std::move(r.payload)}; });
   RawDealer client(context_, endpoint_);
   ASSERT_TRUE(client.Hello(MakeHello()).has_value());
   client.Send(pmp::Request{.id = 7, .method = "echo"}, TextFrames({"a", "bc"}));

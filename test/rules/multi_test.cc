@@ -23,9 +23,8 @@ TEST_F(Multi, M1_ServerKeepsAdmittingAndOutlivesItsClients) {
   Options o = TestOptions(Role::kServer);
   o.multiple_connections = true;
   ProcessModule* server = StartAcceptor(o);
-  server->RegisterHandler("echo", [](IncomingRequest& r) {
-    return Reply{.payload = std::move(r.payload)};
-  });
+  server->RegisterHandler(
+      "echo", [](IncomingRequest& r) { return Reply{.payload = std::move(r.payload)}; });
   auto run = Async([server] { return server->Run(); });
   RawDealer a(context_, endpoint_), b(context_, endpoint_);
   std::optional<pmp::Welcome> wa = a.Hello(MakeHello("client", "a"));

@@ -117,9 +117,8 @@ TEST_F(SendFlow, AClientThatDoesNotReadNeitherStallsTheServerNorTheOthers) {
   o.limits.send_queue = 16;
   ProcessModule* server = StartAcceptor(o);
   ASSERT_NE(server, nullptr);
-  server->RegisterHandler("ping", [](IncomingRequest& r) {
-    return Reply{.payload = std::move(r.payload)};
-  });
+  server->RegisterHandler(
+      "ping", [](IncomingRequest& r) { return Reply{.payload = std::move(r.payload)}; });
   RawDealer stuck(context_, endpoint_), reader(context_, endpoint_);
   std::optional<pmp::Welcome> stuck_welcome = stuck.Hello(MakeHello("client", "stuck"));
   ASSERT_TRUE(stuck_welcome.has_value());

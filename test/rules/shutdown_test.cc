@@ -11,8 +11,7 @@ class Shutdown : public ModuleTest {
   static milliseconds TimeFinalize() {
     const auto begin = std::chrono::steady_clock::now();
     ProcessModule::Finalize();
-    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() -
-                                                    begin);
+    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - begin);
   }
 };
 
@@ -49,7 +48,7 @@ TEST_F(Shutdown, FinalizeWhileStartIsStillConnectingAbortsIt) {
     endpoint = probe.endpoint();
   }
   Options o = TestOptions(Role::kClient);
-  o.server_url = endpoint;  // nothing listens there
+  o.server_url = endpoint;               // nothing listens there
   o.timeouts.connect = milliseconds(0);  // would wait forever
   ProcessModule* client = Init(o);
   auto start = Async([client] { return client->Start(); });

@@ -34,15 +34,13 @@ void RawDealer::Send(const pmp::Header& header, pmp::Frames payload) {
   SendFrames(pmp::Encode(header, std::move(payload)));
 }
 
-void RawDealer::SendFrames(pmp::Frames frames) {
-  zmq::send_multipart(socket_, frames);
-}
+void RawDealer::SendFrames(pmp::Frames frames) { zmq::send_multipart(socket_, frames); }
 
 std::optional<pmp::Message> RawDealer::Receive(milliseconds timeout, bool skip_pings) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || !WaitReadable(socket_, left)) return std::nullopt;
     pmp::Frames frames;
     if (!zmq::recv_multipart(socket_, std::back_inserter(frames))) return std::nullopt;
@@ -62,20 +60,18 @@ std::optional<pmp::Welcome> RawDealer::Hello(const pmp::Hello& hello) {
   return As<pmp::Welcome>(reply);
 }
 
-RawRouter::RawRouter(zmq::context_t& context)
-    : socket_(context, zmq::socket_type::router) {
+RawRouter::RawRouter(zmq::context_t& context) : socket_(context, zmq::socket_type::router) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::router_mandatory, true);
   socket_.bind("tcp://127.0.0.1:0");
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
 }
 
-std::optional<RawRouter::Incoming> RawRouter::Receive(milliseconds timeout,
-                                                      bool skip_pings) {
+std::optional<RawRouter::Incoming> RawRouter::Receive(milliseconds timeout, bool skip_pings) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || !WaitReadable(socket_, left)) return std::nullopt;
     pmp::Frames frames;
     if (!zmq::recv_multipart(socket_, std::back_inserter(frames))) return std::nullopt;
@@ -98,8 +94,7 @@ void RawRouter::SendTo(const std::string& routing_id, const pmp::Header& header,
   zmq::send_multipart(socket_, frames);
 }
 
-std::optional<RawRouter::Incoming> RawRouter::AcceptHello(const std::string& role,
-                                                          std::string name,
+std::optional<RawRouter::Incoming> RawRouter::AcceptHello(const std::string& role, std::string name,
                                                           uint64_t heartbeat_ms,
                                                           uint64_t liveness) {
   std::optional<Incoming> in = Receive();

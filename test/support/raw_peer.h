@@ -35,8 +35,7 @@ class RawDealer {
 
   // The next message that is not a PING, or nothing by `timeout`. Raw frames that
   // fail to decode are a test failure (the module must only send valid PMP/1).
-  std::optional<pmp::Message> Receive(milliseconds timeout = kDeadline,
-                                      bool skip_pings = true);
+  std::optional<pmp::Message> Receive(milliseconds timeout = kDeadline, bool skip_pings = true);
   // HELLO, then the WELCOME (or nothing if something else or nothing came).
   std::optional<pmp::Welcome> Hello(const pmp::Hello& hello);
 
@@ -59,8 +58,7 @@ class RawRouter {
     pmp::Message message;
   };
   std::optional<Incoming> Receive(milliseconds timeout = kDeadline, bool skip_pings = true);
-  void SendTo(const std::string& routing_id, const pmp::Header& header,
-              pmp::Frames payload = {});
+  void SendTo(const std::string& routing_id, const pmp::Header& header, pmp::Frames payload = {});
   // Receives a HELLO and answers WELCOME with `role`; returns the HELLO's sender.
   std::optional<Incoming> AcceptHello(const std::string& role, std::string name = "raw",
                                       uint64_t heartbeat_ms = 1000, uint64_t liveness = 3);

@@ -54,8 +54,8 @@ std::optional<std::string> Subprocess::ReadLine(std::chrono::milliseconds timeou
       buffer_.erase(0, nl + 1);
       return line;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return std::nullopt;
     pollfd p{stdout_fd_, POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -70,8 +70,8 @@ std::optional<std::string> Subprocess::WaitForLine(const std::string& prefix,
                                                    std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     std::optional<std::string> line = ReadLine(left);
     if (!line) return std::nullopt;
     if (line->rfind(prefix, 0) == 0) return line->substr(prefix.size());

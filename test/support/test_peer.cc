@@ -30,9 +30,12 @@ int ExitCodeFor(const procmod::Status& s) {
 
 int ExitCodeFor(procmod::RunEnd end) {
   switch (end) {
-    case procmod::RunEnd::kPeerLost: return 3;
-    case procmod::RunEnd::kAcceptTimeout: return 4;
-    default: return 0;
+    case procmod::RunEnd::kPeerLost:
+      return 3;
+    case procmod::RunEnd::kAcceptTimeout:
+      return 4;
+    default:
+      return 0;
   }
 }
 
@@ -55,8 +58,8 @@ int RunServer(procmod::ProcessModule& module) {
   return ExitCodeFor(end);
 }
 
-int RunClient(procmod::ProcessModule& module, bool multi, bool reverse,
-              const std::string& url, bool hold) {
+int RunClient(procmod::ProcessModule& module, bool multi, bool reverse, const std::string& url,
+              bool hold) {
   if (procmod::Status s = module.Start(); !s.ok()) return Fail(s);
   if (reverse) {
     std::printf("READY %s\n", module.ListenEndpoint().c_str());
@@ -107,8 +110,8 @@ int main(int argc, char** argv) {
   options.heartbeat.interval = std::chrono::milliseconds(200);
   options.timeouts.connect = std::chrono::seconds(10);
   options.timeouts.accept = std::chrono::seconds(10);
-  const bool binds = (options.mode == procmod::Mode::kForward) ==
-                     (options.role == procmod::Role::kServer);
+  const bool binds =
+      (options.mode == procmod::Mode::kForward) == (options.role == procmod::Role::kServer);
   if (binds) {
     options.listen = url;
   } else if (options.role == procmod::Role::kServer) {
@@ -117,8 +120,7 @@ int main(int argc, char** argv) {
     options.server_url = url;
   }
 
-  procmod::Result<procmod::ProcessModule*> module =
-      procmod::ProcessModule::Initialize(options);
+  procmod::Result<procmod::ProcessModule*> module = procmod::ProcessModule::Initialize(options);
   if (!module.ok()) return Fail(module.status());
   const int code = options.role == procmod::Role::kServer
                        ? RunServer(**module)

@@ -76,10 +76,10 @@ class Connection {
   // away first (kUnavailable), or the peer answered with a non-zero code
   // (StatusFromPmpCode, e.g. kRemoteError with pmp_code()). `args` is one
   // msgpack-encoded map, or empty.
-  std::future<Result<Reply>> Request(std::string method, Frames payload = {},
-                                     std::chrono::milliseconds timeout =
-                                         std::chrono::milliseconds(5000),
-                                     std::string args = {}) const;
+  std::future<Result<Reply>> Request(
+      std::string method, Frames payload = {},
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+      std::string args = {}) const;
 
   // Sends BYE with `reason` and forgets the peer. Idempotent.
   Status Close(std::string reason = "bye") const;

@@ -61,9 +61,9 @@ struct TimeoutOptions {
 };
 
 struct LimitOptions {
-  size_t max_connections = 1024;             // multi mode: beyond it, DENY 503
-  size_t max_message_size = 64 * 1024 * 1024;  // bytes per frame (ZMQ_MAXMSGSIZE)
-  int send_queue = 1000;                     // messages queued per peer (ZMQ_SNDHWM)
+  size_t max_connections = 1024;               // multi mode: beyond it, DENY 503
+  size_t max_message_size = 64 * 1024 * 1024;  // bytes per message; more gets ERROR 413
+  int send_queue = 1000;                       // messages queued per peer (ZMQ_SNDHWM)
 };
 
 struct AdminOptions {
@@ -74,7 +74,7 @@ struct AdminOptions {
 };
 
 struct LogOptions {
-  std::string level = "info";  // trace | debug | info | warn | error | off
+  std::string level = "info";   // trace | debug | info | warn | error | off
   std::string format = "text";  // text | json
 };
 

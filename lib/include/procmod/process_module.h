@@ -52,11 +52,11 @@ namespace procmod {
 
 // Why a peer's session ended.
 enum class DisconnectReason {
-  kBye,       // the peer said BYE
-  kExpired,   // silent for heartbeat interval * liveness
-  kClosed,    // this side closed it (Connection::Close, Finalize)
-  kReplaced,  // the same routing id said HELLO again
-  kForgotten, // the peer answered ERROR 404: it no longer knows our session
+  kBye,        // the peer said BYE
+  kExpired,    // silent for heartbeat interval * liveness
+  kClosed,     // this side closed it (Connection::Close, Finalize)
+  kReplaced,   // the same routing id said HELLO again
+  kForgotten,  // the peer answered ERROR 404: it no longer knows our session
 };
 std::string_view DisconnectReasonName(DisconnectReason reason);
 
@@ -81,10 +81,9 @@ struct IncomingRequest {
 
 using RequestHandler = std::function<Reply(IncomingRequest& request)>;
 using ConnectedCallback = std::function<void(const Connection& peer)>;
-using DisconnectedCallback =
-    std::function<void(const Connection& peer, DisconnectReason reason)>;
-using DataCallback = std::function<void(const Connection& peer, std::string_view channel,
-                                        Frames payload)>;
+using DisconnectedCallback = std::function<void(const Connection& peer, DisconnectReason reason)>;
+using DataCallback =
+    std::function<void(const Connection& peer, std::string_view channel, Frames payload)>;
 
 class ProcessModule {
  public:
@@ -131,8 +130,7 @@ class ProcessModule {
   // Connects to the accepting side at `url` and returns once admitted (or why not).
   // `expected_role`, when not empty, is the role the peer must say it has.
   // Forward client in multi mode; also allowed after Start() in single mode.
-  Result<Connection> ConnectToRemote(const std::string& url,
-                                     std::string_view expected_role = {});
+  Result<Connection> ConnectToRemote(const std::string& url, std::string_view expected_role = {});
 
   // Reverse client in multi mode (rule M3): admits servers that connect, waiting up
   // to `timeout` for the first; returns how many it admitted (0 on timeout).

@@ -11,8 +11,7 @@ int main() {
   procmod::Options options;
   options.name = "consumer";
   options.listen = "tcp://127.0.0.1:0";
-  procmod::Result<procmod::ProcessModule*> module =
-      procmod::ProcessModule::Initialize(options);
+  procmod::Result<procmod::ProcessModule*> module = procmod::ProcessModule::Initialize(options);
   if (!module.ok()) return 2;
   if (procmod::Status s = (*module)->Start(); !s.ok()) {
     std::puts(s.ToString().c_str());
