@@ -143,13 +143,8 @@ void Relay::ShutdownSockets() {
   router_.reset();  // linger (options.linger, at most 1 s) bounds the flush
   admin_.reset();
   context_.close();
-  // libzmq 4.3 leaves an ipc:// socket file behind; a clean exit removes its own.
-  constexpr std::string_view kIpc = "ipc://";
-  if (admin_endpoint_.starts_with(kIpc) && admin_endpoint_.size() > kIpc.size() &&
-      admin_endpoint_[kIpc.size()] != '@') {  // '@': abstract namespace, no file
-    std::error_code ignored;
-    std::filesystem::remove(admin_endpoint_.substr(kIpc.size()), ignored);
-  }
+  RemoveIpcFile(listen_endpoint_);  // a clean exit leaves no socket file behind
+  RemoveIpcFile(admin_endpoint_);
 }
 
 // ============================================================================

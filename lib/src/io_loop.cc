@@ -403,6 +403,8 @@ void IoLoop::ShutdownOnIoThread() {
   acceptor_.reset();
   admin_.reset();
   context_.close();  // returns once every socket's linger (≤ 1 s) has run out
+  RemoveIpcFile(ListenEndpoint());  // a clean exit leaves no socket file behind
+  RemoveIpcFile(AdminEndpoint());
   EndRun(RunEnd::kStopped);
 }
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 namespace procmod {
 namespace {
@@ -92,6 +94,16 @@ Result<std::string> BindSocket(zmq::socket_t& socket, const std::string& endpoin
   } catch (const zmq::error_t& e) {
     return EndpointError(what, endpoint, e);
   }
+}
+
+void RemoveIpcFile(const std::string& endpoint) {
+  constexpr std::string_view kIpc = "ipc://";
+  if (!endpoint.starts_with(kIpc) || endpoint.size() == kIpc.size() ||
+      endpoint[kIpc.size()] == '@') {
+    return;
+  }
+  std::error_code ignored;  // already gone is fine
+  std::filesystem::remove(endpoint.substr(kIpc.size()), ignored);
 }
 
 Status EndpointError(std::string_view verb, std::string_view endpoint, const zmq::error_t& error) {

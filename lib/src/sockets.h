@@ -57,6 +57,11 @@ SendOutcome SendFrames(zmq::socket_ref socket, std::string_view routing_id, Rang
 Result<std::string> BindSocket(zmq::socket_t& socket, const std::string& endpoint,
                                std::string_view what);
 
+// Removes the socket file of an ipc:// endpoint this process bound, after its socket
+// is closed: libzmq 4.3 leaves it behind. Nothing for other transports or the
+// abstract namespace (ipc://@name).
+void RemoveIpcFile(const std::string& endpoint);
+
 // A Status for a failed bind or connect: kInvalidArgument for a malformed endpoint
 // or unsupported transport, kUnavailable otherwise (address in use, no such host).
 Status EndpointError(std::string_view verb, std::string_view endpoint, const zmq::error_t& error);
