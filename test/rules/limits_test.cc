@@ -20,7 +20,16 @@ pmp::Frames TwoFramesOf(size_t bytes) {
 
 class Limits : public ModuleTest {
  protected:
-  Mailbox<size_t> data_;  // payload bytes of each DATA the module delivered
+  // Each DATA `module` delivers: its payload bytes, into data_.
+  void RecordData(ProcessModule* module) {
+    module->OnData([this](const Connection&, std::string_view, Frames payload) {
+      size_t bytes = 0;
+      for (const auto& frame : payload) bytes += frame.size();
+      data_.Push(bytes);
+    });
+  }
+
+  Mailbox<size_t> data_;
 };
 
 TEST_F(Limits, AnOversizedMessageFromAClientGets413AndTheSessionGoesOn) {
@@ -28,11 +37,7 @@ TEST_F(Limits, AnOversizedMessageFromAClientGets413AndTheSessionGoesOn) {
   o.limits.max_message_size = kLimit;
   ProcessModule* server = StartAcceptor(o);
   ASSERT_NE(server, nullptr);
-  server->OnData([this](const Connection&, std::string_view, Frames payload) {
-    size_t bytes = 0;
-    for (const auto& frame : payload) bytes += frame.size();
-    data_.Push(bytes);
-  });
+  RecordData(server);
   server->RegisterHandler("ping", [](IncomingRequest&) { return Reply{}; });
   RawDealer client(context_, endpoint_);
   ASSERT_TRUE(client.Hello(MakeHello("client", "big")).has_value());
@@ -62,11 +67,7 @@ TEST_F(Limits, AnOversizedMessageFromAServerGets413AndTheLinkStays) {
   o.limits.max_message_size = kLimit;
   ProcessModule* client = Init(o);
   ASSERT_NE(client, nullptr);
-  client->OnData([this](const Connection&, std::string_view, Frames payload) {
-    size_t bytes = 0;
-    for (const auto& frame : payload) bytes += frame.size();
-    data_.Push(bytes);
-  });
+  RecordData(client);
   auto start = Async([client] { return client->Start(); });
   std::optional<RawRouter::Incoming> hello = server.AcceptHello("server");
   ASSERT_TRUE(hello.has_value());
