@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <iterator>
 #include <zmq_addon.hpp>
 
@@ -25,19 +24,6 @@ constexpr const char* kShutdownReason = "broker shutting down";
 Duration TickFor(const HeartbeatPolicy& heartbeat) {
   return std::clamp<Duration>(heartbeat.settings().interval / 4, milliseconds(1),
                               milliseconds(250));
-}
-
-// Time until `deadline` for zmq::poll, rounded up so the loop never wakes early
-// and spins.
-milliseconds PollTimeout(TimePoint now, TimePoint deadline) {
-  if (deadline <= now) return milliseconds(0);
-  return std::chrono::ceil<milliseconds>(deadline - now);
-}
-
-uint64_t FrameBytes(const pmp::Frames& frames, size_t first = 0) {
-  uint64_t total = 0;
-  for (size_t i = first; i < frames.size(); ++i) total += frames[i].size();
-  return total;
 }
 
 pmp::Frames ErrorFrames(uint32_t code, std::string reason) {
@@ -111,8 +97,7 @@ Status Relay::Bind() {
   const std::string& admin = options_.admin.endpoint;
   if (admin.empty()) return Status();
   zmq::socket_t admin_socket(context_, zmq::socket_type::router);
-  admin_socket.set(zmq::sockopt::linger, 0);
-  admin_socket.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);  // admin requests are small
+  ConfigureAdmin(admin_socket);
   Result<std::string> admin_bound = BindSocket(admin_socket, admin, "bind admin endpoint");
   if (!admin_bound.ok()) return admin_bound.status();
   admin_endpoint_ = std::move(*admin_bound);
@@ -337,11 +322,7 @@ SendOutcome Relay::SendTo(const std::string& routing_id, pmp::Frames frames) {
   Leg* leg = directory_.Find(routing_id);
   switch (outcome) {
     case SendOutcome::kSent:
-      if (leg != nullptr) {
-        leg->peer.last_sent = SteadyClock::now();
-        leg->peer.msgs_out++;
-        leg->peer.bytes_out += bytes;
-      }
+      if (leg != nullptr) leg->peer.CountSent(bytes, SteadyClock::now());
       break;
     case SendOutcome::kQueueFull:  // a slow peer: drop and count, never wait
       ++dropped_;

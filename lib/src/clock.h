@@ -26,6 +26,14 @@ class Clock {
   static const Clock& Real();
 };
 
+// Time until `deadline` for a poll, in whole milliseconds, rounded up so a loop never
+// wakes a hair early and spins; -1 (no limit) for TimePoint::max().
+inline milliseconds PollTimeout(TimePoint now, TimePoint deadline) {
+  if (deadline == TimePoint::max()) return milliseconds(-1);
+  if (deadline <= now) return milliseconds(0);
+  return std::chrono::ceil<milliseconds>(deadline - now);
+}
+
 // Microseconds since the clock's epoch: the `t` of a PING.
 inline uint64_t ToMicros(TimePoint t) {
   return static_cast<uint64_t>(

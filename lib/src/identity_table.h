@@ -64,6 +64,12 @@ struct PeerRecord {
   Connection handle;
 
   PeerInfo Snapshot(TimePoint now) const;
+  // A message of `bytes` went out to the peer at `now`.
+  void CountSent(uint64_t bytes, TimePoint now) {
+    last_sent = now;
+    msgs_out++;
+    bytes_out += bytes;
+  }
 };
 
 struct Admission {

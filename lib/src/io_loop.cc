@@ -27,22 +27,8 @@ constexpr Duration kMaxBackoff = std::chrono::seconds(32);
 // (send_window.h): enough to keep the pipe full, little enough to stay in cache.
 constexpr int64_t kSendWindowBytes = int64_t{4} << 20;
 
-// Time until `deadline` for zmq::poll, in whole milliseconds, rounded up so the loop
-// never wakes a hair early and spins.
-milliseconds PollTimeout(TimePoint now, TimePoint deadline) {
-  if (deadline == TimePoint::max()) return milliseconds(-1);
-  if (deadline <= now) return milliseconds(0);
-  return std::chrono::ceil<milliseconds>(deadline - now);
-}
-
 TimePoint DeadlineAfter(TimePoint now, milliseconds timeout) {
   return timeout.count() > 0 ? now + timeout : TimePoint::max();
-}
-
-uint64_t FrameBytes(const Frames& frames, size_t first = 0) {
-  uint64_t total = 0;
-  for (size_t i = first; i < frames.size(); ++i) total += frames[i].size();
-  return total;
 }
 
 template <typename Callback, typename... Args>
@@ -402,7 +388,7 @@ void IoLoop::ShutdownOnIoThread() {
   }
   acceptor_.reset();
   admin_.reset();
-  context_.close();  // returns once every socket's linger (≤ 1 s) has run out
+  context_.close();                 // returns once every socket's linger (≤ 1 s) has run out
   RemoveIpcFile(ListenEndpoint());  // a clean exit leaves no socket file behind
   RemoveIpcFile(AdminEndpoint());
   EndRun(RunEnd::kStopped);
@@ -452,8 +438,7 @@ Status IoLoop::BindAdmin() {
                                 "CURVE (security.curve), or use ipc:// or 127.0.0.1");
   }
   zmq::socket_t socket(context_, zmq::socket_type::router);
-  socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);  // admin requests are small
+  ConfigureAdmin(socket);
   Result<std::string> bound = BindSocket(socket, endpoint, "bind admin endpoint");
   if (!bound.ok()) return bound.status();
   {
@@ -799,11 +784,7 @@ bool IoLoop::SendToRoutingId(const std::string& routing_id, Frames frames, PeerR
   const uint64_t bytes = FrameBytes(frames);
   switch (SendFrames(*acceptor_, routing_id, frames)) {
     case SendOutcome::kSent:
-      if (peer != nullptr) {
-        peer->last_sent = now_;
-        peer->msgs_out++;
-        peer->bytes_out += bytes;
-      }
+      if (peer != nullptr) peer->CountSent(bytes, now_);
       return true;
     case SendOutcome::kQueueFull:
       if (peer != nullptr) peer->dropped++;
@@ -1120,58 +1101,55 @@ void IoLoop::RetryLink(Link& link, TimePoint now) {
   link.backoff = std::min<Duration>(link.backoff * 2, kMaxBackoff);
 }
 
-bool IoLoop::SendOnLink(Link& link, Frames frames, int64_t window_bytes) {
-  const bool windowed = window_bytes >= 0;
-  auto give_back = [&] {
-    if (windowed && link.window) link.window->Release(window_bytes);
-  };
+template <typename Range, typename Gather>
+bool IoLoop::SendOrQueue(Link& link, Range& message, Gather gather, int64_t window_bytes) {
   if (!link.socket) {
-    give_back();
+    ReleaseWindow(link, window_bytes);
     return false;
   }
   if (link.outbox.empty()) {
-    const uint64_t bytes = FrameBytes(frames);
-    switch (SendFrames(*link.socket, {}, frames)) {
-      case SendOutcome::kSent:
-        link.peer.last_sent = now_;
-        link.peer.msgs_out++;
-        link.peer.bytes_out += bytes;
-        give_back();
-        return true;
-      case SendOutcome::kQueueFull:
-        break;  // wait in the outbox below
-      case SendOutcome::kPeerGone:
-      case SendOutcome::kFailed:
-        link.peer.dropped++;
-        give_back();
-        return false;
-    }
+    const uint64_t bytes = FrameBytes(message);
+    const SendOutcome outcome = SendFrames(*link.socket, {}, message);
+    if (outcome != SendOutcome::kQueueFull) return Settle(link, outcome, bytes, window_bytes);
   }
   // A windowed message already holds a slot, so the window bounds those; the rest
   // (PINGs, REPLYs, Sends from callbacks) must not grow the outbox without end.
-  if (!windowed && link.outbox.size() >= static_cast<size_t>(options_.limits.send_queue)) {
+  if (window_bytes < 0 && link.outbox.size() >= static_cast<size_t>(options_.limits.send_queue)) {
     link.peer.dropped++;
     return false;
   }
-  link.outbox.push_back(Outgoing{std::move(frames), window_bytes});
+  link.outbox.push_back(Outgoing{gather(), window_bytes});
   return true;
 }
 
-bool IoLoop::SendOnLink(Link& link, zmq::message_t envelope, Frames payload, int64_t window_bytes) {
-  if (link.socket && link.outbox.empty()) {
-    const uint64_t bytes = FrameBytes(payload);
-    EnvelopeAndPayload message{envelope, payload};
-    if (SendFrames(*link.socket, {}, message) == SendOutcome::kSent) {
-      link.peer.last_sent = now_;
-      link.peer.msgs_out++;
-      link.peer.bytes_out += bytes;
-      if (window_bytes >= 0 && link.window) link.window->Release(window_bytes);
-      return true;
-    }
+bool IoLoop::Settle(Link& link, SendOutcome outcome, uint64_t bytes, int64_t window_bytes) {
+  if (outcome == SendOutcome::kSent) {
+    link.peer.CountSent(bytes, now_);
+  } else {
+    link.peer.dropped++;
   }
-  // The slow path (full, or no socket) with the frames gathered.
-  payload.insert(payload.begin(), std::move(envelope));
-  return SendOnLink(link, std::move(payload), window_bytes);
+  ReleaseWindow(link, window_bytes);
+  return outcome == SendOutcome::kSent;
+}
+
+void IoLoop::ReleaseWindow(Link& link, int64_t window_bytes) {
+  if (window_bytes >= 0 && link.window) link.window->Release(window_bytes);
+}
+
+bool IoLoop::SendOnLink(Link& link, Frames frames, int64_t window_bytes) {
+  return SendOrQueue(
+      link, frames, [&] { return std::move(frames); }, window_bytes);
+}
+
+bool IoLoop::SendOnLink(Link& link, zmq::message_t envelope, Frames payload, int64_t window_bytes) {
+  EnvelopeAndPayload message{envelope, payload};
+  return SendOrQueue(
+      link, message,
+      [&] {  // only when it must wait: the outbox keeps whole messages
+        payload.insert(payload.begin(), std::move(envelope));
+        return std::move(payload);
+      },
+      window_bytes);
 }
 
 void IoLoop::FlushOutbox(Link& link) {
@@ -1180,14 +1158,7 @@ void IoLoop::FlushOutbox(Link& link) {
     const uint64_t bytes = FrameBytes(next.frames);
     const SendOutcome outcome = SendFrames(*link.socket, {}, next.frames);
     if (outcome == SendOutcome::kQueueFull) return;  // still full: wait for POLLOUT
-    if (outcome == SendOutcome::kSent) {
-      link.peer.last_sent = now_;
-      link.peer.msgs_out++;
-      link.peer.bytes_out += bytes;
-    } else {
-      link.peer.dropped++;
-    }
-    if (next.window_bytes >= 0 && link.window) link.window->Release(next.window_bytes);
+    Settle(link, outcome, bytes, next.window_bytes);
     link.outbox.pop_front();
   }
 }
@@ -1286,9 +1257,7 @@ bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, F
     client.dropped++;
     return false;
   }
-  client.last_sent = now_;
-  client.msgs_out++;
-  client.bytes_out += bytes;
+  client.CountSent(bytes, now_);
   return true;
 }
 
@@ -1514,12 +1483,9 @@ void IoLoop::SendData(Command& data) {
     if (it != links_.end() && it->second->state == Link::State::kAdmitted &&
         it->second->peer.session == to.session) {
       Link& link = *it->second;
-      // The slot is the session's window's, which is the link's while it lasts.
-      const bool held = data.window_bytes >= 0;
-      const bool windowed = held && to.window == link.window;
-      if (held && !windowed) to.window->Release(data.window_bytes);
+      // The same session, so the same window: OnWelcome makes one per session.
       SendOnLink(link, pmp::EncodeEnvelope(pmp::Data{std::move(data.channel), {}}),
-                 std::move(data.payload), windowed ? data.window_bytes : -1);
+                 std::move(data.payload), data.window_bytes);
       return;
     }
   }

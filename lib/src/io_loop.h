@@ -46,6 +46,7 @@
 #include "procmod/options.h"
 #include "procmod/process_module.h"
 #include "send_window.h"
+#include "sockets.h"
 
 namespace procmod {
 
@@ -245,6 +246,13 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   bool SendOnLink(Link& link, Frames frames, int64_t window_bytes = -1);
   // The same for an envelope and its payload, without gathering them first.
   bool SendOnLink(Link& link, zmq::message_t envelope, Frames payload, int64_t window_bytes);
+  // Both of the above: `message` goes now, or (the DEALER at its SNDHWM) what
+  // `gather()` makes of it waits in the outbox.
+  template <typename Range, typename Gather>
+  bool SendOrQueue(Link& link, Range& message, Gather gather, int64_t window_bytes);
+  // A send that is over (sent or failed): counted, its window slot given back.
+  bool Settle(Link& link, SendOutcome outcome, uint64_t bytes, int64_t window_bytes);
+  void ReleaseWindow(Link& link, int64_t window_bytes);
   // DATA from Connection::Send (I/O thread).
   void SendData(Command& data);
   void FlushOutbox(Link& link);

@@ -106,6 +106,11 @@ void RemoveIpcFile(const std::string& endpoint) {
   std::filesystem::remove(endpoint.substr(kIpc.size()), ignored);
 }
 
+void ConfigureAdmin(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);
+}
+
 Status EndpointError(std::string_view verb, std::string_view endpoint, const zmq::error_t& error) {
   std::string message =
       "cannot " + std::string(verb) + " " + std::string(endpoint) + ": " + error.what();

@@ -28,6 +28,9 @@ void ConfigureAcceptor(zmq::socket_t& socket, const Options& options);
 // heartbeats as a second line under PMP's. Not IMMEDIATE (see sockets.cc for why).
 void ConfigureConnector(zmq::socket_t& socket, const Options& options);
 
+// The admin ROUTER (DESIGN §4): no LINGER, and requests are small (1 MiB at most).
+void ConfigureAdmin(zmq::socket_t& socket);
+
 enum class SendOutcome {
   kSent,
   kQueueFull,  // HWM reached (or no link yet): dropped, the caller counts it
@@ -35,8 +38,6 @@ enum class SendOutcome {
   kFailed,     // anything else (socket closed, context terminated)
 };
 
-// Sends `frames` as one multipart message without blocking. When `routing_id` is
-// not empty it goes first (ROUTER). Frames are consumed either way.
 // An envelope and its payload frames as one range for SendFrames, so the hot path
 // need not gather them into a new vector first.
 struct EnvelopeAndPayload {
@@ -44,8 +45,19 @@ struct EnvelopeAndPayload {
   std::vector<zmq::message_t>& payload;
   size_t size() const { return 1 + payload.size(); }
   zmq::message_t& operator[](size_t i) { return i == 0 ? envelope : payload[i - 1]; }
+  const zmq::message_t& operator[](size_t i) const { return i == 0 ? envelope : payload[i - 1]; }
 };
 
+// The bytes of frames[first..] (a Frames or an EnvelopeAndPayload).
+template <typename Range>
+uint64_t FrameBytes(const Range& frames, size_t first = 0) {
+  uint64_t total = 0;
+  for (size_t i = first; i < frames.size(); ++i) total += frames[i].size();
+  return total;
+}
+
+// Sends `frames` as one multipart message without blocking. When `routing_id` is
+// not empty it goes first (ROUTER). Frames are consumed either way.
 template <typename Range>
 SendOutcome SendFrames(zmq::socket_ref socket, std::string_view routing_id, Range& frames) noexcept;
 
