@@ -9,6 +9,7 @@
 #include <set>
 
 #include "admin.h"  // IsLocalEndpoint
+#include "curve_keys.h"
 #include "procmod/config.h"
 
 namespace procmod::broker {
@@ -23,7 +24,8 @@ constexpr const char* kDescription =
     "(connect-id, one client or many). The broker relays DATA, REQUEST and REPLY\n"
     "between them, tells the server JOINED and LEFT, and heartbeats each leg on its\n"
     "own. Configuration comes from --config FILE.yaml (docs/CONFIGURATION.md; a broker\n"
-    "uses name, listen, heartbeat, limits, admin, log and linger); flags override it.";
+    "uses name, listen, heartbeat, limits, admin, log, linger and security); flags\n"
+    "override it. SIGHUP re-reads security.curve.authorized_keys_dir.";
 
 constexpr const char* kFooter = R"(
 PROTOCOL (docs/BROKER.md, docs/PROTOCOL.md section 12)
@@ -59,8 +61,8 @@ EXAMPLES
 )";
 
 // Top-level keys of the schema a broker uses. timeouts: only handshake, which bounds
-// the ZMTP handshake on the broker's socket. security: checked, and refused when set
-// (no CURVE yet).
+// the ZMTP handshake on the broker's socket. security: CURVE on both legs
+// (secret_key_file and authorized_keys_dir; server_public_key is for dialing sides).
 const std::set<std::string, std::less<>>& UsedKeys() {
   static const std::set<std::string, std::less<>> keys = {
       "name", "listen", "heartbeat", "limits", "admin", "log", "linger", "timeouts", "security"};
@@ -215,22 +217,22 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     out.exit_code = Fail(where + "listen: a broker needs an endpoint to bind");
     return out;
   }
-  if (!o.admin.endpoint.empty() && !IsLocalEndpoint(o.admin.endpoint)) {
+  const CurveOptions& curve = o.security.curve;
+  const bool curve_on = !curve.secret_key_file.empty() || !curve.authorized_keys_dir.empty();
+  if (!o.admin.endpoint.empty() && !IsLocalEndpoint(o.admin.endpoint) && !curve_on) {
     const std::string where = app.count("--admin") ? "" : file.Where({"admin", "endpoint"});
     out.exit_code = Fail(where + "admin.endpoint: " + o.admin.endpoint +
-                         " is not local; a non-loopback admin endpoint requires CURVE, "
-                         "which procmod-broker does not offer yet: use ipc://, "
-                         "tcp://127.0.0.1:PORT or none");
+                         " is not local; a non-loopback admin endpoint requires CURVE "
+                         "(security.curve): use ipc://, tcp://127.0.0.1:PORT or none, or set "
+                         "up CURVE");
     return out;
   }
-  const CurveOptions& curve = o.security.curve;
-  if (!curve.secret_key_file.empty() || !curve.authorized_keys_dir.empty() ||
-      !curve.server_public_key.empty()) {
-    out.exit_code = Fail(file.Where({"security", "curve"}) +
-                         "security.curve: procmod-broker does not support CURVE yet; "
-                         "leave the keys empty (the broker would otherwise run "
-                         "unencrypted against your intent)");
-    return out;
+  if (curve_on || !curve.server_public_key.empty()) {
+    Result<CurveSetup> keys = ResolveCurve(curve, /*accepts=*/true, /*dials=*/false);
+    if (!keys.ok()) {
+      out.exit_code = Fail(file.Where({"security", "curve"}) + std::string(keys.status().message()));
+      return out;
+    }
   }
   for (const std::string& key : file.TopLevelKeys()) {
     if (!UsedKeys().contains(key)) out.ignored_keys.push_back(key);
@@ -238,7 +240,7 @@ CommandLine ParseCommandLine(int argc, char** argv) {
 
   if (flags.check_config) {
     std::cout << "# procmod-broker uses name, listen, heartbeat, limits, admin, log, "
-                 "linger\n# and timeouts.handshake; the other keys are ignored.\n"
+                 "linger,\n# security.curve and timeouts.handshake; the other keys are ignored.\n"
               << DumpConfig(o);
     out.exit_code = kExitClean;
   }

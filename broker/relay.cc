@@ -55,14 +55,17 @@ const char* KindName(const Leg& leg) { return leg.is_server() ? "server" : "clie
 // ============================================================================
 
 Result<std::unique_ptr<Relay>> Relay::Create(const Options& options) {
+  Result<CurveSetup> curve =
+      ResolveCurve(options.security.curve, /*accepts=*/true, /*dials=*/false);
+  if (!curve.ok()) return curve.status();
   const std::string& admin = options.admin.endpoint;
-  if (!admin.empty() && !IsLocalEndpoint(admin)) {
+  if (!admin.empty() && !IsLocalEndpoint(admin) && !curve->enabled) {
     return InvalidArgumentError("admin endpoint " + admin +
                                 " is not local; a non-loopback admin endpoint requires "
-                                "CURVE, which procmod-broker does not offer yet: use "
-                                "ipc://, tcp://127.0.0.1:PORT or none");
+                                "CURVE (security.curve): use ipc://, tcp://127.0.0.1:PORT or "
+                                "none, or set up CURVE");
   }
-  std::unique_ptr<Relay> relay(new Relay(options));
+  std::unique_ptr<Relay> relay(new Relay(options, std::move(*curve)));
   if (relay->wake_fd_ < 0) {
     return InternalError(std::string("eventfd: ") + std::strerror(errno));
   }
@@ -70,8 +73,9 @@ Result<std::unique_ptr<Relay>> Relay::Create(const Options& options) {
   return Result<std::unique_ptr<Relay>>(std::move(relay));
 }
 
-Relay::Relay(const Options& options)
+Relay::Relay(const Options& options, CurveSetup curve)
     : options_(options),
+      curve_(std::move(curve)),
       heartbeat_(HeartbeatSettings{options_.heartbeat.interval,
                                    std::max<uint32_t>(options_.heartbeat.liveness, 1)}),
       tick_(TickFor(heartbeat_)),
@@ -84,12 +88,16 @@ Relay::Relay(const Options& options)
 Relay::~Relay() {
   admin_.reset();
   router_.reset();
+  zap_.reset();
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 Status Relay::Bind() {
   zmq::socket_t socket(context_, zmq::socket_type::router);
   ConfigureAcceptor(socket, options_);
+  if (curve_.enabled) {
+    if (Status s = ApplyCurveServer(socket); !s.ok()) return s;
+  }
   Result<std::string> bound = BindSocket(socket, options_.listen, "bind");
   if (!bound.ok()) return bound.status();
   listen_endpoint_ = std::move(*bound);
@@ -98,11 +106,44 @@ Status Relay::Bind() {
   if (admin.empty()) return Status();
   zmq::socket_t admin_socket(context_, zmq::socket_type::router);
   ConfigureAdmin(admin_socket);
+  // As in the process module: CURVE over tcp://, file permissions over ipc://.
+  if (curve_.enabled && !admin.starts_with("ipc://") && !admin.starts_with("inproc://")) {
+    if (Status s = ApplyCurveServer(admin_socket); !s.ok()) return s;
+  }
   Result<std::string> admin_bound = BindSocket(admin_socket, admin, "bind admin endpoint");
   if (!admin_bound.ok()) return admin_bound.status();
   admin_endpoint_ = std::move(*admin_bound);
   admin_ = std::move(admin_socket);
   return Status();
+}
+
+Status Relay::ApplyCurveServer(zmq::socket_t& socket) {
+  if (!zap_) {
+    Result<std::unique_ptr<ZapHandler>> zap =
+        ZapHandler::Start(context_, curve_.authorized_keys_dir);
+    if (!zap.ok()) return zap.status();
+    zap_ = std::move(*zap);
+  }
+  ConfigureCurveServer(socket, curve_.own);
+  return Status();
+}
+
+void Relay::RequestKeyReload() {
+  reload_keys_.store(true);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+Result<nlohmann::json> Relay::AdminReloadKeys() {
+  if (!zap_) {
+    return FailedPreconditionError("no authorized keys to reload: security.curve is not set");
+  }
+  Result<ReloadSummary> summary = zap_->Reload();
+  if (!summary.ok()) return summary.status();
+  return json{{"keys", summary->keys},
+              {"added", summary->added},
+              {"removed", summary->removed},
+              {"dir", zap_->dir()}};
 }
 
 void Relay::Stop() {
@@ -127,6 +168,7 @@ void Relay::ShutdownSockets() {
   SendOutbox(bye);
   router_.reset();  // linger (options.linger, at most 1 s) bounds the flush
   admin_.reset();
+  zap_.reset();
   context_.close();
   RemoveIpcFile(listen_endpoint_);  // a clean exit leaves no socket file behind
   RemoveIpcFile(admin_endpoint_);
@@ -137,12 +179,15 @@ void Relay::ShutdownSockets() {
 // ============================================================================
 
 void Relay::PollOnce() {
-  zmq_pollitem_t items[3] = {
+  zmq_pollitem_t items[4] = {
       {nullptr, wake_fd_, ZMQ_POLLIN, 0},
       {router_->handle(), 0, ZMQ_POLLIN, 0},
-      {admin_ ? admin_->handle() : nullptr, 0, ZMQ_POLLIN, 0},
   };
-  const size_t count = admin_ ? 3 : 2;
+  size_t count = 2;
+  const size_t admin_item = admin_ ? count++ : 0;
+  if (admin_) items[admin_item] = {admin_->handle(), 0, ZMQ_POLLIN, 0};
+  const size_t zap_item = zap_ ? count++ : 0;
+  if (zap_) items[zap_item] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
   try {
     zmq::poll(items, count, PollTimeout(SteadyClock::now(), next_tick_));
   } catch (const zmq::error_t& e) {
@@ -152,10 +197,18 @@ void Relay::PollOnce() {
   if (items[0].revents & ZMQ_POLLIN) {
     uint64_t value = 0;
     [[maybe_unused]] ssize_t n = read(wake_fd_, &value, sizeof value);
-    // Nothing else to do: the loop condition sees stopping_.
+    // The loop condition sees stopping_; a reload is done here, on the loop's thread.
+    if (reload_keys_.exchange(false)) {
+      if (zap_) {
+        (void)zap_->Reload();  // logs what changed, or why the old list stays
+      } else {
+        spdlog::warn("procmod-broker: SIGHUP: no authorized keys to reload (no CURVE)");
+      }
+    }
   }
   if (items[1].revents & ZMQ_POLLIN) ServiceRouter();
-  if (count > 2 && (items[2].revents & ZMQ_POLLIN)) ServiceAdmin();
+  if (admin_item != 0 && (items[admin_item].revents & ZMQ_POLLIN)) ServiceAdmin();
+  if (zap_item != 0 && (items[zap_item].revents & ZMQ_POLLIN)) zap_->Service();
 }
 
 // Time-driven work, once per tick: expiry of every silent leg, then PINGs.
@@ -217,7 +270,18 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
   }
   if (decoded->command() == pmp::Command::kHello) {
     std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
-    return OnHello(routing_id, std::get<pmp::Hello>(decoded->header), std::move(address));
+    OnHello(routing_id, std::get<pmp::Hello>(decoded->header), std::move(address));
+    if (Leg* admitted = directory_.Find(routing_id); admitted && frames.size() > 1) {
+      admitted->peer.public_key = PeerKeyOf(frames[1]);
+    }
+    return;
+  }
+  if (leg != nullptr && curve_.enabled && frames.size() > 1 &&
+      PeerKeyOf(frames[1]) != leg->peer.public_key) {
+    // Another key behind this routing id: someone took the connection over.
+    spdlog::warn("procmod-broker: dropped a message for session {} signed by another key",
+                 leg->peer.session);
+    return;
   }
   if (leg == nullptr) {
     // No session: the peer must HELLO again (e.g. after the broker restarted).

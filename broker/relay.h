@@ -36,11 +36,13 @@
 #include "admin.h"
 #include "clock.h"
 #include "codec.h"
+#include "curve_keys.h"
 #include "directory.h"
 #include "heartbeat.h"
 #include "procmod/options.h"
 #include "procmod/result.h"
 #include "sockets.h"
+#include "zap_handler.h"
 
 namespace procmod::broker {
 
@@ -50,6 +52,8 @@ class Relay : private AdminTarget {
   // heartbeat, limits and linger of `options`. Errors: kInvalidArgument for a
   // malformed endpoint or a non-local admin endpoint (bad configuration),
   // kUnavailable when an endpoint cannot be bound (e.g. the port is in use).
+  // With security.curve set, both legs (servers and clients) must present a key
+  // from authorized_keys_dir, and a tcp:// admin endpoint speaks CURVE too.
   static Result<std::unique_ptr<Relay>> Create(const Options& options);
   ~Relay() override;
 
@@ -65,9 +69,13 @@ class Relay : private AdminTarget {
   void Run();
   // Makes Run() return soon. Thread-safe; only an atomic store and an eventfd write.
   void Stop();
+  // Asks the loop to re-read authorized_keys_dir (SIGHUP). Thread-safe, as Stop().
+  void RequestKeyReload();
 
  private:
-  explicit Relay(const Options& options);
+  Relay(const Options& options, CurveSetup curve);
+  // CURVE on an accepting socket; starts the ZAP handler the first time.
+  Status ApplyCurveServer(zmq::socket_t& socket);
 
   Status Bind();
   void PollOnce();
@@ -97,9 +105,11 @@ class Relay : private AdminTarget {
   bool AdminCloseSession(const std::string& session) override;
   void AdminSetAccepting(bool) override {}      // collab.* is answered 404 before
   void AdminSetConnectId(uint64_t) override {}  // it could get here
+  Result<nlohmann::json> AdminReloadKeys() override;
 
   // ---- constant after construction ----
   const Options options_;
+  const CurveSetup curve_;
   const HeartbeatPolicy heartbeat_;
   const Duration tick_;  // heartbeats and expiry are checked every interval / 4
   const TimePoint started_at_;
@@ -108,12 +118,14 @@ class Relay : private AdminTarget {
 
   // ---- any thread ----
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> reload_keys_{false};
   int wake_fd_ = -1;
 
   // ---- the loop's thread only ----
   zmq::context_t context_;
   std::optional<zmq::socket_t> router_;
   std::optional<zmq::socket_t> admin_;
+  std::unique_ptr<ZapHandler> zap_;  // CURVE: who may connect, on either leg
   pmp::Decoder decoder_;
   pmp::Frames rx_;
   Directory directory_;

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "curve_keys.h"
 #include "procmod/config.h"
 
 namespace procmod::server {
@@ -246,6 +247,15 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     const std::string where =
         flags.config.empty() || from_flag ? "" : WhereInFile(flags.config, v->key);
     out.exit_code = Fail(InvalidArgumentError(where + v->message));
+    return out;
+  }
+  // The key files are read now, so a bad one is a config error (exit 2) that names
+  // the file's security section, before anything binds.
+  const Options& o = out.options;
+  const bool accepts = o.mode == Mode::kForward;
+  if (Result<CurveSetup> curve = ResolveCurve(o.security.curve, accepts, !accepts); !curve.ok()) {
+    const std::string where = flags.config.empty() ? "" : WhereInFile(flags.config, "security");
+    out.exit_code = Fail(InvalidArgumentError(where + std::string(curve.status().message())));
     return out;
   }
   if (flags.check_config) {

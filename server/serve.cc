@@ -1,61 +1,15 @@
 #include "serve.h"
 
-#include <pthread.h>
-#include <signal.h>
-
-#include <atomic>
 #include <cstdio>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "daemon_signals.h"
 #include "procmod/logging.h"
 #include "services.h"
 
 namespace procmod::server {
 namespace {
-
-// SIGINT and SIGTERM are blocked in every thread and taken by one thread with
-// sigwait, which turns them into ProcessModule::Stop(): no work in a signal handler.
-class SignalWatcher {
- public:
-  explicit SignalWatcher(ProcessModule& module) {
-    sigemptyset(&signals_);
-    sigaddset(&signals_, SIGINT);
-    sigaddset(&signals_, SIGTERM);
-    thread_ = std::thread([this, &module] {
-      int signal = 0;
-      while (sigwait(&signals_, &signal) == 0) {
-        if (done_) return;
-        spdlog::info("procmod-server: {} received, saying BYE to every peer",
-                     signal == SIGINT ? "SIGINT" : "SIGTERM");
-        caught_ = true;
-        module.Stop();
-      }
-    });
-  }
-  ~SignalWatcher() {
-    done_ = true;
-    pthread_kill(thread_.native_handle(), SIGTERM);  // wakes sigwait; not acted on
-    thread_.join();
-  }
-  bool caught() const { return caught_; }
-
-  // Call before any thread starts, so every thread inherits the mask.
-  static void BlockSignals() {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  }
-
- private:
-  sigset_t signals_;
-  std::atomic<bool> done_{false};
-  std::atomic<bool> caught_{false};
-  std::thread thread_;
-};
 
 void PrintReady(const ProcessModule& module, const Options& o) {
   if (o.mode == Mode::kReverse) {
@@ -72,7 +26,8 @@ void PrintReady(const ProcessModule& module, const Options& o) {
 }  // namespace
 
 int ExitCodeForStartFailure(const Status& status) {
-  if (status.pmp_code() != 0) return kExitDenied;
+  // A DENY, or a CURVE handshake the other side refused.
+  if (status.pmp_code() != 0 || status.IsPermissionDenied()) return kExitDenied;
   if (status.IsInvalidArgument()) return kExitBadConfig;
   return kExitUnreachable;
 }
@@ -96,7 +51,7 @@ int Serve(const Options& options) {
     std::fprintf(stderr, "procmod-server: %s\n", s.ToString().c_str());
     return kExitBadConfig;
   }
-  SignalWatcher::BlockSignals();
+  DaemonSignals::Block();
   Result<ProcessModule*> module = ProcessModule::Initialize(options);
   if (!module.ok()) {
     spdlog::error("procmod-server: {}", module.status().ToString());
@@ -105,14 +60,25 @@ int Serve(const Options& options) {
   std::unique_ptr<ServerServices> services = ServerServices::Install(**module);
   int code = kExitClean;
   {
-    SignalWatcher signals(**module);
+    ProcessModule& m = **module;
+    DaemonSignals signals(
+        [&m](const char* name) {
+          spdlog::info("procmod-server: {} received, saying BYE to every peer", name);
+          m.Stop();
+        },
+        [&m] {
+          spdlog::info("procmod-server: SIGHUP received, re-reading the authorized keys");
+          if (Status s = m.ReloadAuthorizedKeys(); !s.ok()) {
+            spdlog::warn("procmod-server: SIGHUP: {}", s.message());
+          }
+        });
     spdlog::info("procmod-server: starting '{}' ({}, {}, {})", options.name, RoleName(options.role),
                  ModeName(options.mode),
                  options.multiple_connections ? "multiple clients" : "one client");
     if (Status s = (*module)->Start(); !s.ok()) {
       // Stopped by a signal while still starting (e.g. dialing its client): clean.
-      code = signals.caught() ? kExitClean : ExitCodeForStartFailure(s);
-      if (!signals.caught()) spdlog::error("procmod-server: {}", s.ToString());
+      code = signals.stopped() ? kExitClean : ExitCodeForStartFailure(s);
+      if (!signals.stopped()) spdlog::error("procmod-server: {}", s.ToString());
     } else {
       PrintReady(**module, options);
       if (!(*module)->AdminEndpoint().empty()) {
@@ -120,7 +86,7 @@ int Serve(const Options& options) {
       }
       const RunEnd end = (*module)->Run();
       spdlog::info("procmod-server: done: {}", RunEndName(end));
-      code = signals.caught() ? kExitClean : ExitCodeFor(end);
+      code = signals.stopped() ? kExitClean : ExitCodeFor(end);
     }
   }
   ProcessModule::Finalize();  // BYE to every peer, bounded linger

@@ -111,6 +111,9 @@ Failure DescribeConnectFailure(const Status& status, std::string_view url, UrlUs
     return {kExitDenied,
             std::string(status.message()) + " (" + std::to_string(status.pmp_code()) + ")"};
   }
+  if (status.IsPermissionDenied()) {  // the CURVE handshake failed; the line says why
+    return {kExitDenied, std::string(status.message())};
+  }
   if (status.IsDeadlineExceeded()) {
     const std::string within = " within " + FormatDuration(timeout);
     return {kExitUnreachable, use == UrlUse::kConnect

@@ -115,6 +115,14 @@ void DefineGlobal(CLI::App& app, GlobalFlags& g, Texts& t) {
   app.add_option("--timeout", t.timeout, "how long connecting (or wait) may take; 0 = no limit")
       ->type_name("TIME")
       ->capture_default_str();
+  app.add_option("--key", g.curve.secret_key_file, "CURVE: our secret key file (procmod keygen)")
+      ->type_name("FILE");
+  app.add_option("--server-key", g.curve.server_public_key,
+                 "CURVE: the server's public key, or its .pub file")
+      ->type_name("KEY|FILE");
+  app.add_option("--authorized-keys", g.curve.authorized_keys_dir,
+                 "CURVE, wait: the folder of *.pub keys of servers allowed to dial in")
+      ->type_name("DIR");
   app.add_flag("-v,--verbose", g.verbose, "log what the library does, on stderr");
 }
 

@@ -45,6 +45,7 @@ ClientOptions MakeOptions(const GlobalFlags& global) {
   options.name = global.name;
   options.connect_id = global.connect_id;
   options.connect_timeout = global.timeout;
+  options.curve = global.curve;
   return options;
 }
 

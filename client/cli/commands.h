@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 
+#include "procmod/options.h"
+
 namespace procmod::cli {
 
 // Flags every subcommand takes.
@@ -18,6 +20,7 @@ struct GlobalFlags {
   uint64_t connect_id = 0;                   // must match the server's --connect-id
   std::chrono::milliseconds timeout{10000};  // connecting (or waiting); 0 = no limit
   bool verbose = false;                      // the library's log on stderr
+  CurveOptions curve;  // --key, --server-key, --authorized-keys
 };
 
 struct PingFlags {

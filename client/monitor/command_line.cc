@@ -71,7 +71,7 @@ SEE ALSO
 )HELP";
 
 struct Flags {
-  std::string admin, name, timeout = "2s", session;
+  std::string admin, name, timeout = "2s", session, key, server_key;
   double watch = 0;
   bool json = false;
 };
@@ -103,6 +103,11 @@ void DefineGlobalFlags(CLI::App& app, Flags& f) {
       ->type_name("NAME");
   app.add_option("-t,--timeout", f.timeout, "how long to wait for an answer (default 2s)")
       ->type_name("TIME");
+  app.add_option("--key", f.key, "CURVE: our secret key file (procmod keygen), for a tcp:// admin "
+                                  "endpoint of a process with CURVE on")
+      ->type_name("FILE");
+  app.add_option("--server-key", f.server_key, "CURVE: the process's public key, or its .pub file")
+      ->type_name("KEY|FILE");
 }
 
 void DefineCommands(CLI::App& app, Flags& f) {
@@ -188,6 +193,8 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   inv.timeout = *timeout;
   inv.json = flags.json;
   inv.session = flags.session;
+  inv.curve.secret_key_file = flags.key;
+  inv.curve.server_public_key = flags.server_key;
   if (flags.watch > 0) {
     inv.watch = std::max(milliseconds(1), milliseconds(std::llround(flags.watch * 1000)));
   }

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include "procmod/options.h"
+
 namespace procmod::monitor {
 
 // Exit codes, as docs/MONITOR.md and --help list them.
@@ -27,6 +29,7 @@ struct Invocation {
   bool json = false;                               // list, info
   std::optional<std::chrono::milliseconds> watch;  // list: redraw period
   std::string session;                             // kick
+  CurveOptions curve;  // --key, --server-key: for a tcp:// admin endpoint with CURVE
 };
 
 struct CommandLine {

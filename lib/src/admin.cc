@@ -71,11 +71,20 @@ pmp::Reply SetConnectId(uint64_t id, const json& args, AdminTarget& target) {
   return Ok(id, json{{"connect_id", args["id"]}});
 }
 
+pmp::Reply ReloadKeys(uint64_t id, const json&, AdminTarget& target) {
+  Result<json> reloaded = target.AdminReloadKeys();
+  if (!reloaded.ok()) {
+    // 409: not now, not here (no CURVE, or the folder has a bad file: the old list stays).
+    return Fail(id, pmp::kCodeBusy, std::string(reloaded.status().message()));
+  }
+  return Ok(id, *reloaded);
+}
+
 const std::map<std::string, Method, std::less<>>& Methods() {
   static const std::map<std::string, Method, std::less<>> methods = {
       {"connections.list", ListConnections},  {"process.info", ProcessInfo},
       {"connections.close", CloseConnection}, {"collab.accept", SetAccepting},
-      {"collab.connect_id", SetConnectId},
+      {"collab.connect_id", SetConnectId},  {"security.reload", ReloadKeys},
   };
   return methods;
 }
@@ -104,6 +113,7 @@ json PeerToJson(const PeerInfo& peer) {
       {"incoming", peer.incoming},
       {"version", peer.version},
       {"software", peer.software},
+      {"public_key", peer.public_key},
       {"connected_ms", peer.connected_for.count()},
       {"idle_ms", peer.idle_for.count()},
       {"rtt_us", peer.rtt.count()},

@@ -7,6 +7,7 @@
 //   connections.close {session}      -> {closed: true} or REPLY 404
 //   collab.accept {enabled}          -> {accepting: bool}
 //   collab.connect_id {id}           -> {connect_id: id}
+//   security.reload                  -> {keys, added: [name], removed: [name], dir}
 // Arguments come in the REQUEST's `args` map, results go in the REPLY's `result`
 // (msgpack). Anything but a REQUEST gets ERROR 400; an unknown method REPLY 404.
 //
@@ -21,6 +22,7 @@
 
 #include "codec.h"
 #include "procmod/peer_info.h"
+#include "procmod/result.h"
 
 namespace procmod {
 
@@ -33,6 +35,8 @@ class AdminTarget {
   virtual bool AdminCloseSession(const std::string& session) = 0;
   virtual void AdminSetAccepting(bool accepting) = 0;
   virtual void AdminSetConnectId(uint64_t connect_id) = 0;
+  // security.reload: re-reads the CURVE allow-list; {keys, added, removed, dir}.
+  virtual Result<nlohmann::json> AdminReloadKeys() = 0;
 };
 
 // The REPLY (header; admin replies carry no payload) for an admin REQUEST.

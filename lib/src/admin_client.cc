@@ -9,6 +9,8 @@
 #include <zmq_addon.hpp>
 
 #include "codec.h"
+#include "curve_keys.h"
+#include "handshake_watch.h"
 #include "sockets.h"
 
 namespace procmod {
@@ -32,13 +34,20 @@ Status NoAnswer(const std::string& endpoint, milliseconds timeout) {
                                ": is the process running and is this its admin endpoint?");
 }
 
-// Waits for one multipart message until `deadline`; false when none came.
-bool ReceiveUntil(zmq::socket_t& socket, Clock::time_point deadline, pmp::Frames& frames) {
+// Waits for one multipart message until `deadline`: true when one came, false when
+// none did, or the handshake's failure (CURVE) as soon as the watch reports it.
+Result<bool> ReceiveUntil(zmq::socket_t& socket, HandshakeWatch& watch,
+                          Clock::time_point deadline, pmp::Frames& frames) {
   for (;;) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;
-    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, left) == 0) continue;  // re-check the clock, then give up
+    zmq::pollitem_t items[2] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                                {watch.socket().handle(), 0, ZMQ_POLLIN, 0}};
+    if (zmq::poll(items, 2, left) == 0) continue;  // re-check the clock, then give up
+    if (items[1].revents & ZMQ_POLLIN) {
+      HandshakeWatch::Progress progress = watch.Drain();
+      if (progress.failed) return *progress.failed;
+    }
     frames.clear();
     if (zmq::recv_multipart(socket, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
       return true;
@@ -69,8 +78,8 @@ std::optional<Result<Reply>> Interpret(const std::string& endpoint, pmp::Message
                              .payload = std::move(message.payload)});
 }
 
-Result<Reply> Exchange(zmq::socket_t& socket, const std::string& endpoint, pmp::Request request,
-                       milliseconds timeout) {
+Result<Reply> Exchange(zmq::socket_t& socket, HandshakeWatch& watch, const std::string& endpoint,
+                       pmp::Request request, milliseconds timeout) {
   const Clock::time_point deadline = Clock::now() + timeout;
   pmp::Frames out = pmp::Encode(request);
   // A DEALER queues the request until the link is up, so this send does not wait.
@@ -79,7 +88,10 @@ Result<Reply> Exchange(zmq::socket_t& socket, const std::string& endpoint, pmp::
   }
   pmp::Decoder decoder;
   pmp::Frames frames;
-  while (ReceiveUntil(socket, deadline, frames)) {
+  for (;;) {
+    Result<bool> received = ReceiveUntil(socket, watch, deadline, frames);
+    if (!received.ok()) return received.status();
+    if (!*received) break;
     Result<pmp::Message> message = decoder.Decode(frames);
     if (!message.ok()) {
       return InternalError("malformed answer from " + endpoint + ": " +
@@ -95,19 +107,25 @@ Result<Reply> Exchange(zmq::socket_t& socket, const std::string& endpoint, pmp::
 }  // namespace
 
 Result<Reply> AdminRequest(const std::string& endpoint, const std::string& method, std::string args,
-                           std::chrono::milliseconds timeout) {
+                           std::chrono::milliseconds timeout, const CurveOptions& curve) {
+  Result<CurveSetup> keys = ResolveCurve(curve, /*accepts=*/false, /*dials=*/true);
+  if (!keys.ok()) return keys.status();
   // Its own context: the caller's process may have no ProcessModule, or one that is
   // shutting down, and a context we own can always be torn down at once (linger 0).
   try {
     zmq::context_t context(1);
     zmq::socket_t socket(context, zmq::socket_type::dealer);  // closed before `context`
     socket.set(zmq::sockopt::linger, 0);
+    if (keys->enabled) ConfigureCurveClient(socket, keys->own, keys->server_public_key);
+    Result<HandshakeWatch> watch =
+        HandshakeWatch::Start(context, socket, endpoint, keys->enabled, keys->own.public_key);
+    if (!watch.ok()) return watch.status();
     try {
       socket.connect(endpoint);
     } catch (const zmq::error_t& e) {
       return EndpointError("connect to admin endpoint", endpoint, e);
     }
-    return Exchange(socket, endpoint,
+    return Exchange(socket, *watch, endpoint,
                     pmp::Request{.id = kRequestId, .method = method, .args = std::move(args)},
                     timeout);
   } catch (const zmq::error_t& e) {

@@ -39,6 +39,7 @@ PeerInfo PeerRecord::Snapshot(TimePoint now) const {
   info.address = address;
   info.version = version;
   info.software = software;
+  info.public_key = public_key;
   info.state = "admitted";
   info.connected_for = std::chrono::duration_cast<milliseconds>(now - connected_at);
   info.idle_for = std::chrono::duration_cast<milliseconds>(now - last_seen);

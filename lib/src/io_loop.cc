@@ -66,8 +66,8 @@ Frames IoLoop::TooLargeFrames(uint64_t bytes) const {
 // Life
 // ============================================================================
 
-Result<std::shared_ptr<IoLoop>> IoLoop::Create(Options options) {
-  std::shared_ptr<IoLoop> loop(new IoLoop(std::move(options)));
+Result<std::shared_ptr<IoLoop>> IoLoop::Create(Options options, CurveSetup curve) {
+  std::shared_ptr<IoLoop> loop(new IoLoop(std::move(options), std::move(curve)));
   if (loop->wake_fd_ < 0) {
     return InternalError(std::string("eventfd: ") + std::strerror(errno));
   }
@@ -75,8 +75,9 @@ Result<std::shared_ptr<IoLoop>> IoLoop::Create(Options options) {
   return loop;
 }
 
-IoLoop::IoLoop(Options options)
+IoLoop::IoLoop(Options options, CurveSetup curve)
     : options_(std::move(options)),
+      curve_(std::move(curve)),
       heartbeat_(HeartbeatSettings{options_.heartbeat.interval,
                                    std::max<uint32_t>(options_.heartbeat.liveness, 1)}),
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
@@ -188,15 +189,17 @@ void IoLoop::PollOnce() {
   if (acceptor_) items.push_back({acceptor_->handle(), 0, ZMQ_POLLIN, 0});
   const size_t admin_item = admin_ ? items.size() : kNone;
   if (admin_) items.push_back({admin_->handle(), 0, ZMQ_POLLIN, 0});
+  const size_t zap_item = zap_ ? items.size() : kNone;
+  if (zap_) items.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
   const size_t first_link_item = items.size();
   for (auto& [id, link] : links_) {
     if (!link->socket) continue;  // waiting to retry
     const short events = link->outbox.empty() ? ZMQ_POLLIN : ZMQ_POLLIN | ZMQ_POLLOUT;
     items.push_back({link->socket->handle(), 0, events, 0});
     owners.emplace_back(id, PollKind::kLink);
-    if (!link->monitor) continue;  // admitted: the monitor has done its job
-    items.push_back({link->monitor->handle(), 0, ZMQ_POLLIN, 0});
-    owners.emplace_back(id, PollKind::kMonitor);
+    if (!link->watch) continue;  // admitted: the watch has done its job
+    items.push_back({link->watch->socket().handle(), 0, ZMQ_POLLIN, 0});
+    owners.emplace_back(id, PollKind::kWatch);
   }
 
   milliseconds timeout = PollTimeout(clock_.Now(), NextDeadline());
@@ -231,6 +234,7 @@ void IoLoop::PollOnce() {
   if (admin_item != kNone && admin_ && (items[admin_item].revents & ZMQ_POLLIN)) {
     ServiceAdmin();
   }
+  if (zap_item != kNone && zap_ && (items[zap_item].revents & ZMQ_POLLIN)) zap_->Service();
 
   for (size_t i = first_link_item; i < items.size(); ++i) {
     const short revents = items[i].revents;
@@ -238,8 +242,8 @@ void IoLoop::PollOnce() {
     auto [id, kind] = owners[i - first_link_item];
     auto it = links_.find(id);  // servicing one link may have dropped another
     if (it == links_.end() || !it->second->socket) continue;
-    if (kind == PollKind::kMonitor) {
-      if (it->second->monitor) ServiceMonitor(*it->second);
+    if (kind == PollKind::kWatch) {
+      if (it->second->watch) ServiceWatch(*it->second);
       continue;
     }
     if (revents & ZMQ_POLLOUT) FlushOutbox(*it->second);
@@ -296,6 +300,12 @@ void IoLoop::OnTimer(TimePoint now) {
     if (link.state != Link::State::kAdmitted && link.connect_deadline <= now) {
       FailLink(link,
                DeadlineExceededError("could not reach " + link.url + " within timeouts.connect"));
+      continue;
+    }
+    if (link.state == Link::State::kConnecting && link.handshake_deadline <= now && link.watch) {
+      // The transport is up, but ZMTP (or CURVE) never completed: retrying the same
+      // keys would fail the same way.
+      FailLink(link, link.watch->TimedOut());
       continue;
     }
     if (link.state == Link::State::kHandshaking && link.handshake_deadline <= now) {
@@ -388,6 +398,7 @@ void IoLoop::ShutdownOnIoThread() {
   }
   acceptor_.reset();
   admin_.reset();
+  zap_.reset();  // after the sockets it vets
   context_.close();                 // returns once every socket's linger (≤ 1 s) has run out
   RemoveIpcFile(ListenEndpoint());  // a clean exit leaves no socket file behind
   RemoveIpcFile(AdminEndpoint());
@@ -404,6 +415,9 @@ Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
         if (acceptor_) return FailedPreconditionError("already bound");
         zmq::socket_t socket(context_, zmq::socket_type::router);
         ConfigureAcceptor(socket, options_);
+        if (curve_.enabled) {
+          if (Status s = ApplyCurveServer(socket); !s.ok()) return s;
+        }
         Result<std::string> endpoint = BindSocket(socket, options_.listen, "bind");
         if (!endpoint.ok()) return endpoint.status();
         {
@@ -432,13 +446,20 @@ Status IoLoop::BindAdminOnly() {
 Status IoLoop::BindAdmin() {
   const std::string& endpoint = options_.admin.endpoint;
   if (endpoint.empty()) return Status();
-  if (!IsLocalEndpoint(endpoint)) {
+  // Over tcp:// the admin endpoint speaks CURVE whenever this process checks keys;
+  // an ipc:// one is guarded by its file's permissions instead.
+  const bool over_ipc = endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://");
+  const bool curve = curve_.enabled && !curve_.authorized_keys_dir.empty() && !over_ipc;
+  if (!curve && !IsLocalEndpoint(endpoint)) {
     return InvalidArgumentError("admin endpoint " + endpoint +
                                 " is not local; a non-loopback admin endpoint requires "
                                 "CURVE (security.curve), or use ipc:// or 127.0.0.1");
   }
   zmq::socket_t socket(context_, zmq::socket_type::router);
   ConfigureAdmin(socket);
+  if (curve) {
+    if (Status s = ApplyCurveServer(socket); !s.ok()) return s;
+  }
   Result<std::string> bound = BindSocket(socket, endpoint, "bind admin endpoint");
   if (!bound.ok()) return bound.status();
   {
@@ -447,6 +468,43 @@ Status IoLoop::BindAdmin() {
   }
   admin_ = std::move(socket);
   return Status();
+}
+
+Status IoLoop::ApplyCurveServer(zmq::socket_t& socket) {
+  if (!zap_) {
+    Result<std::unique_ptr<ZapHandler>> zap =
+        ZapHandler::Start(context_, curve_.authorized_keys_dir);
+    if (!zap.ok()) return zap.status();
+    zap_ = std::move(*zap);
+  }
+  ConfigureCurveServer(socket, curve_.own);
+  return Status();
+}
+
+Result<ReloadSummary> IoLoop::ReloadAuthorizedKeys() {
+  using Reloaded = Result<ReloadSummary>;
+  return Call<Reloaded>(
+      [this]() -> Reloaded {
+        if (!zap_) {
+          return FailedPreconditionError(
+              "no authorized keys to reload: this process accepts no CURVE peers");
+        }
+        return zap_->Reload();
+      },
+      AbortedError("process module finalized"));
+}
+
+Result<nlohmann::json> IoLoop::AdminReloadKeys() {
+  if (!zap_) {
+    return FailedPreconditionError(
+        "no authorized keys to reload: this process accepts no CURVE peers");
+  }
+  Result<ReloadSummary> summary = zap_->Reload();
+  if (!summary.ok()) return summary.status();
+  return nlohmann::json{{"keys", summary->keys},
+                        {"added", summary->added},
+                        {"removed", summary->removed},
+                        {"dir", zap_->dir()}};
 }
 
 std::string IoLoop::AdminEndpoint() const {
@@ -548,7 +606,7 @@ Result<int> IoLoop::Monitor(milliseconds timeout) {
     const TimePoint now = clock_.Now();
     for (HeldHello& h : held) {
       if (now - h.received_at < options_.timeouts.handshake) {
-        Admit(h.routing_id, h.hello, std::move(h.address));
+        Admit(h.routing_id, h.hello, std::move(h.address), std::move(h.public_key));
       }
     }
     CheckAdmissionWaiter();
@@ -654,7 +712,8 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
   }
   if (message.command() == pmp::Command::kHello) {
     std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
-    OnHello(routing_id, std::get<pmp::Hello>(message.header), std::move(address));
+    std::string key = curve_.enabled && frames.size() > 1 ? PeerKeyOf(frames[1]) : std::string();
+    OnHello(routing_id, std::get<pmp::Hello>(message.header), std::move(address), std::move(key));
     return;
   }
   if (peer == nullptr) {
@@ -663,13 +722,26 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
                     ErrorFrames(pmp::kCodeUnknownSession, "unknown session; send HELLO"));
     return;
   }
+  if (curve_.enabled && frames.size() > 1 && !SameKeyAsHello(*peer, frames[1])) return;
   peer->last_seen = now_;
   peer->msgs_in++;
   peer->bytes_in += bytes;
   OnPeerMessage(*peer, PeerKind::kAccepted, message);
 }
 
-void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello, std::string address) {
+bool IoLoop::SameKeyAsHello(PeerRecord& peer, zmq::message_t& frame) {
+  const std::string key = PeerKeyOf(frame);
+  if (key == peer.public_key) return true;
+  spdlog::warn(
+      "procmod: session {} ('{}', key {}) got a message signed by key {}: its routing id was "
+      "taken over; the session ends",
+      peer.session, peer.name, peer.public_key, key.empty() ? "(none)" : key);
+  RemovePeer(peer.routing_id, DisconnectReason::kClosed);
+  return false;
+}
+
+void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello, std::string address,
+                     std::string public_key) {
   if (gated_ && table_->accepting() && !table_->Find(routing_id)) {
     // Reverse multi client outside MonitorConnections(): hold the knock (bounded).
     // (With accepting off, Admit() below answers DENY 409 at once instead.)
@@ -677,13 +749,15 @@ void IoLoop::OnHello(const std::string& routing_id, pmp::Hello& hello, std::stri
       SendToRoutingId(routing_id, pmp::Encode(pmp::Deny{pmp::kCodeFull, "too many waiting"}));
       return;
     }
-    held_.push_back({routing_id, std::move(hello), std::move(address), clock_.Now()});
+    held_.push_back(
+        {routing_id, std::move(hello), std::move(address), std::move(public_key), clock_.Now()});
     return;
   }
-  Admit(routing_id, hello, std::move(address));
+  Admit(routing_id, hello, std::move(address), std::move(public_key));
 }
 
-void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address) {
+void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address,
+                   std::string public_key) {
   const TimePoint now = clock_.Now();
   const std::string from = address.empty() ? std::string("?") : address;
   Admission admission = table_->Admit(routing_id, hello, std::move(address), now);
@@ -700,6 +774,7 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::
     Disconnected(old, /*incoming=*/true, DisconnectReason::kReplaced);
   }
   PeerRecord& peer = *admission.peer;
+  peer.public_key = std::move(public_key);
   pmp::Welcome welcome;
   welcome.session = peer.session;
   welcome.role = std::string(RoleName(options_.role));
@@ -871,55 +946,41 @@ void IoLoop::OpenLinkSocket(Link& link) {
   try {
     zmq::socket_t socket(context_, zmq::socket_type::dealer);
     ConfigureConnector(socket, options_);
+    if (curve_.enabled) ConfigureCurveClient(socket, curve_.own, curve_.server_public_key);
     // An explicit routing id survives libzmq's own TCP reconnects, so after a
     // network blip the acceptor (ROUTER_HANDOVER) still knows our session. Each
     // new socket (a retry) gets a new one.
     std::uniform_int_distribution<uint64_t> bits;
     std::array<uint64_t, 2> id{bits(jitter_) | 1, bits(jitter_)};  // never a 0 first byte
     socket.set(zmq::sockopt::routing_id, zmq::const_buffer(id.data(), sizeof id));
-    // The monitor says when the transport is up, so the handshake deadline counts
-    // from then: a server that is not up yet is waited for (timeouts.connect), not
-    // mistaken for one that does not answer (timeouts.handshake).
-    const std::string monitor_endpoint =
-        "inproc://procmod-link-monitor-" + std::to_string(next_monitor_id_++);
-    if (zmq_socket_monitor(socket.handle(), monitor_endpoint.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
-      throw zmq::error_t();
-    }
-    zmq::socket_t monitor(context_, zmq::socket_type::pair);
-    monitor.set(zmq::sockopt::linger, 0);
-    monitor.connect(monitor_endpoint);
+    // The watch says when the transport is up and how its handshake went, so the
+    // deadlines count from then: a server that is not up yet is waited for
+    // (timeouts.connect), one that refuses our keys is reported at once.
+    Result<HandshakeWatch> watch =
+        HandshakeWatch::Start(context_, socket, link.url, curve_.enabled, curve_.own.public_key);
+    if (!watch.ok()) return FailLink(link, watch.status());
     socket.connect(link.endpoint);
-    link.monitor = std::move(monitor);
+    link.watch = std::move(*watch);
     link.socket = std::move(socket);
     link.state = Link::State::kConnecting;
     // Queued now, delivered as soon as the transport is up.
     SendHello(link);
   } catch (const zmq::error_t& e) {
-    link.monitor.reset();
+    link.watch.reset();
     link.socket.reset();
     FailLink(link, EndpointError("connect to", link.url, e));
   }
 }
 
-void IoLoop::ServiceMonitor(Link& link) {
-  // Each event is two frames (event id + value, endpoint); only one kind is asked
-  // for, so any event means: the transport (ZMTP) is up.
-  bool transport_up = false;
-  for (;;) {
-    Frames event;
-    try {
-      if (!zmq::recv_multipart(*link.monitor, std::back_inserter(event),
-                               zmq::recv_flags::dontwait)) {
-        break;
-      }
-    } catch (const zmq::error_t&) {
-      break;
-    }
-    transport_up = true;
-  }
-  if (transport_up && link.state == Link::State::kConnecting) {
-    link.state = Link::State::kHandshaking;
+void IoLoop::ServiceWatch(Link& link) {
+  HandshakeWatch::Progress progress = link.watch->Drain();
+  if (progress.failed) return FailLink(link, *progress.failed);
+  if (link.state != Link::State::kConnecting) return;
+  if (progress.succeeded) {
+    link.state = Link::State::kHandshaking;  // now HELLO must get its answer
+    link.handshake_deadline = clock_.Now() + options_.timeouts.handshake;
+  } else if (progress.transport_up) {
+    // ZMTP (and CURVE) must complete within timeouts.handshake as well.
     link.handshake_deadline = clock_.Now() + options_.timeouts.handshake;
   }
 }
@@ -1003,10 +1064,10 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   const TimePoint now = clock_.Now();
   link.state = Link::State::kAdmitted;
   link.reconnecting = false;
-  // The handshake is over: stop the transport monitor so the loop polls one socket
-  // per link, not two, on every turn.
-  zmq_socket_monitor(link.socket->handle(), nullptr, 0);
-  link.monitor.reset();
+  // The handshake is over: stop the watch so the loop polls one socket per link,
+  // not two, on every turn.
+  if (link.watch) link.watch->Stop(*link.socket);
+  link.watch.reset();
   link.handshake_deadline = link.connect_deadline = link.retry_at = TimePoint::max();
   link.backoff = std::chrono::seconds(1);
   // The acceptor's heartbeat is the one both sides use.
@@ -1021,6 +1082,7 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   link.peer.address = link.url;
   link.peer.version = welcome.version;
   link.peer.software = welcome.software;
+  if (curve_.enabled) link.peer.public_key = curve_.server_public_key;
   link.peer.connected_at = link.peer.last_seen = link.peer.last_sent = now;
   link_by_session_[welcome.session] = link.id;
   // A broker's WELCOME is not a client yet: that is its first JOINED.
@@ -1058,7 +1120,7 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
   if (link->state != Link::State::kAdmitted) return;  // never had a session
   link_by_session_.erase(link->peer.session);
   ClearOutbox(*link, /*close_window=*/true);
-  link->monitor.reset();
+  link->watch.reset();
   link->socket.reset();
   if (link->registered) {
     DropRelayedPeersOf(link->id, reason == DisconnectReason::kBye ? DisconnectReason::kBye
@@ -1090,7 +1152,7 @@ void IoLoop::Reconnect(Link& link, DisconnectReason reason) {
 
 void IoLoop::RetryLink(Link& link, TimePoint now) {
   ClearOutbox(link, /*close_window=*/false);  // nothing of a new socket's session yet
-  link.monitor.reset();
+  link.watch.reset();
   link.socket.reset();  // a new socket (and routing id) for the next attempt
   link.state = Link::State::kRetryWait;
   link.handshake_deadline = TimePoint::max();

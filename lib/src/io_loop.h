@@ -40,6 +40,8 @@
 #include "admin.h"
 #include "clock.h"
 #include "codec.h"
+#include "curve_keys.h"
+#include "handshake_watch.h"
 #include "heartbeat.h"
 #include "identity_table.h"
 #include "procmod/connection.h"
@@ -47,13 +49,15 @@
 #include "procmod/process_module.h"
 #include "send_window.h"
 #include "sockets.h"
+#include "zap_handler.h"
 
 namespace procmod {
 
 class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget {
  public:
   // Starts the I/O thread. Use Create(): the loop must live in a shared_ptr.
-  static Result<std::shared_ptr<IoLoop>> Create(Options options);
+  // `curve`: the keys options.security.curve names, already read (curve_keys.h).
+  static Result<std::shared_ptr<IoLoop>> Create(Options options, CurveSetup curve = {});
   ~IoLoop();
 
   IoLoop(const IoLoop&) = delete;
@@ -90,6 +94,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // connections"), and the connect-id new HELLOs must carry. Peers stay.
   void SetAccepting(bool accepting);
   void SetConnectId(uint64_t connect_id);
+  // CURVE: re-reads authorized_keys_dir; admitted peers stay (ZAP is only asked at
+  // a handshake). kFailedPrecondition when this process checks no keys.
+  Result<ReloadSummary> ReloadAuthorizedKeys();
 
   // ---- running ---------------------------------------------------------------
   RunEnd Run();
@@ -134,7 +141,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     bool registered = false;
     std::string expected_role;
     std::optional<zmq::socket_t> socket;
-    std::optional<zmq::socket_t> monitor;  // PAIR: the socket's transport events
+    // Until WELCOME: the socket's transport and ZMTP/CURVE handshake events.
+    std::optional<HandshakeWatch> watch;
     State state = State::kConnecting;
     PeerRecord peer;  // session, name, role from WELCOME; counters
     HeartbeatPolicy heartbeat{HeartbeatSettings{}};
@@ -184,10 +192,11 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     std::string routing_id;
     pmp::Hello hello;
     std::string address;
+    std::string public_key;
     TimePoint received_at;
   };
 
-  explicit IoLoop(Options options);
+  IoLoop(Options options, CurveSetup curve);
 
   // What other threads hand the I/O thread, in order: a closure, or (the hot path,
   // kept free of a closure's allocations) one DATA message for `to`.
@@ -215,8 +224,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void ServiceAcceptor();
   void ServiceAdmin();
   Status BindAdmin();
+  // CURVE on an accepting socket: the ZAP handler first, then the socket's keys.
+  Status ApplyCurveServer(zmq::socket_t& socket);
   void ServiceLink(Link& link);
-  void ServiceMonitor(Link& link);
+  void ServiceWatch(Link& link);
   void OnTimer(TimePoint now);
   TimePoint NextDeadline() const;
   void ShutdownOnIoThread();
@@ -225,8 +236,13 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void OnAcceptorMessage(const std::string& routing_id, Frames& frames);
   // ERROR 413 for a message of `bytes` over limits.max_message_size.
   Frames TooLargeFrames(uint64_t bytes) const;
-  void OnHello(const std::string& routing_id, pmp::Hello& hello, std::string address);
-  void Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address);
+  void OnHello(const std::string& routing_id, pmp::Hello& hello, std::string address,
+               std::string public_key);
+  void Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address,
+             std::string public_key);
+  // CURVE: false (and the session ends) when an admitted peer's message comes with
+  // another key than its HELLO did: someone took its routing id over.
+  bool SameKeyAsHello(PeerRecord& peer, zmq::message_t& frame);
   void OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message);
   void RemovePeer(const std::string& routing_id, DisconnectReason reason);
   bool SendToRoutingId(const std::string& routing_id, Frames frames, PeerRecord* peer = nullptr);
@@ -289,11 +305,13 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   bool AdminCloseSession(const std::string& session) override;
   void AdminSetAccepting(bool accepting) override;
   void AdminSetConnectId(uint64_t connect_id) override;
+  Result<nlohmann::json> AdminReloadKeys() override;
   void EndRun(RunEnd end);
   void CheckAdmissionWaiter();
 
   // ---- constant after construction ----
   const Options options_;
+  const CurveSetup curve_;
   const Clock& clock_ = Clock::Real();
   const HeartbeatPolicy heartbeat_;  // what this side announces and enforces
   int wake_fd_ = -1;
@@ -305,7 +323,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::vector<Command> commands_;
   bool sleeping_ = false;       // the I/O thread is (about to be) blocked in poll
   std::vector<Command> batch_;  // I/O thread: the commands being run (capacity kept)
-  enum class PollKind { kLink, kMonitor };
+  enum class PollKind { kLink, kWatch };
   std::vector<zmq_pollitem_t> poll_items_;  // PollOnce's, reused
   std::vector<std::pair<uint64_t, PollKind>> poll_owners_;
   bool accepting_commands_ = true;
@@ -324,6 +342,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   pmp::Message rx_message_;  // what rx_ decodes to, reused (only one is handled at once)
   std::optional<zmq::socket_t> acceptor_;
   std::optional<zmq::socket_t> admin_;
+  std::unique_ptr<ZapHandler> zap_;  // CURVE allow-list, once an accepting socket uses it
   const TimePoint started_at_ = SteadyClock::now();
   bool multi_ = false;  // as Start() decided
   std::unique_ptr<IdentityTable> table_;
@@ -335,7 +354,6 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::unordered_map<std::string, RelayedPeer> relayed_;  // by client session
   uint64_t next_relayed_seq_ = 1;
   uint64_t next_link_id_ = 1;
-  uint64_t next_monitor_id_ = 1;
   std::unordered_map<uint64_t, PendingRequest> requests_;
   std::set<std::pair<TimePoint, uint64_t>> request_deadlines_;
   uint64_t next_request_id_ = 1;

@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "curve_keys.h"
 #include "io_loop.h"
 
 namespace procmod {
@@ -25,13 +26,6 @@ Status Validate(const Options& o) {
     return InvalidArgumentError("heartbeat.interval must be positive");
   }
   if (o.heartbeat.liveness == 0) return InvalidArgumentError("heartbeat.liveness must be ≥ 1");
-  const CurveOptions& curve = o.security.curve;
-  if (!curve.secret_key_file.empty() || !curve.authorized_keys_dir.empty() ||
-      !curve.server_public_key.empty()) {
-    // Refuse rather than silently run in clear text when encryption was asked for.
-    return InvalidArgumentError(
-        "security.curve is set, but CURVE is not supported by this version of procmod");
-  }
   if (o.render_client && o.role != Role::kClient) {
     return InvalidArgumentError("render-client mode is for role client");
   }
@@ -80,7 +74,12 @@ Result<ProcessModule*> ProcessModule::Initialize(Options options) {
         "ProcessModule::Get() instead");
   }
   if (Status s = Validate(options); !s.ok()) return s;
-  Result<std::shared_ptr<IoLoop>> loop = IoLoop::Create(options);
+  // Which sides this process has decides which CURVE keys it needs (DESIGN §6).
+  const bool accepts =
+      options.mode != Mode::kBroker && (options.mode == Mode::kForward) != (options.role == Role::kClient);
+  Result<CurveSetup> curve = ResolveCurve(options.security.curve, accepts, /*dials=*/!accepts);
+  if (!curve.ok()) return curve.status();
+  Result<std::shared_ptr<IoLoop>> loop = IoLoop::Create(options, std::move(*curve));
   if (!loop.ok()) return loop.status();
   g_module.reset(new ProcessModule());
   g_module->loop_ = std::move(*loop);
@@ -202,6 +201,7 @@ std::string ProcessModule::ListenEndpoint() const { return loop_->ListenEndpoint
 std::string ProcessModule::AdminEndpoint() const { return loop_->AdminEndpoint(); }
 void ProcessModule::SetAcceptingConnections(bool accepting) { loop_->SetAccepting(accepting); }
 void ProcessModule::SetConnectId(uint64_t connect_id) { loop_->SetConnectId(connect_id); }
+Status ProcessModule::ReloadAuthorizedKeys() { return loop_->ReloadAuthorizedKeys().status(); }
 
 Result<Connection> ProcessModule::ConnectToRemote(const std::string& url,
                                                   std::string_view expected_role) {

@@ -12,6 +12,7 @@
 
 #include <zmq.hpp>
 
+#include "curve_keys.h"
 #include "procmod/options.h"
 #include "procmod/result.h"
 #include "procmod/status.h"
@@ -30,6 +31,14 @@ void ConfigureConnector(zmq::socket_t& socket, const Options& options);
 
 // The admin ROUTER (DESIGN §4): no LINGER, and requests are small (1 MiB at most).
 void ConfigureAdmin(zmq::socket_t& socket);
+
+// CURVE on a socket that binds: `own` is this side's key pair; the process's ZAP
+// handler (zap_handler.h) decides whose handshake completes. Before bind.
+void ConfigureCurveServer(zmq::socket_t& socket, const CurveKeyPair& own);
+// CURVE on a socket that dials the acceptor whose public key is `server_key`.
+// Before connect.
+void ConfigureCurveClient(zmq::socket_t& socket, const CurveKeyPair& own,
+                          const std::string& server_key);
 
 enum class SendOutcome {
   kSent,
@@ -77,6 +86,9 @@ void RemoveIpcFile(const std::string& endpoint);
 // A Status for a failed bind or connect: kInvalidArgument for a malformed endpoint
 // or unsupported transport, kUnavailable otherwise (address in use, no such host).
 Status EndpointError(std::string_view verb, std::string_view endpoint, const zmq::error_t& error);
+
+// A CURVE peer's public key (Z85), the "User-Id" our ZAP handler gave it, or "".
+std::string PeerKeyOf(zmq::message_t& frame);
 
 // The peer's address as libzmq reports it ("Peer-Address" metadata), or "".
 std::string PeerAddressOf(zmq::message_t& frame);

@@ -33,10 +33,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 
-milliseconds Since(Clock::time_point start) {
-  return duration_cast<milliseconds>(Clock::now() - start);
-}
-
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -57,29 +53,12 @@ bool Contains(const std::vector<std::string>& lines, const std::string& line) {
   return std::find(lines.begin(), lines.end(), line) != lines.end();
 }
 
-// One finished run of procmod.
-struct CliRun {
-  std::optional<int> code;  // nothing if it did not exit by the deadline
-  std::string output;
-  milliseconds took{0};
-};
+using CliRun = ToolRun;
 
-// Runs procmod with `args` to completion. `output` is stdout and stderr together, or
-// with `stderr_only` what it wrote on stderr alone (stdout goes to /dev/null), to
-// check a failure is reported where scripts look for it.
+// Runs procmod with `args` to completion (see RunTool).
 CliRun RunCli(std::vector<std::string> args, bool stderr_only = false) {
   args.insert(args.begin(), PROCMOD_CLI);
-  if (stderr_only) {
-    // $0 and "$@" pass the arguments through the shell untouched.
-    args.insert(args.begin(), {"/bin/sh", "-c", R"(exec "$0" "$@" 2>&1 >/dev/null)"});
-  }
-  const Clock::time_point start = Clock::now();
-  Subprocess process(std::move(args), /*merge_stderr=*/!stderr_only);
-  CliRun run;
-  run.output = process.ReadAll(kDeadline);
-  run.code = process.Wait(kDeadline);
-  run.took = Since(start);
-  return run;
+  return RunTool(std::move(args), stderr_only, kDeadline);
 }
 
 // procmod-server with `args` and without an admin endpoint. Its stderr (the log) is

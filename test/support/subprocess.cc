@@ -106,6 +106,21 @@ std::string Subprocess::ReadAll(std::chrono::milliseconds timeout) {
   return all;
 }
 
+ToolRun RunTool(std::vector<std::string> argv, bool stderr_only,
+               std::chrono::milliseconds timeout) {
+  if (stderr_only) {
+    // $0 and "$@" pass the arguments through the shell untouched.
+    argv.insert(argv.begin(), {"/bin/sh", "-c", R"(exec "$0" "$@" 2>&1 >/dev/null)"});
+  }
+  const Clock::time_point start = Clock::now();
+  Subprocess process(std::move(argv), /*merge_stderr=*/!stderr_only);
+  ToolRun run;
+  run.output = process.ReadAll(timeout);
+  run.code = process.Wait(timeout);
+  run.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  return run;
+}
+
 void Subprocess::Signal(int signal) {
   if (!exit_code_) kill(pid_, signal);
 }

@@ -40,6 +40,18 @@ class Subprocess {
   std::optional<int> exit_code_;
 };
 
+// One finished run of a command-line tool.
+struct ToolRun {
+  std::optional<int> code;  // nothing if it did not exit by the deadline
+  std::string output;
+  std::chrono::milliseconds took{0};
+};
+
+// Runs `argv` to completion (up to `timeout`). `output` is stdout and stderr
+// together, or with `stderr_only` what it wrote on stderr alone (stdout goes to
+// /dev/null), to check a failure is reported where scripts look for it.
+ToolRun RunTool(std::vector<std::string> argv, bool stderr_only, std::chrono::milliseconds timeout);
+
 }  // namespace procmod::testing
 
 #endif  // PROCMOD_TEST_SUPPORT_SUBPROCESS_H_

@@ -42,6 +42,7 @@
 #include <string>
 
 #include "procmod/connection.h"
+#include "procmod/options.h"
 #include "procmod/result.h"
 
 namespace procmod {
@@ -65,9 +66,15 @@ namespace procmod {
 // three always mean "no admin service answered" and the rest "it answered no".
 // On success the Reply has code 0, `result` (msgpack, possibly empty) and any
 // payload frames.
+//   kPermissionDenied  CURVE: the handshake failed (the endpoint requires CURVE, the
+//                      server key is wrong, or our key is not on its list).
+// `curve`: for a tcp:// admin endpoint of a process with CURVE on, this side's
+// secret_key_file and the process's server_public_key (key or .pub file); empty
+// fields: plain.
 Result<Reply> AdminRequest(const std::string& endpoint, const std::string& method,
                            std::string args = {},
-                           std::chrono::milliseconds timeout = std::chrono::seconds(2));
+                           std::chrono::milliseconds timeout = std::chrono::seconds(2),
+                           const CurveOptions& curve = {});
 
 }  // namespace procmod
 

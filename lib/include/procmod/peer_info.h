@@ -24,6 +24,7 @@ struct PeerInfo {
   std::string version;   // the peer's protocol version, MAJOR.MINOR
   std::string software;  // e.g. "procmod 0.1.0", when the peer said
   std::string state;     // "admitted" (the only state a snapshot shows today)
+  std::string public_key;  // CURVE: the peer's public key (Z85, the ZAP user id); else ""
   bool incoming = true;  // true: it connected to us; false: we connected to it
   bool master = false;   // the oldest admitted client (ParaView's collaboration master)
   std::chrono::milliseconds connected_for{0};  // since admission

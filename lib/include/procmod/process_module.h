@@ -127,6 +127,12 @@ class ProcessModule {
   void SetAcceptingConnections(bool accepting);
   void SetConnectId(uint64_t connect_id);
 
+  // CURVE, accepting side: re-reads security.curve.authorized_keys_dir (what
+  // procmod-server does on SIGHUP). New keys are admitted from the next handshake
+  // on, removed ones refused; admitted peers stay. On a bad file the old list stays
+  // and the error is returned; kFailedPrecondition when this process checks no keys.
+  Status ReloadAuthorizedKeys();
+
   // Connects to the accepting side at `url` and returns once admitted (or why not).
   // `expected_role`, when not empty, is the role the peer must say it has.
   // Forward client in multi mode; also allowed after Start() in single mode.

@@ -1,0 +1,63 @@
+// handshake_watch.h: what happened to a dialing socket's ZMTP handshake.
+//
+// libzmq hides the transport: a DEALER that dials a CURVE server without CURVE, or
+// with the wrong server key, just reconnects quietly forever. A HandshakeWatch
+// reads the socket's monitor events (libzmq's zmq_socket_monitor) and turns them
+// into what the user must hear: the transport is up (so timeouts.handshake starts),
+// the handshake succeeded, or it failed, and why, as one line:
+//   "handshake failed: the server requires CURVE or the key is wrong (URL)".
+//
+// Owned by whoever owns the socket, on the same thread.
+//
+//   Result<HandshakeWatch> watch = HandshakeWatch::Start(context, socket, url, curve);
+//   poll watch->socket(); HandshakeWatch::Progress p = watch->Drain();
+//   if (p.failed) fail with *p.failed; else if (p.succeeded) ...
+#ifndef PROCMOD_SRC_HANDSHAKE_WATCH_H_
+#define PROCMOD_SRC_HANDSHAKE_WATCH_H_
+
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "procmod/result.h"
+#include "procmod/status.h"
+
+namespace procmod {
+
+class HandshakeWatch {
+ public:
+  // Watches `watched` (not yet connected) dialing `url`. `curve`: this side speaks
+  // CURVE (its messages then name its own public key, `public_key`).
+  static Result<HandshakeWatch> Start(zmq::context_t& context, zmq::socket_t& watched,
+                                      std::string url, bool curve, std::string public_key = {});
+
+  struct Progress {
+    bool transport_up = false;      // a TCP/ipc connection was made
+    bool succeeded = false;         // the ZMTP (and CURVE) handshake completed
+    std::optional<Status> failed;   // kPermissionDenied: the handshake was refused
+  };
+  // Reads every pending event, without blocking.
+  Progress Drain();
+  // The failure to report when the transport came up but no handshake completed
+  // within timeouts.handshake.
+  Status TimedOut() const;
+
+  zmq::socket_t& socket() { return monitor_; }
+  // Stops the monitor on `watched` (after the handshake, to poll one socket less).
+  void Stop(zmq::socket_t& watched);
+
+ private:
+  HandshakeWatch(zmq::socket_t monitor, std::string url, bool curve, std::string public_key);
+  Status Failure(uint16_t event, uint32_t value) const;
+
+  zmq::socket_t monitor_;
+  std::string url_;
+  bool curve_ = false;
+  std::string public_key_;
+  bool connected_ = false;  // a transport is up and its handshake not yet done
+};
+
+}  // namespace procmod
+
+#endif  // PROCMOD_SRC_HANDSHAKE_WATCH_H_

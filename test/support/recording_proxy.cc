@@ -1,0 +1,119 @@
+#include "support/recording_proxy.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace procmod::testing {
+namespace {
+
+sockaddr_in Loopback(int port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  return address;
+}
+
+}  // namespace
+
+RecordingProxy::RecordingProxy(int target_port) : target_port_(target_port) {
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address = Loopback(0);
+  socklen_t length = sizeof address;
+  if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      listen(listen_fd_, 16) != 0 ||
+      getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    throw std::runtime_error("recording proxy: cannot listen on 127.0.0.1");
+  }
+  port_ = ntohs(address.sin_port);
+  stop_fd_ = eventfd(0, EFD_CLOEXEC);
+  thread_ = std::thread([this] { Run(); });
+}
+
+RecordingProxy::~RecordingProxy() {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(stop_fd_, &one, sizeof one);
+  thread_.join();
+  close(stop_fd_);
+  close(listen_fd_);
+}
+
+std::string RecordingProxy::Recorded() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return recorded_;
+}
+
+void RecordingProxy::Run() {
+  struct Pair {
+    int a, b;  // client side, server side
+  };
+  std::vector<Pair> pairs;
+  for (;;) {
+    std::vector<pollfd> fds = {{stop_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    for (const Pair& p : pairs) {
+      fds.push_back({p.a, POLLIN, 0});
+      fds.push_back({p.b, POLLIN, 0});
+    }
+    if (poll(fds.data(), fds.size(), -1) < 0) continue;
+    if (fds[0].revents) break;
+    if (fds[1].revents & POLLIN) {
+      const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      const int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in target = Loopback(target_port_);
+      if (client >= 0 && server >= 0 &&
+          connect(server, reinterpret_cast<sockaddr*>(&target), sizeof target) == 0) {
+        pairs.push_back({client, server});
+      } else {
+        if (client >= 0) close(client);
+        if (server >= 0) close(server);
+      }
+    }
+    std::vector<Pair> open;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      bool alive = true;
+      for (int side = 0; side < 2 && alive; ++side) {
+        if (!(fds[2 + 2 * i + side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        const int from = side == 0 ? pairs[i].a : pairs[i].b;
+        const int to = side == 0 ? pairs[i].b : pairs[i].a;
+        char buffer[65536];
+        const ssize_t got = read(from, buffer, sizeof buffer);
+        if (got <= 0) {
+          alive = false;
+          break;
+        }
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          recorded_.append(buffer, static_cast<size_t>(got));
+        }
+        for (ssize_t sent = 0; sent < got;) {  // blocking write: test traffic is small
+          const ssize_t n = write(to, buffer + sent, static_cast<size_t>(got - sent));
+          if (n <= 0) {
+            alive = false;
+            break;
+          }
+          sent += n;
+        }
+      }
+      if (alive) {
+        open.push_back(pairs[i]);
+      } else {
+        close(pairs[i].a);
+        close(pairs[i].b);
+      }
+    }
+    pairs.swap(open);
+  }
+  for (const Pair& p : pairs) {
+    close(p.a);
+    close(p.b);
+  }
+}
+
+}  // namespace procmod::testing
