@@ -152,6 +152,19 @@ TEST_F(SendFlow, AClientThatDoesNotReadNeitherStallsTheServerNorTheOthers) {
     Result<PeerInfo> stats = to_stuck->Stats();
     return stats.ok() && stats->dropped > 0 && stats->dropped + stats->msgs_out >= 2000;
   }));
+  // Once everything between us is full (libzmq on the client side still takes up to
+  // its RCVHWM while the kernel buffers drain), a REQUEST to it fails at once with a
+  // typed error instead of waiting for its timeout.
+  EXPECT_TRUE(Eventually([&] {
+    for (int i = 0; i < 500; ++i) {  // top the queue up
+      Frames payload;
+      payload.emplace_back(std::string(65536, 'x'));
+      (void)to_stuck->Send(std::move(payload));
+    }
+    std::future<Result<Reply>> request = to_stuck->Request("status", {}, milliseconds(100));
+    if (request.wait_for(milliseconds(20)) != std::future_status::ready) return false;
+    return request.get().status().code() == StatusCode::kResourceExhausted;
+  }));
 }
 
 }  // namespace
