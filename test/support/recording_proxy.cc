@@ -63,6 +63,7 @@ void RecordingProxy::Run() {
     }
     if (poll(fds.data(), fds.size(), -1) < 0) continue;
     if (fds[0].revents) break;
+    const size_t polled = pairs.size();  // a pair accepted now has no pollfd yet
     if (fds[1].revents & POLLIN) {
       const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       const int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -75,8 +76,8 @@ void RecordingProxy::Run() {
         if (server >= 0) close(server);
       }
     }
-    std::vector<Pair> open;
-    for (size_t i = 0; i < pairs.size(); ++i) {
+    std::vector<Pair> open(pairs.begin() + static_cast<std::ptrdiff_t>(polled), pairs.end());
+    for (size_t i = 0; i < polled; ++i) {
       bool alive = true;
       for (int side = 0; side < 2 && alive; ++side) {
         if (!(fds[2 + 2 * i + side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
