@@ -83,7 +83,7 @@ struct Flags {
   std::string config;
   int port = -1;
   std::string listen, client_url, broker_url, service, server_type, timeout, admin;
-  std::string log_level, log_format, name;
+  std::string log_level, log_format, name, connection_file, lifetime_command;
   uint64_t connect_id = 0;
   bool reverse = false, multi = false, disable_further = false, check_config = false;
 };
@@ -109,6 +109,12 @@ void DefineFlags(CLI::App& app, Flags& f) {
   app.add_option("--timeout", f.timeout,
                  "end the session after this long: minutes, or 30s / 90m / 2h")
       ->type_name("TIME");
+  app.add_option("--connection-file", f.connection_file,
+                 "once accepting, write the real endpoint (and more) here as JSON, mode 0600")
+      ->type_name("PATH");
+  app.add_option("--lifetime-command", f.lifetime_command,
+                 "shell command printing the minutes left (ParaView's --timeout-command)")
+      ->type_name("CMD");
   app.add_flag("--disable-further-connections", f.disable_further,
                "start with new clients refused (DENY 409)");
   app.add_option("--admin", f.admin, "admin endpoint, or 'none'")->type_name("ENDPOINT");
@@ -127,6 +133,8 @@ Status ApplyFlags(const CLI::App& app, const Flags& f, Options& o) {
   if (admin_was_default) o.admin.endpoint = DefaultAdminEndpoint(o.name);
   if (f.reverse) o.mode = Mode::kReverse;
   if (app.count("--listen")) o.listen = f.listen;
+  if (app.count("--connection-file")) o.connection_file = f.connection_file;
+  if (app.count("--lifetime-command")) o.lifetime_command = f.lifetime_command;
   if (app.count("--client-url")) o.client_url = f.client_url;
   if (app.count("--broker-url")) {
     o.broker_url = f.broker_url;

@@ -1,11 +1,14 @@
 #include "serve.h"
 
 #include <cstdio>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
 #include "daemon_signals.h"
+#include "lifetime_command.h"
 #include "procmod/logging.h"
+#include "readiness.h"
 #include "services.h"
 
 namespace procmod::server {
@@ -81,10 +84,19 @@ int Serve(const Options& options) {
       if (!signals.stopped()) spdlog::error("procmod-server: {}", s.ToString());
     } else {
       PrintReady(**module, options);
+      NotifySupervisor("READY=1");  // systemd Type=notify; nothing when not asked
       if (!(*module)->AdminEndpoint().empty()) {
         spdlog::info("procmod-server: admin endpoint {}", (*module)->AdminEndpoint());
       }
+      if (!options.connection_file.empty()) {
+        spdlog::info("procmod-server: connection file {}", options.connection_file);
+      }
+      std::optional<LifetimeCommand> lifetime;
+      if (!options.lifetime_command.empty()) {
+        lifetime.emplace(**module, options.lifetime_command, options.lifetime_command_interval);
+      }
       const RunEnd end = (*module)->Run();
+      NotifySupervisor("STOPPING=1");
       spdlog::info("procmod-server: done: {}", RunEndName(end));
       code = signals.stopped() ? kExitClean : ExitCodeFor(end);
     }

@@ -34,6 +34,10 @@ void ExpectSameOptions(const Options& a, const Options& b) {
   EXPECT_EQ(a.service, b.service);
   EXPECT_EQ(a.connect_id, b.connect_id);
   EXPECT_EQ(a.accept_connections, b.accept_connections);
+  EXPECT_EQ(a.connection_file, b.connection_file);
+  EXPECT_EQ(a.lifetime_command, b.lifetime_command);
+  EXPECT_EQ(a.lifetime_command_interval, b.lifetime_command_interval);
+  EXPECT_EQ(a.lifetime_warnings, b.lifetime_warnings);
   EXPECT_EQ(a.heartbeat.interval, b.heartbeat.interval);
   EXPECT_EQ(a.heartbeat.liveness, b.heartbeat.liveness);
   EXPECT_EQ(a.timeouts.accept, b.timeouts.accept);
@@ -101,6 +105,10 @@ broker_url: tcp://127.0.0.1:5570
 service: viz
 connect_id: 18446744073709551615
 accept_connections: false
+connection_file: /scratch/job42/viz.json
+lifetime_command: "qstat -f | remaining-minutes"
+lifetime_command_interval: 30s
+lifetime_warnings: [10m, 2m, 30s]
 heartbeat: {interval: 250ms, liveness: 5}
 timeouts:
   accept: 30s
@@ -133,6 +141,12 @@ TEST(LoadConfig, EveryKeyIsParsed) {
   EXPECT_EQ(o.service, "viz");
   EXPECT_EQ(o.connect_id, std::numeric_limits<uint64_t>::max());
   EXPECT_FALSE(o.accept_connections);
+  EXPECT_EQ(o.connection_file, "/scratch/job42/viz.json");
+  EXPECT_EQ(o.lifetime_command, "qstat -f | remaining-minutes");
+  EXPECT_EQ(o.lifetime_command_interval, milliseconds(30'000));
+  EXPECT_EQ(o.lifetime_warnings,
+            (std::vector<milliseconds>{milliseconds(600'000), milliseconds(120'000),
+                                       milliseconds(30'000)}));
   EXPECT_EQ(o.heartbeat.interval, milliseconds(250));
   EXPECT_EQ(o.heartbeat.liveness, 5u);
   EXPECT_EQ(o.timeouts.accept, milliseconds(30'000));
@@ -313,6 +327,10 @@ TEST(LoadConfig, WrongTypesAreErrors) {
       {"security: {curve: {server_public_key: {}}}", 1, "security.curve.server_public_key:",
        "expected a string"},
       {"linger: forever", 1, "linger:", "expected a duration"},
+      {"lifetime_warnings: 5m", 1, "lifetime_warnings:",
+       "expected a list of durations like [5m, 1m], got \"5m\""},
+      {"lifetime_warnings: [5m, soon]", 1, "lifetime_warnings:", "soon"},
+      {"lifetime_command_interval: 10", 1, "lifetime_command_interval:", "a number needs a unit"},
   };
   for (const ErrorCase& c : cases) ExpectError(c);
 }

@@ -104,6 +104,8 @@ const std::vector<InfoField>& InfoFields() {
       {"admin", "admin", [](const json& i) { return Cell(i, "admin"); }},
       {"pid", "pid", [](const json& i) { return Cell(i, "pid"); }},
       {"uptime_ms", "uptime", [](const json& i) { return DurationCell(i, "uptime_ms"); }},
+      {"expires_in_ms", "time left",  // the server's lifetime; "-" when it has none
+       [](const json& i) { return DurationCell(i, "expires_in_ms"); }},
       {"accepting", "accepting", [](const json& i) { return Cell(i, "accepting"); }},
       {"peers", "peers", [](const json& i) { return Cell(i, "peers"); }},
       {"heartbeat_ms", "heartbeat", ShowHeartbeat},

@@ -248,6 +248,8 @@ class MapReader {
   void Duration(std::string_view key, milliseconds* out, milliseconds min,
                 milliseconds max = milliseconds::max());
   void Size(std::string_view key, size_t* out, uint64_t min);
+  // A sequence of durations ([5m, 1m]), each at least `min`.
+  void DurationList(std::string_view key, std::vector<milliseconds>* out, milliseconds min);
   void Choice(std::string_view key, std::vector<std::string_view> choices, std::string* out);
   MapReader Map(std::string_view key);
   void Finish();
@@ -378,6 +380,26 @@ void MapReader::Duration(std::string_view key, milliseconds* out, milliseconds m
   *out = *value;
 }
 
+void MapReader::DurationList(std::string_view key, std::vector<milliseconds>* out,
+                             milliseconds min) {
+  constexpr std::string_view kWhat = "a list of durations like [5m, 1m]";
+  Entry* entry = Lookup(key);
+  if (entry == nullptr) return;
+  if (!entry->value.IsSequence()) return Error(*entry, Expected(kWhat, Describe(entry->value)));
+  std::vector<milliseconds> values;
+  for (const YAML::Node& item : entry->value) {
+    Result<milliseconds> value = item.IsScalar() ? ParseDuration(item.Scalar())
+                                                 : Result<milliseconds>(InvalidArgumentError(
+                                                       Expected(kWhat, Describe(item))));
+    if (!value.ok()) return Error(*entry, value.status().message());
+    if (*value < min) {
+      return Error(*entry, Expected(DurationRange(min, milliseconds::max()), item.Scalar()));
+    }
+    values.push_back(*value);
+  }
+  *out = std::move(values);
+}
+
 void MapReader::Size(std::string_view key, size_t* out, uint64_t min) {
   Entry* entry = ScalarEntry(key, kSizeLike);
   if (entry == nullptr) return;
@@ -493,6 +515,10 @@ void ReadTopLevel(MapReader r, Options* options) {
   r.String("service", &options->service);
   r.WholeNumber("connect_id", &options->connect_id, 0);
   r.Bool("accept_connections", &options->accept_connections);
+  r.String("connection_file", &options->connection_file);
+  r.String("lifetime_command", &options->lifetime_command);
+  r.Duration("lifetime_command_interval", &options->lifetime_command_interval, milliseconds(100));
+  r.DurationList("lifetime_warnings", &options->lifetime_warnings, milliseconds(1));
   ReadHeartbeat(r.Map("heartbeat"), &options->heartbeat);
   ReadTimeouts(r.Map("timeouts"), &options->timeouts);
   ReadLimits(r.Map("limits"), &options->limits);
@@ -559,6 +585,12 @@ void DumpTopLevelScalars(YAML::Emitter& out, const Options& o) {
   Put(out, "service", o.service);
   Put(out, "connect_id", o.connect_id);
   Put(out, "accept_connections", o.accept_connections);
+  Put(out, "connection_file", o.connection_file);
+  Put(out, "lifetime_command", o.lifetime_command);
+  Put(out, "lifetime_command_interval", FormatDuration(o.lifetime_command_interval));
+  out << YAML::Key << "lifetime_warnings" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (milliseconds warning : o.lifetime_warnings) out << FormatDuration(warning);
+  out << YAML::EndSeq;
 }
 
 void DumpSections(YAML::Emitter& out, const Options& o) {

@@ -75,9 +75,13 @@ Admission IdentityTable::Admit(const std::string& routing_id, const pmp::Hello& 
   uint32_t major = 0, minor = 0, our_major = 0, our_minor = 0;
   ParseProtocolVersion(pmp::kProtocolVersion, our_major, our_minor);
   if (!ParseProtocolVersion(hello.version, major, minor) || major != our_major) {
-    return Deny(pmp::kCodeUnsupportedVersion, "protocol version " + hello.version +
-                                                  " is not supported; this side speaks " +
-                                                  std::string(pmp::kProtocolVersion));
+    // Both versions and what to do, so the connector's one line is enough.
+    const std::string theirs =
+        hello.version + (hello.software.empty() ? "" : " (" + hello.software + ")");
+    return Deny(pmp::kCodeUnsupportedVersion,
+                "protocol version " + theirs + " is not supported; this side speaks " +
+                    std::string(pmp::kProtocolVersion) + " (procmod " PROCMOD_VERSION
+                    "): peers need the same major version; upgrade the older side");
   }
   const auto& roles = policy_.accepted_roles;
   if (std::find(roles.begin(), roles.end(), hello.role) == roles.end()) {

@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -82,6 +83,7 @@ IoLoop::IoLoop(Options options, CurveSetup curve)
                                    std::max<uint32_t>(options_.heartbeat.liveness, 1)}),
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       context_(1),
+      lifetime_(options_.lifetime_warnings),
       tick_(TickFor(heartbeat_)) {}
 
 IoLoop::~IoLoop() {
@@ -255,7 +257,7 @@ void IoLoop::PollOnce() {
 }
 
 TimePoint IoLoop::NextDeadline() const {
-  TimePoint next = std::min({next_tick_, accept_deadline_, session_deadline_});
+  TimePoint next = std::min({next_tick_, accept_deadline_, lifetime_.End().value_or(TimePoint::max())});
   if (!request_deadlines_.empty()) next = std::min(next, request_deadlines_.begin()->first);
   if (admission_waiter_) next = std::min(next, admission_waiter_->deadline);
   for (const auto& [id, link] : links_) {
@@ -321,8 +323,11 @@ void IoLoop::OnTimer(TimePoint now) {
     accept_deadline_ = TimePoint::max();
     if (!ever_admitted_) EndRun(RunEnd::kAcceptTimeout);
   }
-  if (session_deadline_ <= now) {
-    session_deadline_ = TimePoint::max();
+  if (std::optional<milliseconds> left = lifetime_.DueWarning(now)) AnnounceLifetime(*left);
+  if (lifetime_.Over(now)) {
+    spdlog::info("procmod: the server's lifetime is over");
+    AnnounceLifetime(milliseconds(0));
+    lifetime_ = Lifetime({});  // once
     EndRun(RunEnd::kSessionTimeout);
   }
 
@@ -402,6 +407,7 @@ void IoLoop::ShutdownOnIoThread() {
   context_.close();                 // returns once every socket's linger (≤ 1 s) has run out
   RemoveIpcFile(ListenEndpoint());  // a clean exit leaves no socket file behind
   RemoveIpcFile(AdminEndpoint());
+  if (connection_file_written_) std::remove(options_.connection_file.c_str());
   EndRun(RunEnd::kStopped);
 }
 
@@ -434,7 +440,7 @@ Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
           table_.reset();
           return s;
         }
-        return Status();
+        return WriteOurConnectionFile();
       },
       AbortedError("process module finalized"));
 }
@@ -468,6 +474,24 @@ Status IoLoop::BindAdmin() {
   }
   admin_ = std::move(socket);
   return Status();
+}
+
+Status IoLoop::WriteOurConnectionFile() {
+  if (options_.connection_file.empty()) return Status();
+  ConnectionInfo info;
+  info.endpoint = ListenEndpoint();
+  info.name = options_.name;
+  info.role = std::string(RoleName(options_.role));
+  info.multi = multi_;
+  info.connect_id = options_.connect_id;
+  info.protocol = std::string(pmp::kProtocolVersion);
+  info.software = "procmod " PROCMOD_VERSION;
+  info.pid = static_cast<int64_t>(getpid());
+  info.admin = AdminEndpoint();
+  if (curve_.enabled) info.public_key = curve_.own.public_key;
+  Status written = WriteConnectionFile(options_.connection_file, info);
+  if (written.ok()) connection_file_written_ = true;
+  return written;
 }
 
 Status IoLoop::ApplyCurveServer(zmq::socket_t& socket) {
@@ -632,8 +656,28 @@ void IoLoop::ArmRun(bool multi, bool single_peer, milliseconds accept, milliseco
     single_peer_ = single_peer;
     const TimePoint now = clock_.Now();
     if (!ever_admitted_) accept_deadline_ = DeadlineAfter(now, accept);
-    session_deadline_ = DeadlineAfter(now, session);
+    lifetime_.SetSessionEnd(DeadlineAfter(now, session));
   });
+}
+
+void IoLoop::SetLifetime(milliseconds remaining) {
+  Dispatch([this, remaining] {
+    lifetime_.SetCommandEnd(clock_.Now() + std::max(remaining, milliseconds(0)));
+  });
+}
+
+void IoLoop::AnnounceLifetime(milliseconds left) {
+  if (!table_) return;
+  spdlog::info("procmod: telling {} client(s) the server ends in {} s", table_->size(),
+               left.count() / 1000.0);
+  const std::string text = "{\"expires_in_ms\": " + std::to_string(left.count()) + "}";
+  std::vector<std::string> sessions;
+  table_->ForEach([&](PeerRecord& peer) { sessions.push_back(peer.session); });
+  for (const std::string& session : sessions) {
+    Frames payload;
+    payload.emplace_back(text.data(), text.size());
+    SendToPeer(session, pmp::Data{"server", {}}, std::move(payload));
+  }
 }
 
 // ============================================================================
@@ -784,6 +828,9 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::
   welcome.heartbeat_ms = static_cast<uint64_t>(heartbeat_.settings().interval.count());
   welcome.liveness = heartbeat_.settings().liveness;
   welcome.multi = table_->policy().multi;
+  if (std::optional<milliseconds> left = lifetime_.Left(now)) {
+    welcome.expires_in_ms = static_cast<uint64_t>(left->count());
+  }
   if (!SendToRoutingId(routing_id, pmp::Encode(welcome), &peer)) {
     table_->Remove(routing_id);  // it left before it could hear the answer
     return;
@@ -917,6 +964,8 @@ nlohmann::json IoLoop::AdminProcessInfo() {
       {"software", "procmod " PROCMOD_VERSION},
       {"heartbeat_ms", heartbeat_.settings().interval.count()},
       {"liveness", heartbeat_.settings().liveness},
+      {"expires_in_ms", lifetime_.Left(clock_.Now()) ? nlohmann::json(lifetime_.Left(clock_.Now())->count())
+                                                      : nlohmann::json(nullptr)},
   };
 }
 

@@ -44,7 +44,9 @@
 #include "handshake_watch.h"
 #include "heartbeat.h"
 #include "identity_table.h"
+#include "lifetime.h"
 #include "procmod/connection.h"
+#include "procmod/connection_file.h"
 #include "procmod/options.h"
 #include "procmod/process_module.h"
 #include "send_window.h"
@@ -94,6 +96,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // connections"), and the connect-id new HELLOs must carry. Peers stay.
   void SetAccepting(bool accepting);
   void SetConnectId(uint64_t connect_id);
+  // The server ends in `remaining` (what a lifetime command said); clients are
+  // warned per options.lifetime_warnings, and Run() ends with kSessionTimeout.
+  void SetLifetime(milliseconds remaining);
   // CURVE: re-reads authorized_keys_dir; admitted peers stay (ZAP is only asked at
   // a handshake). kFailedPrecondition when this process checks no keys.
   Result<ReloadSummary> ReloadAuthorizedKeys();
@@ -226,6 +231,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   Status BindAdmin();
   // CURVE on an accepting socket: the ZAP handler first, then the socket's keys.
   Status ApplyCurveServer(zmq::socket_t& socket);
+  // options.connection_file, once the acceptor is bound (removed at shutdown).
+  Status WriteOurConnectionFile();
   void ServiceLink(Link& link);
   void ServiceWatch(Link& link);
   void OnTimer(TimePoint now);
@@ -307,6 +314,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void AdminSetConnectId(uint64_t connect_id) override;
   Result<nlohmann::json> AdminReloadKeys() override;
   void EndRun(RunEnd end);
+  // DATA on channel "server" to every accepted peer: {"expires_in_ms": left}.
+  void AnnounceLifetime(milliseconds left);
   void CheckAdmissionWaiter();
 
   // ---- constant after construction ----
@@ -342,7 +351,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   pmp::Message rx_message_;  // what rx_ decodes to, reused (only one is handled at once)
   std::optional<zmq::socket_t> acceptor_;
   std::optional<zmq::socket_t> admin_;
-  std::unique_ptr<ZapHandler> zap_;  // CURVE allow-list, once an accepting socket uses it
+  std::unique_ptr<ZapHandler> zap_;
+  bool connection_file_written_ = false;  // CURVE allow-list, once an accepting socket uses it
   const TimePoint started_at_ = SteadyClock::now();
   bool multi_ = false;  // as Start() decided
   std::unique_ptr<IdentityTable> table_;
@@ -364,7 +374,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   bool single_peer_ = false;
   bool ever_admitted_ = false;
   TimePoint accept_deadline_ = TimePoint::max();
-  TimePoint session_deadline_ = TimePoint::max();
+  Lifetime lifetime_;  // timeouts.session and SetLifetime(): the end, and the warnings
   Duration tick_;  // how often heartbeats and expiry are checked: interval / 4
   TimePoint next_tick_{};
   std::mt19937_64 jitter_{std::random_device{}()};  // backoff jitter, routing ids

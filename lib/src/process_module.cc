@@ -201,6 +201,9 @@ std::string ProcessModule::ListenEndpoint() const { return loop_->ListenEndpoint
 std::string ProcessModule::AdminEndpoint() const { return loop_->AdminEndpoint(); }
 void ProcessModule::SetAcceptingConnections(bool accepting) { loop_->SetAccepting(accepting); }
 void ProcessModule::SetConnectId(uint64_t connect_id) { loop_->SetConnectId(connect_id); }
+void ProcessModule::SetLifetime(std::chrono::milliseconds remaining) {
+  loop_->SetLifetime(remaining);
+}
 Status ProcessModule::ReloadAuthorizedKeys() { return loop_->ReloadAuthorizedKeys().status(); }
 
 Result<Connection> ProcessModule::ConnectToRemote(const std::string& url,

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace procmod {
 
@@ -122,6 +123,20 @@ struct Options {
   // Accepting side: admit new peers at all. False starts with further connections
   // disabled (every new HELLO gets DENY 409). Default: true.
   bool accept_connections = true;
+  // Accepting side: once bound, write a connection file here (JSON, mode 0600: the
+  // real endpoint, name, role, ...; procmod/connection_file.h), removed at exit.
+  // Empty: none. Default: "".
+  std::string connection_file;
+  // Server lifetime (ParaView's --timeout-command): procmod-server runs this shell
+  // command every lifetime_command_interval; its stdout is the minutes left (e.g.
+  // from the batch system). Empty: none. The library side is
+  // ProcessModule::SetLifetime().
+  std::string lifetime_command;
+  std::chrono::milliseconds lifetime_command_interval{60000};
+  // How long before the end of the server's lifetime (lifetime_command or
+  // timeouts.session) its clients get DATA on channel "server". Default: 5 min, 1 min.
+  std::vector<std::chrono::milliseconds> lifetime_warnings{std::chrono::minutes(5),
+                                                           std::chrono::minutes(1)};
   HeartbeatOptions heartbeat;
   TimeoutOptions timeouts;
   LimitOptions limits;

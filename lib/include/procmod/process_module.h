@@ -133,6 +133,14 @@ class ProcessModule {
   // and the error is returned; kFailedPrecondition when this process checks no keys.
   Status ReloadAuthorizedKeys();
 
+  // Accepting side: the server ends `remaining` from now (ParaView's
+  // --timeout-command; procmod-server calls it with what lifetime_command printed).
+  // The sooner of this and timeouts.session is the end: new clients read it in
+  // WELCOME (`expires_in_ms`), admitted ones get DATA on channel "server" with
+  // {"expires_in_ms": N} as it crosses options.lifetime_warnings and when it comes;
+  // then Run() returns kSessionTimeout. Call again whenever the estimate changes.
+  void SetLifetime(std::chrono::milliseconds remaining);
+
   // Connects to the accepting side at `url` and returns once admitted (or why not).
   // `expected_role`, when not empty, is the role the peer must say it has.
   // Forward client in multi mode; also allowed after Start() in single mode.
