@@ -295,14 +295,17 @@ void Relay::OnHello(const std::string& routing_id, const pmp::Hello& hello, std:
   const std::string from = address.empty() ? std::string("?") : address;
   HelloOutcome o = directory_.Hello(routing_id, hello, std::move(address), SteadyClock::now());
   if (!o.admitted) {
-    spdlog::info("procmod-broker: denied {} '{}' from {} (service '{}'): {} {}", hello.role,
-                 hello.name, from, hello.service, o.deny_code, o.reason);
+    if (denial_log_.Allow(SteadyClock::now(), "denials")) {  // a flood is not a log flood
+      spdlog::info("procmod-broker: denied {:?} {:?} from {} (service {:?}): {} {:?}",
+                   Clip(hello.role), Clip(hello.name), from, Clip(hello.service), o.deny_code,
+                   Clip(o.reason));
+    }
     SendOutbox(o.out);
     return;
   }
   LogEnded(o.ended);
-  spdlog::info("procmod-broker: admitted {} '{}' from {} for service '{}' as session {}",
-               hello.role, hello.name, from, hello.service, o.session);
+  spdlog::info("procmod-broker: admitted {} {:?} from {} for service {:?} as session {}",
+               hello.role, Clip(hello.name), from, Clip(hello.service), o.session);
   // In order: the old session's end, the WELCOME, the JOINED. A WELCOME that cannot
   // be delivered (the peer left already) ends the new session at once (§10.2).
   bool welcome_lost = false;
@@ -340,8 +343,10 @@ void Relay::OnLegMessage(Leg& leg, pmp::Message& message) {
       return RelayMessage(leg, message);
     case pmp::Command::kError: {
       const auto& error = std::get<pmp::Error>(message.header);
-      spdlog::warn("procmod-broker: {} session {} reported ERROR {}: {}", KindName(leg),
-                   leg.peer.session, error.code, error.reason);
+      if (error_log_.Allow(SteadyClock::now(), "peer ERRORs")) {
+        spdlog::warn("procmod-broker: {} session {} reported ERROR {}: {:?}", KindName(leg),
+                     leg.peer.session, error.code, Clip(error.reason));
+      }
       return;
     }
     case pmp::Command::kHello:  // handled before a leg is looked at
@@ -401,8 +406,9 @@ SendOutcome Relay::SendTo(const std::string& routing_id, pmp::Frames frames) {
 
 void Relay::LogEnded(const std::vector<Ended>& ended) {
   for (const Ended& e : ended) {
-    spdlog::info("procmod-broker: session {} of {} '{}' (service '{}') ended: {}",
-                 e.leg.peer.session, e.leg.peer.role, e.leg.peer.name, e.leg.service, e.why);
+    spdlog::info("procmod-broker: session {} of {} {:?} (service {:?}) ended: {}",
+                 e.leg.peer.session, e.leg.peer.role, Clip(e.leg.peer.name), Clip(e.leg.service),
+                 e.why);
   }
 }
 

@@ -39,6 +39,7 @@
 #include "curve_keys.h"
 #include "directory.h"
 #include "heartbeat.h"
+#include "log_text.h"
 #include "procmod/options.h"
 #include "procmod/result.h"
 #include "sockets.h"
@@ -132,6 +133,8 @@ class Relay : private AdminTarget {
   TimePoint next_tick_{};
   uint64_t relayed_ = 0;  // DATA/REQUEST/REPLY passed on
   uint64_t dropped_ = 0;  // messages a full queue refused
+  LogBudget denial_log_{20};  // lines per second a flood can cause (log_text.h)
+  LogBudget error_log_{20};
 };
 
 }  // namespace procmod::broker

@@ -65,8 +65,8 @@ void LifetimeCommand::Loop() {
   for (;;) {
     if (std::optional<std::string> output = RunOnce()) {
       if (std::optional<milliseconds> left = ParseTimeLeft(*output)) {
+        module_.SetLifetime(*left);  // first: once this line is logged, WELCOME says it
         spdlog::info("procmod-server: lifetime command: {:.1f} min left", left->count() / 60'000.0);
-        module_.SetLifetime(*left);
       } else {
         spdlog::warn("procmod-server: lifetime command printed '{}', not minutes; ignored",
                      std::string(Trim(*output)).substr(0, 80));

@@ -157,7 +157,8 @@ void ServerServices::CheckMaster() {
   if (master == master_) return;
   master_ = master;
   if (master.empty()) return;
-  spdlog::info("procmod-server: master is now session {} ('{}')", master, name);
+  spdlog::info("procmod-server: master is now session {} ({:?})", master,
+               std::string_view(name).substr(0, 64));  // peer text: escaped, clipped
   Announce({{"event", "master"}, {"session", master}, {"name", name}});
 }
 

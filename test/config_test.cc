@@ -47,6 +47,7 @@ void ExpectSameOptions(const Options& a, const Options& b) {
   EXPECT_EQ(a.limits.max_connections, b.limits.max_connections);
   EXPECT_EQ(a.limits.max_message_size, b.limits.max_message_size);
   EXPECT_EQ(a.limits.send_queue, b.limits.send_queue);
+  EXPECT_EQ(a.limits.receive_queue, b.limits.receive_queue);
   EXPECT_EQ(a.admin.endpoint, b.admin.endpoint);
   EXPECT_EQ(a.security.curve.secret_key_file, b.security.curve.secret_key_file);
   EXPECT_EQ(a.security.curve.authorized_keys_dir, b.security.curve.authorized_keys_dir);
@@ -115,7 +116,7 @@ timeouts:
   connect: 2m
   handshake: 1500ms
   session: 1h
-limits: {max_connections: 8, max_message_size: 1MiB, send_queue: 50}
+limits: {max_connections: 8, max_message_size: 1MiB, send_queue: 50, receive_queue: 20}
 admin: {endpoint: "tcp://127.0.0.1:9999"}
 security:
   curve:
@@ -156,6 +157,7 @@ TEST(LoadConfig, EveryKeyIsParsed) {
   EXPECT_EQ(o.limits.max_connections, 8u);
   EXPECT_EQ(o.limits.max_message_size, 1024u * 1024u);
   EXPECT_EQ(o.limits.send_queue, 50);
+  EXPECT_EQ(o.limits.receive_queue, 20);
   EXPECT_EQ(o.admin.endpoint, "tcp://127.0.0.1:9999");
   EXPECT_EQ(o.security.curve.secret_key_file, "/etc/procmod/server.key");
   EXPECT_EQ(o.security.curve.authorized_keys_dir, "/etc/procmod/authorized");
@@ -498,7 +500,7 @@ TEST(DumpConfig, ListsEveryKeyWithUnits) {
         "render_server_url: \"\"", "render_client: false", "broker_url: \"\"", "service: \"\"",
         "connect_id: 0", "accept_connections: true", "interval: 1s", "liveness: 3",
         "accept: 0s", "connect: 1m", "handshake: 5s", "session: 0s", "max_connections: 1024",
-        "max_message_size: 64MiB", "send_queue: 1000", "endpoint: none",
+        "max_message_size: 64MiB", "send_queue: 1000", "receive_queue: 1000", "endpoint: none",
         "secret_key_file: \"\"", "authorized_keys_dir: \"\"", "server_public_key: \"\"",
         "level: info", "format: text", "linger: 200ms"}) {
     EXPECT_THAT(dump, HasSubstr(std::string(line) + "\n")) << dump;

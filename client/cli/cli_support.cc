@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "procmod/config.h"
+#include "url.h"
 
 namespace procmod::cli {
 namespace {
@@ -47,6 +48,33 @@ Status CheckTcp(std::string_view url, std::string_view rest, UrlUse use) {
   return Status();
 }
 
+bool IsParaViewUrl(std::string_view url) {
+  for (std::string_view scheme : {"cs://", "csrc://", "cdsrs://", "cdsrsrc://"}) {
+    if (url.starts_with(scheme)) return true;
+  }
+  return false;
+}
+
+// The library's parser, so the CLI and Client agree on every form and message; here
+// a URL of the wrong direction for the command is refused too.
+Status CheckParaViewUrl(std::string_view url, UrlUse use) {
+  Result<ConnectionUrl> parsed = ParseConnectionUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  const std::string scheme(url.substr(0, url.find("://")));
+  if (parsed->kind == ConnectionUrl::kReverse && use == UrlUse::kConnect) {
+    return BadUrl(url, scheme +
+                           ":// is a reverse connection, where this side listens: "
+                           "use procmod wait --listen " +
+                           std::string(url));
+  }
+  if (parsed->kind == ConnectionUrl::kForward && use == UrlUse::kListen) {
+    return BadUrl(url, scheme +
+                           ":// is a forward connection, where this side dials: "
+                           "use procmod connect, ping or send");
+  }
+  return Status();
+}
+
 // Seconds with an optional fraction, as ping(8) -i and -W take them.
 std::optional<milliseconds> ParseSeconds(std::string_view text) {
   if (text.empty() || text.find_first_not_of("0123456789.") != std::string_view::npos ||
@@ -83,6 +111,7 @@ Status CheckUrl(std::string_view url, UrlUse use) {
     }
     return CheckTcp(url, rest.substr(0, slash), use);
   }
+  if (IsParaViewUrl(url)) return CheckParaViewUrl(url, use);
   if (url.rfind("inproc://", 0) == 0) {
     return BadUrl(
         url, "inproc:// only reaches threads of the same process; " + std::string(kExpectedUrl));

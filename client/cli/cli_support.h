@@ -24,9 +24,11 @@ inline constexpr int kExitDenied = 5;       // DENY (403, 409, 426, 503) or refu
 // Where a URL is used: dialing a server needs a real port; binding may ask for 0.
 enum class UrlUse { kConnect, kListen };
 
-// Checks `url` is tcp://HOST:PORT (port 1-65535, or 0 when binding) or ipc://PATH
-// before ZeroMQ sees it: its own error ("Invalid argument") does not say what was
-// expected, and it accepts tcp://host silently, never connecting.
+// Checks `url` is tcp://HOST:PORT (port 1-65535, or 0 when binding), ipc://PATH,
+// broker+tcp://HOST:PORT/SERVICE (connecting) or one of ParaView's URLs: cs:// and
+// cdsrs:// to connect, csrc:// and cdsrsrc:// to listen (lib/src/url.h) before
+// ZeroMQ sees it: its own error ("Invalid argument") does not say what was expected,
+// and it accepts tcp://host silently, never connecting.
 Status CheckUrl(std::string_view url, UrlUse use);
 
 // A time flag the way ping(8) takes one: a bare number is seconds and may have a

@@ -28,7 +28,18 @@ constexpr const char* kFooter = R"(
 URLS
   tcp://HOST:PORT        a server, e.g. tcp://127.0.0.1:11111 (port 1-65535)
   ipc://PATH             a Unix socket path
-  wait --listen also takes port 0: any free port, printed once bound.
+  broker+tcp://HOST:PORT/SERVICE   a service behind a procmod-broker
+  cs://HOST[:PORT]       ParaView's: one server (port 11111 unless given)
+  cdsrs://DSHOST[:PORT]/RSHOST[:PORT]
+                         a data server (11111) and a render server (22221)
+  wait --listen takes tcp://, ipc:// and ParaView's reverse URLs:
+  csrc://[HOST][:PORT]   listen for one server (port 11111; no HOST: every
+                         interface)
+  cdsrsrc://[DSHOST][:PORT]/[RSHOST][:PORT]
+                         listen for a data server and a render server
+  Port 0 there is any free port, printed once bound.
+  --connection-file FILE (ping, connect, send) instead of a URL: the JSON file a
+  server wrote (procmod-server --connection-file).
 
 TIMES
   -i, -W and --timeout take seconds (2, 0.2) or a duration (200ms, 1s, 5m).
@@ -46,6 +57,8 @@ EXAMPLES
   procmod ping tcp://127.0.0.1:11111                 4 pings, one a second
   procmod ping -c 0 -i 200ms tcp://viz-1:11111       until Ctrl-C, five a second
   procmod connect tcp://127.0.0.1:11111              who answers there
+  procmod connect cdsrs://viz-1/viz-2                a data and a render server
+  procmod ping --connection-file /scratch/job42/viz.json
   procmod wait --listen tcp://0.0.0.0:11111 --timeout 5m
   procmod send tcp://127.0.0.1:11111 --channel broadcast 'hello, everyone'
   procmod keygen --out ~/.procmod viz-1               viz-1.key and viz-1.pub
@@ -88,6 +101,10 @@ OUTPUT
   said BYE
 
   Start the server with: procmod-server --reverse --client-url tcp://THIS-HOST:PORT
+
+  With cdsrsrc:// it prints two "listening on ENDPOINT for the data server" /
+  "... for the render server" lines, waits for both, and prints each as
+  "data server connected from ..." and "render server connected from ...".
 )";
 
 constexpr const char* kSendFooter = R"(
@@ -126,10 +143,19 @@ void DefineGlobal(CLI::App& app, GlobalFlags& g, Texts& t) {
   app.add_flag("-v,--verbose", g.verbose, "log what the library does, on stderr");
 }
 
+// ping, connect and send take the server's URL or this.
+void AddConnectionFile(CLI::App& command, CommandLine& c) {
+  command
+      .add_option("--connection-file", c.connection_file,
+                  "instead of URL: the file a server wrote (its endpoint, CURVE key)")
+      ->type_name("FILE");
+}
+
 void DefinePing(CLI::App& app, CommandLine& c, Texts& t) {
   CLI::App* ping = app.add_subcommand("ping", "send REQUEST ping and time each reply");
   ping->footer(kPingFooter);
-  ping->add_option("URL", c.ping.url, "the server")->type_name("")->required();
+  ping->add_option("URL", c.ping.url, "the server (or --connection-file)")->type_name("");
+  AddConnectionFile(*ping, c);
   ping->add_option("-c,--count", c.ping.count, "requests to send; 0 = until Ctrl-C")
       ->type_name("COUNT")
       ->capture_default_str();
@@ -158,7 +184,8 @@ leaves this machine. Existing files are kept unless --force.
 void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
   CLI::App* connect = app.add_subcommand("connect", "say HELLO, show the WELCOME, say BYE");
   connect->footer(kConnectFooter);
-  connect->add_option("URL", c.url, "the server")->type_name("")->required();
+  connect->add_option("URL", c.url, "the server (or --connection-file)")->type_name("");
+  AddConnectionFile(*connect, c);
   connect->callback([&c] { c.command = Command::kConnect; });
 
   CLI::App* wait =
@@ -174,8 +201,9 @@ void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
 
   CLI::App* send = app.add_subcommand("send", "send one DATA message, say BYE");
   send->footer(kSendFooter);
-  send->add_option("URL", c.send.url, "the server")->type_name("")->required();
-  send->add_option("TEXT", c.send.text, "the payload: one frame")->type_name("")->required();
+  send->add_option("URL", c.send.url, "the server (or --connection-file)")->type_name("");
+  send->add_option("TEXT", c.send.text, "the payload: one frame")->type_name("");
+  AddConnectionFile(*send, c);
   send->add_option("--channel", c.send.channel, "the DATA's channel (default: none)")
       ->type_name("CHANNEL");
   send->callback([&c] { c.command = Command::kSend; });
@@ -194,6 +222,39 @@ void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
 int BadFlag(const std::string& flag, const Status& why) {
   std::fprintf(stderr, "procmod: %s: %s\n", flag.c_str(), std::string(why.message()).c_str());
   return kExitUsage;
+}
+
+// "procmod: WHY (see procmod --help)", exit 2: the shape of CLI11's own usage errors.
+int Usage(const std::string& why) {
+  std::fprintf(stderr, "procmod: %s (see procmod --help)\n", why.c_str());
+  return kExitUsage;
+}
+
+// ping, connect, send: exactly one of URL and --connection-file. With the file,
+// send's one positional is its TEXT, which CLI11 took for the URL.
+std::optional<int> CheckTarget(const CLI::App& app, CommandLine& c) {
+  const char* name = c.command == Command::kPing      ? "ping"
+                     : c.command == Command::kConnect ? "connect"
+                     : c.command == Command::kSend    ? "send"
+                                                      : nullptr;
+  if (name == nullptr) return std::nullopt;
+  const CLI::App* command = app.get_subcommand(name);
+  bool has_url = command->count("URL") > 0;
+  const bool has_file = command->count("--connection-file") > 0;
+  if (has_file && c.connection_file.empty()) return Usage("--connection-file: the path is empty");
+  if (c.command == Command::kSend) {
+    bool has_text = command->count("TEXT") > 0;
+    if (has_file && has_url && !has_text) {
+      c.send.text = std::move(c.send.url);
+      c.send.url.clear();
+      has_url = false;
+      has_text = true;
+    }
+    if (!has_text && (has_url || has_file)) return Usage("TEXT is required");
+  }
+  if (has_url && has_file) return Usage("give the server's URL or --connection-file, not both");
+  if (!has_url && !has_file) return Usage("URL or --connection-file is required");
+  return std::nullopt;
 }
 
 // Converts the texts; an exit code when one is bad.
@@ -245,20 +306,31 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     c.exit_code = rc == 0 ? kExitOk : kExitUsage;
     return c;
   }
-  c.exit_code = ApplyTexts(texts, c);
+  c.exit_code = CheckTarget(app, c);
+  if (!c.exit_code) c.exit_code = ApplyTexts(texts, c);
   return c;
 }
 
 int RunCommand(const CommandLine& c) {
+  GlobalFlags global = c.global;
+  PingFlags ping = c.ping;
+  SendFlags send = c.send;
+  std::string url = c.url;
+  if (!c.connection_file.empty()) {
+    std::string& target = c.command == Command::kPing   ? ping.url
+                          : c.command == Command::kSend ? send.url
+                                                        : url;
+    if (int rc = UseConnectionFile(c.connection_file, target, global); rc != kExitOk) return rc;
+  }
   switch (c.command) {
     case Command::kPing:
-      return Ping(c.global, c.ping);
+      return Ping(global, ping);
     case Command::kConnect:
-      return Connect(c.global, c.url);
+      return Connect(global, url);
     case Command::kWait:
-      return Wait(c.global, c.url);
+      return Wait(global, url);
     case Command::kSend:
-      return Send(c.global, c.send);
+      return Send(global, send);
     case Command::kKeygen:
       return Keygen(c.keygen);
   }

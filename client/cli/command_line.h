@@ -20,6 +20,8 @@ struct CommandLine {
   GlobalFlags global;
   PingFlags ping;
   std::string url;  // connect: the server; wait: where to listen
+  // ping, connect, send: instead of the URL, the connection file a server wrote.
+  std::string connection_file;
   SendFlags send;
   KeygenFlags keygen;
 };

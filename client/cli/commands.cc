@@ -12,6 +12,7 @@
 #include "keygen.h"
 #include "ping_stats.h"
 #include "procmod/client.h"
+#include "procmod/connection_file.h"
 #include "procmod/logging.h"
 
 namespace procmod::cli {
@@ -79,8 +80,10 @@ void PrintPeer(const Connection& peer) {
   PrintLine("  software: " + (info->software.empty() ? "(not given)" : info->software));
 }
 
-void SayBye(const Connection& peer) {
+// BYE to the server, and to the render server in render-client mode.
+void SayBye(const Connection& peer, const Connection& render = Connection()) {
   (void)peer.Close("bye");  // fails only when the peer is gone: nothing left to say
+  if (render.valid()) (void)render.Close("bye");
   PrintLine("said BYE");
 }
 
@@ -227,6 +230,20 @@ class Pinger {
 
 }  // namespace
 
+int UseConnectionFile(const std::string& path, std::string& url, GlobalFlags& global) {
+  Result<ConnectionInfo> info = ReadConnectionFile(path);
+  if (!info.ok()) return Fail({kExitUsage, std::string(info.status().message())});
+  url = info->endpoint;
+  // The file is how a server on a port nobody chose tells its clients everything
+  // needed to reach it; an explicit flag still wins.
+  if (!info->public_key.empty() && !global.curve.secret_key_file.empty() &&
+      global.curve.server_public_key.empty()) {
+    global.curve.server_public_key = info->public_key;
+  }
+  if (global.connect_id == 0) global.connect_id = info->connect_id;
+  return kExitOk;
+}
+
 int Ping(const GlobalFlags& global, const PingFlags& flags) {
   DisconnectWatch watch;  // before the client: its callback may run until ~Client
   Opened opened = Open(flags.url, global);
@@ -242,9 +259,11 @@ int Connect(const GlobalFlags& global, const std::string& url) {
   Opened opened = Open(url, global);
   if (!opened.client) return opened.exit_code;
   const Connection server = opened.client->server();
+  const Connection render = opened.client->render_server();  // cdsrs:// only
   PrintLine("connected to " + url);
   PrintPeer(server);
-  SayBye(server);
+  if (render.valid()) PrintPeer(render);  // its role line tells it apart
+  SayBye(server, render);
   return kExitOk;
 }
 
@@ -253,14 +272,34 @@ int Wait(const GlobalFlags& global, const std::string& listen_url) {
     return Fail({kExitUsage, std::string(s.message())});
   }
   SetUpLogging(global);
+  // cdsrsrc://: a data server and a render server, each on its own endpoint.
+  const bool pair = listen_url.starts_with("cdsrsrc://");
   std::string endpoint = listen_url;  // the bound one, port 0 resolved, once known
-  Result<std::unique_ptr<Client>> client =
-      Client::WaitForServer(listen_url, MakeOptions(global), [&endpoint](const std::string& bound) {
-        endpoint = bound;
-        PrintLine("listening on " + bound);
+  int bound = 0;
+  Result<std::unique_ptr<Client>> client = Client::WaitForServer(
+      listen_url, MakeOptions(global), [&endpoint, &bound, pair](const std::string& at) {
+        if (++bound == 1) endpoint = at;
+        const char* whom = !pair        ? ""
+                           : bound == 1 ? " for the data server"
+                                        : " for the render server";
+        PrintLine("listening on " + at + whom);
       });
   if (!client.ok()) {
+    // The library's line says which of the two did not come.
+    if (pair && client.status().IsDeadlineExceeded()) {
+      return Fail({kExitUnreachable, std::string(client.status().message())});
+    }
     return Fail(DescribeConnectFailure(client.status(), endpoint, UrlUse::kListen, global.timeout));
+  }
+  if (pair) {
+    const Connection data = (*client)->server();
+    const Connection render = (*client)->render_server();
+    PrintLine("data server connected from " + data.address());
+    PrintPeer(data);
+    PrintLine("render server connected from " + render.address());
+    PrintPeer(render);
+    SayBye(data, render);
+    return kExitOk;
   }
   // A render server is kept apart from the others by the façade.
   const Connection server =
@@ -281,7 +320,8 @@ int Send(const GlobalFlags& global, const SendFlags& flags) {
   }
   PrintLine("sent " + std::to_string(flags.text.size()) + " bytes" +
             (flags.channel.empty() ? "" : " on channel " + flags.channel) + " to " + flags.url);
-  SayBye(server);  // queued after the DATA, so the server gets both, in order
+  // Queued after the DATA, so the server gets both, in order.
+  SayBye(server, opened.client->render_server());
   return kExitOk;
 }
 

@@ -20,7 +20,7 @@ struct GlobalFlags {
   uint64_t connect_id = 0;                   // must match the server's --connect-id
   std::chrono::milliseconds timeout{10000};  // connecting (or waiting); 0 = no limit
   bool verbose = false;                      // the library's log on stderr
-  CurveOptions curve;  // --key, --server-key, --authorized-keys
+  CurveOptions curve;                        // --key, --server-key, --authorized-keys
 };
 
 struct PingFlags {
@@ -36,6 +36,12 @@ struct SendFlags {
   std::string channel;
   std::string text;
 };
+
+// --connection-file: sets `url` to the endpoint in the file at `path`
+// (procmod/connection_file.h). A CURVE server's file has its public key: with --key
+// but no --server-key, that is the server key; its connect-id is used unless
+// --connect-id gave one. Exit 2 with one line when the file cannot be read.
+int UseConnectionFile(const std::string& path, std::string& url, GlobalFlags& global);
 
 int Ping(const GlobalFlags& global, const PingFlags& flags);
 int Connect(const GlobalFlags& global, const std::string& url);

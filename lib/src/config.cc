@@ -466,6 +466,7 @@ void ReadLimits(MapReader r, LimitOptions* limits) {
   // Below 64 bytes not even a HELLO fits.
   r.Size("max_message_size", &limits->max_message_size, 64);
   r.WholeNumber("send_queue", &limits->send_queue, 1);
+  r.WholeNumber("receive_queue", &limits->receive_queue, 1);
   r.Finish();
 }
 
@@ -609,6 +610,7 @@ void DumpSections(YAML::Emitter& out, const Options& o) {
   Put(out, "max_connections", o.limits.max_connections);
   Put(out, "max_message_size", FormatSize(o.limits.max_message_size));
   Put(out, "send_queue", o.limits.send_queue);
+  Put(out, "receive_queue", o.limits.receive_queue);
   out << YAML::EndMap;
   BeginSection(out, "admin");
   Put(out, "endpoint", o.admin.endpoint.empty() ? "none" : o.admin.endpoint);

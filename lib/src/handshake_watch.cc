@@ -70,15 +70,22 @@ HandshakeWatch::Progress HandshakeWatch::Drain() {
         break;
       case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         connected_ = false;
+        cut_off_ = 0;
         progress.transport_up = progress.succeeded = true;
         break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
       case ZMQ_EVENT_DISCONNECTED:
-        // Closed by the other side mid-handshake: a CURVE server that could not read
-        // our HELLO (wrong server key) just hangs up, without an event of its own.
-        if (connected_ && !progress.failed) progress.failed = Failure(id, value);
+        // Cut off mid-handshake. A CURVE server that cannot read our HELLO (wrong
+        // server key) just hangs up, without an event of its own; but so does a
+        // listener that is closing. Twice in a row (libzmq redials in 100 ms) is a
+        // refusal; once may be bad luck.
+        if (connected_) {
+          progress.transport_lost = true;
+          if (++cut_off_ >= 2 && !progress.failed) progress.failed = Failure(id, value);
+        }
         connected_ = false;
         break;
-      default:  // HANDSHAKE_FAILED_*
+      default:  // HANDSHAKE_FAILED_PROTOCOL, _AUTH: the other side said no
         if (!progress.failed) progress.failed = Failure(id, value);
         connected_ = false;
         break;

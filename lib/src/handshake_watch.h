@@ -34,6 +34,7 @@ class HandshakeWatch {
 
   struct Progress {
     bool transport_up = false;      // a TCP/ipc connection was made
+    bool transport_lost = false;    // ... and lost before its handshake completed
     bool succeeded = false;         // the ZMTP (and CURVE) handshake completed
     std::optional<Status> failed;   // kPermissionDenied: the handshake was refused
   };
@@ -56,6 +57,7 @@ class HandshakeWatch {
   bool curve_ = false;
   std::string public_key_;
   bool connected_ = false;  // a transport is up and its handshake not yet done
+  int cut_off_ = 0;         // transports lost mid-handshake in a row
 };
 
 }  // namespace procmod

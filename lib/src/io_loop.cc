@@ -16,6 +16,7 @@
 #include <zmq_addon.hpp>
 
 #include "connection_state.h"
+#include "log_text.h"
 #include "sockets.h"
 #include "url.h"
 
@@ -806,8 +807,10 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::
   const std::string from = address.empty() ? std::string("?") : address;
   Admission admission = table_->Admit(routing_id, hello, std::move(address), now);
   if (!admission.admitted) {
-    spdlog::info("procmod: denied {} '{}' from {}: {} {}", hello.role, hello.name, from,
-                 admission.deny_code, admission.reason);
+    if (denial_log_.Allow(now, "denials")) {  // a HELLO flood is not a log flood
+      spdlog::info("procmod: denied {:?} {:?} from {}: {} {:?}", Clip(hello.role), Clip(hello.name),
+                   from, admission.deny_code, Clip(admission.reason));
+    }
     SendToRoutingId(routing_id, pmp::Encode(pmp::Deny{admission.deny_code, admission.reason}));
     return;
   }
@@ -836,8 +839,8 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::
     return;
   }
   ever_admitted_ = true;
-  spdlog::info("procmod: admitted {} '{}' from {} as session {}", peer.role, peer.name, from,
-               peer.session);
+  spdlog::info("procmod: admitted {} {:?} from {} as session {}{}", peer.role, Clip(peer.name), from,
+               peer.session, peer.public_key.empty() ? "" : ", key " + peer.public_key);
   if (admission_waiter_) admission_waiter_->admitted++;
   peer.handle = NewConnection(peer, /*incoming=*/true);
   Connection connection = peer.handle;  // the record may go in the callback
@@ -868,8 +871,10 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
       return OnReply(std::get<pmp::Reply>(message.header), std::move(message.payload));
     case pmp::Command::kError: {
       const auto& error = std::get<pmp::Error>(message.header);
-      spdlog::warn("procmod: session {} reported ERROR {}: {}", peer.session, error.code,
-                   error.reason);
+      if (error_log_.Allow(now_, "peer ERRORs")) {
+        spdlog::warn("procmod: session {} reported ERROR {}: {:?}", peer.session, error.code,
+                     Clip(error.reason));
+      }
       if (kind == PeerKind::kLinked && error.code == pmp::kCodeUnknownSession) {
         return DropLink(link_by_session_.at(peer.session), DisconnectReason::kForgotten);
       }
@@ -1028,9 +1033,11 @@ void IoLoop::ServiceWatch(Link& link) {
   if (progress.succeeded) {
     link.state = Link::State::kHandshaking;  // now HELLO must get its answer
     link.handshake_deadline = clock_.Now() + options_.timeouts.handshake;
-  } else if (progress.transport_up) {
+  } else if (progress.transport_up && !progress.transport_lost) {
     // ZMTP (and CURVE) must complete within timeouts.handshake as well.
     link.handshake_deadline = clock_.Now() + options_.timeouts.handshake;
+  } else if (progress.transport_lost) {
+    link.handshake_deadline = TimePoint::max();  // redialing: timeouts.connect governs
   }
 }
 
@@ -1335,7 +1342,7 @@ void IoLoop::OnJoined(Link& broker, const pmp::Joined& joined) {
   client.admitted_seq = next_relayed_seq_++;
   client.connected_at = client.last_seen = client.last_sent = now;
   ever_admitted_ = true;
-  spdlog::info("procmod: admitted client '{}' via broker as session {}", client.name,
+  spdlog::info("procmod: admitted client {:?} via broker as session {}", Clip(client.name),
                client.session);
   client.handle = NewConnection(client, /*incoming=*/true);
   Connection connection = client.handle;
@@ -1470,8 +1477,9 @@ bool IoLoop::SendToPeer(const std::string& session, pmp::Header header, Frames p
 }
 
 void IoLoop::Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason) {
-  spdlog::info("procmod: session {} of {} '{}' from {} ended: {}", peer.session, peer.role,
-               peer.name, peer.address.empty() ? "?" : peer.address, DisconnectReasonName(reason));
+  spdlog::info("procmod: session {} of {} {:?} from {} ended: {}", peer.session, peer.role,
+               Clip(peer.name), peer.address.empty() ? "?" : peer.address,
+               DisconnectReasonName(reason));
   Connection connection = MakeConnection(peer, incoming);
   Invoke("disconnected", on_disconnected_, connection, reason);
   if (single_peer_) {

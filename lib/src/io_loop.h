@@ -45,6 +45,7 @@
 #include "heartbeat.h"
 #include "identity_table.h"
 #include "lifetime.h"
+#include "log_text.h"
 #include "procmod/connection.h"
 #include "procmod/connection_file.h"
 #include "procmod/options.h"
@@ -378,6 +379,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   Duration tick_;  // how often heartbeats and expiry are checked: interval / 4
   TimePoint next_tick_{};
   std::mt19937_64 jitter_{std::random_device{}()};  // backoff jitter, routing ids
+  LogBudget denial_log_{20};  // lines per second a flood can cause (log_text.h)
+  LogBudget error_log_{20};
 };
 
 }  // namespace procmod

@@ -44,6 +44,12 @@ void ConfigureAcceptor(zmq::socket_t& socket, const Options& options) {
   // heartbeat timer with a linear scan of all timers on every message received, so
   // with 5,000 peers it cost 4x the CPU of a plain ROUTER (bench/, BENCHMARKS.md).
   // Our PMP expiry closes a dead peer's session just the same.
+  // What a peer may have queued here unread. When a peer closes, libzmq keeps its
+  // unread messages until we read them, so a flood of short-lived connections each
+  // leaving a full queue behind grows the server faster than one thread reads:
+  // exposed servers lower it (docs/SECURITY.md; test/hostile, HelloFlood). Not lower
+  // by default: at 100, one-way 64 KiB DATA lost about a fifth of its rate.
+  socket.set(zmq::sockopt::rcvhwm, options.limits.receive_queue);
   // A crowd connecting at once must not overflow the kernel's accept queue
   // (libzmq's default backlog is 100; the kernel caps it at net.core.somaxconn).
   socket.set(zmq::sockopt::backlog, 4096);

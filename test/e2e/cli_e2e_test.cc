@@ -197,7 +197,7 @@ TEST(CliConnect, ShowsTheServersWelcomeAndSaysBye) {
   EXPECT_EQ(CountStartingWith(lines, "  session:  "), 1u) << run.output;
   EXPECT_TRUE(Contains(lines, "said BYE")) << run.output;
   // The server logs the session under our --name, ended by our BYE.
-  EXPECT_TRUE(server.WaitFor("'e2e-cli'").has_value());
+  EXPECT_TRUE(server.WaitFor("\"e2e-cli\"").has_value());
 }
 
 TEST(CliSend, BroadcastReachesTheOtherClient) {

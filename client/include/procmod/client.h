@@ -3,7 +3,8 @@
 // Client is what an application links to talk to a procmod server: a small façade
 // over the process module for the common cases: connect to a server by URL (forward),
 // wait for a server to dial in (reverse), or connect a render-client pair (a data
-// server and a render server). It owns the process's one ProcessModule (S1) for its
+// server and a render server). URLs may be ParaView's too (cs://, csrc://, cdsrs://,
+// cdsrsrc://; docs/CLI.md). It owns the process's one ProcessModule (S1) for its
 // lifetime, so a process has at most one Client and no other module.
 //
 //   procmod::ClientOptions options;
@@ -20,6 +21,7 @@
 #define PROCMOD_CLIENT_H_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,20 +62,41 @@ struct ClientOptions {
 
 class Client {
  public:
-  // Forward: connects to the server at `url` and returns once admitted.
+  // Forward: connects to the server at `url` and returns once admitted. `url` is
+  // tcp://HOST:PORT, ipc://PATH, broker+tcp://HOST:PORT/SERVICE, ParaView's
+  // cs://HOST[:PORT] (port 11111 unless given), or cdsrs://DSHOST[:PORT]/RSHOST[:PORT]
+  // (render-client mode, as ConnectRenderPair; ports 11111 and 22221 unless given).
+  // A reverse URL (csrc://, cdsrsrc://) is kInvalidArgument: WaitForServer takes it.
   static Result<std::unique_ptr<Client>> Connect(const std::string& url,
                                                  ClientOptions options = {});
+  // pvpython's Connect(): `data_url` alone is the server as above (a combined one,
+  // or a cdsrs:// pair); with `render_url`, they are the data server and the render
+  // server (ConnectRenderPair). `timeout` replaces options.connect_timeout.
+  static Result<std::unique_ptr<Client>> Connect(const std::string& data_url,
+                                                 const std::string& render_url,
+                                                 std::chrono::milliseconds timeout,
+                                                 ClientOptions options = {});
   // Render-client mode: connects to a data server and a render server; each must say
-  // it is of that type.
+  // it is of that type. Each URL is tcp://, ipc:// or cs:// (whose default port is
+  // 11111 here too: give a render server's port, ParaView's is 22221).
   static Result<std::unique_ptr<Client>> ConnectRenderPair(const std::string& data_url,
                                                            const std::string& render_url,
                                                            ClientOptions options = {});
   // Reverse: binds `listen_url` and waits up to options.connect_timeout for a server
-  // to dial in. `on_listening`, when given, gets the bound endpoint (port 0 resolved)
-  // before the wait starts.
+  // to dial in. `listen_url` is tcp://HOST:PORT (port 0: any free port), ipc://PATH,
+  // csrc://[HOST][:PORT] or, for a data server and a render server (render-client
+  // mode), cdsrsrc://[DSHOST][:PORT]/[RSHOST][:PORT]; an empty HOST there is every
+  // interface. `on_listening`, when given, gets the bound endpoint (port 0 resolved)
+  // before the wait starts; for cdsrsrc:// it is called twice, with the data
+  // server's endpoint and then the render server's.
   static Result<std::unique_ptr<Client>> WaitForServer(
       const std::string& listen_url, ClientOptions options = {},
       std::function<void(const std::string& endpoint)> on_listening = {});
+  // pvpython's ReverseConnect(port): as WaitForServer("csrc://:PORT"), so it listens
+  // on EVERY interface (tcp://*:PORT), as ParaView does. To listen on one address
+  // (e.g. 127.0.0.1), use WaitForServer. `timeout` replaces options.connect_timeout.
+  static Result<std::unique_ptr<Client>> ReverseConnect(int port, std::chrono::milliseconds timeout,
+                                                        ClientOptions options = {});
 
   ~Client();  // BYE to the server(s); finalizes the module
   Client(const Client&) = delete;
@@ -101,11 +124,25 @@ class Client {
 
  private:
   Client(ProcessModule* module, ClientOptions options);
+  // Forwards a second listening port to the module's one (client.cc).
+  class PortRelay;
+
   static Result<std::unique_ptr<Client>> Create(Options module_options, ClientOptions options);
+  // WaitForServer's cases: one server on `listen_url`; a data server and a render
+  // server (cdsrsrc://) on two endpoints, which may be the same.
+  static Result<std::unique_ptr<Client>> WaitForOne(
+      const std::string& listen_url, ClientOptions options,
+      const std::function<void(const std::string&)>& on_listening);
+  static Result<std::unique_ptr<Client>> WaitForRenderPair(
+      const std::string& data_listen, const std::string& render_listen, ClientOptions options,
+      const std::function<void(const std::string&)>& on_listening);
   void Track(const Connection& peer);
 
   ProcessModule* module_;
   const ClientOptions options_;
+  // cdsrsrc:// with two ports: the module binds the data server's, this the render
+  // server's. Destroyed after the module (~Client), so the BYE gets through.
+  std::unique_ptr<PortRelay> relay_;
 
   mutable std::mutex mu_;  // guards the three below
   Connection server_;

@@ -65,6 +65,9 @@ struct LimitOptions {
   size_t max_connections = 1024;               // multi mode: beyond it, DENY 503
   size_t max_message_size = 64 * 1024 * 1024;  // bytes per message; more gets ERROR 413
   int send_queue = 1000;                       // messages queued per peer (ZMQ_SNDHWM)
+  // Accepting side: messages a peer may have waiting unread (the acceptor's
+  // ZMQ_RCVHWM). Lower (e.g. 100) on servers exposed to floods of connections.
+  int receive_queue = 1000;
 };
 
 struct AdminOptions {
