@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -19,7 +20,7 @@
 
 // ParseConnectionUrl is the library's (the module dials cs:// with the same code);
 // procmod_client does not link procmod_internal, whose include path would name it.
-#include "../../lib/src/url.h"
+#include "url.h"  // lib/src: the URL parser the library dials with
 
 namespace procmod {
 namespace {
@@ -391,6 +392,9 @@ Result<std::unique_ptr<Client>> Client::Create(Options module_options, ClientOpt
   std::unique_ptr<Client> client(new Client(*module, std::move(options)));
   Client* self = client.get();
   (*module)->OnConnected([self](const Connection& peer) { self->Track(peer); });
+  (*module)->OnData([self](const Connection& from, std::string_view channel, Frames payload) {
+    self->Dispatch(from, channel, std::move(payload));
+  });
   return client;
 }
 
@@ -623,7 +627,36 @@ Status Client::Send(Frames payload, std::string_view channel) {
   return to.Send(std::move(payload), channel);
 }
 
-void Client::OnData(DataCallback callback) { module_->OnData(std::move(callback)); }
+void Client::OnData(DataCallback callback) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_data_ = std::move(callback);
+}
+
+void Client::OnServerExpiring(std::function<void(std::chrono::milliseconds left)> callback) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_expiring_ = std::move(callback);
+}
+
+void Client::Dispatch(const Connection& from, std::string_view channel, Frames payload) {
+  DataCallback data;
+  std::function<void(std::chrono::milliseconds)> expiring;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    data = on_data_;
+    expiring = on_expiring_;
+  }
+  // Callbacks run outside the lock, as everywhere here.
+  if (channel != "server") {
+    if (data) data(from, channel, std::move(payload));
+    return;
+  }
+  // {"expires_in_ms": N} (PROTOCOL, WELCOME): the one number is all we need.
+  const std::string text = payload.empty() ? std::string() : payload[0].to_string();
+  const size_t colon = text.find(':');
+  if (!expiring || colon == std::string::npos) return;
+  const long long left = std::strtoll(text.c_str() + colon + 1, nullptr, 10);
+  expiring(std::chrono::milliseconds(std::max(left, 0LL)));
+}
 
 void Client::OnDisconnected(DisconnectedCallback callback) {
   module_->OnDisconnected(std::move(callback));

@@ -136,30 +136,30 @@ TEST_F(Lifetime, ClientsReadTheTimeLeftAndAreWarnedBeforeTheEnd) {
   EXPECT_LE(*welcome->expires_in_ms, 6000u);
   raw.Send(pmp::Bye{"seen"});
 
-  // An admitted client gets DATA on channel "server" at 4 s, 2 s and 0 s left.
+  // An admitted client is told (DATA on channel "server", OnServerExpiring) at 4 s,
+  // 2 s and 0 s left.
   struct Notice {
     milliseconds at;
-    std::string text;
+    milliseconds left;
   };
   std::mutex mu;
   std::vector<Notice> notices;
   Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
-  (*client)->OnData([&](const Connection&, std::string_view channel, Frames payload) {
-    if (channel != "server" || payload.empty()) return;
+  (*client)->OnServerExpiring([&](milliseconds left) {
     std::lock_guard<std::mutex> lock(mu);
-    notices.push_back({std::chrono::duration_cast<milliseconds>(Clock::now() - told),
-                       payload[0].to_string()});
+    notices.push_back({std::chrono::duration_cast<milliseconds>(Clock::now() - told), left});
   });
   EXPECT_EQ(server->Wait(milliseconds(15000)), 0) << server->Transcript();
   std::lock_guard<std::mutex> lock(mu);
   ASSERT_EQ(notices.size(), 3u);
   const milliseconds slack(600);  // a tick (250 ms) and scheduling
-  EXPECT_NEAR(notices[0].at.count(), 2000, slack.count()) << notices[0].text;
-  EXPECT_THAT(notices[0].text, HasSubstr("\"expires_in_ms\""));
-  EXPECT_NEAR(notices[1].at.count(), 4000, slack.count()) << notices[1].text;
-  EXPECT_NEAR(notices[2].at.count(), 6000, slack.count()) << notices[2].text;
-  EXPECT_EQ(notices[2].text, "{\"expires_in_ms\": 0}");
+  EXPECT_NEAR(notices[0].at.count(), 2000, slack.count());
+  EXPECT_NEAR(notices[0].left.count(), 4000, slack.count());
+  EXPECT_NEAR(notices[1].at.count(), 4000, slack.count());
+  EXPECT_NEAR(notices[1].left.count(), 2000, slack.count());
+  EXPECT_NEAR(notices[2].at.count(), 6000, slack.count());
+  EXPECT_EQ(notices[2].left, milliseconds(0));
 }
 
 TEST_F(Lifetime, AFailingCommandIsLoggedAndIgnored) {

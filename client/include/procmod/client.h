@@ -115,7 +115,13 @@ class Client {
   Status Send(std::string_view bytes, std::string_view channel = {});
   Status Send(Frames payload, std::string_view channel = {});
 
+  // DATA from the server(s). Channel "server" (the server's lifetime warnings) goes
+  // to OnServerExpiring instead.
   void OnData(DataCallback callback);
+  // The server's lifetime (ParaView's --timeout, --timeout-command): called with the
+  // time left when the server warns (5 min and 1 min before its end by default) and
+  // with 0 when its time is up, just before its BYE. On the I/O thread.
+  void OnServerExpiring(std::function<void(std::chrono::milliseconds left)> callback);
   void OnDisconnected(DisconnectedCallback callback);
   // Called on every admission, the first and each reconnect.
   void OnConnected(ConnectedCallback callback);
@@ -144,10 +150,15 @@ class Client {
   // server's. Destroyed after the module (~Client), so the BYE gets through.
   std::unique_ptr<PortRelay> relay_;
 
-  mutable std::mutex mu_;  // guards the three below
+  // DATA from the module: lifetime warnings to on_expiring_, the rest to on_data_.
+  void Dispatch(const Connection& from, std::string_view channel, Frames payload);
+
+  mutable std::mutex mu_;  // guards the five below
   Connection server_;
   Connection render_server_;
   ConnectedCallback on_connected_;
+  DataCallback on_data_;
+  std::function<void(std::chrono::milliseconds)> on_expiring_;
 };
 
 }  // namespace procmod
