@@ -230,7 +230,8 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   if (curve_on || !curve.server_public_key.empty()) {
     Result<CurveSetup> keys = ResolveCurve(curve, /*accepts=*/true, /*dials=*/false);
     if (!keys.ok()) {
-      out.exit_code = Fail(file.Where({"security", "curve"}) + std::string(keys.status().message()));
+      out.exit_code =
+          Fail(file.Where({"security", "curve"}) + std::string(keys.status().message()));
       return out;
     }
   }

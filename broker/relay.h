@@ -131,8 +131,8 @@ class Relay : private AdminTarget {
   pmp::Frames rx_;
   Directory directory_;
   TimePoint next_tick_{};
-  uint64_t relayed_ = 0;  // DATA/REQUEST/REPLY passed on
-  uint64_t dropped_ = 0;  // messages a full queue refused
+  uint64_t relayed_ = 0;      // DATA/REQUEST/REPLY passed on
+  uint64_t dropped_ = 0;      // messages a full queue refused
   LogBudget denial_log_{20};  // lines per second a flood can cause (log_text.h)
   LogBudget error_log_{20};
 };

@@ -24,8 +24,8 @@ bool NotifySupervisor(std::string_view state) {
   if (fd < 0) return false;
   const socklen_t size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
   const bool sent = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
-                           reinterpret_cast<const sockaddr*>(&address), size) ==
-                    static_cast<ssize_t>(state.size());
+                           reinterpret_cast<const sockaddr*>(&address),
+                           size) == static_cast<ssize_t>(state.size());
   close(fd);
   return sent;
 }

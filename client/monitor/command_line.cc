@@ -103,8 +103,9 @@ void DefineGlobalFlags(CLI::App& app, Flags& f) {
       ->type_name("NAME");
   app.add_option("-t,--timeout", f.timeout, "how long to wait for an answer (default 2s)")
       ->type_name("TIME");
-  app.add_option("--key", f.key, "CURVE: our secret key file (procmod keygen), for a tcp:// admin "
-                                  "endpoint of a process with CURVE on")
+  app.add_option("--key", f.key,
+                 "CURVE: our secret key file (procmod keygen), for a tcp:// admin "
+                 "endpoint of a process with CURVE on")
       ->type_name("FILE");
   app.add_option("--server-key", f.server_key, "CURVE: the process's public key, or its .pub file")
       ->type_name("KEY|FILE");

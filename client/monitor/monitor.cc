@@ -77,7 +77,8 @@ Result<json> Ask(const Invocation& inv, const std::string& method, const json& a
     std::vector<uint8_t> bytes = json::to_msgpack(args);
     packed.assign(bytes.begin(), bytes.end());
   }
-  Result<Reply> reply = AdminRequest(inv.endpoint, method, std::move(packed), inv.timeout, inv.curve);
+  Result<Reply> reply =
+      AdminRequest(inv.endpoint, method, std::move(packed), inv.timeout, inv.curve);
   if (!reply.ok()) return reply.status();
   if (reply->result.empty()) return json(nullptr);
   json result = json::from_msgpack(reply->result, /*strict=*/true, /*allow_exceptions=*/false);

@@ -84,7 +84,7 @@ const std::map<std::string, Method, std::less<>>& Methods() {
   static const std::map<std::string, Method, std::less<>> methods = {
       {"connections.list", ListConnections},  {"process.info", ProcessInfo},
       {"connections.close", CloseConnection}, {"collab.accept", SetAccepting},
-      {"collab.connect_id", SetConnectId},  {"security.reload", ReloadKeys},
+      {"collab.connect_id", SetConnectId},    {"security.reload", ReloadKeys},
   };
   return methods;
 }

@@ -36,8 +36,8 @@ Status NoAnswer(const std::string& endpoint, milliseconds timeout) {
 
 // Waits for one multipart message until `deadline`: true when one came, false when
 // none did, or the handshake's failure (CURVE) as soon as the watch reports it.
-Result<bool> ReceiveUntil(zmq::socket_t& socket, HandshakeWatch& watch,
-                          Clock::time_point deadline, pmp::Frames& frames) {
+Result<bool> ReceiveUntil(zmq::socket_t& socket, HandshakeWatch& watch, Clock::time_point deadline,
+                          pmp::Frames& frames) {
   for (;;) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;

@@ -388,9 +388,10 @@ void MapReader::DurationList(std::string_view key, std::vector<milliseconds>* ou
   if (!entry->value.IsSequence()) return Error(*entry, Expected(kWhat, Describe(entry->value)));
   std::vector<milliseconds> values;
   for (const YAML::Node& item : entry->value) {
-    Result<milliseconds> value = item.IsScalar() ? ParseDuration(item.Scalar())
-                                                 : Result<milliseconds>(InvalidArgumentError(
-                                                       Expected(kWhat, Describe(item))));
+    Result<milliseconds> value =
+        item.IsScalar()
+            ? ParseDuration(item.Scalar())
+            : Result<milliseconds>(InvalidArgumentError(Expected(kWhat, Describe(item))));
     if (!value.ok()) return Error(*entry, value.status().message());
     if (*value < min) {
       return Error(*entry, Expected(DurationRange(min, milliseconds::max()), item.Scalar()));

@@ -18,10 +18,14 @@ namespace {
 using json = nlohmann::json;
 
 json ToJson(const ConnectionInfo& info) {
-  json j = {{"endpoint", info.endpoint}, {"name", info.name},
-            {"role", info.role},         {"multi", info.multi},
-            {"connect_id", info.connect_id}, {"protocol", info.protocol},
-            {"software", info.software}, {"pid", info.pid}};
+  json j = {{"endpoint", info.endpoint},
+            {"name", info.name},
+            {"role", info.role},
+            {"multi", info.multi},
+            {"connect_id", info.connect_id},
+            {"protocol", info.protocol},
+            {"software", info.software},
+            {"pid", info.pid}};
   if (!info.admin.empty()) j["admin"] = info.admin;
   if (!info.public_key.empty()) j["public_key"] = info.public_key;
   return j;

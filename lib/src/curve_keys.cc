@@ -46,9 +46,9 @@ Result<std::string> ReadKeyText(const std::string& path, std::string_view what) 
 }  // namespace
 
 bool IsZ85Key(std::string_view text) {
-  return text.size() == kZ85KeyLength &&
-         std::all_of(text.begin(), text.end(),
-                     [](char c) { return kZ85Alphabet.find(c) != std::string_view::npos; });
+  return text.size() == kZ85KeyLength && std::all_of(text.begin(), text.end(), [](char c) {
+           return kZ85Alphabet.find(c) != std::string_view::npos;
+         });
 }
 
 Result<CurveKeyPair> ReadSecretKeyFile(const std::string& path) {
@@ -61,8 +61,9 @@ Result<CurveKeyPair> ReadSecretKeyFile(const std::string& path) {
   if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    return InvalidArgumentError(std::string(kWhat) + ": " + path + " is accessible by others (mode " +
-                                mode + "); a secret key must be private: chmod 600 " + path);
+    return InvalidArgumentError(std::string(kWhat) + ": " + path +
+                                " is accessible by others (mode " + mode +
+                                "); a secret key must be private: chmod 600 " + path);
   }
   Result<std::string> secret = ReadKeyText(path, kWhat);
   if (!secret.ok()) return secret.status();

@@ -33,10 +33,10 @@ class HandshakeWatch {
                                       std::string url, bool curve, std::string public_key = {});
 
   struct Progress {
-    bool transport_up = false;      // a TCP/ipc connection was made
-    bool transport_lost = false;    // ... and lost before its handshake completed
-    bool succeeded = false;         // the ZMTP (and CURVE) handshake completed
-    std::optional<Status> failed;   // kPermissionDenied: the handshake was refused
+    bool transport_up = false;     // a TCP/ipc connection was made
+    bool transport_lost = false;   // ... and lost before its handshake completed
+    bool succeeded = false;        // the ZMTP (and CURVE) handshake completed
+    std::optional<Status> failed;  // kPermissionDenied: the handshake was refused
   };
   // Reads every pending event, without blocking.
   Progress Drain();

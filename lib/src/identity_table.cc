@@ -80,7 +80,8 @@ Admission IdentityTable::Admit(const std::string& routing_id, const pmp::Hello& 
         hello.version + (hello.software.empty() ? "" : " (" + hello.software + ")");
     return Deny(pmp::kCodeUnsupportedVersion,
                 "protocol version " + theirs + " is not supported; this side speaks " +
-                    std::string(pmp::kProtocolVersion) + " (procmod " PROCMOD_VERSION
+                    std::string(pmp::kProtocolVersion) +
+                    " (procmod " PROCMOD_VERSION
                     "): peers need the same major version; upgrade the older side");
   }
   const auto& roles = policy_.accepted_roles;

@@ -52,7 +52,7 @@ struct PeerRecord {
   std::string address;
   std::string version;
   std::string software;
-  std::string public_key;  // CURVE: the peer's key (Z85); else ""
+  std::string public_key;     // CURVE: the peer's key (Z85); else ""
   uint64_t admitted_seq = 0;  // admission order: the oldest client is the master
   TimePoint connected_at{};
   TimePoint last_seen{};  // last well-formed message from the peer

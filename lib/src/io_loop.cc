@@ -258,7 +258,8 @@ void IoLoop::PollOnce() {
 }
 
 TimePoint IoLoop::NextDeadline() const {
-  TimePoint next = std::min({next_tick_, accept_deadline_, lifetime_.End().value_or(TimePoint::max())});
+  TimePoint next =
+      std::min({next_tick_, accept_deadline_, lifetime_.End().value_or(TimePoint::max())});
   if (!request_deadlines_.empty()) next = std::min(next, request_deadlines_.begin()->first);
   if (admission_waiter_) next = std::min(next, admission_waiter_->deadline);
   for (const auto& [id, link] : links_) {
@@ -404,7 +405,7 @@ void IoLoop::ShutdownOnIoThread() {
   }
   acceptor_.reset();
   admin_.reset();
-  zap_.reset();  // after the sockets it vets
+  zap_.reset();                     // after the sockets it vets
   context_.close();                 // returns once every socket's linger (≤ 1 s) has run out
   RemoveIpcFile(ListenEndpoint());  // a clean exit leaves no socket file behind
   RemoveIpcFile(AdminEndpoint());
@@ -839,8 +840,8 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::
     return;
   }
   ever_admitted_ = true;
-  spdlog::info("procmod: admitted {} {:?} from {} as session {}{}", peer.role, Clip(peer.name), from,
-               peer.session, peer.public_key.empty() ? "" : ", key " + peer.public_key);
+  spdlog::info("procmod: admitted {} {:?} from {} as session {}{}", peer.role, Clip(peer.name),
+               from, peer.session, peer.public_key.empty() ? "" : ", key " + peer.public_key);
   if (admission_waiter_) admission_waiter_->admitted++;
   peer.handle = NewConnection(peer, /*incoming=*/true);
   Connection connection = peer.handle;  // the record may go in the callback
@@ -969,8 +970,9 @@ nlohmann::json IoLoop::AdminProcessInfo() {
       {"software", "procmod " PROCMOD_VERSION},
       {"heartbeat_ms", heartbeat_.settings().interval.count()},
       {"liveness", heartbeat_.settings().liveness},
-      {"expires_in_ms", lifetime_.Left(clock_.Now()) ? nlohmann::json(lifetime_.Left(clock_.Now())->count())
-                                                      : nlohmann::json(nullptr)},
+      {"expires_in_ms", lifetime_.Left(clock_.Now())
+                            ? nlohmann::json(lifetime_.Left(clock_.Now())->count())
+                            : nlohmann::json(nullptr)},
   };
 }
 

@@ -376,7 +376,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   bool ever_admitted_ = false;
   TimePoint accept_deadline_ = TimePoint::max();
   Lifetime lifetime_;  // timeouts.session and SetLifetime(): the end, and the warnings
-  Duration tick_;  // how often heartbeats and expiry are checked: interval / 4
+  Duration tick_;      // how often heartbeats and expiry are checked: interval / 4
   TimePoint next_tick_{};
   std::mt19937_64 jitter_{std::random_device{}()};  // backoff jitter, routing ids
   LogBudget denial_log_{20};  // lines per second a flood can cause (log_text.h)

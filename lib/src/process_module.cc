@@ -75,8 +75,8 @@ Result<ProcessModule*> ProcessModule::Initialize(Options options) {
   }
   if (Status s = Validate(options); !s.ok()) return s;
   // Which sides this process has decides which CURVE keys it needs (DESIGN §6).
-  const bool accepts =
-      options.mode != Mode::kBroker && (options.mode == Mode::kForward) != (options.role == Role::kClient);
+  const bool accepts = options.mode != Mode::kBroker &&
+                       (options.mode == Mode::kForward) != (options.role == Role::kClient);
   Result<CurveSetup> curve = ResolveCurve(options.security.curve, accepts, /*dials=*/!accepts);
   if (!curve.ok()) return curve.status();
   Result<std::shared_ptr<IoLoop>> loop = IoLoop::Create(options, std::move(*curve));

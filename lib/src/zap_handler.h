@@ -30,7 +30,7 @@ namespace procmod {
 
 // What a reload changed.
 struct ReloadSummary {
-  size_t keys = 0;  // now on the list
+  size_t keys = 0;                   // now on the list
   std::vector<std::string> added;    // names (file stems) of keys new on the list
   std::vector<std::string> removed;  // names of keys no longer on it
 };

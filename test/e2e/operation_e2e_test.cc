@@ -67,7 +67,8 @@ TEST(ConnectionFile, PortZeroServerWritesItBeforeItsReadyLineAndRemovesItOnExit)
 TEST(ConnectionFile, SigtermRemovesIt) {
   TempDir dir;
   const std::string path = dir.path() + "/viz.json";
-  ServerProcess server(PROCMOD_SERVER, {"--port", "0", "--multi-clients", "--connection-file", path});
+  ServerProcess server(PROCMOD_SERVER,
+                       {"--port", "0", "--multi-clients", "--connection-file", path});
   ASSERT_FALSE(server.WaitReady().empty());
   ASSERT_TRUE(std::filesystem::exists(path));
   server.Signal(SIGTERM);
@@ -107,10 +108,12 @@ TEST(Readiness, NotifySocketGetsReadyOnceTheServerAccepts) {
 class Lifetime : public ::testing::Test {
  protected:
   std::unique_ptr<ServerProcess> StartServer(const std::string& command) {
-    const std::string config = dir_.Write(
-        "server.yaml", "listen: tcp://127.0.0.1:0\nmultiple_connections: true\n"
-                       "lifetime_command: \"" + command + "\"\n"
-                       "lifetime_warnings: [4s, 2s]\n");
+    const std::string config = dir_.Write("server.yaml",
+                                          "listen: tcp://127.0.0.1:0\nmultiple_connections: true\n"
+                                          "lifetime_command: \"" +
+                                              command +
+                                              "\"\n"
+                                              "lifetime_warnings: [4s, 2s]\n");
     auto server = std::make_unique<ServerProcess>(PROCMOD_SERVER,
                                                   std::vector<std::string>{"--config", config});
     endpoint_ = server->WaitReady();

@@ -93,9 +93,10 @@ class Curve : public ::testing::Test {
   // A multi-client procmod-server with CURVE on, bound to a free port.
   std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> extra_args = {}) {
     const std::string config =
-        dir_.Write("server.yaml", "name: curve-e2e\nlisten: tcp://127.0.0.1:0\n"
-                                  "multiple_connections: true\n" +
-                                      SecurityYaml(keys_.Secret("server"), keys_.AuthorizedDir()));
+        dir_.Write("server.yaml",
+                   "name: curve-e2e\nlisten: tcp://127.0.0.1:0\n"
+                   "multiple_connections: true\n" +
+                       SecurityYaml(keys_.Secret("server"), keys_.AuthorizedDir()));
     std::vector<std::string> args = {"--config", config};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     auto server = std::make_unique<ServerProcess>(PROCMOD_SERVER, std::move(args));
@@ -130,7 +131,8 @@ TEST_F(Curve, AListedKeyIsAdmittedAndTheMonitorShowsIt) {
 
 TEST_F(Curve, AKeyNotListedIsDeniedAndLoggedWithItsKeyAndAddress) {
   auto server = StartServer();
-  ToolRun run = RunCli(Concat({"ping", "-c", "1", endpoint_}, KeyFlags(keys_, "mallory", "server")));
+  ToolRun run =
+      RunCli(Concat({"ping", "-c", "1", endpoint_}, KeyFlags(keys_, "mallory", "server")));
   EXPECT_EQ(run.code, 5);
   EXPECT_THAT(run.output, HasSubstr("does not admit this key (" + mallory_key_));
   std::optional<std::string> logged = server->WaitFor("denied CURVE key " + mallory_key_);
@@ -176,8 +178,8 @@ TEST_F(Curve, ReloadAddsAndRemovesKeysAndKeepsAdmittedPeers) {
   keys_.Revoke("alice");
   server->Signal(SIGHUP);
   ASSERT_TRUE(server->WaitFor("authorized keys reloaded")) << server->Transcript();
-  EXPECT_EQ(RunCli(Concat({"ping", "-c", "1", endpoint_}, KeyFlags(keys_, "mallory", "server"))).code,
-            0);
+  EXPECT_EQ(
+      RunCli(Concat({"ping", "-c", "1", endpoint_}, KeyFlags(keys_, "mallory", "server"))).code, 0);
   EXPECT_EQ(RunCli(Concat({"ping", "-c", "1", endpoint_}, KeyFlags(keys_, "alice", "server"))).code,
             5);
   // The admitted alice keeps getting replies.
@@ -241,8 +243,8 @@ TEST_F(Curve, TheWireCarriesNoPlaintext) {
 TEST_F(Curve, AReverseClientAdmitsOnlyListedServers) {
   keys_.Authorize("server");  // the client's allow-list holds server keys
   keys_.Make("viz-client");
-  Subprocess wait({PROCMOD_CLI, "wait", "--listen", "tcp://127.0.0.1:0", "--timeout", "20s", "--key",
-                   keys_.Secret("viz-client"), "--authorized-keys", keys_.AuthorizedDir()},
+  Subprocess wait({PROCMOD_CLI, "wait", "--listen", "tcp://127.0.0.1:0", "--timeout", "20s",
+                   "--key", keys_.Secret("viz-client"), "--authorized-keys", keys_.AuthorizedDir()},
                   /*merge_stderr=*/true);
   std::optional<std::string> url = wait.WaitForLine("listening on ", kDeadline);
   ASSERT_TRUE(url);
@@ -268,9 +270,9 @@ TEST_F(Curve, TheBrokerChecksKeysOnBothLegs) {
   keys_.Make("broker");
   keys_.Make("viz-server");
   keys_.Authorize("viz-server");
-  const std::string broker_config = dir_.Write(
-      "broker.yaml", "listen: tcp://127.0.0.1:0\nadmin:\n  endpoint: none\n" +
-                         SecurityYaml(keys_.Secret("broker"), keys_.AuthorizedDir()));
+  const std::string broker_config =
+      dir_.Write("broker.yaml", "listen: tcp://127.0.0.1:0\nadmin:\n  endpoint: none\n" +
+                                    SecurityYaml(keys_.Secret("broker"), keys_.AuthorizedDir()));
   Daemon broker = StartDaemon({PROCMOD_BROKER, "--config", broker_config}, kBrokerReady, true);
   ASSERT_FALSE(broker.endpoint.empty());
 

@@ -107,7 +107,7 @@ std::string Subprocess::ReadAll(std::chrono::milliseconds timeout) {
 }
 
 ToolRun RunTool(std::vector<std::string> argv, bool stderr_only,
-               std::chrono::milliseconds timeout) {
+                std::chrono::milliseconds timeout) {
   if (stderr_only) {
     // $0 and "$@" pass the arguments through the shell untouched.
     argv.insert(argv.begin(), {"/bin/sh", "-c", R"(exec "$0" "$@" 2>&1 >/dev/null)"});

@@ -29,13 +29,13 @@
 namespace procmod {
 
 struct ConnectionInfo {
-  std::string endpoint;    // where to connect: tcp://HOST:PORT with the real port
-  std::string name;        // the server's name
-  std::string role;        // server, data-server, render-server
-  bool multi = false;      // SupportMultipleConnections
+  std::string endpoint;  // where to connect: tcp://HOST:PORT with the real port
+  std::string name;      // the server's name
+  std::string role;      // server, data-server, render-server
+  bool multi = false;    // SupportMultipleConnections
   uint64_t connect_id = 0;
-  std::string protocol;    // PMP version, MAJOR.MINOR
-  std::string software;    // e.g. "procmod 0.1.0"
+  std::string protocol;  // PMP version, MAJOR.MINOR
+  std::string software;  // e.g. "procmod 0.1.0"
   int64_t pid = 0;
   std::string admin;       // the admin endpoint, or ""
   std::string public_key;  // CURVE: the server's public key (Z85), or ""

@@ -17,16 +17,16 @@
 namespace procmod {
 
 struct PeerInfo {
-  std::string session;   // session id given by the accepting side's WELCOME
-  std::string name;      // the peer's `name` (HELLO or WELCOME)
-  std::string role;      // client, server, data-server, render-server
-  std::string address;   // peer address (IP of an accepted peer, URL of a dialed one)
-  std::string version;   // the peer's protocol version, MAJOR.MINOR
-  std::string software;  // e.g. "procmod 0.1.0", when the peer said
-  std::string state;     // "admitted" (the only state a snapshot shows today)
+  std::string session;     // session id given by the accepting side's WELCOME
+  std::string name;        // the peer's `name` (HELLO or WELCOME)
+  std::string role;        // client, server, data-server, render-server
+  std::string address;     // peer address (IP of an accepted peer, URL of a dialed one)
+  std::string version;     // the peer's protocol version, MAJOR.MINOR
+  std::string software;    // e.g. "procmod 0.1.0", when the peer said
+  std::string state;       // "admitted" (the only state a snapshot shows today)
   std::string public_key;  // CURVE: the peer's public key (Z85, the ZAP user id); else ""
-  bool incoming = true;  // true: it connected to us; false: we connected to it
-  bool master = false;   // the oldest admitted client (ParaView's collaboration master)
+  bool incoming = true;    // true: it connected to us; false: we connected to it
+  bool master = false;     // the oldest admitted client (ParaView's collaboration master)
   std::chrono::milliseconds connected_for{0};  // since admission
   std::chrono::milliseconds idle_for{0};       // since the last well-formed message
   std::chrono::microseconds rtt{0};            // last measured round trip, 0 if none
