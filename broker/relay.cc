@@ -96,7 +96,7 @@ Status Relay::Bind() {
   zmq::socket_t socket(context_, zmq::socket_type::router);
   ConfigureAcceptor(socket, options_);
   if (curve_.enabled) {
-    if (Status s = ApplyCurveServer(socket); !s.ok()) return s;
+    if (Status s = EnableCurveServer(context_, curve_, zap_, socket); !s.ok()) return s;
   }
   Result<std::string> bound = BindSocket(socket, options_.listen, "bind");
   if (!bound.ok()) return bound.status();
@@ -108,23 +108,12 @@ Status Relay::Bind() {
   ConfigureAdmin(admin_socket);
   // As in the process module: CURVE over tcp://, file permissions over ipc://.
   if (curve_.enabled && !admin.starts_with("ipc://") && !admin.starts_with("inproc://")) {
-    if (Status s = ApplyCurveServer(admin_socket); !s.ok()) return s;
+    if (Status s = EnableCurveServer(context_, curve_, zap_, admin_socket); !s.ok()) return s;
   }
   Result<std::string> admin_bound = BindSocket(admin_socket, admin, "bind admin endpoint");
   if (!admin_bound.ok()) return admin_bound.status();
   admin_endpoint_ = std::move(*admin_bound);
   admin_ = std::move(admin_socket);
-  return Status();
-}
-
-Status Relay::ApplyCurveServer(zmq::socket_t& socket) {
-  if (!zap_) {
-    Result<std::unique_ptr<ZapHandler>> zap =
-        ZapHandler::Start(context_, curve_.authorized_keys_dir);
-    if (!zap.ok()) return zap.status();
-    zap_ = std::move(*zap);
-  }
-  ConfigureCurveServer(socket, curve_.own);
   return Status();
 }
 
@@ -134,17 +123,7 @@ void Relay::RequestKeyReload() {
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
 }
 
-Result<nlohmann::json> Relay::AdminReloadKeys() {
-  if (!zap_) {
-    return FailedPreconditionError("no authorized keys to reload: security.curve is not set");
-  }
-  Result<ReloadSummary> summary = zap_->Reload();
-  if (!summary.ok()) return summary.status();
-  return json{{"keys", summary->keys},
-              {"added", summary->added},
-              {"removed", summary->removed},
-              {"dir", zap_->dir()}};
-}
+Result<nlohmann::json> Relay::AdminReloadKeys() { return ReloadKeysForAdmin(zap_.get()); }
 
 void Relay::Stop() {
   stopping_.store(true);

@@ -75,8 +75,6 @@ class Relay : private AdminTarget {
 
  private:
   Relay(const Options& options, CurveSetup curve);
-  // CURVE on an accepting socket; starts the ZAP handler the first time.
-  Status ApplyCurveServer(zmq::socket_t& socket);
 
   Status Bind();
   void PollOnce();

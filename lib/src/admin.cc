@@ -102,6 +102,19 @@ pmp::Reply HandleAdminRequest(const pmp::Request& request, AdminTarget& target) 
   return method->second(request.id, *args, target);
 }
 
+Result<json> ReloadKeysForAdmin(ZapHandler* zap) {
+  if (zap == nullptr) {
+    return FailedPreconditionError(
+        "no authorized keys to reload: this process accepts no CURVE peers");
+  }
+  Result<ReloadSummary> summary = zap->Reload();
+  if (!summary.ok()) return summary.status();
+  return json{{"keys", summary->keys},
+              {"added", summary->added},
+              {"removed", summary->removed},
+              {"dir", zap->dir()}};
+}
+
 json PeerToJson(const PeerInfo& peer) {
   return json{
       {"session", peer.session},

@@ -23,6 +23,7 @@
 #include "codec.h"
 #include "procmod/peer_info.h"
 #include "procmod/result.h"
+#include "zap_handler.h"
 
 namespace procmod {
 
@@ -38,6 +39,10 @@ class AdminTarget {
   // security.reload: re-reads the CURVE allow-list; {keys, added, removed, dir}.
   virtual Result<nlohmann::json> AdminReloadKeys() = 0;
 };
+
+// security.reload's result: re-reads `zap`'s folder; {keys, added, removed, dir}.
+// kFailedPrecondition without a handler (no CURVE), the folder's error otherwise.
+Result<nlohmann::json> ReloadKeysForAdmin(ZapHandler* zap);
 
 // The REPLY (header; admin replies carry no payload) for an admin REQUEST.
 pmp::Reply HandleAdminRequest(const pmp::Request& request, AdminTarget& target);

@@ -424,7 +424,7 @@ Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
         zmq::socket_t socket(context_, zmq::socket_type::router);
         ConfigureAcceptor(socket, options_);
         if (curve_.enabled) {
-          if (Status s = ApplyCurveServer(socket); !s.ok()) return s;
+          if (Status s = EnableCurveServer(context_, curve_, zap_, socket); !s.ok()) return s;
         }
         Result<std::string> endpoint = BindSocket(socket, options_.listen, "bind");
         if (!endpoint.ok()) return endpoint.status();
@@ -466,7 +466,7 @@ Status IoLoop::BindAdmin() {
   zmq::socket_t socket(context_, zmq::socket_type::router);
   ConfigureAdmin(socket);
   if (curve) {
-    if (Status s = ApplyCurveServer(socket); !s.ok()) return s;
+    if (Status s = EnableCurveServer(context_, curve_, zap_, socket); !s.ok()) return s;
   }
   Result<std::string> bound = BindSocket(socket, endpoint, "bind admin endpoint");
   if (!bound.ok()) return bound.status();
@@ -496,17 +496,6 @@ Status IoLoop::WriteOurConnectionFile() {
   return written;
 }
 
-Status IoLoop::ApplyCurveServer(zmq::socket_t& socket) {
-  if (!zap_) {
-    Result<std::unique_ptr<ZapHandler>> zap =
-        ZapHandler::Start(context_, curve_.authorized_keys_dir);
-    if (!zap.ok()) return zap.status();
-    zap_ = std::move(*zap);
-  }
-  ConfigureCurveServer(socket, curve_.own);
-  return Status();
-}
-
 Result<ReloadSummary> IoLoop::ReloadAuthorizedKeys() {
   using Reloaded = Result<ReloadSummary>;
   return Call<Reloaded>(
@@ -520,18 +509,7 @@ Result<ReloadSummary> IoLoop::ReloadAuthorizedKeys() {
       AbortedError("process module finalized"));
 }
 
-Result<nlohmann::json> IoLoop::AdminReloadKeys() {
-  if (!zap_) {
-    return FailedPreconditionError(
-        "no authorized keys to reload: this process accepts no CURVE peers");
-  }
-  Result<ReloadSummary> summary = zap_->Reload();
-  if (!summary.ok()) return summary.status();
-  return nlohmann::json{{"keys", summary->keys},
-                        {"added", summary->added},
-                        {"removed", summary->removed},
-                        {"dir", zap_->dir()}};
-}
+Result<nlohmann::json> IoLoop::AdminReloadKeys() { return ReloadKeysForAdmin(zap_.get()); }
 
 std::string IoLoop::AdminEndpoint() const {
   std::lock_guard<std::mutex> lock(mu_);

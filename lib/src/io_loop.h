@@ -230,8 +230,6 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void ServiceAcceptor();
   void ServiceAdmin();
   Status BindAdmin();
-  // CURVE on an accepting socket: the ZAP handler first, then the socket's keys.
-  Status ApplyCurveServer(zmq::socket_t& socket);
   // options.connection_file, once the acceptor is bound (removed at shutdown).
   Status WriteOurConnectionFile();
   void ServiceLink(Link& link);

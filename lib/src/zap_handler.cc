@@ -3,7 +3,9 @@
 #include <iterator>
 
 #include <spdlog/spdlog.h>
+
 #include <zmq_addon.hpp>
+#include "sockets.h"
 
 namespace procmod {
 namespace {
@@ -85,6 +87,18 @@ void ZapHandler::Answer(const std::vector<zmq::message_t>& request) {
   } catch (const zmq::error_t& e) {
     spdlog::error("procmod: ZAP reply failed: {}", e.what());
   }
+}
+
+Status EnableCurveServer(zmq::context_t& context, const CurveSetup& curve,
+                         std::unique_ptr<ZapHandler>& zap, zmq::socket_t& socket) {
+  if (!zap) {
+    Result<std::unique_ptr<ZapHandler>> started =
+        ZapHandler::Start(context, curve.authorized_keys_dir);
+    if (!started.ok()) return started.status();
+    zap = std::move(*started);
+  }
+  ConfigureCurveServer(socket, curve.own);
+  return Status();
 }
 
 Result<ReloadSummary> ZapHandler::Reload() {

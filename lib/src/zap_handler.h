@@ -61,6 +61,12 @@ class ZapHandler {
   AuthorizedKeys keys_;
 };
 
+// CURVE on an accepting socket (before bind): starts `zap`, the process's one ZAP
+// handler, the first time (so no handshake can pass unchecked), then gives the
+// socket this side's keys.
+Status EnableCurveServer(zmq::context_t& context, const CurveSetup& curve,
+                         std::unique_ptr<ZapHandler>& zap, zmq::socket_t& socket);
+
 }  // namespace procmod
 
 #endif  // PROCMOD_SRC_ZAP_HANDLER_H_

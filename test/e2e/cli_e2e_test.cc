@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/daemons.h"
+#include "support/lines.h"
 #include "support/module_fixture.h"
 #include "support/raw_peer.h"
 #include "support/subprocess.h"
@@ -32,26 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool StartsWith(const std::string& text, std::string_view prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
-size_t CountStartingWith(const std::vector<std::string>& lines, std::string_view prefix) {
-  return static_cast<size_t>(std::count_if(
-      lines.begin(), lines.end(), [&](const std::string& l) { return StartsWith(l, prefix); }));
-}
-
-bool Contains(const std::vector<std::string>& lines, const std::string& line) {
-  return std::find(lines.begin(), lines.end(), line) != lines.end();
-}
 
 using CliRun = ToolRun;
 

@@ -19,6 +19,7 @@
 #include "procmod/client.h"
 #include "procmod/connection_file.h"
 #include "support/daemons.h"
+#include "support/lines.h"
 #include "support/module_fixture.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
@@ -32,26 +33,6 @@
 
 namespace procmod::testing {
 namespace {
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool StartsWith(const std::string& text, std::string_view prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
-size_t CountStartingWith(const std::vector<std::string>& lines, std::string_view prefix) {
-  return static_cast<size_t>(std::count_if(
-      lines.begin(), lines.end(), [&](const std::string& l) { return StartsWith(l, prefix); }));
-}
-
-bool Contains(const std::vector<std::string>& lines, const std::string& line) {
-  return std::find(lines.begin(), lines.end(), line) != lines.end();
-}
 
 ToolRun RunCli(std::vector<std::string> args, bool stderr_only = false) {
   args.insert(args.begin(), PROCMOD_CLI);
