@@ -66,19 +66,31 @@ std::string PairCell(const json& object, std::string_view in, std::string_view o
   return human(static_cast<uint64_t>(*a)) + "/" + human(static_cast<uint64_t>(*b));
 }
 
-std::vector<std::string> PeerRow(const json& peer) {
+// A CURVE key's first 8 characters: enough to tell keys apart at a glance (the
+// whole key is in `list --json`).
+std::string KeyCell(const json& peer) {
+  const std::string key = peer.contains("public_key") && peer["public_key"].is_string()
+                              ? peer["public_key"].get<std::string>()
+                              : std::string();
+  return key.empty() ? "-" : key.substr(0, 8) + "...";
+}
+
+std::vector<std::string> PeerRow(const json& peer, bool with_key) {
   std::optional<int64_t> rtt = Number(peer, "rtt_us");
-  return {Cell(peer, "session"),
-          Cell(peer, "name"),
-          Cell(peer, "role"),
-          Cell(peer, "address"),
-          Cell(peer, "state"),
-          IsTrue(peer, "master") ? "yes" : "-",
-          DurationCell(peer, "connected_ms"),
-          DurationCell(peer, "idle_ms"),
-          rtt ? HumanRtt(*rtt) : "-",
-          PairCell(peer, "msgs_in", "msgs_out", HumanCount),
-          PairCell(peer, "bytes_in", "bytes_out", HumanBytes)};
+  std::vector<std::string> row = {Cell(peer, "session"),
+                                  Cell(peer, "name"),
+                                  Cell(peer, "role"),
+                                  Cell(peer, "address"),
+                                  Cell(peer, "state"),
+                                  IsTrue(peer, "master") ? "yes" : "-",
+                                  DurationCell(peer, "connected_ms"),
+                                  DurationCell(peer, "idle_ms"),
+                                  rtt ? HumanRtt(*rtt) : "-",
+                                  PairCell(peer, "msgs_in", "msgs_out", HumanCount),
+                                  PairCell(peer, "bytes_in", "bytes_out", HumanBytes),
+                                  Cell(peer, "dropped")};
+  if (with_key) row.push_back(KeyCell(peer));
+  return row;
 }
 
 // process.info fields shown first, in this order, each with its human form.
@@ -171,10 +183,18 @@ std::string Table::Render() const {
 }
 
 std::string ConnectionsTable(const json& peers) {
-  Table table({"SESSION", "NAME", "ROLE", "ADDRESS", "STATE", "MASTER", "CONNECTED", "IDLE", "RTT",
-               "MSGS(in/out)", "BYTES(in/out)"});
+  // KEY only when some peer speaks CURVE: plain servers keep the narrower table.
+  const bool with_key = std::any_of(peers.begin(), peers.end(), [](const json& p) {
+    return p.is_object() && p.contains("public_key") && p["public_key"].is_string() &&
+           !p["public_key"].get<std::string>().empty();
+  });
+  std::vector<std::string> header = {"SESSION", "NAME",         "ROLE",          "ADDRESS",
+                                     "STATE",   "MASTER",       "CONNECTED",     "IDLE",
+                                     "RTT",     "MSGS(in/out)", "BYTES(in/out)", "DROPPED"};
+  if (with_key) header.push_back("KEY");
+  Table table(std::move(header));
   for (const json& peer : peers) {
-    if (peer.is_object()) table.AddRow(PeerRow(peer));
+    if (peer.is_object()) table.AddRow(PeerRow(peer, with_key));
   }
   return table.Render() + (table.empty() ? "(no connections)\n" : "");
 }
