@@ -63,6 +63,17 @@ Status WriteConnectionFile(const std::string& path, const ConnectionInfo& info) 
   return Status();
 }
 
+Status LoadConnectionFile(const std::string& path, Options* options) {
+  Result<ConnectionInfo> info = ReadConnectionFile(path);
+  if (!info.ok()) return info.status();
+  options->server_url = info->endpoint;
+  options->connect_id = info->connect_id;
+  if (!info->public_key.empty() && options->security.curve.server_public_key.empty()) {
+    options->security.curve.server_public_key = info->public_key;
+  }
+  return Status();
+}
+
 Result<ConnectionInfo> ReadConnectionFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) {

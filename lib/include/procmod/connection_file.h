@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <string>
 
+#include "procmod/options.h"
 #include "procmod/result.h"
 #include "procmod/status.h"
 
@@ -49,6 +50,15 @@ Status WriteConnectionFile(const std::string& path, const ConnectionInfo& info);
 // is not JSON, or lacks `endpoint`; unknown keys are ignored (newer servers may add
 // some).
 Result<ConnectionInfo> ReadConnectionFile(const std::string& path);
+
+// Reads a connection file into the Options of a forward client: server_url, the
+// connect-id, and security.curve.server_public_key when the file has a key and the
+// options name none (the client's own secret_key_file stays the caller's to set).
+//
+//   procmod::Options options;
+//   options.role = procmod::Role::kClient;
+//   if (procmod::Status s = procmod::LoadConnectionFile(path, &options); !s.ok()) ...
+Status LoadConnectionFile(const std::string& path, Options* options);
 
 }  // namespace procmod
 
