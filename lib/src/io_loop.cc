@@ -932,7 +932,9 @@ void IoLoop::ServiceAdmin() {
 }
 
 nlohmann::json IoLoop::AdminProcessInfo() {
-  const auto uptime = std::chrono::duration_cast<milliseconds>(clock_.Now() - started_at_);
+  const TimePoint now = clock_.Now();
+  const auto uptime = std::chrono::duration_cast<milliseconds>(now - started_at_);
+  const std::optional<milliseconds> left = lifetime_.Left(now);
   return nlohmann::json{
       {"name", options_.name},
       {"role", RoleName(options_.role)},
@@ -948,9 +950,7 @@ nlohmann::json IoLoop::AdminProcessInfo() {
       {"software", "procmod " PROCMOD_VERSION},
       {"heartbeat_ms", heartbeat_.settings().interval.count()},
       {"liveness", heartbeat_.settings().liveness},
-      {"expires_in_ms", lifetime_.Left(clock_.Now())
-                            ? nlohmann::json(lifetime_.Left(clock_.Now())->count())
-                            : nlohmann::json(nullptr)},
+      {"expires_in_ms", left ? nlohmann::json(left->count()) : nlohmann::json(nullptr)},
   };
 }
 
