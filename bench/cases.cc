@@ -107,6 +107,8 @@ class Driver {
   double RawRoundTrip(zmq::socket_t& dealer, const std::string& payload);
   void RoundTripRows(const std::string& label, const Connection& c, zmq::socket_t& dealer,
                      size_t size, double target_p50, double target_p99);
+  void RawRoundTripRows(const std::string& label, zmq::socket_t& measured, zmq::socket_t& dealer,
+                        size_t size);
   std::vector<std::vector<double>> Interleave(const std::vector<std::function<double()>>& probes);
   void LatencyRow(const std::string& name, const std::vector<double>& pm,
                   const std::vector<double>& raw, double percent, double target);
@@ -239,6 +241,29 @@ void Driver::RoundTripRows(const std::string& label, const Connection& c, zmq::s
       {[&] { return PmRoundTrip(c, payload); }, [&] { return RawRoundTrip(dealer, payload); }});
   LatencyRow(label + " p50", samples[0], samples[1], 50, target_p50);
   LatencyRow(label + " p99", samples[0], samples[1], 99, target_p99);
+}
+
+// Both sides raw: round trips through `measured` (e.g. a raw relay) interleaved with
+// the direct raw round trips of `dealer`; info rows, no target.
+void Driver::RawRoundTripRows(const std::string& label, zmq::socket_t& measured,
+                              zmq::socket_t& dealer, size_t size) {
+  const std::string payload(size, 'x');
+  const auto samples = Interleave({[&] { return RawRoundTrip(measured, payload); },
+                                   [&] { return RawRoundTrip(dealer, payload); }});
+  LatencyRow(label + " p50", samples[0], samples[1], 50, 0);
+  LatencyRow(label + " p99", samples[0], samples[1], 99, 0);
+}
+
+// One raw round trip that must come back within `timeout`: proves a path is up before
+// it is timed (RawRoundTrip would wait forever for a message that was dropped).
+void FirstRawRoundTrip(zmq::socket_t& dealer, const std::string& what, milliseconds timeout) {
+  dealer.send(zmq::str_buffer("hello"), zmq::send_flags::none);
+  zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::message_t reply;
+  if (zmq::poll(&item, 1, timeout) <= 0 || !dealer.recv(reply, zmq::recv_flags::dontwait) ||
+      reply.to_string_view() != "hello") {
+    throw std::runtime_error(what + ": no echo within " + std::to_string(timeout.count()) + " ms");
+  }
 }
 
 // A raw DEALER speaking PMP/1 by hand: HELLO, then REQUEST "ping" / REPLY.
@@ -544,6 +569,27 @@ void Driver::Broker() {
   dealer.connect(raw_endpoint);
   RoundTripRows("broker relay round trip 64 B tcp (vs direct raw)", c, dealer, 64, 2.2, 2.2);
   (void)c.Close();
+  server->Kill();
+  broker->Kill();
+
+  // The floor any relay has here: a raw DEALER -> raw-relay (one raw ROUTER on one
+  // thread, no protocol) -> raw-relay-echo (a raw DEALER), against the same direct raw
+  // round trips, with the same process count as above (relay, its server, raw-echo).
+  std::string relay_endpoint;
+  auto relay = StartPeer("raw-relay", {"--bind", "tcp://127.0.0.1:0"}, &relay_endpoint);
+  auto relay_echo = StartPeer("raw-relay-echo", {"--connect", relay_endpoint}, nullptr);
+  // The relay drops what a client sends before its server registered: wait for that.
+  if (!relay->WaitForLine("server registered", kStartTimeout)) {
+    throw std::runtime_error("raw-relay-echo did not register; see " + Log("raw-relay"));
+  }
+  zmq::socket_t relay_dealer(raw_context_, zmq::socket_type::dealer);
+  relay_dealer.set(zmq::sockopt::linger, 0);
+  relay_dealer.connect(relay_endpoint);
+  FirstRawRoundTrip(relay_dealer, "raw-relay", kStartTimeout);
+  RawRoundTripRows(
+      "raw relay round trip 64 B tcp (raw DEALER -> raw ROUTER relay -> raw DEALER echo, vs "
+      "direct raw)",
+      relay_dealer, dealer, 64);
 }
 
 // ----------------------------------------------------------------------------

@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <map>
 #include <string_view>
+#include <thread>
 
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -53,6 +55,19 @@ class Flags {
 void Say(const std::string& line) {
   std::fputs((line + "\n").c_str(), stdout);
   std::fflush(stdout);
+}
+
+// Ends the process when stdin reaches EOF (the driver closed it or is gone), from a
+// thread of its own that touches no socket, so the role's loop stays a plain
+// blocking recv. SIGTERM keeps its default action (the process ends).
+void ExitOnStdinEof() {
+  std::thread([] {
+    char buffer[256];
+    for (;;) {
+      const ssize_t n = read(0, buffer, sizeof buffer);
+      if (n == 0 || (n < 0 && errno != EINTR)) _exit(0);
+    }
+  }).detach();
 }
 
 // ----------------------------------------------------------------------------
@@ -102,6 +117,66 @@ int RawSink(const Flags& flags) {
       continue;
     }
     ++count;
+  }
+}
+
+// raw-relay: the floor of any relay, one raw ROUTER on one thread and no protocol. The
+// first peer that sends the single frame "SERVER" is the server (prints "server
+// registered"); [client, payload...] from any other peer goes to the server as
+// [server, client, payload...], and [server, client, payload...] from the server back
+// to that client as [client, payload...]. Client messages before the server registered
+// are dropped.
+int RawRelay(const Flags& flags) {
+  ExitOnStdinEof();
+  zmq::context_t context(1);
+  zmq::socket_t router(context, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.bind(flags.Get("--bind", "tcp://127.0.0.1:0"));
+  Say("ready " + router.get(zmq::sockopt::last_endpoint));
+  std::string server;  // the server's routing id; empty until it registered
+  std::vector<zmq::message_t> frames;
+  for (;;) {
+    frames.clear();
+    if (!zmq::recv_multipart(router, std::back_inserter(frames)) || frames.size() < 2) continue;
+    const std::string_view from = frames[0].to_string_view();
+    if (server.empty()) {
+      if (frames.size() == 2 && frames[1].to_string_view() == "SERVER") {
+        server = from;
+        Say("server registered");
+      }
+      continue;
+    }
+    if (from == server) {
+      // [server, client, payload...] -> [client, payload...]
+      if (frames.size() < 3) continue;
+      for (size_t i = 1; i < frames.size(); ++i) {
+        router.send(frames[i],
+                    i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      }
+    } else {
+      // [client, payload...] -> [server, client, payload...]
+      router.send(zmq::buffer(server), zmq::send_flags::sndmore);
+      zmq::send_multipart(router, frames);
+    }
+  }
+}
+
+// raw-relay-echo: the server behind raw-relay, a raw DEALER that registers with
+// "SERVER" and sends every message back as it came ([client, payload...]).
+int RawRelayEcho(const Flags& flags) {
+  ExitOnStdinEof();
+  const std::string endpoint = flags.Get("--connect");
+  zmq::context_t context(1);
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(endpoint);
+  dealer.send(zmq::str_buffer("SERVER"), zmq::send_flags::none);
+  Say("ready " + endpoint);
+  std::vector<zmq::message_t> frames;
+  for (;;) {
+    frames.clear();
+    if (!zmq::recv_multipart(dealer, std::back_inserter(frames))) continue;
+    zmq::send_multipart(dealer, frames);
   }
 }
 
@@ -460,6 +535,8 @@ int RunPeerRole(const std::string& role, const std::vector<std::string>& args) {
   if (role == "raw-echo") return RawEcho(flags);
   if (role == "raw-sink") return RawSink(flags);
   if (role == "raw-pmp-echo") return RawPmpEcho(flags);
+  if (role == "raw-relay") return RawRelay(flags);
+  if (role == "raw-relay-echo") return RawRelayEcho(flags);
   if (role == "pm-server") return PmServer(flags);
   if (role == "pm-client") return PmClient(flags);
   if (role == "hb-clients") return HbClients(flags);

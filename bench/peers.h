@@ -1,12 +1,18 @@
 // peers.h: the child-process roles of procmod-bench. The driver (cases.cc) starts
 // them as `procmod-bench ROLE FLAGS...`; each prints "ready ..." on stdout when it
 // can be used and then runs until the driver kills it (or, for hb-clients, until it
-// reads "stop").
+// reads "stop"; for raw-relay and raw-relay-echo, until stdin closes).
 //
 //   raw-echo --bind EP          raw ROUTER: sends every message back as it came
 //   raw-sink --bind EP          raw ROUTER: counts messages; answers "END" with the count
 //   raw-pmp-echo --bind EP      raw ROUTER speaking PMP/1 by hand on one thread: WELCOME,
 //                               REPLY with the payload to any REQUEST, PING to PING
+//   raw-relay --bind EP         raw ROUTER relaying on one thread: the first peer to send
+//                               "SERVER" is the server; [client, payload...] goes to it
+//                               as [server, client, payload...] and its answers back as
+//                               [client, payload...]; prints "server registered"
+//   raw-relay-echo --connect EP raw DEALER: sends "SERVER" to a raw-relay, then every
+//                               message back as it came ([client, payload...])
 //   pm-server --listen EP [--multi] [--interval-ms N] [--liveness N] [--max N]
 //                               a process module server on the public API: "ping"
 //                               echoes, "count" answers the DATA count; prints

@@ -167,8 +167,7 @@ class Pinger {
   // One request and its line; false when pinging must stop.
   bool PingOnce(uint64_t seq) {
     const Clock::time_point start = Clock::now();
-    std::future<Result<Reply>> future =
-        server_.Request("ping", MakePayload(flags_.size), flags_.wait);
+    ReplyFuture future = server_.Request("ping", MakePayload(flags_.size), flags_.wait);
     if (!WaitReady(future)) return false;  // Ctrl-C: this one counts as never sent
     Result<Reply> reply = future.get();
     const auto rtt = Clock::now() - start;

@@ -20,10 +20,10 @@ inline constexpr std::chrono::milliseconds kInterruptCheck{10};
 // Sleeps until `deadline`; false when interrupted first.
 bool SleepUntil(std::chrono::steady_clock::time_point deadline);
 
-// Waits until `future` is ready; false when interrupted first. A future cannot be
-// woken by a signal, hence the short waits.
-template <typename T>
-bool WaitReady(const std::future<T>& future) {
+// Waits until `future` (a std::future or a procmod::ReplyFuture) is ready; false when
+// interrupted first. A future cannot be woken by a signal, hence the short waits.
+template <typename Future>
+bool WaitReady(const Future& future) {
   while (future.wait_for(kInterruptCheck) != std::future_status::ready) {
     if (Interrupted()) return false;
   }

@@ -35,17 +35,47 @@ Status Connection::Send(std::string_view bytes, std::string_view channel) const 
   return Send(std::move(payload), channel);
 }
 
-std::future<Result<Reply>> Connection::Request(std::string method, Frames payload,
-                                               std::chrono::milliseconds timeout,
-                                               std::string args) const {
+ReplyFuture Connection::Request(std::string method, Frames payload,
+                                std::chrono::milliseconds timeout, std::string args) const {
   auto loop = state_ ? state_->loop.lock() : nullptr;
   if (!loop) {
     std::promise<Result<Reply>> failed;
     failed.set_value(state_ ? Finalized() : NoPeer());
-    return failed.get_future();
+    return ReplyFuture(failed.get_future());
   }
   return loop->Request(state_->session, std::move(method), std::move(args), std::move(payload),
                        timeout);
+}
+
+void ReplyFuture::Lead(std::chrono::steady_clock::time_point until) const {
+  if (request_id_ == 0 || !future_.valid()) return;
+  if (future_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) return;
+  if (auto loop = loop_.lock()) loop->LeadForReply(request_id_, until);
+}
+
+Result<Reply> ReplyFuture::get() {
+  Lead(std::chrono::steady_clock::time_point::max());
+  return future_.get();
+}
+
+void ReplyFuture::wait() const {
+  Lead(std::chrono::steady_clock::time_point::max());
+  future_.wait();
+}
+
+std::future_status ReplyFuture::wait_for(std::chrono::nanoseconds timeout) const {
+  const auto now = std::chrono::steady_clock::now();
+  const auto left = std::chrono::steady_clock::time_point::max() - now;
+  return wait_until(timeout >= left ? std::chrono::steady_clock::time_point::max() : now + timeout);
+}
+
+std::future_status ReplyFuture::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  Lead(deadline);
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    future_.wait();  // no deadline arithmetic to overflow
+    return std::future_status::ready;
+  }
+  return future_.wait_until(deadline);
 }
 
 Status Connection::Close(std::string reason) const {

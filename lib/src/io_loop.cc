@@ -1,5 +1,6 @@
 #include "io_loop.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -70,8 +71,11 @@ Frames IoLoop::TooLargeFrames(uint64_t bytes) const {
 
 Result<std::shared_ptr<IoLoop>> IoLoop::Create(Options options, CurveSetup curve) {
   std::shared_ptr<IoLoop> loop(new IoLoop(std::move(options), std::move(curve)));
-  if (loop->wake_fd_ < 0) {
+  if (loop->wake_fd_ < 0 || loop->lead_abort_fd_ < 0) {
     return InternalError(std::string("eventfd: ") + std::strerror(errno));
+  }
+  if (!loop->link_fds_.ok()) {
+    return InternalError(std::string("epoll_create1: ") + std::strerror(errno));
   }
   loop->thread_ = std::thread([raw = loop.get()] { raw->ThreadMain(); });
   return loop;
@@ -83,6 +87,7 @@ IoLoop::IoLoop(Options options, CurveSetup curve)
       heartbeat_(HeartbeatSettings{options_.heartbeat.interval,
                                    std::max<uint32_t>(options_.heartbeat.liveness, 1)}),
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      lead_abort_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       context_(1),
       lifetime_(options_.lifetime_warnings),
       tick_(TickFor(heartbeat_)) {}
@@ -90,6 +95,7 @@ IoLoop::IoLoop(Options options, CurveSetup curve)
 IoLoop::~IoLoop() {
   Shutdown();
   if (wake_fd_ >= 0) close(wake_fd_);
+  if (lead_abort_fd_ >= 0) close(lead_abort_fd_);
 }
 
 void IoLoop::Shutdown() {
@@ -117,11 +123,13 @@ bool IoLoop::Enqueue(Command command) {
     sleeping_ = false;
   }
   // One wake-up per batch: the I/O thread drains the whole queue when it wakes.
-  if (wake) {
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
-  }
+  if (wake) Wake();
   return true;
+}
+
+void IoLoop::Wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
 }
 
 bool IoLoop::Dispatch(std::function<void()> fn) {
@@ -151,13 +159,26 @@ T IoLoop::Call(std::function<T()> fn, T if_stopped) {
 // ============================================================================
 
 void IoLoop::ThreadMain() {
+  std::unique_lock<std::mutex> loop(loop_mu_);  // let go only while asleep in poll
   now_ = clock_.Now();
   next_tick_ = now_ + tick_;
   while (!stopping_) {
-    PollOnce();  // runs posted commands as soon as the wake-up fd says so
+    PollOnce(loop);  // runs posted commands as soon as the wake-up fd says so
     OnTimer(clock_.Now());
   }
   ShutdownOnIoThread();
+}
+
+void IoLoop::RetakeLoop(std::unique_lock<std::mutex>& loop) {
+  if (loop.try_lock()) return;
+  // A thread leads for its reply (or is sending one): it hands back at this signal.
+  lead_abort_.store(true);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(lead_abort_fd_, &one, sizeof one);
+  loop.lock();
+  uint64_t count = 0;
+  n = read(lead_abort_fd_, &count, sizeof count);
+  lead_abort_.store(false);
 }
 
 void IoLoop::RunCommands() {
@@ -176,36 +197,37 @@ void IoLoop::RunCommands() {
   batch_.clear();
 }
 
-void IoLoop::PollOnce() {
-  // Items: the wake-up fd, the acceptor, the admin socket, then per link its DEALER
-  // and its transport monitor. `owners` remembers which link each item is for: a
-  // command run below may add or drop links.
+void IoLoop::PollOnce(std::unique_lock<std::mutex>& loop) {
+  // Items: the wake-up fd, link_fds_ (every link's DEALER, see epoll_set.h), the
+  // acceptor, the admin socket, the ZAP socket, then each handshaking link's
+  // transport monitor.
   std::vector<zmq_pollitem_t>& items = poll_items_;  // members: no allocation per turn
-  std::vector<std::pair<uint64_t, PollKind>>& owners = poll_owners_;
+  std::vector<uint64_t>& watch_links = poll_watch_links_;
   items.clear();
-  owners.clear();
+  watch_links.clear();
   // A command run below may bind the acceptor or the admin socket: only what was
   // polled has an item.
   constexpr size_t kNone = SIZE_MAX;
   items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+  items.push_back({nullptr, link_fds_.fd(), ZMQ_POLLIN, 0});
   const size_t acceptor_item = acceptor_ ? items.size() : kNone;
   if (acceptor_) items.push_back({acceptor_->handle(), 0, ZMQ_POLLIN, 0});
   const size_t admin_item = admin_ ? items.size() : kNone;
   if (admin_) items.push_back({admin_->handle(), 0, ZMQ_POLLIN, 0});
   const size_t zap_item = zap_ ? items.size() : kNone;
   if (zap_) items.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
-  const size_t first_link_item = items.size();
+  const size_t first_watch_item = items.size();
+  bool links_ready = false;
   for (auto& [id, link] : links_) {
     if (!link->socket) continue;  // waiting to retry
-    const short events = link->outbox.empty() ? ZMQ_POLLIN : ZMQ_POLLIN | ZMQ_POLLOUT;
-    items.push_back({link->socket->handle(), 0, events, 0});
-    owners.emplace_back(id, PollKind::kLink);
+    links_ready = links_ready || LinkHasWork(*link);
     if (!link->watch) continue;  // admitted: the watch has done its job
     items.push_back({link->watch->socket().handle(), 0, ZMQ_POLLIN, 0});
-    owners.emplace_back(id, PollKind::kWatch);
+    watch_links.push_back(id);
   }
 
-  milliseconds timeout = PollTimeout(clock_.Now(), NextDeadline());
+  const TimePoint next = NextDeadline();
+  milliseconds timeout = links_ready ? milliseconds(0) : PollTimeout(clock_.Now(), next);
   {
     // Asleep only with nothing to do: a command queued from now on writes the
     // eventfd (Enqueue), one queued before is run without sleeping.
@@ -216,14 +238,22 @@ void IoLoop::PollOnce() {
       timeout = milliseconds(0);
     }
   }
+  wakes_at_ = timeout.count() == 0 ? TimePoint::min() : next;
+  loop.unlock();  // a leader may use a link's DEALER until we take this back
+  bool polled = true;
   try {
     zmq::poll(items.data(), items.size(), timeout);
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) spdlog::error("procmod: poll failed: {}", e.what());
+    polled = false;
+  }
+  RetakeLoop(loop);
+  wakes_at_ = TimePoint::min();
+  now_ = clock_.Now();
+  if (!polled) {
     RunCommands();
     return;
   }
-  now_ = clock_.Now();
 
   if (items[0].revents & ZMQ_POLLIN) {
     uint64_t count = 0;
@@ -239,20 +269,37 @@ void IoLoop::PollOnce() {
   }
   if (zap_item != kNone && zap_ && (items[zap_item].revents & ZMQ_POLLIN)) zap_->Service();
 
-  for (size_t i = first_link_item; i < items.size(); ++i) {
-    const short revents = items[i].revents;
-    if (!(revents & (ZMQ_POLLIN | ZMQ_POLLOUT))) continue;
-    auto [id, kind] = owners[i - first_link_item];
+  for (size_t i = first_watch_item; i < items.size(); ++i) {
+    if (!(items[i].revents & ZMQ_POLLIN)) continue;
+    auto it = links_.find(watch_links[i - first_watch_item]);  // one link may drop another
+    if (it != links_.end() && it->second->socket && it->second->watch) ServiceWatch(*it->second);
+  }
+  ServiceLinks();
+}
+
+bool IoLoop::LinkHasWork(Link& link) {
+  if (link.held) return true;
+  try {
+    const int events = link.socket->get(zmq::sockopt::events);
+    return (events & ZMQ_POLLIN) || (!link.outbox.empty() && (events & ZMQ_POLLOUT));
+  } catch (const zmq::error_t& e) {
+    spdlog::error("procmod: events of {} unknown: {}", link.url, e.what());
+    return false;
+  }
+}
+
+void IoLoop::ServiceLinks() {
+  std::vector<uint64_t>& ids = link_ids_;  // a member: no allocation per turn
+  ids.clear();
+  for (const auto& [id, link] : links_) ids.push_back(id);
+  for (uint64_t id : ids) {
     auto it = links_.find(id);  // servicing one link may have dropped another
     if (it == links_.end() || !it->second->socket) continue;
-    if (kind == PollKind::kWatch) {
-      if (it->second->watch) ServiceWatch(*it->second);
-      continue;
-    }
-    if (revents & ZMQ_POLLOUT) FlushOutbox(*it->second);
-    if (revents & ZMQ_POLLIN) {
-      it = links_.find(id);
-      if (it != links_.end() && it->second->socket) ServiceLink(*it->second);
+    Link& link = *it->second;
+    if (!link.outbox.empty()) FlushOutbox(link);  // sends what POLLOUT now takes
+    it = links_.find(id);
+    if (it != links_.end() && it->second->socket && LinkHasWork(*it->second)) {
+      ServiceLink(*it->second);
     }
   }
 }
@@ -370,6 +417,13 @@ void IoLoop::ShutdownOnIoThread() {
     accepting_commands_ = false;
   }
   RunCommands();  // whatever slipped in before the door closed
+  // Before the sessions end: a caller waiting on a reply learns that the module
+  // went (kAborted), not that its peer did.
+  for (auto& [id, request] : requests_) {
+    request.promise.set_value(AbortedError("process module finalized"));
+  }
+  requests_.clear();
+  request_deadlines_.clear();
 
   // BYE to everyone; sends never block, and linger bounds the flush.
   if (table_) {
@@ -394,11 +448,6 @@ void IoLoop::ShutdownOnIoThread() {
     }
     DropLink(id, DisconnectReason::kClosed);
   }
-  for (auto& [id, request] : requests_) {
-    request.promise.set_value(AbortedError("process module finalized"));
-  }
-  requests_.clear();
-  request_deadlines_.clear();
   if (admission_waiter_) {
     admission_waiter_->promise.set_value(AbortedError("process module finalized"));
     admission_waiter_.reset();
@@ -996,14 +1045,21 @@ void IoLoop::OpenLinkSocket(Link& link) {
     socket.connect(link.endpoint);
     link.watch = std::move(*watch);
     link.socket = std::move(socket);
+    link.in_poll_set = link_fds_.Add(link.socket->get(zmq::sockopt::fd));
     link.state = Link::State::kConnecting;
     // Queued now, delivered as soon as the transport is up.
     SendHello(link);
   } catch (const zmq::error_t& e) {
-    link.watch.reset();
-    link.socket.reset();
+    CloseLinkSocket(link);
     FailLink(link, EndpointError("connect to", link.url, e));
   }
+}
+
+void IoLoop::CloseLinkSocket(Link& link) {
+  link.in_poll_set = {};  // before the socket closes its ZMQ_FD
+  link.held.reset();      // that socket's session is over
+  link.watch.reset();
+  link.socket.reset();
 }
 
 void IoLoop::ServiceWatch(Link& link) {
@@ -1041,32 +1097,43 @@ void IoLoop::ServiceLink(Link& link) {
     auto it = links_.find(id);  // a message may have dropped the link
     if (it == links_.end() || !it->second->socket) return;
     Link& current = *it->second;
-    rx_.clear();
-    try {
-      auto received =
-          zmq::recv_multipart(*current.socket, std::back_inserter(rx_), zmq::recv_flags::dontwait);
-      if (!received) return;
-    } catch (const zmq::error_t& e) {
-      spdlog::error("procmod: receive from {} failed: {}", current.url, e.what());
-      return;
-    }
-    const uint64_t bytes = FrameBytes(rx_);
-    if (bytes > options_.limits.max_message_size) {
-      SendOnLink(current, TooLargeFrames(bytes));  // dropped undecoded, as above
-      continue;
-    }
-    Status decoded = decoder_.DecodeInto(rx_, 0, &rx_message_);
-    if (!decoded.ok()) {
-      SendOnLink(current, ErrorFrames(pmp::kCodeMalformed, std::string(decoded.message())));
-      continue;
-    }
-    if (current.state == Link::State::kAdmitted) {
-      current.peer.last_seen = now_;
-      current.peer.msgs_in++;
-      current.peer.bytes_in += bytes;
-    }
-    OnLinkMessage(current, rx_message_);
+    const Receive received = ReceiveFromLink(current);
+    if (received == Receive::kNothing) return;
+    if (received == Receive::kMessage) OnLinkMessage(current, rx_message_);
   }
+}
+
+IoLoop::Receive IoLoop::ReceiveFromLink(Link& link) {
+  if (link.held) {
+    rx_message_ = std::move(*link.held);
+    link.held.reset();
+    return Receive::kMessage;
+  }
+  rx_.clear();
+  try {
+    auto received =
+        zmq::recv_multipart(*link.socket, std::back_inserter(rx_), zmq::recv_flags::dontwait);
+    if (!received) return Receive::kNothing;
+  } catch (const zmq::error_t& e) {
+    spdlog::error("procmod: receive from {} failed: {}", link.url, e.what());
+    return Receive::kNothing;
+  }
+  const uint64_t bytes = FrameBytes(rx_);
+  if (bytes > options_.limits.max_message_size) {
+    SendOnLink(link, TooLargeFrames(bytes));  // dropped undecoded, as above
+    return Receive::kSkipped;
+  }
+  Status decoded = decoder_.DecodeInto(rx_, 0, &rx_message_);
+  if (!decoded.ok()) {
+    SendOnLink(link, ErrorFrames(pmp::kCodeMalformed, std::string(decoded.message())));
+    return Receive::kSkipped;
+  }
+  if (link.state == Link::State::kAdmitted) {
+    link.peer.last_seen = now_;
+    link.peer.msgs_in++;
+    link.peer.bytes_in += bytes;
+  }
+  return Receive::kMessage;
 }
 
 void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
@@ -1156,8 +1223,7 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
   if (link->state != Link::State::kAdmitted) return;  // never had a session
   link_by_session_.erase(link->peer.session);
   ClearOutbox(*link, /*close_window=*/true);
-  link->watch.reset();
-  link->socket.reset();
+  CloseLinkSocket(*link);
   if (link->registered) {
     DropRelayedPeersOf(link->id, reason == DisconnectReason::kBye ? DisconnectReason::kBye
                                                                   : DisconnectReason::kExpired);
@@ -1188,8 +1254,7 @@ void IoLoop::Reconnect(Link& link, DisconnectReason reason) {
 
 void IoLoop::RetryLink(Link& link, TimePoint now) {
   ClearOutbox(link, /*close_window=*/false);  // nothing of a new socket's session yet
-  link.watch.reset();
-  link.socket.reset();  // a new socket (and routing id) for the next attempt
+  CloseLinkSocket(link);                      // a new socket (and routing id) for the next attempt
   link.state = Link::State::kRetryWait;
   link.handshake_deadline = TimePoint::max();
   // 1 s doubling to 32 s, with ±25% jitter so a crowd of clients spreads out.
@@ -1593,29 +1658,106 @@ void IoLoop::SendData(Command& data) {
   SendToPeer(to.session, pmp::Data{std::move(data.channel), {}}, std::move(data.payload));
 }
 
-std::future<Result<Reply>> IoLoop::Request(const std::string& session, std::string method,
-                                           std::string args, Frames payload, milliseconds timeout) {
-  auto promise = std::make_shared<std::promise<Result<Reply>>>();
-  std::future<Result<Reply>> future = promise->get_future();
+ReplyFuture IoLoop::Request(const std::string& session, std::string method, std::string args,
+                            Frames payload, milliseconds timeout) {
+  const uint64_t id = next_request_id_.fetch_add(1, std::memory_order_relaxed);
+  std::promise<Result<Reply>> promise;
+  ReplyFuture future(promise.get_future(), weak_from_this(), id);
+  if (!OnIoThread()) {
+    // The I/O thread asleep: send it ourselves rather than wake it to send it.
+    std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
+    if (loop.owns_lock() && !stopping_ && LeadableLink(session) != nullptr) {
+      bool queued = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queued = !commands_.empty();  // posted before us: must go first
+      }
+      if (!queued) {
+        StartRequest(session, id, std::move(method), std::move(args), std::move(payload), timeout,
+                     std::move(promise));
+        return future;
+      }
+    }
+  }
+  auto pending = std::make_shared<std::promise<Result<Reply>>>(std::move(promise));
   auto frames = std::make_shared<Frames>(std::move(payload));
-  const bool posted = Dispatch([this, session, method = std::move(method), args = std::move(args),
-                                frames, timeout, promise]() mutable {
-    if (FindPeer(session) == nullptr) {
-      promise->set_value(UnavailableError("session " + session + " is gone"));
-      return;
-    }
-    const uint64_t id = next_request_id_++;
-    pmp::Request header{id, std::move(method), std::move(args), {}};
-    if (!SendToPeer(session, std::move(header), std::move(*frames))) {
-      promise->set_value(ResourceExhaustedError("send queue to " + session + " is full"));
-      return;
-    }
-    const TimePoint deadline = clock_.Now() + timeout;
-    requests_.emplace(id, PendingRequest{std::move(*promise), deadline, session});
-    request_deadlines_.emplace(deadline, id);
+  const bool posted = Dispatch([this, session, id, method = std::move(method),
+                                args = std::move(args), frames, timeout, pending]() mutable {
+    StartRequest(session, id, std::move(method), std::move(args), std::move(*frames), timeout,
+                 std::move(*pending));
   });
-  if (!posted) promise->set_value(AbortedError("process module finalized"));
+  if (!posted) pending->set_value(AbortedError("process module finalized"));
   return future;
+}
+
+void IoLoop::StartRequest(const std::string& session, uint64_t id, std::string method,
+                          std::string args, Frames payload, milliseconds timeout,
+                          std::promise<Result<Reply>> promise) {
+  if (FindPeer(session) == nullptr) {
+    promise.set_value(UnavailableError("session " + session + " is gone"));
+    return;
+  }
+  pmp::Request header{id, std::move(method), std::move(args), {}};
+  if (!SendToPeer(session, std::move(header), std::move(payload))) {
+    promise.set_value(ResourceExhaustedError("send queue to " + session + " is full"));
+    return;
+  }
+  const TimePoint deadline = clock_.Now() + timeout;
+  requests_.emplace(id, PendingRequest{std::move(promise), deadline, session});
+  request_deadlines_.emplace(deadline, id);
+  // Sent by another thread while the I/O thread sleeps: it must wake for the deadline.
+  if (deadline < wakes_at_) Wake();
+}
+
+IoLoop::Link* IoLoop::LeadableLink(const std::string& session) {
+  auto by_session = link_by_session_.find(session);
+  if (by_session == link_by_session_.end()) return nullptr;
+  auto it = links_.find(by_session->second);
+  if (it == links_.end()) return nullptr;
+  Link& link = *it->second;
+  const bool leadable = link.state == Link::State::kAdmitted && link.socket && !link.registered &&
+                        link.outbox.empty() && !link.held;
+  return leadable ? &link : nullptr;
+}
+
+void IoLoop::LeadForReply(uint64_t request_id, TimePoint until) {
+  if (OnIoThread()) return;  // it holds the loop already, and must not wait here
+  std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
+  if (!loop.owns_lock() || stopping_ || lead_abort_.load()) return;
+  auto request = requests_.find(request_id);
+  if (request == requests_.end()) return;  // answered, failed, or not sent yet
+  Link* link = LeadableLink(request->second.session);
+  if (link == nullptr) return;
+  // Past the request's deadline the I/O thread answers it (kDeadlineExceeded).
+  until = std::min(until, request->second.deadline);
+  link->in_poll_set.Suspend();
+  AwaitReplyOnLink(*link, request_id, until);
+  link->in_poll_set.Resume();  // level-triggered: a readable fd wakes the I/O thread
+  // Its ZMQ_FD does not signal again for what is already queued.
+  if (LinkHasWork(*link)) Wake();
+}
+
+bool IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) {
+  const int socket_fd = link.socket->get(zmq::sockopt::fd);
+  for (;;) {
+    now_ = clock_.Now();
+    const Receive received = ReceiveFromLink(link);
+    if (received == Receive::kSkipped) continue;
+    if (received == Receive::kMessage) {
+      if (rx_message_.command() == pmp::Command::kReply &&
+          std::get<pmp::Reply>(rx_message_.header).id == request_id) {
+        OnReply(std::get<pmp::Reply>(rx_message_.header), std::move(rx_message_.payload));
+        return true;
+      }
+      link.held = std::move(rx_message_);  // the I/O thread's, with its callbacks
+      return false;
+    }
+    if (now_ >= until || lead_abort_.load()) return false;
+    std::array<pollfd, 2> fds{{{socket_fd, POLLIN, 0}, {lead_abort_fd_, POLLIN, 0}}};
+    const milliseconds wait = PollTimeout(now_, until);
+    const int ready = poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
+    if (ready > 0 && (fds[1].revents & POLLIN)) return false;  // the I/O thread wants it
+  }
 }
 
 Status IoLoop::Close(const std::string& session, std::string reason) {

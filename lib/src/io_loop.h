@@ -9,10 +9,21 @@
 //
 // Threads. The public methods are thread-safe: they post a closure to the I/O
 // thread (a mutex-guarded queue plus an eventfd that wakes zmq::poll) and, when
-// they need an answer, wait on a future the I/O thread fulfils. Everything under
-// "I/O thread only" below is touched by no other thread. Callbacks and handlers
-// run on the I/O thread with no lock held. Blocking methods called from a callback
-// (on the I/O thread itself) return kFailedPrecondition instead of deadlocking.
+// they need an answer, wait on a future the I/O thread fulfils. Callbacks and
+// handlers run on the I/O thread. Blocking methods called from a callback (on the
+// I/O thread itself) return kFailedPrecondition instead of deadlocking.
+//
+// The loop lock. Everything under "I/O thread only" below is guarded by loop_mu_,
+// which the I/O thread holds except while it sleeps in poll. One path borrows it:
+// a request to a peer we dialed (a Link), the round trip applications time. An
+// application thread that finds the lock free (the I/O thread asleep) sends the
+// REQUEST on the link's DEALER itself (Request), and when it then waits for the
+// reply (ReplyFuture::get) it takes the DEALER out of the I/O thread's poll set and
+// polls it itself (LeadForReply): a raw ZeroMQ round trip, with no thread hand-over.
+// It hands the DEALER back at its REPLY, at anything else (kept in Link::held for
+// the I/O thread, which runs the callbacks), or as soon as the I/O thread wakes for
+// anything (lead_abort_), so the I/O thread never waits on it for long. Only the
+// I/O thread ever blocks on loop_mu_; other threads only try_lock it.
 //
 // Life. The constructor starts the thread; Shutdown() sends BYE to every peer,
 // fails every pending future with kAborted, closes the sockets with the bounded
@@ -20,6 +31,7 @@
 #ifndef PROCMOD_SRC_IO_LOOP_H_
 #define PROCMOD_SRC_IO_LOOP_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -41,6 +53,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "curve_keys.h"
+#include "epoll_set.h"
 #include "handshake_watch.h"
 #include "heartbeat.h"
 #include "identity_table.h"
@@ -117,8 +130,12 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // Send waits in it for room, up to timeouts.send, unless on the I/O thread.
   Status Send(const std::shared_ptr<const Connection::State>& to, std::string_view channel,
               Frames payload);
-  std::future<Result<Reply>> Request(const std::string& session, std::string method,
-                                     std::string args, Frames payload, milliseconds timeout);
+  ReplyFuture Request(const std::string& session, std::string method, std::string args,
+                      Frames payload, milliseconds timeout);
+  // ReplyFuture's wait: when the I/O thread is asleep, waits for REPLY `request_id`
+  // on its link's DEALER in this thread, until the reply, `until`, or the I/O thread
+  // wants the loop back (see "The loop lock" above). Returns at once otherwise.
+  void LeadForReply(uint64_t request_id, TimePoint until);
   Status Close(const std::string& session, std::string reason);
 
   void SetHandler(std::string method, RequestHandler handler);
@@ -147,6 +164,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     bool registered = false;
     std::string expected_role;
     std::optional<zmq::socket_t> socket;
+    // The socket's ZMQ_FD in link_fds_ (after `socket`: leaves the set first).
+    EpollSet::Member in_poll_set;
     // Until WELCOME: the socket's transport and ZMTP/CURVE handshake events.
     std::optional<HandshakeWatch> watch;
     State state = State::kConnecting;
@@ -163,6 +182,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     // messages queue behind it so nothing overtakes.
     std::deque<Outgoing> outbox;
     std::optional<std::promise<Result<Connection>>> waiter;  // until admitted
+    // What a thread leading for its reply received that is not its reply: handled
+    // by the I/O thread before anything else from this socket (counted already).
+    std::optional<pmp::Message> held;
   };
 
   struct PendingRequest {
@@ -226,13 +248,25 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // I/O thread: the loop and its dispatch.
   void ThreadMain();
   void RunCommands();
-  void PollOnce();
+  void PollOnce(std::unique_lock<std::mutex>& loop);
+  // After poll: takes loop_mu_ back, asking a leader to hand it over when one has it.
+  void RetakeLoop(std::unique_lock<std::mutex>& loop);
+  void Wake();  // the I/O thread runs a turn now (eventfd)
   void ServiceAcceptor();
   void ServiceAdmin();
   Status BindAdmin();
   // options.connection_file, once the acceptor is bound (removed at shutdown).
   Status WriteOurConnectionFile();
+  // Links are polled through link_fds_: their ZMQ_FD only says "changed", so what
+  // each holds is read from ZMQ_EVENTS (or Link::held) before sleeping and after.
+  bool LinkHasWork(Link& link);
+  void ServiceLinks();
   void ServiceLink(Link& link);
+  // One message from `link`: the held one, else from the DEALER into rx_message_,
+  // counted. A message too large or undecodable is answered with ERROR (kSkipped).
+  enum class Receive { kNothing, kSkipped, kMessage };
+  Receive ReceiveFromLink(Link& link);
+  void CloseLinkSocket(Link& link);
   void ServiceWatch(Link& link);
   void OnTimer(TimePoint now);
   TimePoint NextDeadline() const;
@@ -286,6 +320,15 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void OnPing(PeerRecord& peer, const pmp::Ping& ping);
   void OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request, Frames payload);
   void OnReply(pmp::Reply& reply, Frames payload);
+  // Request's work, as the I/O thread (on it, or holding loop_mu_): sends and
+  // registers request `id`.
+  void StartRequest(const std::string& session, uint64_t id, std::string method, std::string args,
+                    Frames payload, milliseconds timeout, std::promise<Result<Reply>> promise);
+  // The link a request to `session` may be sent on and its reply led on by another
+  // thread: an admitted DEALER of ours with nothing waiting before it.
+  Link* LeadableLink(const std::string& session);
+  // The leader's wait on `link` (loop_mu_ held): true once REPLY `request_id` came.
+  bool AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until);
   bool SendToPeer(const std::string& session, pmp::Header header, Frames payload = {});
   std::optional<PeerRef> Resolve(const std::string& session);
   PeerRecord* FindPeer(const std::string& session, bool* incoming = nullptr);
@@ -323,23 +366,31 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   const Clock& clock_ = Clock::Real();
   const HeartbeatPolicy heartbeat_;  // what this side announces and enforces
   int wake_fd_ = -1;
+  int lead_abort_fd_ = -1;  // written by the I/O thread to make a leader hand back
   std::thread thread_;
+
+  // ---- the loop lock (see "The loop lock") ----
+  std::mutex loop_mu_;
+  std::atomic<bool> lead_abort_{false};  // the I/O thread waits for loop_mu_
+  std::atomic<uint64_t> next_request_id_{1};
 
   // ---- shared, guarded by mu_ ----
   mutable std::mutex mu_;
   std::condition_variable run_cv_;
   std::vector<Command> commands_;
-  bool sleeping_ = false;       // the I/O thread is (about to be) blocked in poll
-  std::vector<Command> batch_;  // I/O thread: the commands being run (capacity kept)
-  enum class PollKind { kLink, kWatch };
+  bool sleeping_ = false;                   // the I/O thread is (about to be) blocked in poll
+  std::vector<Command> batch_;              // I/O thread: the commands being run (capacity kept)
   std::vector<zmq_pollitem_t> poll_items_;  // PollOnce's, reused
-  std::vector<std::pair<uint64_t, PollKind>> poll_owners_;
+  std::vector<uint64_t> poll_watch_links_;  // the link of each watch item
+  std::vector<uint64_t> link_ids_;          // ServiceLinks'; links may go as it runs
   bool accepting_commands_ = true;
   std::optional<RunEnd> run_end_;
   std::string listen_endpoint_;
   std::string admin_endpoint_;
 
-  // ---- I/O thread only ----
+  // ---- I/O thread only (guarded by loop_mu_) ----
+  EpollSet link_fds_;                      // before links_, whose members leave it when destroyed
+  TimePoint wakes_at_ = TimePoint::max();  // when the sleeping I/O thread wakes on its own
   zmq::context_t context_;
   bool stopping_ = false;
   // When the last poll returned: the time stamp of what this turn sends and
@@ -365,7 +416,6 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   uint64_t next_link_id_ = 1;
   std::unordered_map<uint64_t, PendingRequest> requests_;
   std::set<std::pair<TimePoint, uint64_t>> request_deadlines_;
-  uint64_t next_request_id_ = 1;
   std::unordered_map<std::string, RequestHandler> handlers_;
   ConnectedCallback on_connected_;
   DisconnectedCallback on_disconnected_;

@@ -161,7 +161,7 @@ TEST_F(SendFlow, AClientThatDoesNotReadNeitherStallsTheServerNorTheOthers) {
       payload.emplace_back(std::string(65536, 'x'));
       (void)to_stuck->Send(std::move(payload));
     }
-    std::future<Result<Reply>> request = to_stuck->Request("status", {}, milliseconds(100));
+    ReplyFuture request = to_stuck->Request("status", {}, milliseconds(100));
     if (request.wait_for(milliseconds(20)) != std::future_status::ready) return false;
     return request.get().status().code() == StatusCode::kResourceExhausted;
   }));

@@ -3,8 +3,9 @@
 // A Connection is a handle to one admitted peer of this process: a server this
 // client connected to, or a client that connected to this server. It is cheap to
 // copy (one shared, immutable block per session); every copy names the same
-// session. All calls are thread-safe: they post to the process module's I/O thread
-// and never touch a socket themselves.
+// session. All calls are thread-safe. They post to the process module's I/O thread,
+// except a request to a peer this process dialed, which the calling thread sends
+// and (in ReplyFuture::get) receives itself when the I/O thread is idle.
 //
 //   procmod::Result<procmod::Connection> server = module->ConnectToRemote(url);
 //   if (!server.ok()) return server.status();
@@ -48,6 +49,40 @@ struct Reply {
   Frames payload;
 };
 
+// The reply to one Connection::Request, as a std::future<Result<Reply>> holds it:
+// get() waits for it and takes it (once); wait(), wait_for() and wait_until() wait
+// without taking it.
+//
+// Why not a std::future: a thread that waits here for a reply from a peer this
+// process dialed waits on that peer's socket itself while the I/O thread is idle,
+// and receives its REPLY there. That saves the two thread wake-ups of handing the
+// request to the I/O thread and the reply back, most of what a round trip costs
+// over raw ZeroMQ (docs/BENCHMARKS.md). Everything else that arrives meanwhile goes
+// to the I/O thread, in order, so callbacks still run only there.
+class ReplyFuture {
+ public:
+  ReplyFuture() = default;  // valid() is false
+
+  bool valid() const { return future_.valid(); }
+  Result<Reply> get();
+  void wait() const;
+  std::future_status wait_for(std::chrono::nanoseconds timeout) const;
+  std::future_status wait_until(std::chrono::steady_clock::time_point deadline) const;
+
+ private:
+  friend class IoLoop;
+  friend class Connection;
+  ReplyFuture(std::future<Result<Reply>> future, std::weak_ptr<IoLoop> loop = {},
+              uint64_t request_id = 0)
+      : future_(std::move(future)), loop_(std::move(loop)), request_id_(request_id) {}
+  // Waits on the socket until the reply or `until`, when this thread may.
+  void Lead(std::chrono::steady_clock::time_point until) const;
+
+  std::future<Result<Reply>> future_;
+  std::weak_ptr<IoLoop> loop_;
+  uint64_t request_id_ = 0;
+};
+
 class Connection {
  public:
   Connection() = default;  // refers to nothing; valid() is false
@@ -76,10 +111,9 @@ class Connection {
   // away first (kUnavailable), or the peer answered with a non-zero code
   // (StatusFromPmpCode, e.g. kRemoteError with pmp_code()). `args` is one
   // msgpack-encoded map, or empty.
-  std::future<Result<Reply>> Request(
-      std::string method, Frames payload = {},
-      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
-      std::string args = {}) const;
+  ReplyFuture Request(std::string method, Frames payload = {},
+                      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                      std::string args = {}) const;
 
   // Sends BYE with `reason` and forgets the peer. Idempotent.
   Status Close(std::string reason = "bye") const;
