@@ -1744,13 +1744,23 @@ bool IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) 
     const Receive received = ReceiveFromLink(link);
     if (received == Receive::kSkipped) continue;
     if (received == Receive::kMessage) {
-      if (rx_message_.command() == pmp::Command::kReply &&
-          std::get<pmp::Reply>(rx_message_.header).id == request_id) {
-        OnReply(std::get<pmp::Reply>(rx_message_.header), std::move(rx_message_.payload));
-        return true;
+      // REPLYs (another thread's too) and PINGs run no callback: settled here.
+      // Anything else goes to the I/O thread, and so does all that follows it.
+      switch (rx_message_.command()) {
+        case pmp::Command::kReply: {
+          pmp::Reply& reply = std::get<pmp::Reply>(rx_message_.header);
+          const bool ours = reply.id == request_id;
+          OnReply(reply, std::move(rx_message_.payload));
+          if (ours) return true;
+          continue;
+        }
+        case pmp::Command::kPing:
+          OnPing(link.peer, std::get<pmp::Ping>(rx_message_.header));
+          continue;
+        default:
+          link.held = std::move(rx_message_);
+          return false;
       }
-      link.held = std::move(rx_message_);  // the I/O thread's, with its callbacks
-      return false;
     }
     if (now_ >= until || lead_abort_.load()) return false;
     std::array<pollfd, 2> fds{{{socket_fd, POLLIN, 0}, {lead_abort_fd_, POLLIN, 0}}};

@@ -20,10 +20,12 @@
 // REQUEST on the link's DEALER itself (Request), and when it then waits for the
 // reply (ReplyFuture::get) it takes the DEALER out of the I/O thread's poll set and
 // polls it itself (LeadForReply): a raw ZeroMQ round trip, with no thread hand-over.
-// It hands the DEALER back at its REPLY, at anything else (kept in Link::held for
-// the I/O thread, which runs the callbacks), or as soon as the I/O thread wakes for
-// anything (lead_abort_), so the I/O thread never waits on it for long. Only the
-// I/O thread ever blocks on loop_mu_; other threads only try_lock it.
+// On the way it settles PINGs and other threads' REPLYs, which run no callback. It
+// hands the DEALER back at its own REPLY, at anything else (kept in Link::held for
+// the I/O thread, which runs the callbacks, before anything that came later), or as
+// soon as the I/O thread wakes for anything (lead_abort_), so the I/O thread never
+// waits on it for long. Only the I/O thread ever blocks on loop_mu_; other threads
+// only try_lock it.
 //
 // Life. The constructor starts the thread; Shutdown() sends BYE to every peer,
 // fails every pending future with kAborted, closes the sockets with the bounded
