@@ -220,8 +220,8 @@ void Relay::ServiceRouter() {
       return;
     }
     if (rx_.empty()) continue;
-    const std::string routing_id(rx_[0].data<char>(), rx_[0].size());
-    OnMessage(routing_id, rx_);
+    rx_routing_id_.assign(rx_[0].data<char>(), rx_[0].size());
+    OnMessage(rx_routing_id_, rx_);
   }
 }
 

@@ -127,6 +127,7 @@ class Relay : private AdminTarget {
   std::unique_ptr<ZapHandler> zap_;  // CURVE: who may connect, on either leg
   pmp::Decoder decoder_;
   pmp::Frames rx_;
+  std::string rx_routing_id_;  // rx_[0], its buffer reused: no allocation per message
   Directory directory_;
   TimePoint next_tick_{};
   uint64_t relayed_ = 0;      // DATA/REQUEST/REPLY passed on

@@ -762,8 +762,8 @@ void IoLoop::ServiceAcceptor() {
       return;
     }
     if (rx_.empty()) continue;
-    const std::string routing_id(rx_[0].data<char>(), rx_[0].size());
-    OnAcceptorMessage(routing_id, rx_);
+    rx_routing_id_.assign(rx_[0].data<char>(), rx_[0].size());
+    OnAcceptorMessage(rx_routing_id_, rx_);
   }
 }
 

@@ -400,6 +400,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   TimePoint now_{};
   pmp::Decoder decoder_;
   Frames rx_;
+  std::string rx_routing_id_;  // rx_[0] on the acceptor, its buffer reused: no allocation
   pmp::Message rx_message_;  // what rx_ decodes to, reused (only one is handled at once)
   std::optional<zmq::socket_t> acceptor_;
   std::optional<zmq::socket_t> admin_;
