@@ -58,10 +58,7 @@ Result<Reply> ReplyFuture::get() {
   return future_.get();
 }
 
-void ReplyFuture::wait() const {
-  Lead(std::chrono::steady_clock::time_point::max());
-  future_.wait();
-}
+void ReplyFuture::wait() const { (void)wait_until(std::chrono::steady_clock::time_point::max()); }
 
 std::future_status ReplyFuture::wait_for(std::chrono::nanoseconds timeout) const {
   const auto now = std::chrono::steady_clock::now();

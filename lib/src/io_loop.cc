@@ -53,6 +53,17 @@ Duration TickFor(const HeartbeatPolicy& heartbeat) {
                               milliseconds(250));
 }
 
+// The wake-up and lead-abort eventfds: one write wakes a poller, one read resets it.
+void SignalEventFd(int fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(fd, &one, sizeof one);
+}
+
+void DrainEventFd(int fd) {
+  uint64_t count = 0;
+  [[maybe_unused]] ssize_t n = read(fd, &count, sizeof count);
+}
+
 Frames ErrorFrames(uint32_t code, std::string reason) {
   return pmp::Encode(pmp::Error{code, std::move(reason)});
 }
@@ -127,10 +138,7 @@ bool IoLoop::Enqueue(Command command) {
   return true;
 }
 
-void IoLoop::Wake() {
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
-}
+void IoLoop::Wake() { SignalEventFd(wake_fd_); }
 
 bool IoLoop::Dispatch(std::function<void()> fn) {
   // From a callback or handler (on the I/O thread) an effect must happen now, in
@@ -173,11 +181,9 @@ void IoLoop::RetakeLoop(std::unique_lock<std::mutex>& loop) {
   if (loop.try_lock()) return;
   // A thread leads for its reply (or is sending one): it hands back at this signal.
   lead_abort_.store(true);
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(lead_abort_fd_, &one, sizeof one);
+  SignalEventFd(lead_abort_fd_);
   loop.lock();
-  uint64_t count = 0;
-  n = read(lead_abort_fd_, &count, sizeof count);
+  DrainEventFd(lead_abort_fd_);
   lead_abort_.store(false);
 }
 
@@ -255,10 +261,7 @@ void IoLoop::PollOnce(std::unique_lock<std::mutex>& loop) {
     return;
   }
 
-  if (items[0].revents & ZMQ_POLLIN) {
-    uint64_t count = 0;
-    [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof count);
-  }
+  if (items[0].revents & ZMQ_POLLIN) DrainEventFd(wake_fd_);
   // Commands first: a callback set before traffic arrived must see that traffic.
   RunCommands();
   if (acceptor_item != kNone && acceptor_ && (items[acceptor_item].revents & ZMQ_POLLIN)) {
@@ -297,10 +300,8 @@ void IoLoop::ServiceLinks() {
     if (it == links_.end() || !it->second->socket) continue;
     Link& link = *it->second;
     if (!link.outbox.empty()) FlushOutbox(link);  // sends what POLLOUT now takes
-    it = links_.find(id);
-    if (it != links_.end() && it->second->socket && LinkHasWork(*it->second)) {
-      ServiceLink(*it->second);
-    }
+    // A receive that finds nothing costs what a ZMQ_EVENTS check would.
+    ServiceLink(link);
   }
 }
 
@@ -1737,7 +1738,7 @@ void IoLoop::LeadForReply(uint64_t request_id, TimePoint until) {
   if (LinkHasWork(*link)) Wake();
 }
 
-bool IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) {
+void IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) {
   const int socket_fd = link.socket->get(zmq::sockopt::fd);
   for (;;) {
     now_ = clock_.Now();
@@ -1751,7 +1752,7 @@ bool IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) 
           pmp::Reply& reply = std::get<pmp::Reply>(rx_message_.header);
           const bool ours = reply.id == request_id;
           OnReply(reply, std::move(rx_message_.payload));
-          if (ours) return true;
+          if (ours) return;
           continue;
         }
         case pmp::Command::kPing:
@@ -1759,14 +1760,14 @@ bool IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) 
           continue;
         default:
           link.held = std::move(rx_message_);
-          return false;
+          return;
       }
     }
-    if (now_ >= until || lead_abort_.load()) return false;
+    if (now_ >= until || lead_abort_.load()) return;
     std::array<pollfd, 2> fds{{{socket_fd, POLLIN, 0}, {lead_abort_fd_, POLLIN, 0}}};
     const milliseconds wait = PollTimeout(now_, until);
     const int ready = poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
-    if (ready > 0 && (fds[1].revents & POLLIN)) return false;  // the I/O thread wants it
+    if (ready > 0 && (fds[1].revents & POLLIN)) return;  // the I/O thread wants it
   }
 }
 

@@ -259,8 +259,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   Status BindAdmin();
   // options.connection_file, once the acceptor is bound (removed at shutdown).
   Status WriteOurConnectionFile();
-  // Links are polled through link_fds_: their ZMQ_FD only says "changed", so what
-  // each holds is read from ZMQ_EVENTS (or Link::held) before sleeping and after.
+  // Links are polled through link_fds_: their ZMQ_FD only says "changed", so before
+  // sleeping what each holds is read from ZMQ_EVENTS (or Link::held), and after
+  // waking every link is received from until it has nothing (ServiceLinks).
   bool LinkHasWork(Link& link);
   void ServiceLinks();
   void ServiceLink(Link& link);
@@ -329,8 +330,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // The link a request to `session` may be sent on and its reply led on by another
   // thread: an admitted DEALER of ours with nothing waiting before it.
   Link* LeadableLink(const std::string& session);
-  // The leader's wait on `link` (loop_mu_ held): true once REPLY `request_id` came.
-  bool AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until);
+  // The leader's wait on `link` (loop_mu_ held), until REPLY `request_id`, `until`,
+  // a message for the I/O thread, or lead_abort_.
+  void AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until);
   bool SendToPeer(const std::string& session, pmp::Header header, Frames payload = {});
   std::optional<PeerRef> Resolve(const std::string& session);
   PeerRecord* FindPeer(const std::string& session, bool* incoming = nullptr);
@@ -380,19 +382,19 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   mutable std::mutex mu_;
   std::condition_variable run_cv_;
   std::vector<Command> commands_;
-  bool sleeping_ = false;                   // the I/O thread is (about to be) blocked in poll
-  std::vector<Command> batch_;              // I/O thread: the commands being run (capacity kept)
-  std::vector<zmq_pollitem_t> poll_items_;  // PollOnce's, reused
-  std::vector<uint64_t> poll_watch_links_;  // the link of each watch item
-  std::vector<uint64_t> link_ids_;          // ServiceLinks'; links may go as it runs
+  bool sleeping_ = false;       // the I/O thread is (about to be) blocked in poll
+  std::vector<Command> batch_;  // I/O thread: the commands being run (capacity kept)
   bool accepting_commands_ = true;
   std::optional<RunEnd> run_end_;
   std::string listen_endpoint_;
   std::string admin_endpoint_;
 
   // ---- I/O thread only (guarded by loop_mu_) ----
-  EpollSet link_fds_;                      // before links_, whose members leave it when destroyed
-  TimePoint wakes_at_ = TimePoint::max();  // when the sleeping I/O thread wakes on its own
+  EpollSet link_fds_;                       // before links_, whose members leave it when destroyed
+  TimePoint wakes_at_ = TimePoint::max();   // when the sleeping I/O thread wakes on its own
+  std::vector<zmq_pollitem_t> poll_items_;  // PollOnce's, reused
+  std::vector<uint64_t> poll_watch_links_;  // the link of each watch item
+  std::vector<uint64_t> link_ids_;          // ServiceLinks'; links may go as it runs
   zmq::context_t context_;
   bool stopping_ = false;
   // When the last poll returned: the time stamp of what this turn sends and
@@ -401,7 +403,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   pmp::Decoder decoder_;
   Frames rx_;
   std::string rx_routing_id_;  // rx_[0] on the acceptor, its buffer reused: no allocation
-  pmp::Message rx_message_;  // what rx_ decodes to, reused (only one is handled at once)
+  pmp::Message rx_message_;    // what rx_ decodes to, reused (only one is handled at once)
   std::optional<zmq::socket_t> acceptor_;
   std::optional<zmq::socket_t> admin_;
   std::unique_ptr<ZapHandler> zap_;
