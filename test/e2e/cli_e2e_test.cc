@@ -19,11 +19,9 @@
 #include "support/lines.h"
 #include "support/module_fixture.h"
 #include "support/raw_peer.h"
+#include "support/run_cli.h"
 #include "support/subprocess.h"
 
-#ifndef PROCMOD_CLI
-#error "PROCMOD_CLI must name the procmod binary"
-#endif
 #ifndef PROCMOD_SERVER
 #error "PROCMOD_SERVER must name the procmod-server binary"
 #endif
@@ -33,14 +31,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
-
-using CliRun = ToolRun;
-
-// Runs procmod with `args` to completion (see RunTool).
-CliRun RunCli(std::vector<std::string> args, bool stderr_only = false) {
-  args.insert(args.begin(), PROCMOD_CLI);
-  return RunTool(std::move(args), stderr_only, kDeadline);
-}
 
 // procmod-server with `args` and without an admin endpoint. Its stderr (the log) is
 // merged into the lines it reads, and printed if the test failed (see ServerProcess).
@@ -74,7 +64,7 @@ TEST(CliPing, CountsRepliesAndPrintsTheSummary) {
   Server server({"--port", "0", "--multi-clients", "--name", "e2e-viz"});
   const std::string url = server.WaitReady();
 
-  CliRun run = RunCli({"ping", "-c", "3", "-i", "50ms", url});
+  ToolRun run = RunCli({"ping", "-c", "3", "-i", "50ms", url});
   EXPECT_EQ(run.code, 0) << run.output;
   const std::vector<std::string> lines = Lines(run.output);
   EXPECT_EQ(CountStartingWith(lines, "reply from " + url + " (e2e-viz): seq="), 3u) << run.output;
@@ -88,7 +78,7 @@ TEST(CliPing, NothingListeningIsOneLineAndExit4WithinTheTimeout) {
   zmq::context_t context;
   const std::string url = FreeTcpEndpoint(context);
 
-  CliRun run = RunCli({"ping", url, "--timeout", "500ms"}, /*stderr_only=*/true);
+  ToolRun run = RunCli({"ping", url, "--timeout", "500ms"}, /*stderr_only=*/true);
   EXPECT_EQ(run.code, 4);
   EXPECT_EQ(run.output, "procmod: could not reach " + url + " within 500ms\n");
   EXPECT_LT(run.took, milliseconds(1500));
@@ -101,7 +91,7 @@ TEST(CliPing, BusySingleClientServerIsDenied409AndExit5) {
   RawDealer occupant(context, url);
   ASSERT_TRUE(occupant.Hello(MakeHello("client", "occupant")).has_value());
 
-  CliRun run = RunCli({"ping", url}, /*stderr_only=*/true);
+  ToolRun run = RunCli({"ping", url}, /*stderr_only=*/true);
   EXPECT_EQ(run.code, 5);
   const std::vector<std::string> lines = Lines(run.output);
   ASSERT_EQ(lines.size(), 1u) << run.output;
@@ -168,7 +158,7 @@ TEST(CliConnect, ShowsTheServersWelcomeAndSaysBye) {
   Server server({"--port", "0", "--multi-clients", "--name", "e2e-viz"});
   const std::string url = server.WaitReady();
 
-  CliRun run = RunCli({"connect", url, "--name", "e2e-cli"});
+  ToolRun run = RunCli({"connect", url, "--name", "e2e-cli"});
   EXPECT_EQ(run.code, 0) << run.output;
   const std::vector<std::string> lines = Lines(run.output);
   EXPECT_TRUE(Contains(lines, "connected to " + url)) << run.output;
@@ -188,7 +178,7 @@ TEST(CliSend, BroadcastReachesTheOtherClient) {
   RawDealer listener(context, url);
   ASSERT_TRUE(listener.Hello(MakeHello("client", "listener")).has_value());
 
-  CliRun run = RunCli({"send", url, "--channel", "broadcast", "hello from the shell"});
+  ToolRun run = RunCli({"send", url, "--channel", "broadcast", "hello from the shell"});
   EXPECT_EQ(run.code, 0) << run.output;
   EXPECT_TRUE(Contains(Lines(run.output), "sent 20 bytes on channel broadcast to " + url))
       << run.output;
@@ -226,7 +216,7 @@ TEST(CliWait, TakesAReverseServerShowsItAndSaysBye) {
 }
 
 TEST(CliWait, NobodyDialingInIsExit4) {
-  CliRun run = RunCli({"wait", "--listen", "tcp://127.0.0.1:0", "--timeout", "200ms"});
+  ToolRun run = RunCli({"wait", "--listen", "tcp://127.0.0.1:0", "--timeout", "200ms"});
   EXPECT_EQ(run.code, 4) << run.output;
   const std::vector<std::string> lines = Lines(run.output);
   ASSERT_EQ(lines.size(), 2u) << run.output;
@@ -246,7 +236,7 @@ TEST(CliUsage, BadUrlIsOneLineAndExit2) {
                                              {"send", "", "text"},
                                              {"wait", "--listen", "inproc://x"}}) {
     const std::string url = args[0] == "wait" ? args[2] : args[1];
-    CliRun run = RunCli(args, /*stderr_only=*/true);
+    ToolRun run = RunCli(args, /*stderr_only=*/true);
     EXPECT_EQ(run.code, 2) << url;
     ASSERT_EQ(Lines(run.output).size(), 1u) << run.output;
     EXPECT_TRUE(StartsWith(run.output, "procmod: bad URL '" + url + "': ")) << run.output;
@@ -263,7 +253,7 @@ TEST(CliUsage, BadFlagsAreOneLineAndExit2) {
                                              {"--timeout", "soon", "connect", "tcp://127.0.0.1:1"},
                                              {"ping"},
                                              {}}) {
-    CliRun run = RunCli(args, /*stderr_only=*/true);
+    ToolRun run = RunCli(args, /*stderr_only=*/true);
     EXPECT_EQ(run.code, 2) << run.output;
     EXPECT_EQ(Lines(run.output).size(), 1u) << run.output;
     EXPECT_TRUE(StartsWith(run.output, "procmod: ")) << run.output;
@@ -271,15 +261,15 @@ TEST(CliUsage, BadFlagsAreOneLineAndExit2) {
 }
 
 TEST(CliUsage, HelpReadsLikeAManPage) {
-  CliRun help = RunCli({"--help"});
+  ToolRun help = RunCli({"--help"});
   EXPECT_EQ(help.code, 0);
   for (const char* section : {"EXIT STATUS", "EXAMPLES", "ping", "connect", "wait", "send"}) {
     EXPECT_NE(help.output.find(section), std::string::npos) << section;
   }
-  CliRun ping_help = RunCli({"ping", "--help"});
+  ToolRun ping_help = RunCli({"ping", "--help"});
   EXPECT_EQ(ping_help.code, 0);
   EXPECT_NE(ping_help.output.find("--count"), std::string::npos) << ping_help.output;
-  CliRun version = RunCli({"--version"});
+  ToolRun version = RunCli({"--version"});
   EXPECT_EQ(version.code, 0);
   EXPECT_TRUE(StartsWith(version.output, "procmod ")) << version.output;
 }

@@ -21,23 +21,16 @@
 #include "support/daemons.h"
 #include "support/lines.h"
 #include "support/module_fixture.h"
+#include "support/run_cli.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
 
-#ifndef PROCMOD_CLI
-#error "PROCMOD_CLI must name the procmod binary"
-#endif
 #ifndef PROCMOD_SERVER
 #error "PROCMOD_SERVER must name the procmod-server binary"
 #endif
 
 namespace procmod::testing {
 namespace {
-
-ToolRun RunCli(std::vector<std::string> args, bool stderr_only = false) {
-  args.insert(args.begin(), PROCMOD_CLI);
-  return RunTool(std::move(args), stderr_only, kDeadline);
-}
 
 // procmod-server with `args`, no admin endpoint, its log kept for a failed test.
 std::unique_ptr<ServerProcess> Server(std::vector<std::string> args) {
