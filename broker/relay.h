@@ -40,6 +40,7 @@
 #include "directory.h"
 #include "heartbeat.h"
 #include "log_text.h"
+#include "polled_socket.h"
 #include "procmod/options.h"
 #include "procmod/result.h"
 #include "sockets.h"
@@ -94,6 +95,7 @@ class Relay : private AdminTarget {
 
   // The admin ROUTER.
   void ServiceAdmin();
+  void ServiceZap();
   pmp::Reply OnAdminRequest(const pmp::Request& request);
   nlohmann::json ConnectionsJson(TimePoint now) const;
   nlohmann::json ServicesJson() const;
@@ -125,6 +127,10 @@ class Relay : private AdminTarget {
   std::optional<zmq::socket_t> router_;
   std::optional<zmq::socket_t> admin_;
   std::unique_ptr<ZapHandler> zap_;  // CURVE: who may connect, on either leg
+  // Each socket waited on through its ZMQ_FD (polled_socket.h), not zmq_poll.
+  PolledSocket router_polled_;
+  PolledSocket admin_polled_;
+  PolledSocket zap_polled_;
   pmp::Decoder decoder_;
   pmp::Frames rx_;
   std::string rx_routing_id_;  // rx_[0], its buffer reused: no allocation per message

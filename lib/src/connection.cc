@@ -2,6 +2,7 @@
 
 #include "connection_state.h"
 #include "io_loop.h"
+#include "reply_slot.h"
 
 namespace procmod {
 namespace {
@@ -39,23 +40,24 @@ ReplyFuture Connection::Request(std::string method, Frames payload,
                                 std::chrono::milliseconds timeout, std::string args) const {
   auto loop = state_ ? state_->loop.lock() : nullptr;
   if (!loop) {
-    std::promise<Result<Reply>> failed;
-    failed.set_value(state_ ? Finalized() : NoPeer());
-    return ReplyFuture(failed.get_future());
+    auto failed = std::make_shared<ReplySlot>();
+    failed->Set(state_ ? Finalized() : NoPeer());
+    return ReplyFuture(std::move(failed));
   }
   return loop->Request(state_->session, std::move(method), std::move(args), std::move(payload),
                        timeout);
 }
 
 void ReplyFuture::Lead(std::chrono::steady_clock::time_point until) const {
-  if (request_id_ == 0 || !future_.valid()) return;
-  if (future_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) return;
+  if (request_id_ == 0 || !slot_ || slot_->ready()) return;
   if (auto loop = loop_.lock()) loop->LeadForReply(request_id_, until);
 }
 
 Result<Reply> ReplyFuture::get() {
+  if (!slot_) throw std::future_error(std::future_errc::no_state);
   Lead(std::chrono::steady_clock::time_point::max());
-  return future_.get();
+  std::shared_ptr<ReplySlot> slot = std::move(slot_);  // valid() is false from here on
+  return slot->Take();
 }
 
 void ReplyFuture::wait() const { (void)wait_until(std::chrono::steady_clock::time_point::max()); }
@@ -67,12 +69,9 @@ std::future_status ReplyFuture::wait_for(std::chrono::nanoseconds timeout) const
 }
 
 std::future_status ReplyFuture::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  if (!slot_) throw std::future_error(std::future_errc::no_state);
   Lead(deadline);
-  if (deadline == std::chrono::steady_clock::time_point::max()) {
-    future_.wait();  // no deadline arithmetic to overflow
-    return std::future_status::ready;
-  }
-  return future_.wait_until(deadline);
+  return slot_->WaitUntil(deadline) ? std::future_status::ready : std::future_status::timeout;
 }
 
 Status Connection::Close(std::string reason) const {

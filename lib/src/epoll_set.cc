@@ -3,14 +3,15 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <utility>
 
 namespace procmod {
 namespace {
 
-void Control(int epoll_fd, int op, int fd) {
+void Control(int epoll_fd, int op, int fd, uint32_t events) {
   epoll_event event{};
-  event.events = EPOLLIN;
+  event.events = events;
   event.data.fd = fd;
   // Only EBADF/ENOENT/EEXIST can happen here (a descriptor already gone or already
   // in), and each leaves the set as the caller wants it.
@@ -26,7 +27,7 @@ EpollSet::~EpollSet() {
 }
 
 EpollSet::Member EpollSet::Add(int fd) {
-  Control(epoll_fd_, EPOLL_CTL_ADD, fd);
+  Control(epoll_fd_, EPOLL_CTL_ADD, fd, EPOLLIN);
   return Member(epoll_fd_, fd);
 }
 
@@ -47,20 +48,25 @@ EpollSet::Member& EpollSet::Member::operator=(Member&& other) noexcept {
   return *this;
 }
 
+// Suspend and Resume change the descriptor's event mask (EPOLL_CTL_MOD) instead of
+// taking it out and putting it back: a removal and an add cost an allocation, a
+// memory-cgroup charge and a wait-queue registration each, about twice the time,
+// and a leading thread pays them on every request.
 void EpollSet::Member::Suspend() {
   if (!in_set_) return;
-  Control(epoll_fd_, EPOLL_CTL_DEL, fd_);
+  Control(epoll_fd_, EPOLL_CTL_MOD, fd_, 0);  // an eventfd never reports ERR or HUP
   in_set_ = false;
 }
 
 void EpollSet::Member::Resume() {
   if (in_set_ || fd_ < 0) return;
-  Control(epoll_fd_, EPOLL_CTL_ADD, fd_);
+  Control(epoll_fd_, EPOLL_CTL_MOD, fd_, EPOLLIN);
   in_set_ = true;
 }
 
 void EpollSet::Member::Reset() {
-  Suspend();
+  if (fd_ >= 0) Control(epoll_fd_, EPOLL_CTL_DEL, fd_, 0);
+  in_set_ = false;
   epoll_fd_ = -1;
   fd_ = -1;
 }

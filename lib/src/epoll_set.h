@@ -1,20 +1,20 @@
 // epoll_set.h: sockets the I/O thread polls through one descriptor, and that another
 // thread can take out of that poll while the I/O thread sleeps.
 //
-// A zmq_poll item list is fixed for the length of a poll: a DEALER in it wakes the
-// poller whenever its ZMQ_FD signals. The I/O thread instead polls an epoll instance
-// holding the DEALERs' ZMQ_FDs (as one more zmq_poll item). A thread that waits for
-// its own REPLY on a DEALER (IoLoop::LeadForReply) takes that DEALER's descriptor out
-// of the set first, so the reply wakes only the thread that waits for it, and puts it
-// back when done.
+// A poll(2) descriptor list is fixed for the length of a poll: a DEALER in it wakes
+// the poller whenever its ZMQ_FD signals. The I/O thread instead polls an epoll
+// instance holding the DEALERs' ZMQ_FDs (as one more descriptor). A thread that
+// waits for its own REPLY on a DEALER (IoLoop::LeadForReply) has the set ignore that
+// DEALER's descriptor first, so the reply wakes only the thread that waits for it,
+// and has it heeded again when done.
 //
-//   EpollSet set;                                    // set.fd() goes into zmq_poll
+//   EpollSet set;                                    // set.fd() goes into poll(2)
 //   EpollSet::Member member = set.Add(dealer_zmq_fd);
 //   member.Suspend();   // the I/O thread no longer wakes for this socket
 //   member.Resume();    // level-triggered: wakes it at once if the fd is readable
 //
-// Readiness only: a ZMQ_FD says that the socket's state may have changed, so what a
-// socket holds is always read from ZMQ_EVENTS. Not thread-safe by itself: callers
+// Readiness only: what a ZMQ_FD does and does not announce is in polled_socket.h.
+// Not thread-safe by itself: callers
 // serialise Add/Suspend/Resume (the loop lock of io_loop.h); epoll itself lets the
 // set change while another thread sleeps in poll on it.
 #ifndef PROCMOD_SRC_EPOLL_SET_H_
@@ -35,7 +35,7 @@ class EpollSet {
     Member(const Member&) = delete;
     Member& operator=(const Member&) = delete;
 
-    void Suspend();  // out of the set until Resume()
+    void Suspend();  // ignored by the set (its mask emptied) until Resume()
     void Resume();
 
    private:

@@ -204,36 +204,52 @@ void IoLoop::RunCommands() {
 }
 
 void IoLoop::PollOnce(std::unique_lock<std::mutex>& loop) {
-  // Items: the wake-up fd, link_fds_ (every link's DEALER, see epoll_set.h), the
-  // acceptor, the admin socket, the ZAP socket, then each handshaking link's
-  // transport monitor.
-  std::vector<zmq_pollitem_t>& items = poll_items_;  // members: no allocation per turn
-  std::vector<uint64_t>& watch_links = poll_watch_links_;
-  items.clear();
+  // poll(2) on descriptors, not zmq_poll (polled_socket.h): the wake-up fd, link_fds_
+  // (every link's DEALER, see epoll_set.h), the ZMQ_FDs of the acceptor, the admin
+  // socket and the ZAP socket, then each handshaking link's transport monitor.
+  std::vector<pollfd>& fds = poll_fds_;  // a member: no allocation per turn
+  auto& watch_links = poll_watch_links_;
+  fds.clear();
   watch_links.clear();
+  fds.push_back({wake_fd_, POLLIN, 0});
+  fds.push_back({link_fds_.fd(), POLLIN, 0});
   // A command run below may bind the acceptor or the admin socket: only what was
-  // polled has an item.
-  constexpr size_t kNone = SIZE_MAX;
-  items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
-  items.push_back({nullptr, link_fds_.fd(), ZMQ_POLLIN, 0});
-  const size_t acceptor_item = acceptor_ ? items.size() : kNone;
-  if (acceptor_) items.push_back({acceptor_->handle(), 0, ZMQ_POLLIN, 0});
-  const size_t admin_item = admin_ ? items.size() : kNone;
-  if (admin_) items.push_back({admin_->handle(), 0, ZMQ_POLLIN, 0});
-  const size_t zap_item = zap_ ? items.size() : kNone;
-  if (zap_) items.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
-  const size_t first_watch_item = items.size();
-  bool links_ready = false;
+  // waited on here is serviced after the wait.
+  struct Waited {
+    PolledSocket* polled;
+    void (IoLoop::*service)();
+    bool pending;  // input its descriptor will not announce
+    size_t fd_index;
+  };
+  std::array<Waited, 3> waited{};
+  size_t waited_count = 0;
+  bool ready = false;
+  auto wait_on = [&](zmq::socket_ref socket, PolledSocket& polled, void (IoLoop::*service)()) {
+    if (polled.socket() != socket) polled = PolledSocket(socket);
+    const bool pending = polled.MayHoldUnsignalledInput();
+    ready = ready || pending;
+    waited[waited_count++] = {&polled, service, pending, fds.size()};
+    fds.push_back({polled.fd(), POLLIN, 0});
+  };
+  if (acceptor_) wait_on(*acceptor_, acceptor_polled_, &IoLoop::ServiceAcceptor);
+  if (admin_) wait_on(*admin_, admin_polled_, &IoLoop::ServiceAdmin);
+  if (zap_) wait_on(zap_->socket(), zap_polled_, &IoLoop::ServiceZap);
+  const size_t first_watch = fds.size();
   for (auto& [id, link] : links_) {
     if (!link->socket) continue;  // waiting to retry
-    links_ready = links_ready || LinkHasWork(*link);
+    ready = ready || LinkHasWork(*link);
     if (!link->watch) continue;  // admitted: the watch has done its job
-    items.push_back({link->watch->socket().handle(), 0, ZMQ_POLLIN, 0});
-    watch_links.push_back(id);
+    // Asked every turn (a handshake is a few turns): a fresh monitor's first
+    // events are not announced on its descriptor.
+    PolledSocket watch(link->watch->socket());
+    const bool pending = watch.MayHoldUnsignalledInput();
+    ready = ready || pending;
+    fds.push_back({watch.fd(), POLLIN, 0});
+    watch_links.push_back({id, pending});
   }
 
   const TimePoint next = NextDeadline();
-  milliseconds timeout = links_ready ? milliseconds(0) : PollTimeout(clock_.Now(), next);
+  milliseconds timeout = ready ? milliseconds(0) : PollTimeout(clock_.Now(), next);
   {
     // Asleep only with nothing to do: a command queued from now on writes the
     // eventfd (Enqueue), one queued before is run without sleeping.
@@ -246,52 +262,46 @@ void IoLoop::PollOnce(std::unique_lock<std::mutex>& loop) {
   }
   wakes_at_ = timeout.count() == 0 ? TimePoint::min() : next;
   loop.unlock();  // a leader may use a link's DEALER until we take this back
-  bool polled = true;
-  try {
-    zmq::poll(items.data(), items.size(), timeout);
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) spdlog::error("procmod: poll failed: {}", e.what());
-    polled = false;
-  }
+  const int polled = poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+  const int poll_errno = errno;
   RetakeLoop(loop);
   wakes_at_ = TimePoint::min();
   now_ = clock_.Now();
-  if (!polled) {
+  if (polled < 0) {
+    if (poll_errno != EINTR) spdlog::error("procmod: poll failed: {}", std::strerror(poll_errno));
     RunCommands();
     return;
   }
 
-  if (items[0].revents & ZMQ_POLLIN) DrainEventFd(wake_fd_);
+  if (fds[0].revents & POLLIN) DrainEventFd(wake_fd_);
   // Commands first: a callback set before traffic arrived must see that traffic.
   RunCommands();
-  if (acceptor_item != kNone && acceptor_ && (items[acceptor_item].revents & ZMQ_POLLIN)) {
-    ServiceAcceptor();
+  for (size_t i = 0; i < waited_count; ++i) {
+    const Waited& w = waited[i];
+    if (w.pending || (fds[w.fd_index].revents & POLLIN)) (this->*w.service)();
   }
-  if (admin_item != kNone && admin_ && (items[admin_item].revents & ZMQ_POLLIN)) {
-    ServiceAdmin();
-  }
-  if (zap_item != kNone && zap_ && (items[zap_item].revents & ZMQ_POLLIN)) zap_->Service();
-
-  for (size_t i = first_watch_item; i < items.size(); ++i) {
-    if (!(items[i].revents & ZMQ_POLLIN)) continue;
-    auto it = links_.find(watch_links[i - first_watch_item]);  // one link may drop another
+  for (size_t i = first_watch; i < fds.size(); ++i) {
+    const auto [link_id, pending] = watch_links[i - first_watch];
+    if (!pending && !(fds[i].revents & POLLIN)) continue;
+    auto it = links_.find(link_id);  // one link may drop another
     if (it != links_.end() && it->second->socket && it->second->watch) ServiceWatch(*it->second);
   }
-  ServiceLinks();
+  ServiceLinks(/*any_link_signalled=*/(fds[1].revents & POLLIN) != 0);
 }
 
 bool IoLoop::LinkHasWork(Link& link) {
   if (link.held) return true;
+  if (link.outbox.empty()) return link.polled.MayHoldUnsignalledInput();
   try {
     const int events = link.socket->get(zmq::sockopt::events);
-    return (events & ZMQ_POLLIN) || (!link.outbox.empty() && (events & ZMQ_POLLOUT));
+    return (events & ZMQ_POLLIN) || (events & ZMQ_POLLOUT);
   } catch (const zmq::error_t& e) {
     spdlog::error("procmod: events of {} unknown: {}", link.url, e.what());
     return false;
   }
 }
 
-void IoLoop::ServiceLinks() {
+void IoLoop::ServiceLinks(bool any_link_signalled) {
   std::vector<uint64_t>& ids = link_ids_;  // a member: no allocation per turn
   ids.clear();
   for (const auto& [id, link] : links_) ids.push_back(id);
@@ -300,7 +310,9 @@ void IoLoop::ServiceLinks() {
     if (it == links_.end() || !it->second->socket) continue;
     Link& link = *it->second;
     if (!link.outbox.empty()) FlushOutbox(link);  // sends what POLLOUT now takes
-    // A receive that finds nothing costs what a ZMQ_EVENTS check would.
+    // A drained link whose descriptor stayed quiet has nothing; any other costs one
+    // receive, which finds what there is or leaves the link drained.
+    if (link.polled.drained() && !link.held && !any_link_signalled) continue;
     ServiceLink(link);
   }
 }
@@ -324,7 +336,7 @@ void IoLoop::OnTimer(TimePoint now) {
     request_deadlines_.erase(request_deadlines_.begin());
     auto it = requests_.find(id);
     if (it == requests_.end()) continue;
-    it->second.promise.set_value(
+    it->second.reply->Set(
         DeadlineExceededError("no reply from session " + it->second.session + " in time"));
     requests_.erase(it);
   }
@@ -421,7 +433,7 @@ void IoLoop::ShutdownOnIoThread() {
   // Before the sessions end: a caller waiting on a reply learns that the module
   // went (kAborted), not that its peer did.
   for (auto& [id, request] : requests_) {
-    request.promise.set_value(AbortedError("process module finalized"));
+    request.reply->Set(AbortedError("process module finalized"));
   }
   requests_.clear();
   request_deadlines_.clear();
@@ -453,6 +465,9 @@ void IoLoop::ShutdownOnIoThread() {
     admission_waiter_->promise.set_value(AbortedError("process module finalized"));
     admission_waiter_.reset();
   }
+  acceptor_polled_ = {};
+  admin_polled_ = {};
+  zap_polled_ = {};
   acceptor_.reset();
   admin_.reset();
   zap_.reset();                     // after the sockets it vets
@@ -752,12 +767,16 @@ void IoLoop::EndRun(RunEnd end) {
 // ============================================================================
 
 void IoLoop::ServiceAcceptor() {
+  acceptor_polled_.SetDrained(false);  // until a receive finds nothing
   for (int i = 0; i < kMaxMessagesPerTurn && acceptor_; ++i) {
     rx_.clear();
     try {
       auto received =
           zmq::recv_multipart(*acceptor_, std::back_inserter(rx_), zmq::recv_flags::dontwait);
-      if (!received) return;
+      if (!received) {
+        acceptor_polled_.SetDrained(true);
+        return;
+      }
     } catch (const zmq::error_t& e) {
       spdlog::error("procmod: receive on {} failed: {}", ListenEndpoint(), e.what());
       return;
@@ -766,6 +785,12 @@ void IoLoop::ServiceAcceptor() {
     rx_routing_id_.assign(rx_[0].data<char>(), rx_[0].size());
     OnAcceptorMessage(rx_routing_id_, rx_);
   }
+}
+
+void IoLoop::ServiceZap() {
+  if (!zap_) return;
+  zap_->Service();  // answers until a receive finds nothing
+  zap_polled_.SetDrained(true);
 }
 
 void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
@@ -938,7 +963,9 @@ void IoLoop::RemovePeer(const std::string& routing_id, DisconnectReason reason) 
 
 bool IoLoop::SendToRoutingId(const std::string& routing_id, Frames frames, PeerRecord* peer) {
   const uint64_t bytes = FrameBytes(frames);
-  switch (SendFrames(*acceptor_, routing_id, frames)) {
+  const SendOutcome outcome = SendFrames(*acceptor_, routing_id, frames);
+  acceptor_polled_.SetDrained(false);  // the send may have run the socket's commands
+  switch (outcome) {
     case SendOutcome::kSent:
       if (peer != nullptr) peer->CountSent(bytes, now_);
       return true;
@@ -955,10 +982,12 @@ bool IoLoop::SendToRoutingId(const std::string& routing_id, Frames frames, PeerR
 }
 
 void IoLoop::ServiceAdmin() {
+  admin_polled_.SetDrained(false);  // until a receive finds nothing
   for (int i = 0; i < kMaxMessagesPerTurn && admin_; ++i) {
     Frames frames;
     try {
       if (!zmq::recv_multipart(*admin_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        admin_polled_.SetDrained(true);
         return;
       }
     } catch (const zmq::error_t& e) {
@@ -1047,6 +1076,7 @@ void IoLoop::OpenLinkSocket(Link& link) {
     link.watch = std::move(*watch);
     link.socket = std::move(socket);
     link.in_poll_set = link_fds_.Add(link.socket->get(zmq::sockopt::fd));
+    link.polled = PolledSocket(*link.socket);
     link.state = Link::State::kConnecting;
     // Queued now, delivered as soon as the transport is up.
     SendHello(link);
@@ -1058,7 +1088,8 @@ void IoLoop::OpenLinkSocket(Link& link) {
 
 void IoLoop::CloseLinkSocket(Link& link) {
   link.in_poll_set = {};  // before the socket closes its ZMQ_FD
-  link.held.reset();      // that socket's session is over
+  link.polled = {};
+  link.held.reset();  // that socket's session is over
   link.watch.reset();
   link.socket.reset();
 }
@@ -1078,6 +1109,13 @@ void IoLoop::ServiceWatch(Link& link) {
   }
 }
 
+template <typename Range>
+SendOutcome IoLoop::SendOnLinkSocket(Link& link, Range& frames) {
+  const SendOutcome outcome = SendFrames(*link.socket, {}, frames);
+  link.polled.SetDrained(false);  // the send may have run the socket's commands
+  return outcome;
+}
+
 void IoLoop::SendHello(Link& link) {
   pmp::Hello hello;
   hello.connect_id = options_.connect_id;
@@ -1089,7 +1127,7 @@ void IoLoop::SendHello(Link& link) {
   hello.service = link.service;
   hello.multi = link.registered && multi_;
   Frames frames = pmp::Encode(hello);
-  (void)SendFrames(*link.socket, {}, frames);  // a fresh socket's queue is empty
+  (void)SendOnLinkSocket(link, frames);  // a fresh socket's queue is empty
 }
 
 void IoLoop::ServiceLink(Link& link) {
@@ -1114,6 +1152,7 @@ IoLoop::Receive IoLoop::ReceiveFromLink(Link& link) {
   try {
     auto received =
         zmq::recv_multipart(*link.socket, std::back_inserter(rx_), zmq::recv_flags::dontwait);
+    link.polled.SetDrained(!received);
     if (!received) return Receive::kNothing;
   } catch (const zmq::error_t& e) {
     spdlog::error("procmod: receive from {} failed: {}", link.url, e.what());
@@ -1159,7 +1198,7 @@ void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
 void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   if (!link.expected_role.empty() && welcome.role != link.expected_role) {
     Frames bye = pmp::Encode(pmp::Bye{"wrong role"});
-    SendFrames(*link.socket, {}, bye);
+    SendOnLinkSocket(link, bye);
     return FailLink(
         link, InvalidArgumentError("expected a " + link.expected_role + " at " + link.url +
                                    ", but '" + welcome.name + "' is a " +
@@ -1273,7 +1312,7 @@ bool IoLoop::SendOrQueue(Link& link, Range& message, Gather gather, int64_t wind
   }
   if (link.outbox.empty()) {
     const uint64_t bytes = FrameBytes(message);
-    const SendOutcome outcome = SendFrames(*link.socket, {}, message);
+    const SendOutcome outcome = SendOnLinkSocket(link, message);
     if (outcome != SendOutcome::kQueueFull) return Settle(link, outcome, bytes, window_bytes);
   }
   // A windowed message already holds a slot, so the window bounds those; the rest
@@ -1320,7 +1359,7 @@ void IoLoop::FlushOutbox(Link& link) {
   while (!link.outbox.empty() && link.socket) {
     Outgoing& next = link.outbox.front();
     const uint64_t bytes = FrameBytes(next.frames);
-    const SendOutcome outcome = SendFrames(*link.socket, {}, next.frames);
+    const SendOutcome outcome = SendOnLinkSocket(link, next.frames);
     if (outcome == SendOutcome::kQueueFull) return;  // still full: wait for POLLOUT
     Settle(link, outcome, bytes, next.window_bytes);
     link.outbox.pop_front();
@@ -1475,10 +1514,10 @@ void IoLoop::OnReply(pmp::Reply& reply, Frames payload) {
   if (it == requests_.end()) return;  // timed out already, or not ours
   request_deadlines_.erase({it->second.deadline, reply.id});
   if (reply.code != 0) {
-    it->second.promise.set_value(
+    it->second.reply->Set(
         StatusFromPmpCode(reply.code, reply.error.empty() ? "remote error" : reply.error));
   } else {
-    it->second.promise.set_value(
+    it->second.reply->Set(
         Reply{0, std::move(reply.error), std::move(reply.result), std::move(payload)});
   }
   requests_.erase(it);
@@ -1537,7 +1576,7 @@ void IoLoop::FailRequestsOf(const std::string& session, const Status& why) {
   for (auto it = requests_.begin(); it != requests_.end();) {
     if (it->second.session == session) {
       request_deadlines_.erase({it->second.deadline, it->first});
-      it->second.promise.set_value(why);
+      it->second.reply->Set(why);
       it = requests_.erase(it);
     } else {
       ++it;
@@ -1662,8 +1701,8 @@ void IoLoop::SendData(Command& data) {
 ReplyFuture IoLoop::Request(const std::string& session, std::string method, std::string args,
                             Frames payload, milliseconds timeout) {
   const uint64_t id = next_request_id_.fetch_add(1, std::memory_order_relaxed);
-  std::promise<Result<Reply>> promise;
-  ReplyFuture future(promise.get_future(), weak_from_this(), id);
+  auto reply = std::make_shared<ReplySlot>();
+  ReplyFuture future(reply, weak_from_this(), id);
   if (!OnIoThread()) {
     // The I/O thread asleep: send it ourselves rather than wake it to send it.
     std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
@@ -1675,36 +1714,35 @@ ReplyFuture IoLoop::Request(const std::string& session, std::string method, std:
       }
       if (!queued) {
         StartRequest(session, id, std::move(method), std::move(args), std::move(payload), timeout,
-                     std::move(promise));
+                     std::move(reply));
         return future;
       }
     }
   }
-  auto pending = std::make_shared<std::promise<Result<Reply>>>(std::move(promise));
   auto frames = std::make_shared<Frames>(std::move(payload));
   const bool posted = Dispatch([this, session, id, method = std::move(method),
-                                args = std::move(args), frames, timeout, pending]() mutable {
+                                args = std::move(args), frames, timeout, reply]() mutable {
     StartRequest(session, id, std::move(method), std::move(args), std::move(*frames), timeout,
-                 std::move(*pending));
+                 std::move(reply));
   });
-  if (!posted) pending->set_value(AbortedError("process module finalized"));
+  if (!posted) reply->Set(AbortedError("process module finalized"));
   return future;
 }
 
 void IoLoop::StartRequest(const std::string& session, uint64_t id, std::string method,
                           std::string args, Frames payload, milliseconds timeout,
-                          std::promise<Result<Reply>> promise) {
+                          std::shared_ptr<ReplySlot> reply) {
   if (FindPeer(session) == nullptr) {
-    promise.set_value(UnavailableError("session " + session + " is gone"));
+    reply->Set(UnavailableError("session " + session + " is gone"));
     return;
   }
   pmp::Request header{id, std::move(method), std::move(args), {}};
   if (!SendToPeer(session, std::move(header), std::move(payload))) {
-    promise.set_value(ResourceExhaustedError("send queue to " + session + " is full"));
+    reply->Set(ResourceExhaustedError("send queue to " + session + " is full"));
     return;
   }
   const TimePoint deadline = clock_.Now() + timeout;
-  requests_.emplace(id, PendingRequest{std::move(promise), deadline, session});
+  requests_.emplace(id, PendingRequest{std::move(reply), deadline, session});
   request_deadlines_.emplace(deadline, id);
   // Sent by another thread while the I/O thread sleeps: it must wake for the deadline.
   if (deadline < wakes_at_) Wake();

@@ -33,6 +33,8 @@
 #ifndef PROCMOD_SRC_IO_LOOP_H_
 #define PROCMOD_SRC_IO_LOOP_H_
 
+#include <poll.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -61,10 +63,12 @@
 #include "identity_table.h"
 #include "lifetime.h"
 #include "log_text.h"
+#include "polled_socket.h"
 #include "procmod/connection.h"
 #include "procmod/connection_file.h"
 #include "procmod/options.h"
 #include "procmod/process_module.h"
+#include "reply_slot.h"
 #include "send_window.h"
 #include "sockets.h"
 #include "zap_handler.h"
@@ -168,6 +172,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     std::optional<zmq::socket_t> socket;
     // The socket's ZMQ_FD in link_fds_ (after `socket`: leaves the set first).
     EpollSet::Member in_poll_set;
+    PolledSocket polled;  // whether that ZMQ_FD announces all input (polled_socket.h)
     // Until WELCOME: the socket's transport and ZMTP/CURVE handshake events.
     std::optional<HandshakeWatch> watch;
     State state = State::kConnecting;
@@ -190,7 +195,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   };
 
   struct PendingRequest {
-    std::promise<Result<Reply>> promise;
+    std::shared_ptr<ReplySlot> reply;
     TimePoint deadline;
     std::string session;
   };
@@ -256,19 +261,23 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void Wake();  // the I/O thread runs a turn now (eventfd)
   void ServiceAcceptor();
   void ServiceAdmin();
+  void ServiceZap();
   Status BindAdmin();
   // options.connection_file, once the acceptor is bound (removed at shutdown).
   Status WriteOurConnectionFile();
-  // Links are polled through link_fds_: their ZMQ_FD only says "changed", so before
-  // sleeping what each holds is read from ZMQ_EVENTS (or Link::held), and after
-  // waking every link is received from until it has nothing (ServiceLinks).
+  // Links are waited on through link_fds_. Before sleeping, a link that is not
+  // drained (Link::polled) is asked ZMQ_EVENTS (or has Link::held); after a wake-up
+  // each link that may hold something is received from until it has nothing.
   bool LinkHasWork(Link& link);
-  void ServiceLinks();
+  void ServiceLinks(bool any_link_signalled);
   void ServiceLink(Link& link);
   // One message from `link`: the held one, else from the DEALER into rx_message_,
   // counted. A message too large or undecodable is answered with ERROR (kSkipped).
   enum class Receive { kNothing, kSkipped, kMessage };
   Receive ReceiveFromLink(Link& link);
+  // Every send on a link's DEALER goes through here (see Link::polled).
+  template <typename Range>
+  SendOutcome SendOnLinkSocket(Link& link, Range& frames);
   void CloseLinkSocket(Link& link);
   void ServiceWatch(Link& link);
   void OnTimer(TimePoint now);
@@ -326,7 +335,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // Request's work, as the I/O thread (on it, or holding loop_mu_): sends and
   // registers request `id`.
   void StartRequest(const std::string& session, uint64_t id, std::string method, std::string args,
-                    Frames payload, milliseconds timeout, std::promise<Result<Reply>> promise);
+                    Frames payload, milliseconds timeout, std::shared_ptr<ReplySlot> reply);
   // The link a request to `session` may be sent on and its reply led on by another
   // thread: an admitted DEALER of ours with nothing waiting before it.
   Link* LeadableLink(const std::string& session);
@@ -390,11 +399,12 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::string admin_endpoint_;
 
   // ---- I/O thread only (guarded by loop_mu_) ----
-  EpollSet link_fds_;                       // before links_, whose members leave it when destroyed
-  TimePoint wakes_at_ = TimePoint::max();   // when the sleeping I/O thread wakes on its own
-  std::vector<zmq_pollitem_t> poll_items_;  // PollOnce's, reused
-  std::vector<uint64_t> poll_watch_links_;  // the link of each watch item
-  std::vector<uint64_t> link_ids_;          // ServiceLinks'; links may go as it runs
+  EpollSet link_fds_;                      // before links_, whose members leave it when destroyed
+  TimePoint wakes_at_ = TimePoint::max();  // when the sleeping I/O thread wakes on its own
+  std::vector<pollfd> poll_fds_;           // PollOnce's, reused
+  // The link of each watch descriptor, and whether its monitor had unannounced events.
+  std::vector<std::pair<uint64_t, bool>> poll_watch_links_;
+  std::vector<uint64_t> link_ids_;  // ServiceLinks'; links may go as it runs
   zmq::context_t context_;
   bool stopping_ = false;
   // When the last poll returned: the time stamp of what this turn sends and
@@ -407,6 +417,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::optional<zmq::socket_t> acceptor_;
   std::optional<zmq::socket_t> admin_;
   std::unique_ptr<ZapHandler> zap_;
+  // The three above, waited on through their ZMQ_FDs (polled_socket.h).
+  PolledSocket acceptor_polled_;
+  PolledSocket admin_polled_;
+  PolledSocket zap_polled_;
   bool connection_file_written_ = false;  // CURVE allow-list, once an accepting socket uses it
   const TimePoint started_at_ = SteadyClock::now();
   bool multi_ = false;  // as Start() decided

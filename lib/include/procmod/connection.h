@@ -35,6 +35,7 @@
 namespace procmod {
 
 class IoLoop;
+class ReplySlot;
 class SendWindow;
 
 // Payload frames: opaque bytes, moved end to end, never copied by procmod.
@@ -63,7 +64,9 @@ class ReplyFuture {
  public:
   ReplyFuture() = default;  // valid() is false
 
-  bool valid() const { return future_.valid(); }
+  // False for a default-constructed ReplyFuture and after get().
+  bool valid() const { return slot_ != nullptr; }
+  // Throws std::future_error (no_state) when !valid(), as std::future::get does.
   Result<Reply> get();
   void wait() const;
   std::future_status wait_for(std::chrono::nanoseconds timeout) const;
@@ -72,13 +75,13 @@ class ReplyFuture {
  private:
   friend class IoLoop;
   friend class Connection;
-  ReplyFuture(std::future<Result<Reply>> future, std::weak_ptr<IoLoop> loop = {},
-              uint64_t request_id = 0)
-      : future_(std::move(future)), loop_(std::move(loop)), request_id_(request_id) {}
+  explicit ReplyFuture(std::shared_ptr<ReplySlot> slot, std::weak_ptr<IoLoop> loop = {},
+                       uint64_t request_id = 0)
+      : slot_(std::move(slot)), loop_(std::move(loop)), request_id_(request_id) {}
   // Waits on the socket until the reply or `until`, when this thread may.
   void Lead(std::chrono::steady_clock::time_point until) const;
 
-  std::future<Result<Reply>> future_;
+  std::shared_ptr<ReplySlot> slot_;  // where the reply is put (src/reply_slot.h)
   std::weak_ptr<IoLoop> loop_;
   uint64_t request_id_ = 0;
 };
