@@ -506,8 +506,13 @@ Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* heade
   }
   if (body == 1 && static_cast<uint8_t>(bytes[5]) == 0x80) {
     // An empty map (a DATA on the default channel, a plain BYE): the most common
-    // envelope of a data stream, read without the unpacker. Required keys are still
-    // reported missing, by the same readers.
+    // envelope of a data stream, read without the unpacker. DATA and BYE have no
+    // required key, so their empty header is already complete; for the others the
+    // same readers report what is missing.
+    if (static_cast<Command>(command) == Command::kData ||
+        static_cast<Command>(command) == Command::kBye) {
+      return Status();
+    }
     const msgpack::object_map empty{0, nullptr};
     MapReader reader(empty);
     return std::visit([&reader](auto& h) { return Read(reader, h); }, *header);
