@@ -1,11 +1,12 @@
 // relay.h: the procmod-broker's loop: its sockets, dispatch, relaying, heartbeats.
 //
 // A Relay owns the broker's ROUTER (where servers and clients, both dialing out,
-// meet) and its admin ROUTER, and runs one zmq::poll loop over them on the thread
-// that calls Run(). It dispatches; the Directory decides (admission, JOINED/LEFT,
-// routes, expiry); the codec encodes. Payload frames are moved from the sender's
-// message into the relayed one, never copied; only the envelope is re-encoded, with
-// `peer` set (towards a server) or cleared (towards a client).
+// meet) and its admin ROUTER, and runs one poll(2) loop over their ZMQ_FDs
+// (polled_socket.h) on the thread that calls Run(). It dispatches; the Directory
+// decides (admission, JOINED/LEFT, routes, expiry); the codec encodes. Payload
+// frames are moved from the sender's message into the relayed one, never copied;
+// only the envelope is re-encoded, with `peer` set (towards a server) or cleared
+// (towards a client).
 //
 // Never blocking on one peer: every send is dontwait; a message that cannot be queued
 // for a slow peer is dropped and counted (its `dropped`, and the relay's total). A

@@ -2,13 +2,14 @@
 //
 // IoLoop owns every ZeroMQ socket of the process: the accepting ROUTER (forward
 // server, reverse client), one DEALER "link" per remote it dials (forward client,
-// reverse server), and the context. Its thread runs a zmq::poll loop that
+// reverse server), and the context. Its thread runs a poll(2) loop over the
+// sockets' ZMQ_FDs (polled_socket.h says when those can be trusted) that
 // dispatches: the codec decodes, the identity table decides admission, the
 // heartbeat policy decides PINGs and expiry, and this class only wires them to
 // sockets and to the application.
 //
 // Threads. The public methods are thread-safe: they post a closure to the I/O
-// thread (a mutex-guarded queue plus an eventfd that wakes zmq::poll) and, when
+// thread (a mutex-guarded queue plus an eventfd that wakes the poll) and, when
 // they need an answer, wait on a future the I/O thread fulfils. Callbacks and
 // handlers run on the I/O thread. Blocking methods called from a callback (on the
 // I/O thread itself) return kFailedPrecondition instead of deadlocking.
