@@ -1715,6 +1715,7 @@ ReplyFuture IoLoop::Request(const std::string& session, std::string method, std:
       if (!queued) {
         StartRequest(session, id, std::move(method), std::move(args), std::move(payload), timeout,
                      std::move(reply));
+        WakeIfLinkNeedsTheLoop(session);
         return future;
       }
     }
@@ -1727,6 +1728,21 @@ ReplyFuture IoLoop::Request(const std::string& session, std::string method, std:
   });
   if (!posted) reply->Set(AbortedError("process module finalized"));
   return future;
+}
+
+// After another thread sent on a link while the I/O thread sleeps: that send may
+// have run the socket's commands, and so taken the announcement of input the I/O
+// thread waits for; and a message the socket refused waits in the outbox, which
+// only the I/O thread flushes. Asked right after the send, not in get(): a future
+// nobody waits on must not leave a message unseen until the next tick (and get()
+// then waits on the drained socket at once, AwaitReplyOnLink).
+void IoLoop::WakeIfLinkNeedsTheLoop(const std::string& session) {
+  auto by_session = link_by_session_.find(session);
+  if (by_session == link_by_session_.end()) return;
+  auto it = links_.find(by_session->second);
+  if (it == links_.end() || !it->second->socket) return;
+  Link& link = *it->second;
+  if (!link.outbox.empty() || link.polled.MayHoldUnsignalledInput()) Wake();
 }
 
 void IoLoop::StartRequest(const std::string& session, uint64_t id, std::string method,
@@ -1777,10 +1793,13 @@ void IoLoop::LeadForReply(uint64_t request_id, TimePoint until) {
 }
 
 void IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) {
-  const int socket_fd = link.socket->get(zmq::sockopt::fd);
+  const int socket_fd = link.polled.fd();
+  // A drained socket's descriptor announces what comes (polled_socket.h): wait first.
+  bool receive = !link.polled.drained() || link.held.has_value();
   for (;;) {
     now_ = clock_.Now();
-    const Receive received = ReceiveFromLink(link);
+    const Receive received = receive ? ReceiveFromLink(link) : Receive::kNothing;
+    receive = true;
     if (received == Receive::kSkipped) continue;
     if (received == Receive::kMessage) {
       // REPLYs (another thread's too) and PINGs run no callback: settled here.
