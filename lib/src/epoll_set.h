@@ -14,9 +14,9 @@
 //   member.Resume();    // level-triggered: wakes it at once if the fd is readable
 //
 // Readiness only: what a ZMQ_FD does and does not announce is in polled_socket.h.
-// Not thread-safe by itself: callers
-// serialise Add/Suspend/Resume (the loop lock of io_loop.h); epoll itself lets the
-// set change while another thread sleeps in poll on it.
+// Not thread-safe by itself: callers serialise Add/Suspend/Resume (the loop lock of
+// io_loop.h); epoll itself lets the set change while another thread sleeps in poll
+// on it.
 #ifndef PROCMOD_SRC_EPOLL_SET_H_
 #define PROCMOD_SRC_EPOLL_SET_H_
 

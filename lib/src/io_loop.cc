@@ -1706,7 +1706,8 @@ ReplyFuture IoLoop::Request(const std::string& session, std::string method, std:
   if (!OnIoThread()) {
     // The I/O thread asleep: send it ourselves rather than wake it to send it.
     std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
-    if (loop.owns_lock() && !stopping_ && LeadableLink(session) != nullptr) {
+    Link* link = loop.owns_lock() && !stopping_ ? LeadableLink(session) : nullptr;
+    if (link != nullptr) {
       bool queued = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -1715,7 +1716,12 @@ ReplyFuture IoLoop::Request(const std::string& session, std::string method, std:
       if (!queued) {
         StartRequest(session, id, std::move(method), std::move(args), std::move(payload), timeout,
                      std::move(reply));
-        WakeIfLinkNeedsTheLoop(session);
+        // The send may have run the socket's commands, and so taken the announcement
+        // of input the sleeping I/O thread waits for; a REQUEST the socket refused
+        // waits in the outbox, which only the I/O thread flushes. Asked now, not in
+        // get(): a future nobody waits on must not leave a message unseen until the
+        // next tick (and get() then waits on the drained socket at once).
+        if (LinkHasWork(*link)) Wake();
         return future;
       }
     }
@@ -1728,21 +1734,6 @@ ReplyFuture IoLoop::Request(const std::string& session, std::string method, std:
   });
   if (!posted) reply->Set(AbortedError("process module finalized"));
   return future;
-}
-
-// After another thread sent on a link while the I/O thread sleeps: that send may
-// have run the socket's commands, and so taken the announcement of input the I/O
-// thread waits for; and a message the socket refused waits in the outbox, which
-// only the I/O thread flushes. Asked right after the send, not in get(): a future
-// nobody waits on must not leave a message unseen until the next tick (and get()
-// then waits on the drained socket at once, AwaitReplyOnLink).
-void IoLoop::WakeIfLinkNeedsTheLoop(const std::string& session) {
-  auto by_session = link_by_session_.find(session);
-  if (by_session == link_by_session_.end()) return;
-  auto it = links_.find(by_session->second);
-  if (it == links_.end() || !it->second->socket) return;
-  Link& link = *it->second;
-  if (!link.outbox.empty() || link.polled.MayHoldUnsignalledInput()) Wake();
 }
 
 void IoLoop::StartRequest(const std::string& session, uint64_t id, std::string method,

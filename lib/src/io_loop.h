@@ -337,8 +337,6 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // registers request `id`.
   void StartRequest(const std::string& session, uint64_t id, std::string method, std::string args,
                     Frames payload, milliseconds timeout, std::shared_ptr<ReplySlot> reply);
-  // After a send from another thread (see the .cc): wakes the I/O thread when it must look.
-  void WakeIfLinkNeedsTheLoop(const std::string& session);
   // The link a request to `session` may be sent on and its reply led on by another
   // thread: an admitted DEALER of ours with nothing waiting before it.
   Link* LeadableLink(const std::string& session);

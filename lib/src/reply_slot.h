@@ -8,7 +8,7 @@
 // nobody contends, and a condition variable with no waiters (no system call).
 //
 //   auto slot = std::make_shared<ReplySlot>();
-//   slot->Set(Reply{...});              // the first value wins; later ones are dropped
+//   slot->Set(Reply{...});              // the first value wins until it is taken
 //   if (slot->WaitUntil(deadline)) Result<Reply> r = slot->Take();
 #ifndef PROCMOD_SRC_REPLY_SLOT_H_
 #define PROCMOD_SRC_REPLY_SLOT_H_
@@ -28,7 +28,7 @@ class ReplySlot {
   void Set(Result<Reply> value) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (value_ || taken_) return;
+      if (value_) return;
       value_.emplace(std::move(value));
     }
     ready_.notify_all();
@@ -39,10 +39,10 @@ class ReplySlot {
     return value_.has_value();
   }
 
-  // True once a value is there (or was taken); false at `deadline`.
+  // True once a value is there; false at `deadline`.
   bool WaitUntil(std::chrono::steady_clock::time_point deadline) const {
     std::unique_lock<std::mutex> lock(mu_);
-    auto set = [this] { return value_.has_value() || taken_; };
+    auto set = [this] { return value_.has_value(); };
     if (deadline == std::chrono::steady_clock::time_point::max()) {
       ready_.wait(lock, set);  // no deadline arithmetic to overflow
       return true;
@@ -50,13 +50,13 @@ class ReplySlot {
     return ready_.wait_until(lock, deadline, set);
   }
 
-  // Waits for the value and moves it out; once.
+  // Waits for the value and moves it out. Once: ReplyFuture::get() lets go of the
+  // slot as it takes it, so nothing waits on it afterwards.
   Result<Reply> Take() {
     std::unique_lock<std::mutex> lock(mu_);
     ready_.wait(lock, [this] { return value_.has_value(); });
     Result<Reply> value = std::move(*value_);
     value_.reset();
-    taken_ = true;
     return value;
   }
 
@@ -64,7 +64,6 @@ class ReplySlot {
   mutable std::mutex mu_;
   mutable std::condition_variable ready_;
   std::optional<Result<Reply>> value_;
-  bool taken_ = false;
 };
 
 }  // namespace procmod
