@@ -11,6 +11,7 @@
 #include "admin.h"  // IsLocalEndpoint
 #include "curve_keys.h"
 #include "procmod/config.h"
+#include "procmod/process_module.h"  // ProtocolVersion
 
 namespace procmod::broker {
 namespace {
@@ -161,7 +162,8 @@ int Fail(const std::string& message) {
 CommandLine ParseCommandLine(int argc, char** argv) {
   CLI::App app(kDescription, "procmod-broker");
   app.footer(kFooter);
-  app.set_version_flag("-V,--version", "procmod-broker " PROCMOD_VERSION " (protocol PMP/1.0)");
+  app.set_version_flag("-V,--version", "procmod-broker " PROCMOD_VERSION " (protocol PMP/" +
+                                           std::string(ProcessModule::ProtocolVersion()) + ")");
   app.get_formatter()->column_width(40);
   Flags flags;
   DefineFlags(app, flags);

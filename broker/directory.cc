@@ -8,6 +8,16 @@ namespace {
 
 constexpr std::string_view kSoftware = "procmod " PROCMOD_VERSION;
 
+// The lower of two MAJOR.MINOR versions of the same major (admission checked that).
+std::string OlderVersion(const std::string& a, std::string_view b) {
+  uint32_t a_major = 0, a_minor = 0, b_major = 0, b_minor = 0;
+  if (!pmp::ParseProtocolVersion(a, a_major, a_minor) ||
+      !pmp::ParseProtocolVersion(b, b_major, b_minor)) {
+    return a;
+  }
+  return std::pair(a_major, a_minor) <= std::pair(b_major, b_minor) ? a : std::string(b);
+}
+
 bool IsServerRole(const std::string& role) {
   return role == "server" || role == "data-server" || role == "render-server";
 }
@@ -40,8 +50,8 @@ HelloOutcome Directory::Deny(const std::string& routing_id, uint32_t code,
 HelloOutcome Directory::Hello(const std::string& routing_id, const pmp::Hello& hello,
                               std::string address, TimePoint now) {
   uint32_t major = 0, minor = 0, our_major = 0, our_minor = 0;
-  ParseProtocolVersion(pmp::kProtocolVersion, our_major, our_minor);
-  if (!ParseProtocolVersion(hello.version, major, minor) || major != our_major) {
+  pmp::ParseProtocolVersion(pmp::kProtocolVersion, our_major, our_minor);
+  if (!pmp::ParseProtocolVersion(hello.version, major, minor) || major != our_major) {
     return Deny(routing_id, pmp::kCodeUnsupportedVersion,
                 "protocol version " + hello.version + " is not supported; this side speaks " +
                     std::string(pmp::kProtocolVersion));
@@ -127,7 +137,8 @@ HelloOutcome Directory::Hello(const std::string& routing_id, const pmp::Hello& h
   welcome.session = leg.peer.session;
   welcome.role = server_leg.peer.role;
   welcome.name = server_leg.peer.name;
-  welcome.version = server_leg.peer.version;
+  // The client's messages cross two hops, so it hears the version both speak.
+  welcome.version = OlderVersion(server_leg.peer.version, pmp::kProtocolVersion);
   welcome.software = server_leg.peer.software;
   welcome.heartbeat_ms = static_cast<uint64_t>(heartbeat_.settings().interval.count());
   welcome.liveness = heartbeat_.settings().liveness;
@@ -151,6 +162,7 @@ Leg& Directory::AddLeg(const std::string& routing_id, Leg::Kind kind, const pmp:
   leg.peer.role = hello.role;
   leg.peer.address = std::move(address);
   leg.peer.version = hello.version;
+  leg.peer.payload_form = pmp::PayloadFormFor(hello.version);
   leg.peer.software = hello.software;
   leg.peer.connected_at = leg.peer.last_seen = leg.peer.last_sent = now;
   by_session_[leg.peer.session] = routing_id;
@@ -299,6 +311,7 @@ Route Directory::RouteFrom(const std::string& routing_id, const std::string& pee
     // Towards the server, `peer` names the client, whatever the client wrote there.
     route.to = service.server;
     route.peer = from->peer.session;
+    route.form = legs_.at(service.server).peer.payload_form;
     return route;
   }
   if (peer.empty()) {
@@ -313,6 +326,7 @@ Route Directory::RouteFrom(const std::string& routing_id, const std::string& pee
     return route;
   }
   route.to = client->peer.routing_id;
+  route.form = client->peer.payload_form;
   return route;  // peer "": the client leg carries none
 }
 

@@ -119,6 +119,7 @@ struct Route {
   std::string reason;
   std::string to;    // routing id
   std::string peer;  // the client's session towards a server, "" towards a client
+  pmp::PayloadForm form = pmp::PayloadForm::kFrames;  // what `to` decodes
 };
 
 class Directory {

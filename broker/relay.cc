@@ -376,8 +376,9 @@ void Relay::RelayMessage(Leg& from, pmp::Message& message) {
     return;
   }
   peer = std::move(route.peer);
-  // Only the envelope is new; the payload frames move over as they came.
-  if (SendTo(route.to, pmp::Encode(message.header, std::move(message.payload))) ==
+  // Only the envelope is new; payload frames move over as they came, and a small
+  // payload rides inline when the receiving leg decodes that (whatever the sender did).
+  if (SendTo(route.to, pmp::Encode(message.header, std::move(message.payload), route.form)) ==
       SendOutcome::kSent) {
     ++relayed_;
   }

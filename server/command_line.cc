@@ -9,6 +9,7 @@
 
 #include "curve_keys.h"
 #include "procmod/config.h"
+#include "procmod/process_module.h"  // ProtocolVersion
 
 namespace procmod::server {
 namespace {
@@ -222,7 +223,8 @@ Status ValidateServerOptions(const Options& o) {
 CommandLine ParseCommandLine(int argc, char** argv) {
   CLI::App app(kDescription, "procmod-server");
   app.footer(kFooter);
-  app.set_version_flag("-V,--version", "procmod-server " PROCMOD_VERSION " (protocol PMP/1.0)");
+  app.set_version_flag("-V,--version", "procmod-server " PROCMOD_VERSION " (protocol PMP/" +
+                                           std::string(ProcessModule::ProtocolVersion()) + ")");
   app.get_formatter()->column_width(40);
   Flags flags;
   DefineFlags(app, flags);

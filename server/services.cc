@@ -61,7 +61,7 @@ Reply ServerServices::Info(IncomingRequest&) {
                    {"mode", ModeName(o.mode)},
                    {"multi", module_.SupportMultipleConnections()},
                    {"software", "procmod " PROCMOD_VERSION},
-                   {"protocol", "1.0"},
+                   {"protocol", ProcessModule::ProtocolVersion()},
                    {"uptime_ms", uptime.count()},
                    {"clients", clients_.size()},
                })};

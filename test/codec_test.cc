@@ -11,7 +11,9 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -674,6 +676,105 @@ TEST(PmpMalformed, BytesAfterTheMap) {
   const std::string ping = RawMap().Set("t", 1).Encode() + "x";
   EXPECT_THAT(DecodeRaw(Command::kPing, ping).status(),
               IsMalformed(HasSubstr("follow the header map")));
+}
+
+TEST(PmpMalformed, BytesAfterTheMapOfACommandThatTakesNoPayload) {
+  // Only DATA, REQUEST and REPLY may carry a payload inline.
+  const Header headers[] = {Ping{.t = 1}, Bye{}, Error{.code = 400}, Joined{.session = "s"}};
+  for (const Header& header : headers) {
+    SCOPED_TRACE(std::string(CommandName(CommandOf(header))));
+    const std::string envelope = Bytes(EncodeEnvelope(header)) + "payload";
+    EXPECT_THAT(DecodeEnvelopeFrame(Frame(envelope)).status(),
+                IsMalformed(HasSubstr("7 bytes follow the header map")));
+  }
+}
+
+// ---- inline payloads (protocol 1.1) -----------------------------------------
+
+TEST(ProtocolVersion, ParsesMajorMinor) {
+  uint32_t major = 0, minor = 0;
+  EXPECT_TRUE(ParseProtocolVersion("1.0", major, minor));
+  EXPECT_EQ(major, 1u);
+  EXPECT_TRUE(ParseProtocolVersion("12", major, minor));
+  EXPECT_EQ(major, 12u);
+  EXPECT_EQ(minor, 0u);
+  EXPECT_FALSE(ParseProtocolVersion("", major, minor));
+  EXPECT_FALSE(ParseProtocolVersion("1.", major, minor));
+  EXPECT_FALSE(ParseProtocolVersion("1.0.0", major, minor));
+  EXPECT_FALSE(ParseProtocolVersion("v1", major, minor));
+}
+
+TEST(InlinePayload, OnlyPeersOfVersionOnePointOneOrLaterGetIt) {
+  EXPECT_EQ(PayloadFormFor(kProtocolVersion), PayloadForm::kInlineSmall);
+  EXPECT_EQ(PayloadFormFor("1.1"), PayloadForm::kInlineSmall);
+  EXPECT_EQ(PayloadFormFor("1.7"), PayloadForm::kInlineSmall);
+  EXPECT_EQ(PayloadFormFor("1.0"), PayloadForm::kFrames);
+  EXPECT_EQ(PayloadFormFor("1"), PayloadForm::kFrames);
+  EXPECT_EQ(PayloadFormFor("2.3"), PayloadForm::kFrames);
+  EXPECT_EQ(PayloadFormFor(""), PayloadForm::kFrames);
+}
+
+Frames OneFrame(size_t size) {
+  Frames payload;
+  payload.push_back(Frame(std::string(size, 'p')));
+  return payload;
+}
+
+TEST(InlinePayload, SmallSingleFrameRidesInTheEnvelopeAndDecodesAsAFrame) {
+  const Header headers[] = {Data{.channel = "c"}, Data{},
+                            Request{.id = 7, .method = "ping", .args = Pack(std::map<int, int>{})},
+                            Reply{.id = 7, .code = 0, .result = Pack(3), .peer = "s"}};
+  for (const Header& header : headers) {
+    for (size_t size : {size_t{1}, size_t{64}, kMaxInlinePayload}) {
+      SCOPED_TRACE(std::string(CommandName(CommandOf(header))) + " " + std::to_string(size));
+      Frames frames = Encode(header, OneFrame(size), PayloadForm::kInlineSmall);
+      ASSERT_EQ(frames.size(), 1u);
+      EXPECT_EQ(frames[0].size(), Bytes(EncodeEnvelope(header)).size() + size);
+      Result<Message> decoded = DecodeFrames(std::move(frames));
+      ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+      ASSERT_EQ(decoded->header.index(), header.index());
+      std::visit(
+          [&](const auto& sent) {
+            using T = std::decay_t<decltype(sent)>;
+            EXPECT_EQ(Fields(std::get<T>(decoded->header)), Fields(sent));
+          },
+          header);
+      ASSERT_EQ(decoded->payload.size(), 1u);
+      EXPECT_EQ(Bytes(decoded->payload[0]), std::string(size, 'p'));
+    }
+  }
+}
+
+TEST(InlinePayload, EverythingElseKeepsFramesOfItsOwn) {
+  const auto frames_of = [](Frames payload, PayloadForm form) {
+    return Encode(Data{}, std::move(payload), form).size();
+  };
+  EXPECT_EQ(frames_of(OneFrame(kMaxInlinePayload + 1), PayloadForm::kInlineSmall), 2u);
+  EXPECT_EQ(frames_of(OneFrame(0), PayloadForm::kInlineSmall), 2u);  // empty stays a frame
+  EXPECT_EQ(frames_of(OneFrame(64), PayloadForm::kFrames), 2u);      // a 1.0 peer
+  Frames two = OneFrame(8);
+  two.push_back(Frame("second"));
+  EXPECT_EQ(frames_of(std::move(two), PayloadForm::kInlineSmall), 3u);
+  EXPECT_EQ(frames_of({}, PayloadForm::kInlineSmall), 1u);
+}
+
+TEST(InlinePayload, ComesBeforeFurtherPayloadFrames) {
+  // Decoders take the general form: inline bytes, then frames, in that order.
+  Frames frames;
+  frames.push_back(Frame(Bytes(EncodeEnvelope(Data{.channel = "c"})) + "first"));
+  frames.push_back(Frame("second"));
+  Result<Message> decoded = DecodeFrames(std::move(frames));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_EQ(decoded->payload.size(), 2u);
+  EXPECT_EQ(Bytes(decoded->payload[0]), "first");
+  EXPECT_EQ(Bytes(decoded->payload[1]), "second");
+}
+
+TEST(InlinePayload, TheHeaderAloneRejectsTrailingBytes) {
+  // DecodeEnvelope has nowhere to put a payload: trailing bytes stay malformed.
+  Decoder decoder;
+  EXPECT_THAT(decoder.DecodeEnvelope(Frame(Bytes(EncodeEnvelope(Data{})) + "xy")).status(),
+              IsMalformed(HasSubstr("2 bytes follow the header map")));
 }
 
 TEST(PmpMalformed, KeyThatIsNotAString) {

@@ -189,19 +189,6 @@ TEST_F(IdentityTableTest, SnapshotShowsTheRecord) {
   EXPECT_EQ(peers[0].bytes_out, 99u);
 }
 
-TEST(ProtocolVersion, ParsesMajorMinor) {
-  uint32_t major = 0, minor = 0;
-  EXPECT_TRUE(ParseProtocolVersion("1.0", major, minor));
-  EXPECT_EQ(major, 1u);
-  EXPECT_TRUE(ParseProtocolVersion("12", major, minor));
-  EXPECT_EQ(major, 12u);
-  EXPECT_EQ(minor, 0u);
-  EXPECT_FALSE(ParseProtocolVersion("", major, minor));
-  EXPECT_FALSE(ParseProtocolVersion("1.", major, minor));
-  EXPECT_FALSE(ParseProtocolVersion("1.0.0", major, minor));
-  EXPECT_FALSE(ParseProtocolVersion("v1", major, minor));
-}
-
 }  // namespace
 }  // namespace procmod
 

@@ -7,6 +7,7 @@
 
 #include "cli_support.h"
 #include "procmod/config.h"
+#include "procmod/process_module.h"  // ProtocolVersion
 
 namespace procmod::cli {
 namespace {
@@ -284,7 +285,8 @@ std::optional<int> ApplyTexts(const Texts& t, CommandLine& c) {
 
 CommandLine ParseCommandLine(int argc, char** argv) {
   CLI::App app(kDescription, "procmod");
-  app.set_version_flag("-V,--version", "procmod " PROCMOD_VERSION " (protocol PMP/1.0)");
+  app.set_version_flag("-V,--version", "procmod " PROCMOD_VERSION " (protocol PMP/" +
+                                           std::string(ProcessModule::ProtocolVersion()) + ")");
   app.get_formatter()->column_width(36);
   // One line, as every other failure: CLI11's default adds a second.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {

@@ -1,5 +1,6 @@
 #include "codec.h"
 
+#include <charconv>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -398,6 +399,32 @@ constexpr size_t kWalkHeadersAbove = 1024;
 
 }  // namespace
 
+bool ParseProtocolVersion(std::string_view text, uint32_t& major, uint32_t& minor) {
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  auto [p, ec] = std::from_chars(begin, end, major);
+  if (ec != std::errc() || p == begin) return false;
+  minor = 0;
+  if (p == end) return true;
+  if (*p != '.') return false;
+  const char* minor_begin = p + 1;
+  auto [q, ec2] = std::from_chars(minor_begin, end, minor);
+  return ec2 == std::errc() && q == end && q != minor_begin;
+}
+
+PayloadForm PayloadFormFor(std::string_view version) {
+  uint32_t major = 0, minor = 0;
+  const bool decodes_inline =
+      ParseProtocolVersion(version, major, minor) && major == 1 && minor >= 1;
+  return decodes_inline ? PayloadForm::kInlineSmall : PayloadForm::kFrames;
+}
+
+bool InlinesPayload(PayloadForm form, const Frames& payload) {
+  // An empty frame stays a frame: inline, it would read back as no payload at all.
+  return form == PayloadForm::kInlineSmall && payload.size() == 1 && payload[0].size() > 0 &&
+         payload[0].size() <= kMaxInlinePayload;
+}
+
 std::string_view CommandName(Command command) {
   switch (command) {
     case Command::kHello:
@@ -432,7 +459,7 @@ bool TakesPayload(Command command) {
   return command == Command::kData || command == Command::kRequest || command == Command::kReply;
 }
 
-zmq::message_t EncodeEnvelope(const Header& header) {
+zmq::message_t EncodeEnvelope(const Header& header, const zmq::message_t* inline_payload) {
   // One buffer per thread, reused: after warm-up an envelope costs no allocation
   // beyond the frame itself (and none at all for frames of 33 bytes or less).
   thread_local msgpack::sbuffer buffer(256);
@@ -442,15 +469,25 @@ zmq::message_t EncodeEnvelope(const Header& header) {
   buffer.write(&command, 1);
   MapWriter writer(buffer);
   std::visit([&writer](const auto& h) { Write(writer, h); }, header);
-  return zmq::message_t(buffer.data(), buffer.size());
+  if (inline_payload == nullptr) return zmq::message_t(buffer.data(), buffer.size());
+  // Sized once and filled in place: the payload is copied once, not through the buffer.
+  zmq::message_t envelope(buffer.size() + inline_payload->size());
+  char* out = envelope.data<char>();
+  std::memcpy(out, buffer.data(), buffer.size());
+  std::memcpy(out + buffer.size(), inline_payload->data(), inline_payload->size());
+  return envelope;
 }
 
-Frames Encode(const Header& header, Frames payload) {
+Frames Encode(const Header& header, Frames payload, PayloadForm form) {
   if (!payload.empty() && !TakesPayload(CommandOf(header))) {
     throw std::invalid_argument(std::string(CommandName(CommandOf(header))) +
                                 " takes no payload frames");
   }
   Frames frames;
+  if (InlinesPayload(form, payload)) {
+    frames.push_back(EncodeEnvelope(header, &payload[0]));
+    return frames;
+  }
   frames.reserve(1 + payload.size());
   frames.push_back(EncodeEnvelope(header));
   for (auto& frame : payload) frames.push_back(std::move(frame));
@@ -470,7 +507,8 @@ Result<Header> Decoder::DecodeEnvelope(const zmq::message_t& envelope) {
   return header;
 }
 
-Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* header) {
+Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* header,
+                                   size_t* header_end) {
   const size_t size = envelope.size();
   const char* bytes = envelope.data<char>();
   if (size < kMinEnvelopeSize) {
@@ -504,11 +542,22 @@ Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* heade
                        " bytes can hold");
     }
   }
-  if (body == 1 && static_cast<uint8_t>(bytes[5]) == 0x80) {
+  // Bytes after the map are an inline payload where one may be (DATA, REQUEST,
+  // REPLY, when the caller takes it) and malformed everywhere else.
+  auto check_end = [&](size_t end) -> Status {
+    if (header_end != nullptr && TakesPayload(static_cast<Command>(command))) {
+      *header_end = end;
+      return Status();
+    }
+    if (end != size) return Malformed(std::to_string(size - end) + " bytes follow the header map");
+    return Status();
+  };
+  if (static_cast<uint8_t>(bytes[5]) == 0x80) {
     // An empty map (a DATA on the default channel, a plain BYE): the most common
     // envelope of a data stream, read without the unpacker. DATA and BYE have no
     // required key, so their empty header is already complete; for the others the
     // same readers report what is missing.
+    if (Status s = check_end(kMinEnvelopeSize); !s.ok()) return s;
     if (static_cast<Command>(command) == Command::kData ||
         static_cast<Command>(command) == Command::kBye) {
       return Status();
@@ -531,9 +580,7 @@ Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* heade
   if (object.type != msgpack::type::MAP) {
     return Malformed("header is not a msgpack map");
   }
-  if (offset != size) {
-    return Malformed(std::to_string(size - offset) + " bytes follow the header map");
-  }
+  if (Status s = check_end(offset); !s.ok()) return s;
   const msgpack::object_map& map = object.via.map;
   for (uint32_t i = 0; i < map.size; ++i) {
     if (map.ptr[i].key.type != msgpack::type::STR) {
@@ -553,17 +600,21 @@ Result<Message> Decoder::Decode(Frames& frames, size_t first) {
 Status Decoder::DecodeInto(Frames& frames, size_t first, Message* message) {
   message->payload.clear();
   if (frames.size() <= first) return Malformed("message has no envelope frame");
-  if (Status s = DecodeEnvelopeInto(frames[first], &message->header); !s.ok()) return s;
+  const zmq::message_t& envelope = frames[first];
+  size_t header_end = envelope.size();
+  if (Status s = DecodeEnvelopeInto(envelope, &message->header, &header_end); !s.ok()) return s;
   const size_t payload_count = frames.size() - first - 1;
-  if (payload_count > 0) {
-    if (!TakesPayload(message->command())) {
-      return Malformed(std::string(CommandName(message->command())) +
-                       " takes no payload frames, got " + std::to_string(payload_count));
-    }
-    message->payload.reserve(payload_count);
-    for (size_t i = first + 1; i < frames.size(); ++i) {
-      message->payload.push_back(std::move(frames[i]));
-    }
+  if (payload_count > 0 && !TakesPayload(message->command())) {
+    return Malformed(std::string(CommandName(message->command())) +
+                     " takes no payload frames, got " + std::to_string(payload_count));
+  }
+  const bool has_inline = header_end < envelope.size();
+  message->payload.reserve(payload_count + (has_inline ? 1 : 0));
+  if (has_inline) {
+    message->payload.emplace_back(envelope.data<char>() + header_end, envelope.size() - header_end);
+  }
+  for (size_t i = first + 1; i < frames.size(); ++i) {
+    message->payload.push_back(std::move(frames[i]));
   }
   return Status();
 }

@@ -18,19 +18,6 @@ std::string Join(const std::vector<std::string>& items) {
 
 }  // namespace
 
-bool ParseProtocolVersion(std::string_view text, uint32_t& major, uint32_t& minor) {
-  const char* begin = text.data();
-  const char* end = begin + text.size();
-  auto [p, ec] = std::from_chars(begin, end, major);
-  if (ec != std::errc() || p == begin) return false;
-  minor = 0;
-  if (p == end) return true;
-  if (*p != '.') return false;
-  const char* minor_begin = p + 1;
-  auto [q, ec2] = std::from_chars(minor_begin, end, minor);
-  return ec2 == std::errc() && q == end && q != minor_begin;
-}
-
 PeerInfo PeerRecord::Snapshot(TimePoint now) const {
   PeerInfo info;
   info.session = session;
@@ -73,8 +60,8 @@ std::string IdentityTable::NewSessionId() {
 Admission IdentityTable::Admit(const std::string& routing_id, const pmp::Hello& hello,
                                std::string address, TimePoint now) {
   uint32_t major = 0, minor = 0, our_major = 0, our_minor = 0;
-  ParseProtocolVersion(pmp::kProtocolVersion, our_major, our_minor);
-  if (!ParseProtocolVersion(hello.version, major, minor) || major != our_major) {
+  pmp::ParseProtocolVersion(pmp::kProtocolVersion, our_major, our_minor);
+  if (!pmp::ParseProtocolVersion(hello.version, major, minor) || major != our_major) {
     // Both versions and what to do, so the connector's one line is enough.
     const std::string theirs =
         hello.version + (hello.software.empty() ? "" : " (" + hello.software + ")");
@@ -124,6 +111,7 @@ Admission IdentityTable::Admit(const std::string& routing_id, const pmp::Hello& 
   peer.role = hello.role;
   peer.address = std::move(address);
   peer.version = hello.version;
+  peer.payload_form = pmp::PayloadFormFor(hello.version);
   peer.software = hello.software;
   peer.connected_at = peer.last_seen = peer.last_sent = now;
   by_session_[peer.session] = routing_id;

@@ -51,6 +51,8 @@ struct PeerRecord {
   std::string role;
   std::string address;
   std::string version;
+  // How payloads go to this peer: inline when small, if its version decodes that.
+  pmp::PayloadForm payload_form = pmp::PayloadForm::kFrames;
   std::string software;
   std::string public_key;     // CURVE: the peer's key (Z85); else ""
   uint64_t admitted_seq = 0;  // admission order: the oldest client is the master
@@ -139,9 +141,6 @@ class IdentityTable {
   uint64_t next_seq_ = 1;
   std::mt19937_64 random_;
 };
-
-// Parses "MAJOR.MINOR" (MINOR optional). False when it is not of that form.
-bool ParseProtocolVersion(std::string_view text, uint32_t& major, uint32_t& minor);
 
 }  // namespace procmod
 

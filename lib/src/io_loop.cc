@@ -1224,6 +1224,7 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   link.peer.role = welcome.role;
   link.peer.address = link.url;
   link.peer.version = welcome.version;
+  link.peer.payload_form = pmp::PayloadFormFor(welcome.version);
   link.peer.software = welcome.software;
   if (curve_.enabled) link.peer.public_key = curve_.server_public_key;
   link.peer.connected_at = link.peer.last_seen = link.peer.last_sent = now;
@@ -1456,7 +1457,7 @@ bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, F
     return false;
   }
   const uint64_t bytes = FrameBytes(payload);
-  if (!SendOnLink(broker, pmp::Encode(header, std::move(payload)))) {
+  if (!SendOnLink(broker, pmp::Encode(header, std::move(payload), broker.peer.payload_form))) {
     client.dropped++;
     return false;
   }
@@ -1550,10 +1551,13 @@ bool IoLoop::SendToPeer(const std::string& session, pmp::Header header, Frames p
   if (!ref) return false;
   switch (ref->kind) {
     case PeerKind::kAccepted:
-      return SendToRoutingId(ref->record->routing_id, pmp::Encode(header, std::move(payload)),
+      return SendToRoutingId(ref->record->routing_id,
+                             pmp::Encode(header, std::move(payload), ref->record->payload_form),
                              ref->record);
-    case PeerKind::kLinked:
-      return SendOnLink(*links_.at(ref->link_id), pmp::Encode(header, std::move(payload)));
+    case PeerKind::kLinked: {
+      Link& link = *links_.at(ref->link_id);
+      return SendOnLink(link, pmp::Encode(header, std::move(payload), link.peer.payload_form));
+    }
     case PeerKind::kRelayed:
       return SendRelayed(*ref->record, *links_.at(ref->link_id), std::move(header),
                          std::move(payload));
@@ -1688,8 +1692,11 @@ void IoLoop::SendData(Command& data) {
         it->second->peer.session == to.session) {
       Link& link = *it->second;
       // The same session, so the same window: OnWelcome makes one per session.
-      SendOnLink(link, pmp::EncodeEnvelope(pmp::Data{std::move(data.channel), {}}),
-                 std::move(data.payload), data.window_bytes);
+      const bool inline_payload = pmp::InlinesPayload(link.peer.payload_form, data.payload);
+      zmq::message_t envelope = pmp::EncodeEnvelope(pmp::Data{std::move(data.channel), {}},
+                                                    inline_payload ? &data.payload[0] : nullptr);
+      if (inline_payload) data.payload.clear();
+      SendOnLink(link, std::move(envelope), std::move(data.payload), data.window_bytes);
       return;
     }
   }

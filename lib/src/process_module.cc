@@ -96,6 +96,8 @@ Result<ProcessModule*> ProcessModule::Get() {
   return g_module.get();
 }
 
+std::string_view ProcessModule::ProtocolVersion() { return pmp::kProtocolVersion; }
+
 void ProcessModule::Finalize() {
   std::unique_ptr<ProcessModule> module;
   {

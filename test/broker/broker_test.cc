@@ -196,7 +196,7 @@ TEST_F(BrokerTest, ServerRegistersAndGetsWelcomeFromTheBroker) {
   EXPECT_EQ(welcome->session.find_first_not_of("0123456789abcdef"), std::string::npos);
   EXPECT_EQ(welcome->role, "broker");
   EXPECT_EQ(welcome->name, "test-broker");
-  EXPECT_EQ(welcome->version, "1.0");
+  EXPECT_EQ(welcome->version, std::string(pmp::kProtocolVersion));
   EXPECT_EQ(welcome->software, "procmod 0.1.0");
   EXPECT_EQ(welcome->heartbeat_ms, 1000u);
   EXPECT_EQ(welcome->liveness, 3u);
@@ -234,7 +234,8 @@ TEST_F(BrokerTest, OtherMajorVersionGetsDeny426NamingBoth) {
   ASSERT_TRUE(deny);
   EXPECT_EQ(deny->code, 426u);
   EXPECT_NE(deny->reason.find("2.1"), std::string::npos) << deny->reason;
-  EXPECT_NE(deny->reason.find("1.0"), std::string::npos) << deny->reason;
+  EXPECT_NE(deny->reason.find(std::string(pmp::kProtocolVersion)), std::string::npos)
+      << deny->reason;
 }
 
 TEST_F(BrokerTest, ClientOfUnknownServiceGetsDeny404) {
@@ -269,7 +270,7 @@ TEST_F(BrokerTest, ClientGetsTheServersWelcomeAndTheServerGetsJoined) {
   ASSERT_TRUE(welcome);
   EXPECT_EQ(welcome->role, "render-server");
   EXPECT_EQ(welcome->name, "viz-node");
-  EXPECT_EQ(welcome->version, "1.0");
+  EXPECT_EQ(welcome->version, std::string(pmp::kProtocolVersion));
   EXPECT_EQ(welcome->software, "procmod 0.1.0");
   EXPECT_EQ(welcome->heartbeat_ms, 1000u);
   EXPECT_EQ(welcome->liveness, 3u);
@@ -394,6 +395,39 @@ TEST_F(BrokerTest, RelaysBothWaysWithPeerAndIdsIntact) {
   EXPECT_EQ(Texts(at_other->payload), (std::vector<std::string>{"px"}));
   // Only the client `peer` named got it.
   EXPECT_FALSE(client->Receive(milliseconds(100)).has_value());
+}
+
+TEST_F(BrokerTest, EachLegGetsSmallPayloadsInTheLayoutItsVersionReads) {
+  // Protocol 1.1 puts a small single payload in the envelope; a 1.0 peer would call
+  // that malformed. The broker re-encodes per leg, whatever the sender did.
+  Broker broker;
+  auto server = Dealer(broker);
+  auto current = Dealer(broker);
+  auto old = Dealer(broker);
+  ASSERT_TRUE(Register(*server, "viz", true));
+  const std::string current_session = Join(*current, *server, "viz", 0, "current");
+  pmp::Hello old_hello = ClientHello("viz", 0, "old");
+  old_hello.version = "1.0";
+  std::optional<pmp::Welcome> old_welcome = old->Hello(old_hello);
+  ASSERT_TRUE(old_welcome);
+  ASSERT_TRUE(As<pmp::Joined>(server->Receive()));
+
+  // From the 1.0 client, in frames: the 1.1 server gets one frame.
+  old->Send(pmp::Data{.channel = "c"}, TextFrames({"from old"}));
+  std::optional<pmp::Frames> at_server = server->ReceiveFrames();
+  ASSERT_TRUE(at_server);
+  EXPECT_EQ(at_server->size(), 1u);
+  // From the server, inline: the 1.0 client gets a frame of its own, the 1.1 one not.
+  for (const std::string& to : {old_welcome->session, current_session}) {
+    server->SendFrames(pmp::Encode(pmp::Data{.peer = to}, TextFrames({"to " + to}),
+                                   pmp::PayloadForm::kInlineSmall));
+  }
+  std::optional<pmp::Frames> at_old = old->ReceiveFrames();
+  std::optional<pmp::Frames> at_current = current->ReceiveFrames();
+  ASSERT_TRUE(at_old && at_current);
+  EXPECT_EQ(at_old->size(), 2u);
+  EXPECT_EQ(Text(at_old->back()), "to " + old_welcome->session);
+  EXPECT_EQ(at_current->size(), 1u);
 }
 
 TEST_F(BrokerTest, ServerMessagesNeedThePeerOfOneOfItsClients) {

@@ -99,7 +99,7 @@ TEST_F(DirectoryTest, ServerGetsWelcomeFromTheBroker) {
   EXPECT_EQ(w->session, o.session);
   EXPECT_EQ(w->role, "broker");
   EXPECT_EQ(w->name, "test-broker");
-  EXPECT_EQ(w->version, "1.0");
+  EXPECT_EQ(w->version, std::string(pmp::kProtocolVersion));
   EXPECT_EQ(w->software, "procmod 0.1.0");
   EXPECT_EQ(w->heartbeat_ms, 100u);
   EXPECT_EQ(w->liveness, 3u);
@@ -128,7 +128,9 @@ TEST_F(DirectoryTest, OtherMajorVersionGets426NamingBoth) {
   pmp::Hello hello = ServerHello("viz");
   hello.version = "2.0";
   ExpectDeny(directory_.Hello("S", hello, "", kT0), 426,
-             "protocol version 2.0 is not supported; this side speaks 1.0", "S");
+             "protocol version 2.0 is not supported; this side speaks " +
+                 std::string(pmp::kProtocolVersion),
+             "S");
   hello.version = "one";
   EXPECT_EQ(directory_.Hello("S", hello, "", kT0).deny_code, 426u);
   hello = ClientHello("viz");
@@ -194,6 +196,18 @@ TEST_F(DirectoryTest, ClientWithWrongConnectIdGets403) {
   Join("C", "viz", 42);
 }
 
+TEST_F(DirectoryTest, ClientsHearTheOlderOfTheServersVersionAndTheBrokers) {
+  // What the client may send (inline payloads need 1.1) must suit both hops.
+  pmp::Hello server = ServerHello("viz", true);
+  server.version = "1.0";
+  ASSERT_TRUE(directory_.Hello("S", server, "", kT0).admitted);
+  HelloOutcome c = directory_.Hello("C", ClientHello("viz"), "", kT0);
+  ASSERT_TRUE(c.admitted);
+  const pmp::Welcome* w = HeaderAs<pmp::Welcome>(c.out.at(0));
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->version, "1.0");
+}
+
 TEST_F(DirectoryTest, ClientGetsTheServersWelcomeAndTheServerGetsJoined) {
   HelloOutcome s = directory_.Hello("S", ServerHello("viz", true, 0, "data-server"), "", kT0);
   ASSERT_TRUE(s.admitted);
@@ -208,7 +222,9 @@ TEST_F(DirectoryTest, ClientGetsTheServersWelcomeAndTheServerGetsJoined) {
   EXPECT_EQ(w->session, c.session);
   EXPECT_EQ(w->role, "data-server");  // the server's
   EXPECT_EQ(w->name, "viz-node");     // the server's
-  EXPECT_EQ(w->version, "1.3");       // the server's
+  // The server says 1.3; the client's messages also cross the broker, so it hears
+  // the older of the two.
+  EXPECT_EQ(w->version, std::string(pmp::kProtocolVersion));
   EXPECT_EQ(w->software, "procmod 0.1.0");
   EXPECT_EQ(w->heartbeat_ms, 100u);  // the broker's: it is the acceptor of this leg
   EXPECT_EQ(w->liveness, 3u);

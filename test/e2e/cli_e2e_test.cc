@@ -164,7 +164,7 @@ TEST(CliConnect, ShowsTheServersWelcomeAndSaysBye) {
   EXPECT_TRUE(Contains(lines, "connected to " + url)) << run.output;
   EXPECT_TRUE(Contains(lines, "  name:     e2e-viz")) << run.output;
   EXPECT_TRUE(Contains(lines, "  role:     server")) << run.output;
-  EXPECT_TRUE(Contains(lines, "  version:  1.0")) << run.output;
+  EXPECT_TRUE(Contains(lines, "  version:  " + std::string(pmp::kProtocolVersion))) << run.output;
   EXPECT_EQ(CountStartingWith(lines, "  session:  "), 1u) << run.output;
   EXPECT_TRUE(Contains(lines, "said BYE")) << run.output;
   // The server logs the session under our --name, ended by our BYE.

@@ -48,7 +48,7 @@ TEST(ConnectionFile, PortZeroServerWritesItBeforeItsReadyLineAndRemovesItOnExit)
   EXPECT_EQ(file->name, "viz-job");
   EXPECT_EQ(file->role, "server");
   EXPECT_FALSE(file->multi);
-  EXPECT_EQ(file->protocol, "1.0");
+  EXPECT_EQ(file->protocol, std::string(pmp::kProtocolVersion));
   EXPECT_GT(file->pid, 0);
   EXPECT_TRUE(file->public_key.empty());
 
@@ -197,7 +197,7 @@ TEST(VersionNegotiation, AnotherMinorIsAdmittedAnotherMajorIsDeniedNamingBoth) {
   const pmp::Deny& deny = std::get<pmp::Deny>(answer->header);
   EXPECT_EQ(deny.code, 426u);
   EXPECT_THAT(deny.reason, HasSubstr("2.0 (procmod 2.3.0)"));
-  EXPECT_THAT(deny.reason, HasSubstr("1.0 (procmod "));
+  EXPECT_THAT(deny.reason, HasSubstr(std::string(pmp::kProtocolVersion) + " (procmod "));
   EXPECT_THAT(deny.reason, HasSubstr("same major version"));
 }
 

@@ -179,7 +179,7 @@ TEST(ServerForward, WelcomesItsClientWithItsNameAndRole) {
   EXPECT_FALSE(welcome->session.empty());
   EXPECT_EQ(welcome->role, "server");
   EXPECT_EQ(welcome->name, "e2e-single");
-  EXPECT_EQ(welcome->version, "1.0");
+  EXPECT_EQ(welcome->version, std::string(pmp::kProtocolVersion));
   EXPECT_EQ(welcome->heartbeat_ms, 1000u);  // the defaults: 1 s x 3
   EXPECT_EQ(welcome->liveness, 3u);
   EXPECT_FALSE(welcome->multi);
@@ -249,7 +249,7 @@ TEST(ServerForward, InfoDescribesTheServer) {
   EXPECT_EQ(info["role"], "server");
   EXPECT_EQ(info["mode"], "forward");
   EXPECT_EQ(info["multi"], false);
-  EXPECT_EQ(info["protocol"], "1.0");
+  EXPECT_EQ(info["protocol"], std::string(pmp::kProtocolVersion));
   EXPECT_EQ(info.value("software", "").rfind("procmod ", 0), 0u) << info.dump();
   ASSERT_TRUE(info["uptime_ms"].is_number_unsigned()) << info.dump();
   EXPECT_LT(info["uptime_ms"].get<uint64_t>(), 60'000u);
@@ -616,7 +616,7 @@ TEST(ServerReverse, DialsTheClientAndExitsZeroOnBye) {
   const auto& hello = std::get<pmp::Hello>(in->message.header);
   EXPECT_EQ(hello.role, "server");
   EXPECT_EQ(hello.name, "rev-srv");
-  EXPECT_EQ(hello.version, "1.0");
+  EXPECT_EQ(hello.version, std::string(pmp::kProtocolVersion));
 
   std::optional<std::string> connected = server.WaitFor(kConnectedPrefix);
   ASSERT_TRUE(connected.has_value());

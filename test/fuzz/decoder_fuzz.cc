@@ -7,8 +7,9 @@
 //   is left) followed by its bytes; the last frame is the rest of the input.
 //
 // Every input must either decode, or fail with PMP code 400. A message that decodes
-// must re-encode, decode again to the same command and payload, and re-encode to the
-// same envelope bytes. Anything else aborts.
+// must re-encode (payload in frames, and inline where it fits), decode again to the
+// same command and payload, and re-encode to the same envelope bytes. Anything else
+// aborts.
 //
 // Built with -DPROCMOD_DECODER_CORPUS_MAIN, this file also has a plain main() that
 // runs every file of a seed directory through the same function (decoder_corpus_test,
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -76,24 +78,41 @@ int FuzzOne(const uint8_t* data, size_t size) {
     return 0;
   }
   Message message = std::move(*decoded);
-  Check(message.payload.size() == parts.size() - 1, "every payload frame kept");
+  // Each payload frame kept, and, on DATA, REQUEST and REPLY, the envelope's bytes
+  // after the header map in front of them as one more (an inline payload, 1.1).
+  const size_t inline_count = message.payload.size() - (parts.size() - 1);
+  Check(inline_count == 0 || inline_count == 1, "every payload frame kept");
   Check(message.payload.empty() || TakesPayload(message.command()), "payload only where taken");
+  std::vector<std::string> payload;
+  for (const zmq::message_t& frame : message.payload) payload.emplace_back(View(frame));
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    Check(payload[inline_count + i] == parts[1 + i], "payload frames are kept as they came");
+  }
+  if (inline_count == 1) {
+    Check(parts[0].ends_with(payload[0]), "an inline payload is the envelope's tail");
+  }
 
   const Command command = message.command();
-  const size_t payload_count = message.payload.size();
-  Frames encoded = Encode(message.header, std::move(message.payload));
-  Check(encoded.size() == 1 + payload_count, "Encode keeps every payload frame");
-
-  Result<Message> again = decoder.Decode(encoded);
-  Check(again.ok(), "a re-encoded message decodes");
-  Check(again->command() == command, "the command survives a round trip");
-  Check(again->payload.size() == payload_count, "the payload survives a round trip");
-  for (size_t i = 0; i < payload_count; ++i) {
-    Check(View(again->payload[i]) == parts[1 + i], "payload bytes survive a round trip");
+  for (PayloadForm form : {PayloadForm::kFrames, PayloadForm::kInlineSmall}) {
+    Frames copy;
+    for (const std::string& bytes : payload) copy.emplace_back(bytes.data(), bytes.size());
+    Frames encoded = Encode(message.header, std::move(copy), form);
+    const bool inlined = InlinesPayload(form, message.payload);
+    Check(encoded.size() == 1 + payload.size() - (inlined ? 1 : 0),
+          "Encode keeps every payload frame");
+    Result<Message> again = decoder.Decode(encoded);
+    Check(again.ok(), "a re-encoded message decodes");
+    Check(again->command() == command, "the command survives a round trip");
+    Check(again->payload.size() == payload.size(), "the payload survives a round trip");
+    for (size_t i = 0; i < payload.size(); ++i) {
+      Check(View(again->payload[i]) == payload[i], "payload bytes survive a round trip");
+    }
+    // decode(encode(x)) == x: the second encoding is byte for byte the first.
+    if (!inlined) {
+      Check(View(EncodeEnvelope(again->header)) == View(encoded[0]),
+            "re-encoding a decoded envelope is stable");
+    }
   }
-  // decode(encode(x)) == x: the second encoding is byte for byte the first.
-  Check(View(EncodeEnvelope(again->header)) == View(encoded[0]),
-        "re-encoding a decoded envelope is stable");
   return 0;
 }
 

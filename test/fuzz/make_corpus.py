@@ -83,6 +83,10 @@ SEEDS = {
                                           'result': {'bounds': [0.0, 1.5, -2.25],
                                                      'ok': True, 'n': None}}),
                           b'a', b'bc', b'def']),
+    # protocol 1.1: a small payload inline, after the header map (and frames after it)
+    'data_inline': seed([envelope(0x06, {}) + b'\x00inline payload'], routed=True),
+    'reply_inline_and_frames': seed([envelope(0x08, {'id': 9, 'code': 0}) + b'tail',
+                                     b'second']),
     'error': seed([envelope(0x09, {'code': 404, 'reason': 'no session'})]),
     'joined': seed([envelope(0x0A, {'session': 's1', 'name': 'viz-1',
                                          'role': 'server', 'future': [1, 2]})]),

@@ -21,6 +21,26 @@ class ForwardClient : public ModuleTest {
     return o;
   }
 
+  // Protocol 1.1 on the dialing side: Send() and Request() put a small single-frame
+  // payload in the envelope for a server of 1.1, and in a frame of its own for 1.0.
+  // Returns the number of frames (routing id included) of a DATA and of a REQUEST.
+  std::vector<size_t> DialedFrameCounts(RawRouter& server, std::string_view version) {
+    ProcessModule* client = Init(DialingOptions(server.endpoint()));
+    auto start = Async([client] { return client->Start(); });
+    EXPECT_TRUE(server.AcceptHello("server", "pvserver", 1000, 3, version).has_value());
+    EXPECT_EQ(start.wait_for(kDeadline), std::future_status::ready);
+    if (!start.get().ok()) return {};
+    Result<Connection> to = client->FindConnection(client->Connections().at(0).session);
+    if (!to.ok()) return {};
+    std::vector<size_t> counts;
+    EXPECT_TRUE(to->Send(TextFrames({std::string(100, 'd')})).ok());
+    if (auto frames = server.ReceiveFrames()) counts.push_back(frames->size());
+    auto reply = to->Request("m", TextFrames({"payload"}), milliseconds(50));
+    if (auto frames = server.ReceiveFrames()) counts.push_back(frames->size());
+    (void)reply.get();  // unanswered: times out
+    return counts;
+  }
+
   Mailbox<DisconnectReason> gone_;  // outlives the module (see Mailbox)
 };
 
@@ -33,7 +53,7 @@ TEST_F(ForwardClient, F2_StartConnectsBeforeReturning) {
   const auto& h = std::get<pmp::Hello>(hello->message.header);
   EXPECT_EQ(h.role, "client");
   EXPECT_EQ(h.name, "under-test");
-  EXPECT_EQ(h.version, "1.0");
+  EXPECT_EQ(h.version, std::string(pmp::kProtocolVersion));
   ASSERT_EQ(start.wait_for(kDeadline), std::future_status::ready);
   Status s = start.get();
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -42,6 +62,16 @@ TEST_F(ForwardClient, F2_StartConnectsBeforeReturning) {
   EXPECT_EQ(peers[0].name, "pvserver");
   EXPECT_EQ(peers[0].role, "server");
   EXPECT_FALSE(peers[0].incoming);
+}
+
+TEST_F(ForwardClient, SmallPayloadsRideInTheEnvelopeToAServerOfVersionOnePointOne) {
+  RawRouter server(context_);
+  EXPECT_EQ(DialedFrameCounts(server, "1.1"), (std::vector<size_t>{2, 2}));
+}
+
+TEST_F(ForwardClient, AServerOfVersionOnePointZeroGetsPayloadFramesOfTheirOwn) {
+  RawRouter server(context_);
+  EXPECT_EQ(DialedFrameCounts(server, "1.0"), (std::vector<size_t>{3, 3}));
 }
 
 TEST_F(ForwardClient, F2_StartWaitsForAServerThatComesUpLater) {

@@ -12,6 +12,26 @@ bool WaitReadable(zmq::socket_t& socket, milliseconds timeout) {
   return (item.revents & ZMQ_POLLIN) != 0;
 }
 
+bool IsPing(const pmp::Frames& frames, size_t first) {
+  return frames.size() > first && frames[first].size() > 4 &&
+         frames[first].data<uint8_t>()[4] == static_cast<uint8_t>(pmp::Command::kPing);
+}
+
+// The next message's frames, PINGs skipped when asked; nothing by `timeout`.
+std::optional<pmp::Frames> NextFrames(zmq::socket_t& socket, size_t first, milliseconds timeout,
+                                      bool skip_pings) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !WaitReadable(socket, left)) return std::nullopt;
+    pmp::Frames frames;
+    if (!zmq::recv_multipart(socket, std::back_inserter(frames))) return std::nullopt;
+    if (skip_pings && IsPing(frames, first)) continue;
+    return frames;
+  }
+}
+
 }  // namespace
 
 pmp::Hello MakeHello(std::string role, std::string name, uint64_t connect_id) {
@@ -37,21 +57,18 @@ void RawDealer::Send(const pmp::Header& header, pmp::Frames payload) {
 void RawDealer::SendFrames(pmp::Frames frames) { zmq::send_multipart(socket_, frames); }
 
 std::optional<pmp::Message> RawDealer::Receive(milliseconds timeout, bool skip_pings) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !WaitReadable(socket_, left)) return std::nullopt;
-    pmp::Frames frames;
-    if (!zmq::recv_multipart(socket_, std::back_inserter(frames))) return std::nullopt;
-    Result<pmp::Message> m = decoder_.Decode(frames);
-    if (!m.ok()) {
-      ADD_FAILURE() << "module sent a malformed message: " << m.status().ToString();
-      return std::nullopt;
-    }
-    if (skip_pings && m->command() == pmp::Command::kPing) continue;
-    return std::move(*m);
+  std::optional<pmp::Frames> frames = NextFrames(socket_, 0, timeout, skip_pings);
+  if (!frames) return std::nullopt;
+  Result<pmp::Message> m = decoder_.Decode(*frames);
+  if (!m.ok()) {
+    ADD_FAILURE() << "module sent a malformed message: " << m.status().ToString();
+    return std::nullopt;
   }
+  return std::move(*m);
+}
+
+std::optional<pmp::Frames> RawDealer::ReceiveFrames(milliseconds timeout) {
+  return NextFrames(socket_, 0, timeout, /*skip_pings=*/true);
 }
 
 std::optional<pmp::Welcome> RawDealer::Hello(const pmp::Hello& hello) {
@@ -68,22 +85,19 @@ RawRouter::RawRouter(zmq::context_t& context) : socket_(context, zmq::socket_typ
 }
 
 std::optional<RawRouter::Incoming> RawRouter::Receive(milliseconds timeout, bool skip_pings) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !WaitReadable(socket_, left)) return std::nullopt;
-    pmp::Frames frames;
-    if (!zmq::recv_multipart(socket_, std::back_inserter(frames))) return std::nullopt;
-    std::string routing_id = Text(frames[0]);
-    Result<pmp::Message> m = decoder_.Decode(frames, 1);
-    if (!m.ok()) {
-      ADD_FAILURE() << "module sent a malformed message: " << m.status().ToString();
-      return std::nullopt;
-    }
-    if (skip_pings && m->command() == pmp::Command::kPing) continue;
-    return Incoming{std::move(routing_id), std::move(*m)};
+  std::optional<pmp::Frames> frames = NextFrames(socket_, 1, timeout, skip_pings);
+  if (!frames) return std::nullopt;
+  std::string routing_id = Text((*frames)[0]);
+  Result<pmp::Message> m = decoder_.Decode(*frames, 1);
+  if (!m.ok()) {
+    ADD_FAILURE() << "module sent a malformed message: " << m.status().ToString();
+    return std::nullopt;
   }
+  return Incoming{std::move(routing_id), std::move(*m)};
+}
+
+std::optional<pmp::Frames> RawRouter::ReceiveFrames(milliseconds timeout) {
+  return NextFrames(socket_, 1, timeout, /*skip_pings=*/true);
 }
 
 void RawRouter::SendTo(const std::string& routing_id, const pmp::Header& header,
@@ -95,15 +109,15 @@ void RawRouter::SendTo(const std::string& routing_id, const pmp::Header& header,
 }
 
 std::optional<RawRouter::Incoming> RawRouter::AcceptHello(const std::string& role, std::string name,
-                                                          uint64_t heartbeat_ms,
-                                                          uint64_t liveness) {
+                                                          uint64_t heartbeat_ms, uint64_t liveness,
+                                                          std::string_view version) {
   std::optional<Incoming> in = Receive();
   if (!in || in->message.command() != pmp::Command::kHello) return std::nullopt;
   pmp::Welcome welcome;
   welcome.session = "raw-session-" + std::to_string(in->routing_id.size());
   welcome.role = role;
   welcome.name = std::move(name);
-  welcome.version = std::string(pmp::kProtocolVersion);
+  welcome.version = std::string(version);
   welcome.heartbeat_ms = heartbeat_ms;
   welcome.liveness = liveness;
   SendTo(in->routing_id, welcome);

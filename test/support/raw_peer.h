@@ -11,6 +11,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include <zmq.hpp>
@@ -38,6 +39,8 @@ class RawDealer {
   std::optional<pmp::Message> Receive(milliseconds timeout = kDeadline, bool skip_pings = true);
   // HELLO, then the WELCOME (or nothing if something else or nothing came).
   std::optional<pmp::Welcome> Hello(const pmp::Hello& hello);
+  // The next message that is not a PING as it came, undecoded: to see its frames.
+  std::optional<pmp::Frames> ReceiveFrames(milliseconds timeout = kDeadline);
 
   zmq::socket_t& socket() { return socket_; }
 
@@ -58,10 +61,14 @@ class RawRouter {
     pmp::Message message;
   };
   std::optional<Incoming> Receive(milliseconds timeout = kDeadline, bool skip_pings = true);
+  // The next message that is not a PING as it came (routing id first), undecoded.
+  std::optional<pmp::Frames> ReceiveFrames(milliseconds timeout = kDeadline);
   void SendTo(const std::string& routing_id, const pmp::Header& header, pmp::Frames payload = {});
-  // Receives a HELLO and answers WELCOME with `role`; returns the HELLO's sender.
+  // Receives a HELLO and answers WELCOME with `role` (and `version`: an older peer's
+  // can be played); returns the HELLO's sender.
   std::optional<Incoming> AcceptHello(const std::string& role, std::string name = "raw",
-                                      uint64_t heartbeat_ms = 1000, uint64_t liveness = 3);
+                                      uint64_t heartbeat_ms = 1000, uint64_t liveness = 3,
+                                      std::string_view version = pmp::kProtocolVersion);
 
   void Close() { socket_.close(); }
 

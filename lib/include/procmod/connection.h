@@ -38,7 +38,9 @@ class IoLoop;
 class ReplySlot;
 class SendWindow;
 
-// Payload frames: opaque bytes, moved end to end, never copied by procmod.
+// Payload frames: opaque bytes, moved end to end, never copied by procmod, except
+// that a payload of one frame of at most 1 KiB travels inside the message's envelope
+// (copied in and out: cheaper than a second ZeroMQ frame) and arrives as one frame.
 using Frames = std::vector<zmq::message_t>;
 
 // The answer to a REQUEST. `code` 0 is success; Connection::Request turns any

@@ -96,6 +96,8 @@ class ProcessModule {
   // I/O thread; returns within about a second even when peers are unreachable.
   // Afterwards Initialize() may be called again. No-op without a module.
   static void Finalize();
+  // The PMP protocol version this library speaks, "MAJOR.MINOR" (docs/PROTOCOL.md).
+  static std::string_view ProtocolVersion();
 
   ProcessModule(const ProcessModule&) = delete;
   ProcessModule& operator=(const ProcessModule&) = delete;
