@@ -48,14 +48,20 @@ ReplyFuture Connection::Request(std::string method, Frames payload,
                        timeout);
 }
 
-void ReplyFuture::Lead(std::chrono::steady_clock::time_point until) const {
-  if (request_id_ == 0 || !slot_ || slot_->ready()) return;
-  if (auto loop = loop_.lock()) loop->LeadForReply(request_id_, until);
+bool ReplyFuture::Lead(std::chrono::steady_clock::time_point until) const {
+  if (request_id_ == 0 || !slot_ || slot_->ready()) return true;
+  auto loop = loop_.lock();
+  return !loop || loop->LeadForReply(request_id_, until);
 }
 
 Result<Reply> ReplyFuture::get() {
   if (!slot_) throw std::future_error(std::future_errc::no_state);
-  Lead(std::chrono::steady_clock::time_point::max());
+  if (!Lead(std::chrono::steady_clock::time_point::max()) && !slot_->ready()) {
+    // The I/O thread would wait for itself, for ever: the future stays valid.
+    return FailedPreconditionError(
+        "ReplyFuture::get() on the I/O thread (in a callback or handler) would wait for a "
+        "reply only that thread can deliver; keep the future and look at it later");
+  }
   std::shared_ptr<ReplySlot> slot = std::move(slot_);  // valid() is false from here on
   return slot->Take();
 }
@@ -70,7 +76,8 @@ std::future_status ReplyFuture::wait_for(std::chrono::nanoseconds timeout) const
 
 std::future_status ReplyFuture::wait_until(std::chrono::steady_clock::time_point deadline) const {
   if (!slot_) throw std::future_error(std::future_errc::no_state);
-  Lead(deadline);
+  const bool may_wait = Lead(deadline);
+  if (!may_wait) return slot_->ready() ? std::future_status::ready : std::future_status::timeout;
   return slot_->WaitUntil(deadline) ? std::future_status::ready : std::future_status::timeout;
 }
 

@@ -1773,14 +1773,14 @@ IoLoop::Link* IoLoop::LeadableLink(const std::string& session) {
   return leadable ? &link : nullptr;
 }
 
-void IoLoop::LeadForReply(uint64_t request_id, TimePoint until) {
-  if (OnIoThread()) return;  // it holds the loop already, and must not wait here
+bool IoLoop::LeadForReply(uint64_t request_id, TimePoint until) {
+  if (OnIoThread()) return false;  // it holds the loop already, and must not wait here
   std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
-  if (!loop.owns_lock() || stopping_ || lead_abort_.load()) return;
+  if (!loop.owns_lock() || stopping_ || lead_abort_.load()) return true;
   auto request = requests_.find(request_id);
-  if (request == requests_.end()) return;  // answered, failed, or not sent yet
+  if (request == requests_.end()) return true;  // answered, failed, or not sent yet
   Link* link = LeadableLink(request->second.session);
-  if (link == nullptr) return;
+  if (link == nullptr) return true;
   // Past the request's deadline the I/O thread answers it (kDeadlineExceeded).
   until = std::min(until, request->second.deadline);
   link->in_poll_set.Suspend();
@@ -1788,6 +1788,7 @@ void IoLoop::LeadForReply(uint64_t request_id, TimePoint until) {
   link->in_poll_set.Resume();  // level-triggered: a readable fd wakes the I/O thread
   // Its ZMQ_FD does not signal again for what is already queued.
   if (LinkHasWork(*link)) Wake();
+  return true;
 }
 
 void IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) {

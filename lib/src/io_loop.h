@@ -142,7 +142,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // ReplyFuture's wait: when the I/O thread is asleep, waits for REPLY `request_id`
   // on its link's DEALER in this thread, until the reply, `until`, or the I/O thread
   // wants the loop back (see "The loop lock" above). Returns at once otherwise.
-  void LeadForReply(uint64_t request_id, TimePoint until);
+  // False when the caller is the I/O thread itself, which must never block on a
+  // reply: it is the thread that would deliver it.
+  bool LeadForReply(uint64_t request_id, TimePoint until);
   Status Close(const std::string& session, std::string reason);
 
   void SetHandler(std::string method, RequestHandler handler);

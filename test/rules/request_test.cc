@@ -118,6 +118,47 @@ TEST_F(Requests, DataSentBeforeTheReplyIsDeliveredFirstOnTheIoThread) {
   }
 }
 
+TEST_F(Requests, WaitingOnTheIoThreadFailsAtOnceInsteadOfHanging) {
+  // A callback runs on the I/O thread, the thread that delivers replies: waiting there
+  // would never end. get() says so and keeps the future; the reply still arrives.
+  Connection server = StartClient();
+  ASSERT_TRUE(server.valid());
+  ReplyFuture hello = server.Request("hello");
+  std::optional<RawRouter::Incoming> request = NextRequest();
+  ASSERT_TRUE(request.has_value());
+  Answer(*request, "hi");
+  ASSERT_TRUE(hello.get().ok());
+
+  struct InCallback {
+    std::future_status waited;
+    StatusCode got;
+    bool still_valid;
+    ReplyFuture future;
+  };
+  // Shared with the callback, which may outlive this test's locals.
+  auto seen = std::make_shared<Mailbox<InCallback>>();
+  (*ProcessModule::Get())->OnData([seen](const Connection& from, std::string_view, Frames) {
+    ReplyFuture nested = from.Request("nested");
+    const std::future_status waited = nested.wait_for(std::chrono::seconds(30));
+    Result<Reply> got = nested.get();
+    seen->Push({waited, got.status().code(), nested.valid(), nested});
+  });
+  server_.SendTo(request->routing_id, pmp::Data{}, TextFrames({"go"}));
+  std::optional<InCallback> in_callback = seen->Pop(kDeadline);  // not 30 s: no wait
+  ASSERT_TRUE(in_callback.has_value());
+  EXPECT_EQ(in_callback->waited, std::future_status::timeout);
+  EXPECT_EQ(in_callback->got, StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(in_callback->still_valid);
+  // The nested REQUEST went out; its reply reaches the kept future.
+  std::optional<RawRouter::Incoming> nested = NextRequest();
+  ASSERT_TRUE(nested.has_value());
+  EXPECT_EQ(std::get<pmp::Request>(nested->message.header).method, "nested");
+  Answer(*nested, "late");
+  Result<Reply> reply = in_callback->future.get();
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+  EXPECT_EQ(Text(reply->payload.at(0)), "late");
+}
+
 TEST_F(Requests, HeartbeatsGoOnWhileACallerWaits) {
   // 100 ms x 3: a client that stopped reading PINGs for the 1.2 s this request takes
   // would expire the server; one that stopped sending them would be expired.

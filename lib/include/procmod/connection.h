@@ -69,6 +69,9 @@ class ReplyFuture {
   // False for a default-constructed ReplyFuture and after get().
   bool valid() const { return slot_ != nullptr; }
   // Throws std::future_error (no_state) when !valid(), as std::future::get does.
+  // In a callback or handler (on the I/O thread, which delivers replies) nothing
+  // waits: get() returns kFailedPrecondition while the reply is not there (the
+  // future stays valid) and wait*() return at once.
   Result<Reply> get();
   void wait() const;
   std::future_status wait_for(std::chrono::nanoseconds timeout) const;
@@ -80,8 +83,9 @@ class ReplyFuture {
   explicit ReplyFuture(std::shared_ptr<ReplySlot> slot, std::weak_ptr<IoLoop> loop = {},
                        uint64_t request_id = 0)
       : slot_(std::move(slot)), loop_(std::move(loop)), request_id_(request_id) {}
-  // Waits on the socket until the reply or `until`, when this thread may.
-  void Lead(std::chrono::steady_clock::time_point until) const;
+  // Waits on the socket until the reply or `until`, when this thread may. False
+  // when this thread must not wait at all (the I/O thread).
+  bool Lead(std::chrono::steady_clock::time_point until) const;
 
   std::shared_ptr<ReplySlot> slot_;  // where the reply is put (src/reply_slot.h)
   std::weak_ptr<IoLoop> loop_;
