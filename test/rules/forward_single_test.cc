@@ -14,6 +14,43 @@ class ForwardSingle : public ModuleTest {
     o.heartbeat.interval = heartbeat;
     return StartAcceptor(o);
   }
+
+  // Protocol 1.1: a reply whose payload is one frame of at most 1 KiB rides in the
+  // envelope. A server that echoes gets payloads of 64 B, 1 KiB, 1 KiB + 1 and two
+  // frames from a client of `version`; how many frames each reply had on the wire.
+  std::vector<size_t> EchoedFrameCounts(std::string_view version) {
+    ProcessModule* server = StartServer();
+    if (server == nullptr) return {};
+    server->RegisterHandler(
+        "echo", [](IncomingRequest& r) { return Reply{.payload = std::move(r.payload)}; });
+    RawDealer client(context_, endpoint_);
+    pmp::Hello hello = MakeHello();
+    hello.version = std::string(version);
+    EXPECT_TRUE(client.Hello(hello).has_value());
+    std::vector<pmp::Frames> payloads;
+    for (size_t size : {size_t{64}, pmp::kMaxInlinePayload, pmp::kMaxInlinePayload + 1}) {
+      payloads.push_back(TextFrames({std::string(size, 'x')}));
+    }
+    payloads.push_back(TextFrames({"a", "bc"}));
+    std::vector<size_t> counts;
+    uint64_t id = 0;
+    for (pmp::Frames& payload : payloads) {
+      const std::vector<std::string> sent = {Text(payload.front()), Text(payload.back())};
+      client.Send(pmp::Request{.id = ++id, .method = "echo"}, std::move(payload));
+      std::optional<pmp::Frames> frames = client.ReceiveFrames();
+      if (!frames) break;
+      counts.push_back(frames->size());
+      // Whatever the layout, the payload reads back the same.
+      pmp::Decoder decoder;
+      Result<pmp::Message> reply = decoder.Decode(*frames);
+      EXPECT_TRUE(reply.ok() && reply->command() == pmp::Command::kReply);
+      if (reply.ok() && !reply->payload.empty()) {
+        EXPECT_EQ(Text(reply->payload.front()), sent.front());
+        EXPECT_EQ(Text(reply->payload.back()), sent.back());
+      }
+    }
+    return counts;
+  }
 };
 
 TEST_F(ForwardSingle, F1_ServerBindsAtStartAndWelcomesItsClient) {
@@ -157,52 +194,12 @@ TEST_F(ForwardSingle, ServerAnswersRequestsWithRegisteredHandlers) {
   EXPECT_NE(unknown->error.find("nope"), std::string::npos);
 }
 
-// Protocol 1.1: a reply whose payload is one frame of at most 1 KiB rides in the
-// envelope. Echoes payloads of 64 B, 1 KiB, 1 KiB + 1 and two frames to a client of
-// `version` and returns how many frames each reply had on the wire.
-std::vector<size_t> ReplyFrameCounts(RawDealer& client, std::string_view version) {
-  pmp::Hello hello = MakeHello();
-  hello.version = std::string(version);
-  EXPECT_TRUE(client.Hello(hello).has_value());
-  std::vector<pmp::Frames> payloads;
-  for (size_t size : {size_t{64}, pmp::kMaxInlinePayload, pmp::kMaxInlinePayload + 1}) {
-    payloads.push_back(TextFrames({std::string(size, 'x')}));
-  }
-  payloads.push_back(TextFrames({"a", "bc"}));
-  std::vector<size_t> counts;
-  uint64_t id = 0;
-  for (pmp::Frames& payload : payloads) {
-    const std::vector<std::string> sent = {Text(payload.front()), Text(payload.back())};
-    client.Send(pmp::Request{.id = ++id, .method = "echo"}, std::move(payload));
-    std::optional<pmp::Frames> frames = client.ReceiveFrames();
-    if (!frames) break;
-    counts.push_back(frames->size());
-    // Whatever the layout, the payload reads back the same.
-    pmp::Decoder decoder;
-    Result<pmp::Message> reply = decoder.Decode(*frames);
-    EXPECT_TRUE(reply.ok() && reply->command() == pmp::Command::kReply);
-    if (reply.ok() && !reply->payload.empty()) {
-      EXPECT_EQ(Text(reply->payload.front()), sent.front());
-      EXPECT_EQ(Text(reply->payload.back()), sent.back());
-    }
-  }
-  return counts;
-}
-
 TEST_F(ForwardSingle, SmallPayloadsRideInTheEnvelopeToAPeerOfVersionOnePointOne) {
-  ProcessModule* server = StartServer();
-  server->RegisterHandler(
-      "echo", [](IncomingRequest& r) { return Reply{.payload = std::move(r.payload)}; });
-  RawDealer client(context_, endpoint_);
-  EXPECT_EQ(ReplyFrameCounts(client, "1.1"), (std::vector<size_t>{1, 1, 2, 3}));
+  EXPECT_EQ(EchoedFrameCounts("1.1"), (std::vector<size_t>{1, 1, 2, 3}));
 }
 
 TEST_F(ForwardSingle, APeerOfVersionOnePointZeroGetsPayloadFramesOfTheirOwn) {
-  ProcessModule* server = StartServer();
-  server->RegisterHandler(
-      "echo", [](IncomingRequest& r) { return Reply{.payload = std::move(r.payload)}; });
-  RawDealer client(context_, endpoint_);
-  EXPECT_EQ(ReplyFrameCounts(client, "1.0"), (std::vector<size_t>{2, 2, 2, 3}));
+  EXPECT_EQ(EchoedFrameCounts("1.0"), (std::vector<size_t>{2, 2, 2, 3}));
 }
 
 TEST_F(ForwardSingle, IdleServerPingsAndMeasuresRtt) {
