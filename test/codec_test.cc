@@ -745,6 +745,22 @@ TEST(InlinePayload, SmallSingleFrameRidesInTheEnvelopeAndDecodesAsAFrame) {
   }
 }
 
+TEST(InlinePayload, TheSmallestDataOfProtocolSection16) {
+  // docs/PROTOCOL.md §16.3: the same DATA, as a 1.0 peer and as a 1.1 peer gets it.
+  const auto hi = [] {
+    Frames payload;
+    payload.push_back(Frame("hi"));
+    return payload;
+  };
+  Frames framed = Encode(Data{}, hi(), PayloadForm::kFrames);
+  ASSERT_EQ(framed.size(), 2u);
+  EXPECT_EQ(Bytes(framed[0]), std::string("PMP1\x06\x80", 6));
+  EXPECT_EQ(Bytes(framed[1]), "hi");
+  Frames inlined = Encode(Data{}, hi(), PayloadForm::kInlineSmall);
+  ASSERT_EQ(inlined.size(), 1u);
+  EXPECT_EQ(Bytes(inlined[0]), std::string("PMP1\x06\x80hi", 8));
+}
+
 TEST(InlinePayload, EverythingElseKeepsFramesOfItsOwn) {
   const auto frames_of = [](Frames payload, PayloadForm form) {
     return Encode(Data{}, std::move(payload), form).size();
