@@ -107,8 +107,6 @@ class Driver {
   double RawRoundTrip(zmq::socket_t& dealer, const std::string& payload);
   void RoundTripRows(const std::string& label, const Connection& c, zmq::socket_t& dealer,
                      size_t size, double target_p50, double target_p99);
-  void RawRoundTripRows(const std::string& label, zmq::socket_t& measured, zmq::socket_t& dealer,
-                        size_t size);
   std::vector<std::vector<double>> Interleave(const std::vector<std::function<double()>>& probes);
   void LatencyRow(const std::string& name, const std::vector<double>& pm,
                   const std::vector<double>& raw, double percent, double target);
@@ -241,17 +239,6 @@ void Driver::RoundTripRows(const std::string& label, const Connection& c, zmq::s
       {[&] { return PmRoundTrip(c, payload); }, [&] { return RawRoundTrip(dealer, payload); }});
   LatencyRow(label + " p50", samples[0], samples[1], 50, target_p50);
   LatencyRow(label + " p99", samples[0], samples[1], 99, target_p99);
-}
-
-// Both sides raw: round trips through `measured` (e.g. a raw relay) interleaved with
-// the direct raw round trips of `dealer`; info rows, no target.
-void Driver::RawRoundTripRows(const std::string& label, zmq::socket_t& measured,
-                              zmq::socket_t& dealer, size_t size) {
-  const std::string payload(size, 'x');
-  const auto samples = Interleave({[&] { return RawRoundTrip(measured, payload); },
-                                   [&] { return RawRoundTrip(dealer, payload); }});
-  LatencyRow(label + " p50", samples[0], samples[1], 50, 0);
-  LatencyRow(label + " p99", samples[0], samples[1], 99, 0);
 }
 
 // One raw round trip that must come back within `timeout`: proves a path is up before
@@ -567,14 +554,11 @@ void Driver::Broker() {
   zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
   dealer.connect(raw_endpoint);
-  RoundTripRows("broker relay round trip 64 B tcp (vs direct raw)", c, dealer, 64, 2.2, 2.2);
-  (void)c.Close();
-  server->Kill();
-  broker->Kill();
 
   // The floor any relay has here: a raw DEALER -> raw-relay (one raw ROUTER on one
-  // thread, no protocol) -> raw-relay-echo (a raw DEALER), against the same direct raw
-  // round trips, with the same process count as above (relay, its server, raw-echo).
+  // thread, no protocol) -> raw-relay-echo (a raw DEALER). All three paths are timed
+  // in one interleave, so procmod's relay, the raw relay and the direct round trip
+  // see the same background load and each ratio compares like with like.
   std::string relay_endpoint;
   auto relay = StartPeer("raw-relay", {"--bind", "tcp://127.0.0.1:0"}, &relay_endpoint);
   auto relay_echo = StartPeer("raw-relay-echo", {"--connect", relay_endpoint}, nullptr);
@@ -586,10 +570,26 @@ void Driver::Broker() {
   relay_dealer.set(zmq::sockopt::linger, 0);
   relay_dealer.connect(relay_endpoint);
   FirstRawRoundTrip(relay_dealer, "raw-relay", kStartTimeout);
-  RawRoundTripRows(
+
+  const std::string payload(64, 'x');
+  const auto samples = Interleave({[&] { return PmRoundTrip(c, payload); },
+                                   [&] { return RawRoundTrip(relay_dealer, payload); },
+                                   [&] { return RawRoundTrip(dealer, payload); }});
+  const std::vector<double>& pm_relay = samples[0];
+  const std::vector<double>& raw_relay = samples[1];
+  const std::vector<double>& direct = samples[2];
+  const auto rows = [&](const std::string& label, const std::vector<double>& measured,
+                        const std::vector<double>& against, double target) {
+    LatencyRow(label + " p50", measured, against, 50, target);
+    LatencyRow(label + " p99", measured, against, 99, target);
+  };
+  rows("broker relay round trip 64 B tcp (vs direct raw)", pm_relay, direct, 2.2);
+  rows(
       "raw relay round trip 64 B tcp (raw DEALER -> raw ROUTER relay -> raw DEALER echo, vs "
       "direct raw)",
-      relay_dealer, dealer, 64);
+      raw_relay, direct, 0);
+  rows("broker relay round trip 64 B tcp (vs the raw relay)", pm_relay, raw_relay, 0);
+  (void)c.Close();
 }
 
 // ----------------------------------------------------------------------------
