@@ -397,6 +397,26 @@ class DeclaredElements : public msgpack::null_visitor {
 // 32 × 1 KiB × 32 bytes = 1 MiB, and real headers (~100 bytes) pay nothing.
 constexpr size_t kWalkHeadersAbove = 1024;
 
+// The envelope for `header`, with `inline_payload` (when given) after the header map.
+zmq::message_t EnvelopeFrame(const Header& header, const zmq::message_t* inline_payload) {
+  // One buffer per thread, reused: after warm-up an envelope costs no allocation
+  // beyond the frame itself (and none at all for frames of 33 bytes or less).
+  thread_local msgpack::sbuffer buffer(256);
+  buffer.clear();
+  buffer.write(kSignature.data(), kSignature.size());
+  const char command = static_cast<char>(CommandOf(header));
+  buffer.write(&command, 1);
+  MapWriter writer(buffer);
+  std::visit([&writer](const auto& h) { Write(writer, h); }, header);
+  if (inline_payload == nullptr) return zmq::message_t(buffer.data(), buffer.size());
+  // Sized once and filled in place: the payload is copied once, not through the buffer.
+  zmq::message_t envelope(buffer.size() + inline_payload->size());
+  char* out = envelope.data<char>();
+  std::memcpy(out, buffer.data(), buffer.size());
+  std::memcpy(out + buffer.size(), inline_payload->data(), inline_payload->size());
+  return envelope;
+}
+
 }  // namespace
 
 bool ParseProtocolVersion(std::string_view text, uint32_t& major, uint32_t& minor) {
@@ -459,22 +479,12 @@ bool TakesPayload(Command command) {
   return command == Command::kData || command == Command::kRequest || command == Command::kReply;
 }
 
-zmq::message_t EncodeEnvelope(const Header& header, const zmq::message_t* inline_payload) {
-  // One buffer per thread, reused: after warm-up an envelope costs no allocation
-  // beyond the frame itself (and none at all for frames of 33 bytes or less).
-  thread_local msgpack::sbuffer buffer(256);
-  buffer.clear();
-  buffer.write(kSignature.data(), kSignature.size());
-  const char command = static_cast<char>(CommandOf(header));
-  buffer.write(&command, 1);
-  MapWriter writer(buffer);
-  std::visit([&writer](const auto& h) { Write(writer, h); }, header);
-  if (inline_payload == nullptr) return zmq::message_t(buffer.data(), buffer.size());
-  // Sized once and filled in place: the payload is copied once, not through the buffer.
-  zmq::message_t envelope(buffer.size() + inline_payload->size());
-  char* out = envelope.data<char>();
-  std::memcpy(out, buffer.data(), buffer.size());
-  std::memcpy(out + buffer.size(), inline_payload->data(), inline_payload->size());
+zmq::message_t EncodeEnvelope(const Header& header) { return EnvelopeFrame(header, nullptr); }
+
+zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm form) {
+  if (!InlinesPayload(form, payload)) return EnvelopeFrame(header, nullptr);
+  zmq::message_t envelope = EnvelopeFrame(header, &payload[0]);
+  payload.clear();
   return envelope;
 }
 
@@ -484,12 +494,9 @@ Frames Encode(const Header& header, Frames payload, PayloadForm form) {
                                 " takes no payload frames");
   }
   Frames frames;
-  if (InlinesPayload(form, payload)) {
-    frames.push_back(EncodeEnvelope(header, &payload[0]));
-    return frames;
-  }
+  zmq::message_t envelope = EncodeEnvelope(header, payload, form);
   frames.reserve(1 + payload.size());
-  frames.push_back(EncodeEnvelope(header));
+  frames.push_back(std::move(envelope));
   for (auto& frame : payload) frames.push_back(std::move(frame));
   return frames;
 }

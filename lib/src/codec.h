@@ -181,9 +181,13 @@ PayloadForm PayloadFormFor(std::string_view version);
 // True when `payload` may ride in the envelope under `form`.
 bool InlinesPayload(PayloadForm form, const Frames& payload);
 
-// The envelope frame for `header`; with `inline_payload`, that frame's bytes follow
-// the header map in the same frame (the caller checked InlinesPayload).
-zmq::message_t EncodeEnvelope(const Header& header, const zmq::message_t* inline_payload = nullptr);
+// The envelope frame for `header`.
+zmq::message_t EncodeEnvelope(const Header& header);
+
+// The envelope frame for `header` and `payload` laid out under `form`: a payload
+// that rides inline is copied into the envelope and taken out of `payload`, which
+// otherwise keeps the frames to send after the envelope.
+zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm form);
 
 // Envelope followed by `payload` (moved), or, when `form` allows it, one frame
 // holding both. Throws std::invalid_argument when payload is given for a command

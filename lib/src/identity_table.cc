@@ -1,7 +1,6 @@
 #include "identity_table.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 
 namespace procmod {

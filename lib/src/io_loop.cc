@@ -1692,10 +1692,8 @@ void IoLoop::SendData(Command& data) {
         it->second->peer.session == to.session) {
       Link& link = *it->second;
       // The same session, so the same window: OnWelcome makes one per session.
-      const bool inline_payload = pmp::InlinesPayload(link.peer.payload_form, data.payload);
       zmq::message_t envelope = pmp::EncodeEnvelope(pmp::Data{std::move(data.channel), {}},
-                                                    inline_payload ? &data.payload[0] : nullptr);
-      if (inline_payload) data.payload.clear();
+                                                    data.payload, link.peer.payload_form);
       SendOnLink(link, std::move(envelope), std::move(data.payload), data.window_bytes);
       return;
     }
