@@ -258,10 +258,10 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
                            std::to_string(options_.limits.max_message_size) + ")"));
     return;
   }
-  Result<pmp::Message> decoded = decoder_.Decode(frames, 1);
-  if (!decoded.ok()) {
+  pmp::Message& decoded = rx_message_;
+  if (Status s = decoder_.DecodeInto(frames, 1, &decoded); !s.ok()) {
     // Malformed: answered, dropped, not counted as life. Never ends a session.
-    SendTo(routing_id, ErrorFrames(pmp::kCodeMalformed, std::string(decoded.status().message())));
+    SendTo(routing_id, ErrorFrames(pmp::kCodeMalformed, std::string(s.message())));
     return;
   }
   Leg* leg = directory_.Find(routing_id);
@@ -270,9 +270,9 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     leg->peer.msgs_in++;
     leg->peer.bytes_in += bytes;
   }
-  if (decoded->command() == pmp::Command::kHello) {
+  if (decoded.command() == pmp::Command::kHello) {
     std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
-    OnHello(routing_id, std::get<pmp::Hello>(decoded->header), std::move(address));
+    OnHello(routing_id, std::get<pmp::Hello>(decoded.header), std::move(address));
     if (Leg* admitted = directory_.Find(routing_id); admitted && frames.size() > 1) {
       admitted->peer.public_key = PeerKeyOf(frames[1]);
     }
@@ -290,7 +290,7 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     SendTo(routing_id, ErrorFrames(pmp::kCodeUnknownSession, "unknown session; send HELLO"));
     return;
   }
-  OnLegMessage(*leg, *decoded);
+  OnLegMessage(*leg, decoded, frames[1]);
 }
 
 void Relay::OnHello(const std::string& routing_id, const pmp::Hello& hello, std::string address) {
@@ -324,7 +324,7 @@ void Relay::OnHello(const std::string& routing_id, const pmp::Hello& hello, std:
   }
 }
 
-void Relay::OnLegMessage(Leg& leg, pmp::Message& message) {
+void Relay::OnLegMessage(Leg& leg, pmp::Message& message, const zmq::message_t& envelope) {
   switch (message.command()) {
     case pmp::Command::kPing:
       if (auto rtt = HeartbeatPolicy::OnPing(std::get<pmp::Ping>(message.header),
@@ -342,7 +342,7 @@ void Relay::OnLegMessage(Leg& leg, pmp::Message& message) {
     case pmp::Command::kData:
     case pmp::Command::kRequest:
     case pmp::Command::kReply:
-      return RelayMessage(leg, message);
+      return RelayMessage(leg, message, envelope);
     case pmp::Command::kError: {
       const auto& error = std::get<pmp::Error>(message.header);
       if (error_log_.Allow(SteadyClock::now(), "peer ERRORs")) {
@@ -363,7 +363,7 @@ void Relay::OnLegMessage(Leg& leg, pmp::Message& message) {
   }
 }
 
-void Relay::RelayMessage(Leg& from, pmp::Message& message) {
+void Relay::RelayMessage(Leg& from, pmp::Message& message, const zmq::message_t& envelope) {
   std::string& peer = PeerOf(message.header);
   Route route = directory_.RouteFrom(from.peer.routing_id, peer);
   if (route.error_code != 0) {
@@ -375,13 +375,21 @@ void Relay::RelayMessage(Leg& from, pmp::Message& message) {
     spdlog::debug("procmod-broker: dropped a message from {}: {}", from.peer.name, route.reason);
     return;
   }
-  peer = std::move(route.peer);
-  // Only the envelope is new; payload frames move over as they came, and a small
-  // payload rides inline when the receiving leg decodes that (whatever the sender did).
-  if (SendTo(route.to, pmp::Encode(message.header, std::move(message.payload), route.form)) ==
-      SendOutcome::kSent) {
-    ++relayed_;
+  // The header goes on as it came but for `peer`, unknown keys included, and is not
+  // encoded again; payload frames move over as they came, and a small payload rides
+  // inline when the receiving leg decodes that (whatever the sender did).
+  std::optional<zmq::message_t> relayed =
+      pmp::RelayEnvelope(envelope, route.peer, message.payload, route.form);
+  pmp::Frames out;
+  if (relayed) {
+    out.reserve(1 + message.payload.size());
+    out.push_back(std::move(*relayed));
+    for (zmq::message_t& frame : message.payload) out.push_back(std::move(frame));
+  } else {  // not reached: the envelope decoded; the typed header then says it all
+    peer = std::move(route.peer);
+    out = pmp::Encode(message.header, std::move(message.payload), route.form);
   }
+  if (SendTo(route.to, std::move(out)) == SendOutcome::kSent) ++relayed_;
 }
 
 void Relay::SendOutbox(Outbox& out) {

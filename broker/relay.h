@@ -4,9 +4,10 @@
 // meet) and its admin ROUTER, and runs one poll(2) loop over their ZMQ_FDs
 // (polled_socket.h) on the thread that calls Run(). It dispatches; the Directory
 // decides (admission, JOINED/LEFT, routes, expiry); the codec encodes. Payload
-// frames are moved from the sender's message into the relayed one, never copied;
-// only the envelope is re-encoded, with `peer` set (towards a server) or cleared
-// (towards a client).
+// frames are moved from the sender's message into the relayed one, never copied.
+// The envelope is checked (decoded) and then copied on entry by entry as it came,
+// not encoded again, with only `peer` set (towards a server) or taken out (towards a
+// client): keys the broker does not know pass through (pmp::RelayEnvelope).
 //
 // Never blocking on one peer: every send is dontwait; a message that cannot be queued
 // for a slow peer is dropped and counted (its `dropped`, and the relay's total). A
@@ -87,8 +88,9 @@ class Relay : private AdminTarget {
   void ServiceRouter();
   void OnMessage(const std::string& routing_id, pmp::Frames& frames);
   void OnHello(const std::string& routing_id, const pmp::Hello& hello, std::string address);
-  void OnLegMessage(Leg& leg, pmp::Message& message);
-  void RelayMessage(Leg& from, pmp::Message& message);
+  // `envelope`: the message's envelope as received, relayed with only `peer` changed.
+  void OnLegMessage(Leg& leg, pmp::Message& message, const zmq::message_t& envelope);
+  void RelayMessage(Leg& from, pmp::Message& message, const zmq::message_t& envelope);
   void SendOutbox(Outbox& out);
   void LogEnded(const std::vector<Ended>& ended);
   // Sends `frames` to `routing_id` without blocking; counts it on the leg, if any.
@@ -134,6 +136,7 @@ class Relay : private AdminTarget {
   PolledSocket zap_polled_;
   pmp::Decoder decoder_;
   pmp::Frames rx_;
+  pmp::Message rx_message_;    // decoded in place, message after message
   std::string rx_routing_id_;  // rx_[0], its buffer reused: no allocation per message
   Directory directory_;
   TimePoint next_tick_{};

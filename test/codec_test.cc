@@ -793,6 +793,180 @@ TEST(InlinePayload, TheHeaderAloneRejectsTrailingBytes) {
               IsMalformed(HasSubstr("2 bytes follow the header map")));
 }
 
+// ---- relaying: the header goes on as it came, but for `peer` ------------------
+
+// Decodes `frames` (the way a relay does) and relays them with `peer` under `form`.
+Frames Relay(Frames frames, std::string_view peer, PayloadForm form) {
+  Decoder decoder;
+  Message message;
+  EXPECT_TRUE(decoder.DecodeInto(frames, 0, &message).ok());
+  std::optional<zmq::message_t> envelope = RelayEnvelope(frames[0], peer, message.payload, form);
+  EXPECT_TRUE(envelope.has_value());
+  Frames out;
+  if (!envelope) return out;
+  out.push_back(std::move(*envelope));
+  for (auto& frame : message.payload) out.push_back(std::move(frame));
+  return out;
+}
+
+TEST(RelayEnvelope, KeepsEveryOtherEntryByteForByteAndSetsPeer) {
+  // A newer sender's key, a uint in a wider encoding than ours and `args` as sent:
+  // a relay that decoded and encoded again would lose or rewrite all three.
+  const std::string wide_id("\xcf\0\0\0\0\0\0\0\x4d", 9);
+  const std::string args = Pack(std::map<std::string, double>{{"q", 0.5}});
+  const std::string future = Pack(std::vector<int>{1, 2, 3});
+  RawMap sent = RawMap()
+                    .SetPacked("id", wide_id)
+                    .Set("method", std::string("render"))
+                    .SetPacked("args", args)
+                    .SetPacked("x-future", future)
+                    .Set("peer", std::string("spoofed"));
+  Frames frames;
+  frames.push_back(RawEnvelope(Command::kRequest, sent.Encode()));
+  Frames relayed = Relay(std::move(frames), "c1", PayloadForm::kFrames);
+  ASSERT_EQ(relayed.size(), 1u);
+  const std::string expected = RawMap()
+                                   .SetPacked("id", wide_id)
+                                   .Set("method", std::string("render"))
+                                   .SetPacked("args", args)
+                                   .SetPacked("x-future", future)
+                                   .Set("peer", std::string("c1"))
+                                   .Encode();
+  EXPECT_EQ(Bytes(relayed[0]), Bytes(RawEnvelope(Command::kRequest, expected)));
+}
+
+// One value packed by `pack` (a test names the exact msgpack encoding it wants).
+template <typename F>
+std::string Packed(F pack) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  pack(packer, buffer);
+  return std::string(buffer.data(), buffer.size());
+}
+
+TEST(RelayEnvelope, CarriesEveryMsgpackTypeOverAsItCame) {
+  using Packer = msgpack::packer<msgpack::sbuffer>;
+  const std::string long_text(300, 's');  // str 16
+  const std::vector<std::string> values = {
+      Packed([](Packer& p, auto&) { p.pack_nil(); }),
+      Packed([](Packer& p, auto&) { p.pack_false(); }),
+      Packed([](Packer& p, auto&) { p.pack_fix_int8(-5); }),
+      Packed([](Packer& p, auto&) { p.pack_fix_int64(-1); }),
+      Packed([](Packer& p, auto&) { p.pack_fix_uint16(7); }),
+      Packed([](Packer& p, auto&) { p.pack_float(0.5f); }),
+      Packed([](Packer& p, auto&) { p.pack_double(-2.25); }),
+      Packed([&](Packer& p, auto&) { p.pack(long_text); }),
+      Packed([](Packer& p, auto&) {
+        p.pack_bin(3);
+        p.pack_bin_body("\0\1\2", 3);
+      }),
+      Packed([](Packer& p, auto&) {
+        p.pack_ext(4, 9);  // fixext 4
+        p.pack_ext_body("abcd", 4);
+      }),
+      Packed([](Packer& p, auto&) {
+        p.pack_ext(3, -1);  // ext 8
+        p.pack_ext_body("xyz", 3);
+      }),
+      Packed([](Packer& p, auto&) {  // array 16 of maps of arrays
+        p.pack_array(17);
+        for (int i = 0; i < 17; ++i) {
+          p.pack_map(1);
+          p.pack(i);
+          p.pack(std::vector<int>{i, -i});
+        }
+      }),
+      Packed([](Packer& p, auto& buffer) {  // map 32 holding an empty map
+        buffer.write("\xdf\0\0\0\x01", 5);
+        p.pack(std::string("inner"));
+        p.pack_map(0);
+      }),
+  };
+  RawMap sent = RawMap().Set("channel", std::string("c"));
+  for (size_t i = 0; i < values.size(); ++i) sent.SetPacked("x" + std::to_string(i), values[i]);
+  Frames frames;
+  frames.push_back(RawEnvelope(Command::kData, sent.Encode()));
+  Frames relayed = Relay(std::move(frames), "c1", PayloadForm::kFrames);
+  ASSERT_EQ(relayed.size(), 1u);
+  EXPECT_EQ(Bytes(relayed[0]),
+            Bytes(RawEnvelope(Command::kData, sent.Set("peer", std::string("c1")).Encode())));
+}
+
+TEST(RelayEnvelope, EmptyPeerTakesTheKeyOutAndEveryCopyOfItGoes) {
+  RawMap sent = RawMap().Set("id", 5).Set("code", 0).Set("peer", std::string("c1"));
+  std::string header = sent.Encode();
+  // A second `peer` (against the rules, but decodable): neither survives.
+  header[0] = static_cast<char>(0x84);
+  header += Pack(std::string("peer")) + Pack(std::string("c2"));
+  Frames frames;
+  frames.push_back(RawEnvelope(Command::kReply, header));
+  Frames relayed = Relay(std::move(frames), "", PayloadForm::kFrames);
+  ASSERT_EQ(relayed.size(), 1u);
+  EXPECT_EQ(Bytes(relayed[0]),
+            Bytes(RawEnvelope(Command::kReply, RawMap().Set("id", 5).Set("code", 0).Encode())));
+}
+
+TEST(RelayEnvelope, ReadsEveryMapSizeEncodingAndTheEmptyMap) {
+  // The empty DATA header, then a map 16 and a map 32 holding one key each.
+  for (const std::string& header :
+       {std::string("\x80", 1),
+        std::string("\xde\0\x01", 3) + Pack(std::string("channel")) + Pack(std::string("c")),
+        std::string("\xdf\0\0\0\x01", 5) + Pack(std::string("channel")) + Pack(std::string("c"))}) {
+    SCOPED_TRACE(header.size());
+    Frames frames;
+    frames.push_back(RawEnvelope(Command::kData, header));
+    Frames relayed = Relay(std::move(frames), "c9", PayloadForm::kFrames);
+    ASSERT_EQ(relayed.size(), 1u);
+    Result<Message> decoded = DecodeFrames(std::move(relayed));
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(std::get<Data>(decoded->header).peer, "c9");
+    EXPECT_EQ(std::get<Data>(decoded->header).channel, header.size() > 1 ? "c" : "");
+  }
+}
+
+TEST(RelayEnvelope, LaysThePayloadOutForTheLegItGoesOn) {
+  // Inline in, frames out (a 1.0 leg), and frames in, inline out (a 1.1 leg).
+  Frames inlined = Encode(Data{.channel = "c"}, OneFrame(64), PayloadForm::kInlineSmall);
+  ASSERT_EQ(inlined.size(), 1u);
+  Frames to_old = Relay(std::move(inlined), "s", PayloadForm::kFrames);
+  ASSERT_EQ(to_old.size(), 2u);
+  EXPECT_EQ(Bytes(to_old[1]), std::string(64, 'p'));
+  Frames to_new = Relay(std::move(to_old), "", PayloadForm::kInlineSmall);
+  ASSERT_EQ(to_new.size(), 1u);
+  EXPECT_EQ(Bytes(to_new[0]),
+            Bytes(Encode(Data{.channel = "c"}, OneFrame(64), PayloadForm::kInlineSmall)[0]));
+  // Several frames stay frames, in order, whatever the leg reads.
+  Frames two = OneFrame(8);
+  two.push_back(Frame("second"));
+  Frames many = Relay(Encode(Data{}, std::move(two)), "s", PayloadForm::kInlineSmall);
+  ASSERT_EQ(many.size(), 3u);
+  EXPECT_EQ(Bytes(many[2]), "second");
+}
+
+TEST(RelayEnvelope, OnlyForCommandsThatCarryPayloads) {
+  Frames none;
+  EXPECT_FALSE(RelayEnvelope(EncodeEnvelope(Ping{.t = 1}), "s", none, PayloadForm::kFrames));
+  EXPECT_FALSE(RelayEnvelope(Frame("PMP1"), "s", none, PayloadForm::kFrames));
+}
+
+TEST(RelayEnvelope, BytesThatAreNotAWholeHeaderMapGetNothing) {
+  // Not reached after a decode, but never read past the frame or loop on a count.
+  const std::string key = Pack(std::string("channel"));
+  for (const std::string& header :
+       {std::string("\x82", 1) + key + Pack(1),                 // one entry of two
+        std::string("\x81\xa7", 2) + "chan",                    // key cut short
+        std::string("\x81", 1) + Pack(1) + Pack(1),             // key not a string
+        std::string("\x81", 1) + key + "\xc1",                  // never-used type byte
+        std::string("\x81", 1) + key + "\xdb\xff\xff\xff\xff",  // str 32 past the end
+        std::string("\x81", 1) + key + "\xdd\xff\xff\xff\xff",  // 4 G elements, none there
+        std::string("\x92\x01\x02", 3)}) {                      // an array, not a map
+    Frames none;
+    EXPECT_FALSE(
+        RelayEnvelope(RawEnvelope(Command::kData, header), "s", none, PayloadForm::kFrames))
+        << header.size();
+  }
+}
+
 TEST(PmpMalformed, KeyThatIsNotAString) {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> packer(buffer);

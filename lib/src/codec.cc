@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include <msgpack.hpp>
 
@@ -397,17 +398,20 @@ class DeclaredElements : public msgpack::null_visitor {
 // 32 × 1 KiB × 32 bytes = 1 MiB, and real headers (~100 bytes) pay nothing.
 constexpr size_t kWalkHeadersAbove = 1024;
 
-// The envelope for `header`, with `inline_payload` (when given) after the header map.
-zmq::message_t EnvelopeFrame(const Header& header, const zmq::message_t* inline_payload) {
-  // One buffer per thread, reused: after warm-up an envelope costs no allocation
-  // beyond the frame itself (and none at all for frames of 33 bytes or less).
+// One buffer per thread, reused: after warm-up an envelope costs no allocation
+// beyond the frame itself (and none at all for frames of 33 bytes or less).
+msgpack::sbuffer& EnvelopeBuffer(Command command) {
   thread_local msgpack::sbuffer buffer(256);
   buffer.clear();
   buffer.write(kSignature.data(), kSignature.size());
-  const char command = static_cast<char>(CommandOf(header));
-  buffer.write(&command, 1);
-  MapWriter writer(buffer);
-  std::visit([&writer](const auto& h) { Write(writer, h); }, header);
+  const char byte = static_cast<char>(command);
+  buffer.write(&byte, 1);
+  return buffer;
+}
+
+// The frame holding `buffer` (signature, command, header map), with
+// `inline_payload` (when given) after the map.
+zmq::message_t FrameOf(const msgpack::sbuffer& buffer, const zmq::message_t* inline_payload) {
   if (inline_payload == nullptr) return zmq::message_t(buffer.data(), buffer.size());
   // Sized once and filled in place: the payload is copied once, not through the buffer.
   zmq::message_t envelope(buffer.size() + inline_payload->size());
@@ -416,6 +420,106 @@ zmq::message_t EnvelopeFrame(const Header& header, const zmq::message_t* inline_
   std::memcpy(out + buffer.size(), inline_payload->data(), inline_payload->size());
   return envelope;
 }
+
+// The envelope for `header`, with `inline_payload` (when given) after the header map.
+zmq::message_t EnvelopeFrame(const Header& header, const zmq::message_t* inline_payload) {
+  msgpack::sbuffer& buffer = EnvelopeBuffer(CommandOf(header));
+  MapWriter writer(buffer);
+  std::visit([&writer](const auto& h) { Write(writer, h); }, header);
+  return FrameOf(buffer, inline_payload);
+}
+
+// A walk over msgpack bytes that only finds where things end: what a relay needs to
+// copy header entries as they came. msgpack::parse would do it too, but it builds a
+// parser (and allocates its stack) per value, which cost more than encoding the
+// header afresh; this allocates nothing. Only used on a header that has decoded.
+class MsgpackWalk {
+ public:
+  MsgpackWalk(const char* bytes, size_t size, size_t off) : bytes_(bytes), size_(size), off_(off) {}
+  size_t offset() const { return off_; }
+
+  // A map's entry count (fixmap, map 16, map 32).
+  std::optional<uint32_t> MapSize() {
+    const std::optional<uint8_t> first = Byte();
+    if (!first) return std::nullopt;
+    if ((*first & 0xF0) == 0x80) return *first & 0x0F;
+    if (*first == 0xDE) return Uint(2);
+    if (*first == 0xDF) return Uint(4);
+    return std::nullopt;
+  }
+  // A string's bytes (fixstr, str 8, 16, 32).
+  std::optional<std::string_view> Str() {
+    const std::optional<uint8_t> first = Byte();
+    if (!first) return std::nullopt;
+    std::optional<uint32_t> length;
+    if ((*first & 0xE0) == 0xA0) length = *first & 0x1F;
+    if (*first >= 0xD9 && *first <= 0xDB) length = Uint(size_t{1} << (*first - 0xD9));
+    if (!length || *length > size_ - off_) return std::nullopt;
+    off_ += *length;
+    return std::string_view(bytes_ + off_ - *length, *length);
+  }
+  // Past one value of any type. Nested values are counted, not recursed into, so
+  // no nesting can exhaust the stack; each takes a byte, so the walk ends.
+  bool Skip() {
+    for (uint64_t values = 1; values > 0; --values) {
+      const std::optional<uint8_t> first = Byte();
+      if (!first) return false;
+      const uint8_t b = *first;
+      std::optional<uint64_t> skip = 0;  // bytes after the type byte and its length
+      if (b <= 0x7F || b >= 0xE0 || b == 0xC0 || b == 0xC2 || b == 0xC3) {
+        // positive or negative fixint, nil, false, true
+      } else if (b <= 0x8F) {
+        values += 2 * uint64_t{b & 0x0Fu};
+      } else if (b <= 0x9F) {
+        values += b & 0x0Fu;
+      } else if (b <= 0xBF) {
+        skip = b & 0x1Fu;
+      } else if (b >= 0xC4 && b <= 0xC6) {  // bin 8, 16, 32
+        skip = Uint(size_t{1} << (b - 0xC4));
+      } else if (b >= 0xC7 && b <= 0xC9) {  // ext 8, 16, 32: length, then a type byte
+        skip = Uint(size_t{1} << (b - 0xC7));
+        if (skip) ++*skip;
+      } else if (b >= 0xCA && b <= 0xD3) {  // float 32, 64, uint and int 8 to 64
+        static constexpr uint8_t kWidth[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
+        skip = kWidth[b - 0xCA];
+      } else if (b >= 0xD4 && b <= 0xD8) {  // fixext 1 to 16, after a type byte
+        skip = 1 + (uint64_t{1} << (b - 0xD4));
+      } else if (b >= 0xD9 && b <= 0xDB) {  // str 8, 16, 32
+        skip = Uint(size_t{1} << (b - 0xD9));
+      } else if (b == 0xDC || b == 0xDD) {  // array 16, 32
+        const std::optional<uint32_t> n = Uint(b == 0xDC ? 2 : 4);
+        if (!n) return false;
+        values += *n;
+      } else if (b == 0xDE || b == 0xDF) {  // map 16, 32
+        const std::optional<uint32_t> n = Uint(b == 0xDE ? 2 : 4);
+        if (!n) return false;
+        values += 2 * uint64_t{*n};
+      } else {
+        return false;  // 0xC1, never used
+      }
+      if (!skip || *skip > size_ - off_) return false;
+      off_ += *skip;
+    }
+    return true;
+  }
+
+ private:
+  std::optional<uint8_t> Byte() {
+    if (off_ >= size_) return std::nullopt;
+    return static_cast<uint8_t>(bytes_[off_++]);
+  }
+  // A big-endian unsigned integer of `width` bytes.
+  std::optional<uint32_t> Uint(size_t width) {
+    if (width > size_ - off_) return std::nullopt;
+    uint32_t value = 0;
+    for (size_t i = 0; i < width; ++i) value = (value << 8) | static_cast<uint8_t>(bytes_[off_++]);
+    return value;
+  }
+
+  const char* bytes_;
+  size_t size_;
+  size_t off_;
+};
 
 }  // namespace
 
@@ -486,6 +590,43 @@ zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm
   zmq::message_t envelope = EnvelopeFrame(header, &payload[0]);
   payload.clear();
   return envelope;
+}
+
+std::optional<zmq::message_t> RelayEnvelope(const zmq::message_t& envelope, std::string_view peer,
+                                            Frames& payload, PayloadForm form) {
+  const char* bytes = envelope.data<char>();
+  const size_t size = envelope.size();
+  if (size < kMinEnvelopeSize || !TakesPayload(static_cast<Command>(bytes[4]))) {
+    return std::nullopt;
+  }
+  MsgpackWalk walk(bytes, size, 5);
+  const std::optional<uint32_t> count = walk.MapSize();
+  if (!count) return std::nullopt;
+  // The entries that stay, as runs of bytes.
+  thread_local std::vector<std::pair<size_t, size_t>> kept;
+  kept.clear();
+  uint32_t kept_count = 0;
+  for (uint32_t i = 0; i < *count; ++i) {
+    const size_t begin = walk.offset();
+    const std::optional<std::string_view> key = walk.Str();
+    if (!key || !walk.Skip()) return std::nullopt;
+    if (*key == "peer") continue;
+    ++kept_count;
+    if (!kept.empty() && kept.back().second == begin) {
+      kept.back().second = walk.offset();
+    } else {
+      kept.emplace_back(begin, walk.offset());
+    }
+  }
+  msgpack::sbuffer& buffer = EnvelopeBuffer(static_cast<Command>(bytes[4]));
+  MapWriter writer(buffer);
+  writer.Begin(kept_count + Present(peer));
+  for (const auto& [begin, end] : kept) buffer.write(bytes + begin, end - begin);
+  if (!peer.empty()) writer.Str("peer", peer);
+  if (!InlinesPayload(form, payload)) return FrameOf(buffer, nullptr);
+  zmq::message_t relayed = FrameOf(buffer, &payload[0]);
+  payload.clear();
+  return relayed;
 }
 
 Frames Encode(const Header& header, Frames payload, PayloadForm form) {

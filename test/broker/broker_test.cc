@@ -397,6 +397,46 @@ TEST_F(BrokerTest, RelaysBothWaysWithPeerAndIdsIntact) {
   EXPECT_FALSE(client->Receive(milliseconds(100)).has_value());
 }
 
+// The header map of a raw envelope frame with nothing after the map, as JSON.
+json HeaderOf(const zmq::message_t& envelope) {
+  const std::string bytes = Text(envelope);
+  return bytes.size() > 5 ? json::from_msgpack(bytes.substr(5)) : json();
+}
+
+zmq::message_t RawEnvelope(pmp::Command command, const json& header) {
+  std::string bytes = "PMP1";
+  bytes.push_back(static_cast<char>(command));
+  bytes += Pack(header);
+  return zmq::message_t(bytes.data(), bytes.size());
+}
+
+TEST_F(BrokerTest, HeaderKeysItDoesNotKnowPassThroughBothWays) {
+  // A newer client and server may agree on a key this broker has never heard of
+  // (PROTOCOL §5.3: minor versions add optional keys); the relay keeps it.
+  Broker broker;
+  auto server = Dealer(broker);
+  auto client = Dealer(broker);
+  ASSERT_TRUE(Register(*server, "viz"));
+  const std::string session = Join(*client, *server, "viz");
+
+  pmp::Frames request;
+  request.push_back(RawEnvelope(pmp::Command::kRequest,
+                                json{{"id", 9}, {"method", "m"}, {"x-trace", {{"span", 42}}}}));
+  client->SendFrames(std::move(request));
+  std::optional<pmp::Frames> at_server = server->ReceiveFrames();
+  ASSERT_TRUE(at_server && at_server->size() == 1u);
+  EXPECT_EQ(HeaderOf(at_server->front()),
+            (json{{"id", 9}, {"method", "m"}, {"x-trace", {{"span", 42}}}, {"peer", session}}));
+
+  pmp::Frames reply;
+  reply.push_back(RawEnvelope(pmp::Command::kReply,
+                              json{{"id", 9}, {"code", 0}, {"peer", session}, {"x-cost", 1.5}}));
+  server->SendFrames(std::move(reply));
+  std::optional<pmp::Frames> at_client = client->ReceiveFrames();
+  ASSERT_TRUE(at_client && at_client->size() == 1u);
+  EXPECT_EQ(HeaderOf(at_client->front()), (json{{"id", 9}, {"code", 0}, {"x-cost", 1.5}}));
+}
+
 TEST_F(BrokerTest, EachLegGetsSmallPayloadsInTheLayoutItsVersionReads) {
   // Protocol 1.1 puts a small single payload in the envelope; a 1.0 peer would call
   // that malformed. The broker re-encodes per leg, whatever the sender did.

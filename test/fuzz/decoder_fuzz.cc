@@ -9,7 +9,8 @@
 // Every input must either decode, or fail with PMP code 400. A message that decodes
 // must re-encode (payload in frames, and inline where it fits), decode again to the
 // same command and payload, and re-encode to the same envelope bytes. Anything else
-// aborts.
+// aborts. A DATA, REQUEST or REPLY must also relay (RelayEnvelope) to a message that
+// decodes to the same header but for `peer`, with the same payload.
 //
 // Built with -DPROCMOD_DECODER_CORPUS_MAIN, this file also has a plain main() that
 // runs every file of a seed directory through the same function (decoder_corpus_test,
@@ -19,9 +20,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "codec.h"
@@ -60,6 +63,40 @@ std::vector<std::string_view> Split(const uint8_t* data, size_t size) {
   }
   parts.emplace_back(bytes + pos, size - pos);
   return parts;
+}
+
+// What a relay sends on: decodes, to the same header but for `peer`, and the same
+// payload, in the layout of the leg it goes on.
+void CheckRelay(Decoder& decoder, const zmq::message_t& envelope, const Message& message,
+                const std::vector<std::string>& payload) {
+  for (PayloadForm form : {PayloadForm::kFrames, PayloadForm::kInlineSmall}) {
+    for (std::string_view peer : {std::string_view(), std::string_view("relayed-peer")}) {
+      Frames copy;
+      for (const std::string& bytes : payload) copy.emplace_back(bytes.data(), bytes.size());
+      const bool inlined = InlinesPayload(form, copy);
+      std::optional<zmq::message_t> relayed = RelayEnvelope(envelope, peer, copy, form);
+      Check(relayed.has_value(), "a decoded DATA, REQUEST or REPLY can be relayed");
+      Frames frames;
+      frames.push_back(std::move(*relayed));
+      for (zmq::message_t& frame : copy) frames.push_back(std::move(frame));
+      Check(frames.size() == 1 + payload.size() - (inlined ? 1 : 0),
+            "a relay keeps every payload frame");
+      Result<Message> again = decoder.Decode(frames);
+      Check(again.ok(), "a relayed message decodes");
+      Check(again->payload.size() == payload.size(), "the payload survives a relay");
+      for (size_t i = 0; i < payload.size(); ++i) {
+        Check(View(again->payload[i]) == payload[i], "payload bytes survive a relay");
+      }
+      Header expected = message.header;
+      std::visit(
+          [&](auto& h) {
+            if constexpr (requires { h.peer; }) h.peer = std::string(peer);
+          },
+          expected);
+      Check(View(EncodeEnvelope(again->header)) == View(EncodeEnvelope(expected)),
+            "a relay changes `peer` and nothing else");
+    }
+  }
 }
 
 int FuzzOne(const uint8_t* data, size_t size) {
@@ -113,6 +150,7 @@ int FuzzOne(const uint8_t* data, size_t size) {
             "re-encoding a decoded envelope is stable");
     }
   }
+  if (TakesPayload(command)) CheckRelay(decoder, frames[first], message, payload);
   return 0;
 }
 
