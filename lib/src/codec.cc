@@ -439,81 +439,95 @@ class MsgpackWalk {
   size_t offset() const { return off_; }
 
   // A map's entry count (fixmap, map 16, map 32).
-  std::optional<uint32_t> MapSize() {
-    const std::optional<uint8_t> first = Byte();
-    if (!first) return std::nullopt;
-    if ((*first & 0xF0) == 0x80) return *first & 0x0F;
-    if (*first == 0xDE) return Uint(2);
-    if (*first == 0xDF) return Uint(4);
-    return std::nullopt;
+  bool MapSize(uint32_t* count) {
+    uint8_t first = 0;
+    if (!Byte(&first)) return false;
+    if ((first & 0xF0) == 0x80) {
+      *count = first & 0x0F;
+      return true;
+    }
+    if (first != 0xDE && first != 0xDF) return false;
+    return Uint(first == 0xDE ? 2 : 4, count);
   }
   // A string's bytes (fixstr, str 8, 16, 32).
-  std::optional<std::string_view> Str() {
-    const std::optional<uint8_t> first = Byte();
-    if (!first) return std::nullopt;
-    std::optional<uint32_t> length;
-    if ((*first & 0xE0) == 0xA0) length = *first & 0x1F;
-    if (*first >= 0xD9 && *first <= 0xDB) length = Uint(size_t{1} << (*first - 0xD9));
-    if (!length || *length > size_ - off_) return std::nullopt;
-    off_ += *length;
-    return std::string_view(bytes_ + off_ - *length, *length);
+  bool Str(std::string_view* text) {
+    uint8_t first = 0;
+    uint32_t length = 0;
+    if (!Byte(&first)) return false;
+    if ((first & 0xE0) == 0xA0) {
+      length = first & 0x1F;
+    } else if (first < 0xD9 || first > 0xDB || !Uint(size_t{1} << (first - 0xD9), &length)) {
+      return false;
+    }
+    if (length > size_ - off_) return false;
+    *text = std::string_view(bytes_ + off_, length);
+    off_ += length;
+    return true;
   }
   // Past one value of any type. Nested values are counted, not recursed into, so
   // no nesting can exhaust the stack; each takes a byte, so the walk ends.
   bool Skip() {
     for (uint64_t values = 1; values > 0; --values) {
-      const std::optional<uint8_t> first = Byte();
-      if (!first) return false;
-      const uint8_t b = *first;
-      std::optional<uint64_t> skip = 0;  // bytes after the type byte and its length
-      if (b <= 0x7F || b >= 0xE0 || b == 0xC0 || b == 0xC2 || b == 0xC3) {
-        // positive or negative fixint, nil, false, true
-      } else if (b <= 0x8F) {
-        values += 2 * uint64_t{b & 0x0Fu};
-      } else if (b <= 0x9F) {
-        values += b & 0x0Fu;
-      } else if (b <= 0xBF) {
-        skip = b & 0x1Fu;
-      } else if (b >= 0xC4 && b <= 0xC6) {  // bin 8, 16, 32
-        skip = Uint(size_t{1} << (b - 0xC4));
-      } else if (b >= 0xC7 && b <= 0xC9) {  // ext 8, 16, 32: length, then a type byte
-        skip = Uint(size_t{1} << (b - 0xC7));
-        if (skip) ++*skip;
-      } else if (b >= 0xCA && b <= 0xD3) {  // float 32, 64, uint and int 8 to 64
-        static constexpr uint8_t kWidth[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
-        skip = kWidth[b - 0xCA];
-      } else if (b >= 0xD4 && b <= 0xD8) {  // fixext 1 to 16, after a type byte
-        skip = 1 + (uint64_t{1} << (b - 0xD4));
-      } else if (b >= 0xD9 && b <= 0xDB) {  // str 8, 16, 32
-        skip = Uint(size_t{1} << (b - 0xD9));
-      } else if (b == 0xDC || b == 0xDD) {  // array 16, 32
-        const std::optional<uint32_t> n = Uint(b == 0xDC ? 2 : 4);
-        if (!n) return false;
-        values += *n;
-      } else if (b == 0xDE || b == 0xDF) {  // map 16, 32
-        const std::optional<uint32_t> n = Uint(b == 0xDE ? 2 : 4);
-        if (!n) return false;
-        values += 2 * uint64_t{*n};
-      } else {
-        return false;  // 0xC1, never used
-      }
-      if (!skip || *skip > size_ - off_) return false;
-      off_ += *skip;
+      uint64_t content = 0;
+      uint64_t nested = 0;
+      if (!Item(&content, &nested) || content > size_ - off_) return false;
+      off_ += content;
+      values += nested;
     }
     return true;
   }
 
  private:
-  std::optional<uint8_t> Byte() {
-    if (off_ >= size_) return std::nullopt;
-    return static_cast<uint8_t>(bytes_[off_++]);
+  // One value's type byte and length: how many bytes of content follow, and how
+  // many values nest in it (a map's keys and values, an array's elements).
+  bool Item(uint64_t* content, uint64_t* nested) {
+    uint8_t b = 0;
+    uint32_t n = 0;
+    if (!Byte(&b)) return false;
+    if (b <= 0x7F || b >= 0xE0 || b == 0xC0 || b == 0xC2 || b == 0xC3) {
+      return true;  // positive or negative fixint, nil, false, true
+    }
+    if (b <= 0x8F) {
+      *nested = 2 * uint64_t{b & 0x0Fu};
+    } else if (b <= 0x9F) {
+      *nested = b & 0x0Fu;
+    } else if (b <= 0xBF) {
+      *content = b & 0x1Fu;
+    } else if (b >= 0xC4 && b <= 0xC6) {  // bin 8, 16, 32
+      if (!Uint(size_t{1} << (b - 0xC4), &n)) return false;
+      *content = n;
+    } else if (b >= 0xC7 && b <= 0xC9) {  // ext 8, 16, 32: a type byte after the length
+      if (!Uint(size_t{1} << (b - 0xC7), &n)) return false;
+      *content = uint64_t{n} + 1;
+    } else if (b >= 0xCA && b <= 0xD3) {  // float 32, 64, uint and int 8 to 64
+      static constexpr uint8_t kWidth[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
+      *content = kWidth[b - 0xCA];
+    } else if (b >= 0xD4 && b <= 0xD8) {  // fixext 1 to 16, after a type byte
+      *content = 1 + (uint64_t{1} << (b - 0xD4));
+    } else if (b >= 0xD9 && b <= 0xDB) {  // str 8, 16, 32
+      if (!Uint(size_t{1} << (b - 0xD9), &n)) return false;
+      *content = n;
+    } else if (b >= 0xDC && b <= 0xDF) {  // array 16, 32, map 16, 32
+      if (!Uint(b == 0xDC || b == 0xDE ? 2 : 4, &n)) return false;
+      *nested = b <= 0xDD ? n : 2 * uint64_t{n};
+    } else {
+      return false;  // 0xC1, never used
+    }
+    return true;
+  }
+  bool Byte(uint8_t* value) {
+    if (off_ >= size_) return false;
+    *value = static_cast<uint8_t>(bytes_[off_++]);
+    return true;
   }
   // A big-endian unsigned integer of `width` bytes.
-  std::optional<uint32_t> Uint(size_t width) {
-    if (width > size_ - off_) return std::nullopt;
-    uint32_t value = 0;
-    for (size_t i = 0; i < width; ++i) value = (value << 8) | static_cast<uint8_t>(bytes_[off_++]);
-    return value;
+  bool Uint(size_t width, uint32_t* value) {
+    if (width > size_ - off_) return false;
+    *value = 0;
+    for (size_t i = 0; i < width; ++i) {
+      *value = (*value << 8) | static_cast<uint8_t>(bytes_[off_++]);
+    }
+    return true;
   }
 
   const char* bytes_;
@@ -600,17 +614,17 @@ std::optional<zmq::message_t> RelayEnvelope(const zmq::message_t& envelope, std:
     return std::nullopt;
   }
   MsgpackWalk walk(bytes, size, 5);
-  const std::optional<uint32_t> count = walk.MapSize();
-  if (!count) return std::nullopt;
+  uint32_t count = 0;
+  if (!walk.MapSize(&count)) return std::nullopt;
   // The entries that stay, as runs of bytes.
   thread_local std::vector<std::pair<size_t, size_t>> kept;
   kept.clear();
   uint32_t kept_count = 0;
-  for (uint32_t i = 0; i < *count; ++i) {
+  for (uint32_t i = 0; i < count; ++i) {
     const size_t begin = walk.offset();
-    const std::optional<std::string_view> key = walk.Str();
-    if (!key || !walk.Skip()) return std::nullopt;
-    if (*key == "peer") continue;
+    std::string_view key;
+    if (!walk.Str(&key) || !walk.Skip()) return std::nullopt;
+    if (key == "peer") continue;
     ++kept_count;
     if (!kept.empty() && kept.back().second == begin) {
       kept.back().second = walk.offset();
