@@ -42,7 +42,7 @@ pmp::Reply Ok(uint64_t id, const json& result) {
 }
 
 // The `peer` key of a relayed header (DATA, REQUEST or REPLY).
-std::string& PeerOf(pmp::Header& header) {
+const std::string& PeerOf(const pmp::Header& header) {
   if (auto* data = std::get_if<pmp::Data>(&header)) return data->peer;
   if (auto* request = std::get_if<pmp::Request>(&header)) return request->peer;
   return std::get<pmp::Reply>(header).peer;
@@ -364,8 +364,7 @@ void Relay::OnLegMessage(Leg& leg, pmp::Message& message, const zmq::message_t& 
 }
 
 void Relay::RelayMessage(Leg& from, pmp::Message& message, const zmq::message_t& envelope) {
-  std::string& peer = PeerOf(message.header);
-  Route route = directory_.RouteFrom(from.peer.routing_id, peer);
+  Route route = directory_.RouteFrom(from.peer.routing_id, PeerOf(message.header));
   if (route.error_code != 0) {
     SendTo(from.peer.routing_id, ErrorFrames(route.error_code, std::move(route.reason)));
     return;
@@ -378,18 +377,13 @@ void Relay::RelayMessage(Leg& from, pmp::Message& message, const zmq::message_t&
   // The header goes on as it came but for `peer`, unknown keys included, and is not
   // encoded again; payload frames move over as they came, and a small payload rides
   // inline when the receiving leg decodes that (whatever the sender did).
-  std::optional<zmq::message_t> relayed =
-      pmp::RelayEnvelope(envelope, route.peer, message.payload, route.form);
-  pmp::Frames out;
-  if (relayed) {
-    out.reserve(1 + message.payload.size());
-    out.push_back(std::move(*relayed));
-    for (zmq::message_t& frame : message.payload) out.push_back(std::move(frame));
-  } else {  // not reached: the envelope decoded; the typed header then says it all
-    peer = std::move(route.peer);
-    out = pmp::Encode(message.header, std::move(message.payload), route.form);
+  std::optional<pmp::Frames> relayed =
+      pmp::EncodeRelayed(envelope, route.peer, std::move(message.payload), route.form);
+  if (!relayed) {  // the envelope decoded, so not expected: answered as malformed
+    SendTo(from.peer.routing_id, ErrorFrames(pmp::kCodeMalformed, "header cannot be relayed"));
+    return;
   }
-  if (SendTo(route.to, std::move(out)) == SendOutcome::kSent) ++relayed_;
+  if (SendTo(route.to, std::move(*relayed)) == SendOutcome::kSent) ++relayed_;
 }
 
 void Relay::SendOutbox(Outbox& out) {

@@ -7,7 +7,7 @@
 // frames are moved from the sender's message into the relayed one, never copied.
 // The envelope is checked (decoded) and then copied on entry by entry as it came,
 // not encoded again, with only `peer` set (towards a server) or taken out (towards a
-// client): keys the broker does not know pass through (pmp::RelayEnvelope).
+// client): keys the broker does not know pass through (pmp::EncodeRelayed).
 //
 // Never blocking on one peer: every send is dontwait; a message that cannot be queued
 // for a slow peer is dropped and counted (its `dropped`, and the relay's total). A

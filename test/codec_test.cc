@@ -800,16 +800,12 @@ Frames Relay(Frames frames, std::string_view peer, PayloadForm form) {
   Decoder decoder;
   Message message;
   EXPECT_TRUE(decoder.DecodeInto(frames, 0, &message).ok());
-  std::optional<zmq::message_t> envelope = RelayEnvelope(frames[0], peer, message.payload, form);
-  EXPECT_TRUE(envelope.has_value());
-  Frames out;
-  if (!envelope) return out;
-  out.push_back(std::move(*envelope));
-  for (auto& frame : message.payload) out.push_back(std::move(frame));
-  return out;
+  std::optional<Frames> relayed = EncodeRelayed(frames[0], peer, std::move(message.payload), form);
+  EXPECT_TRUE(relayed.has_value());
+  return relayed ? std::move(*relayed) : Frames();
 }
 
-TEST(RelayEnvelope, KeepsEveryOtherEntryByteForByteAndSetsPeer) {
+TEST(EncodeRelayed, KeepsEveryOtherEntryByteForByteAndSetsPeer) {
   // A newer sender's key, a uint in a wider encoding than ours and `args` as sent:
   // a relay that decoded and encoded again would lose or rewrite all three.
   const std::string wide_id("\xcf\0\0\0\0\0\0\0\x4d", 9);
@@ -844,7 +840,7 @@ std::string Packed(F pack) {
   return std::string(buffer.data(), buffer.size());
 }
 
-TEST(RelayEnvelope, CarriesEveryMsgpackTypeOverAsItCame) {
+TEST(EncodeRelayed, CarriesEveryMsgpackTypeOverAsItCame) {
   using Packer = msgpack::packer<msgpack::sbuffer>;
   const std::string long_text(300, 's');  // str 16
   const std::vector<std::string> values = {
@@ -892,7 +888,7 @@ TEST(RelayEnvelope, CarriesEveryMsgpackTypeOverAsItCame) {
             Bytes(RawEnvelope(Command::kData, sent.Set("peer", std::string("c1")).Encode())));
 }
 
-TEST(RelayEnvelope, EmptyPeerTakesTheKeyOutAndEveryCopyOfItGoes) {
+TEST(EncodeRelayed, EmptyPeerTakesTheKeyOutAndEveryCopyOfItGoes) {
   RawMap sent = RawMap().Set("id", 5).Set("code", 0).Set("peer", std::string("c1"));
   std::string header = sent.Encode();
   // A second `peer` (against the rules, but decodable): neither survives.
@@ -906,7 +902,7 @@ TEST(RelayEnvelope, EmptyPeerTakesTheKeyOutAndEveryCopyOfItGoes) {
             Bytes(RawEnvelope(Command::kReply, RawMap().Set("id", 5).Set("code", 0).Encode())));
 }
 
-TEST(RelayEnvelope, ReadsEveryMapSizeEncodingAndTheEmptyMap) {
+TEST(EncodeRelayed, ReadsEveryMapSizeEncodingAndTheEmptyMap) {
   // The empty DATA header, then a map 16 and a map 32 holding one key each.
   for (const std::string& header :
        {std::string("\x80", 1),
@@ -924,7 +920,7 @@ TEST(RelayEnvelope, ReadsEveryMapSizeEncodingAndTheEmptyMap) {
   }
 }
 
-TEST(RelayEnvelope, LaysThePayloadOutForTheLegItGoesOn) {
+TEST(EncodeRelayed, LaysThePayloadOutForTheLegItGoesOn) {
   // Inline in, frames out (a 1.0 leg), and frames in, inline out (a 1.1 leg).
   Frames inlined = Encode(Data{.channel = "c"}, OneFrame(64), PayloadForm::kInlineSmall);
   ASSERT_EQ(inlined.size(), 1u);
@@ -943,13 +939,12 @@ TEST(RelayEnvelope, LaysThePayloadOutForTheLegItGoesOn) {
   EXPECT_EQ(Bytes(many[2]), "second");
 }
 
-TEST(RelayEnvelope, OnlyForCommandsThatCarryPayloads) {
-  Frames none;
-  EXPECT_FALSE(RelayEnvelope(EncodeEnvelope(Ping{.t = 1}), "s", none, PayloadForm::kFrames));
-  EXPECT_FALSE(RelayEnvelope(Frame("PMP1"), "s", none, PayloadForm::kFrames));
+TEST(EncodeRelayed, OnlyForCommandsThatCarryPayloads) {
+  EXPECT_FALSE(EncodeRelayed(EncodeEnvelope(Ping{.t = 1}), "s", {}, PayloadForm::kFrames));
+  EXPECT_FALSE(EncodeRelayed(Frame("PMP1"), "s", {}, PayloadForm::kFrames));
 }
 
-TEST(RelayEnvelope, BytesThatAreNotAWholeHeaderMapGetNothing) {
+TEST(EncodeRelayed, BytesThatAreNotAWholeHeaderMapGetNothing) {
   // Not reached after a decode, but never read past the frame or loop on a count.
   const std::string key = Pack(std::string("channel"));
   for (const std::string& header :
@@ -960,9 +955,7 @@ TEST(RelayEnvelope, BytesThatAreNotAWholeHeaderMapGetNothing) {
         std::string("\x81", 1) + key + "\xdb\xff\xff\xff\xff",  // str 32 past the end
         std::string("\x81", 1) + key + "\xdd\xff\xff\xff\xff",  // 4 G elements, none there
         std::string("\x92\x01\x02", 3)}) {                      // an array, not a map
-    Frames none;
-    EXPECT_FALSE(
-        RelayEnvelope(RawEnvelope(Command::kData, header), "s", none, PayloadForm::kFrames))
+    EXPECT_FALSE(EncodeRelayed(RawEnvelope(Command::kData, header), "s", {}, PayloadForm::kFrames))
         << header.size();
   }
 }

@@ -409,24 +409,36 @@ msgpack::sbuffer& EnvelopeBuffer(Command command) {
   return buffer;
 }
 
-// The frame holding `buffer` (signature, command, header map), with
-// `inline_payload` (when given) after the map.
-zmq::message_t FrameOf(const msgpack::sbuffer& buffer, const zmq::message_t* inline_payload) {
-  if (inline_payload == nullptr) return zmq::message_t(buffer.data(), buffer.size());
-  // Sized once and filled in place: the payload is copied once, not through the buffer.
-  zmq::message_t envelope(buffer.size() + inline_payload->size());
-  char* out = envelope.data<char>();
-  std::memcpy(out, buffer.data(), buffer.size());
-  std::memcpy(out + buffer.size(), inline_payload->data(), inline_payload->size());
-  return envelope;
-}
-
-// The envelope for `header`, with `inline_payload` (when given) after the header map.
-zmq::message_t EnvelopeFrame(const Header& header, const zmq::message_t* inline_payload) {
+// The buffer holding the envelope of `header` (signature, command, header map).
+const msgpack::sbuffer& HeaderBuffer(const Header& header) {
   msgpack::sbuffer& buffer = EnvelopeBuffer(CommandOf(header));
   MapWriter writer(buffer);
   std::visit([&writer](const auto& h) { Write(writer, h); }, header);
-  return FrameOf(buffer, inline_payload);
+  return buffer;
+}
+
+// The envelope frame of `buffer` (signature, command, header map) with `payload`
+// laid out under `form`: a payload that rides inline is copied in after the map and
+// taken out of `payload`, which otherwise keeps the frames to send after it.
+zmq::message_t LaidOut(const msgpack::sbuffer& buffer, Frames& payload, PayloadForm form) {
+  if (!InlinesPayload(form, payload)) return zmq::message_t(buffer.data(), buffer.size());
+  // Sized once and filled in place: the payload is copied once, not through the buffer.
+  const zmq::message_t& inline_payload = payload[0];
+  zmq::message_t envelope(buffer.size() + inline_payload.size());
+  char* out = envelope.data<char>();
+  std::memcpy(out, buffer.data(), buffer.size());
+  std::memcpy(out + buffer.size(), inline_payload.data(), inline_payload.size());
+  payload.clear();
+  return envelope;
+}
+
+// A whole message: `envelope`, then what is left of `payload` (moved).
+Frames Assembled(zmq::message_t envelope, Frames& payload) {
+  Frames frames;
+  frames.reserve(1 + payload.size());
+  frames.push_back(std::move(envelope));
+  for (auto& frame : payload) frames.push_back(std::move(frame));
+  return frames;
 }
 
 // A walk over msgpack bytes that only finds where things end: what a relay needs to
@@ -597,17 +609,17 @@ bool TakesPayload(Command command) {
   return command == Command::kData || command == Command::kRequest || command == Command::kReply;
 }
 
-zmq::message_t EncodeEnvelope(const Header& header) { return EnvelopeFrame(header, nullptr); }
-
-zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm form) {
-  if (!InlinesPayload(form, payload)) return EnvelopeFrame(header, nullptr);
-  zmq::message_t envelope = EnvelopeFrame(header, &payload[0]);
-  payload.clear();
-  return envelope;
+zmq::message_t EncodeEnvelope(const Header& header) {
+  const msgpack::sbuffer& buffer = HeaderBuffer(header);
+  return zmq::message_t(buffer.data(), buffer.size());
 }
 
-std::optional<zmq::message_t> RelayEnvelope(const zmq::message_t& envelope, std::string_view peer,
-                                            Frames& payload, PayloadForm form) {
+zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm form) {
+  return LaidOut(HeaderBuffer(header), payload, form);
+}
+
+std::optional<Frames> EncodeRelayed(const zmq::message_t& envelope, std::string_view peer,
+                                    Frames payload, PayloadForm form) {
   const char* bytes = envelope.data<char>();
   const size_t size = envelope.size();
   if (size < kMinEnvelopeSize || !TakesPayload(static_cast<Command>(bytes[4]))) {
@@ -637,10 +649,7 @@ std::optional<zmq::message_t> RelayEnvelope(const zmq::message_t& envelope, std:
   writer.Begin(kept_count + Present(peer));
   for (const auto& [begin, end] : kept) buffer.write(bytes + begin, end - begin);
   if (!peer.empty()) writer.Str("peer", peer);
-  if (!InlinesPayload(form, payload)) return FrameOf(buffer, nullptr);
-  zmq::message_t relayed = FrameOf(buffer, &payload[0]);
-  payload.clear();
-  return relayed;
+  return Assembled(LaidOut(buffer, payload, form), payload);
 }
 
 Frames Encode(const Header& header, Frames payload, PayloadForm form) {
@@ -648,12 +657,7 @@ Frames Encode(const Header& header, Frames payload, PayloadForm form) {
     throw std::invalid_argument(std::string(CommandName(CommandOf(header))) +
                                 " takes no payload frames");
   }
-  Frames frames;
-  zmq::message_t envelope = EncodeEnvelope(header, payload, form);
-  frames.reserve(1 + payload.size());
-  frames.push_back(std::move(envelope));
-  for (auto& frame : payload) frames.push_back(std::move(frame));
-  return frames;
+  return Assembled(EncodeEnvelope(header, payload, form), payload);
 }
 
 struct Decoder::Zone {

@@ -189,16 +189,16 @@ zmq::message_t EncodeEnvelope(const Header& header);
 // otherwise keeps the frames to send after the envelope.
 zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm form);
 
-// The envelope a relay (the broker) sends on for a DATA, REQUEST or REPLY it
-// received and decoded: the received `envelope`'s header map with every `peer` key
-// taken out and, unless `peer` is empty, `peer: <peer>` added, every other entry
-// byte for byte (unknown keys included: a relay must not strip what a newer sender
-// and receiver agree on, PROTOCOL §12). `payload` is the decoded message's payload
-// (an inline payload as its first frame), laid out under `form` as
-// EncodeEnvelope(header, payload, form) lays it out. nullopt when `envelope` does
-// not hold a well-formed header map, which a successful decode rules out.
-std::optional<zmq::message_t> RelayEnvelope(const zmq::message_t& envelope, std::string_view peer,
-                                            Frames& payload, PayloadForm form);
+// What a relay (the broker) sends on for a DATA, REQUEST or REPLY it received and
+// decoded: the received `envelope`'s header map with every `peer` key taken out and,
+// unless `peer` is empty, `peer: <peer>` added, every other entry byte for byte
+// (unknown keys included: a relay must not strip what a newer sender and receiver
+// agree on, PROTOCOL §12), then `payload`, the decoded message's payload (an inline
+// payload as its first frame), laid out under `form` as Encode lays it out. nullopt
+// when `envelope` does not hold a well-formed header map, which a successful decode
+// rules out.
+std::optional<Frames> EncodeRelayed(const zmq::message_t& envelope, std::string_view peer,
+                                    Frames payload, PayloadForm form);
 
 // Envelope followed by `payload` (moved), or, when `form` allows it, one frame
 // holding both. Throws std::invalid_argument when payload is given for a command

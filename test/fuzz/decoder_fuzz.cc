@@ -9,7 +9,7 @@
 // Every input must either decode, or fail with PMP code 400. A message that decodes
 // must re-encode (payload in frames, and inline where it fits), decode again to the
 // same command and payload, and re-encode to the same envelope bytes. Anything else
-// aborts. A DATA, REQUEST or REPLY must also relay (RelayEnvelope) to a message that
+// aborts. A DATA, REQUEST or REPLY must also relay (EncodeRelayed) to a message that
 // decodes to the same header but for `peer`, with the same payload.
 //
 // Built with -DPROCMOD_DECODER_CORPUS_MAIN, this file also has a plain main() that
@@ -74,11 +74,9 @@ void CheckRelay(Decoder& decoder, const zmq::message_t& envelope, const Message&
       Frames copy;
       for (const std::string& bytes : payload) copy.emplace_back(bytes.data(), bytes.size());
       const bool inlined = InlinesPayload(form, copy);
-      std::optional<zmq::message_t> relayed = RelayEnvelope(envelope, peer, copy, form);
+      std::optional<Frames> relayed = EncodeRelayed(envelope, peer, std::move(copy), form);
       Check(relayed.has_value(), "a decoded DATA, REQUEST or REPLY can be relayed");
-      Frames frames;
-      frames.push_back(std::move(*relayed));
-      for (zmq::message_t& frame : copy) frames.push_back(std::move(frame));
+      Frames& frames = *relayed;
       Check(frames.size() == 1 + payload.size() - (inlined ? 1 : 0),
             "a relay keeps every payload frame");
       Result<Message> again = decoder.Decode(frames);
