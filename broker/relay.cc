@@ -378,7 +378,7 @@ void Relay::RelayMessage(Leg& from, pmp::Message& message, const zmq::message_t&
   // encoded again; payload frames move over as they came, and a small payload rides
   // inline when the receiving leg decodes that (whatever the sender did).
   std::optional<pmp::Frames> relayed =
-      pmp::EncodeRelayed(envelope, route.peer, std::move(message.payload), route.form);
+      pmp::EncodeRelayed(envelope, route.peer, message.payload, route.form);
   if (!relayed) {  // the envelope decoded, so not expected: answered as malformed
     SendTo(from.peer.routing_id, ErrorFrames(pmp::kCodeMalformed, "header cannot be relayed"));
     return;

@@ -800,7 +800,7 @@ Frames Relay(Frames frames, std::string_view peer, PayloadForm form) {
   Decoder decoder;
   Message message;
   EXPECT_TRUE(decoder.DecodeInto(frames, 0, &message).ok());
-  std::optional<Frames> relayed = EncodeRelayed(frames[0], peer, std::move(message.payload), form);
+  std::optional<Frames> relayed = EncodeRelayed(frames[0], peer, message.payload, form);
   EXPECT_TRUE(relayed.has_value());
   return relayed ? std::move(*relayed) : Frames();
 }
@@ -940,8 +940,9 @@ TEST(EncodeRelayed, LaysThePayloadOutForTheLegItGoesOn) {
 }
 
 TEST(EncodeRelayed, OnlyForCommandsThatCarryPayloads) {
-  EXPECT_FALSE(EncodeRelayed(EncodeEnvelope(Ping{.t = 1}), "s", {}, PayloadForm::kFrames));
-  EXPECT_FALSE(EncodeRelayed(Frame("PMP1"), "s", {}, PayloadForm::kFrames));
+  Frames none;
+  EXPECT_FALSE(EncodeRelayed(EncodeEnvelope(Ping{.t = 1}), "s", none, PayloadForm::kFrames));
+  EXPECT_FALSE(EncodeRelayed(Frame("PMP1"), "s", none, PayloadForm::kFrames));
 }
 
 TEST(EncodeRelayed, BytesThatAreNotAWholeHeaderMapGetNothing) {
@@ -955,7 +956,9 @@ TEST(EncodeRelayed, BytesThatAreNotAWholeHeaderMapGetNothing) {
         std::string("\x81", 1) + key + "\xdb\xff\xff\xff\xff",  // str 32 past the end
         std::string("\x81", 1) + key + "\xdd\xff\xff\xff\xff",  // 4 G elements, none there
         std::string("\x92\x01\x02", 3)}) {                      // an array, not a map
-    EXPECT_FALSE(EncodeRelayed(RawEnvelope(Command::kData, header), "s", {}, PayloadForm::kFrames))
+    Frames none;
+    EXPECT_FALSE(
+        EncodeRelayed(RawEnvelope(Command::kData, header), "s", none, PayloadForm::kFrames))
         << header.size();
   }
 }

@@ -619,7 +619,7 @@ zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm
 }
 
 std::optional<Frames> EncodeRelayed(const zmq::message_t& envelope, std::string_view peer,
-                                    Frames payload, PayloadForm form) {
+                                    Frames& payload, PayloadForm form) {
   const char* bytes = envelope.data<char>();
   const size_t size = envelope.size();
   if (size < kMinEnvelopeSize || !TakesPayload(static_cast<Command>(bytes[4]))) {

@@ -193,12 +193,14 @@ zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm
 // decoded: the received `envelope`'s header map with every `peer` key taken out and,
 // unless `peer` is empty, `peer: <peer>` added, every other entry byte for byte
 // (unknown keys included: a relay must not strip what a newer sender and receiver
-// agree on, PROTOCOL §12), then `payload`, the decoded message's payload (an inline
-// payload as its first frame), laid out under `form` as Encode lays it out. nullopt
+// agree on, PROTOCOL §12), then the frames of `payload`, the decoded message's
+// payload (an inline payload as its first frame), moved out and laid out under
+// `form` as Encode lays them out; the caller keeps the vector for its next message.
+// nullopt
 // when `envelope` does not hold a well-formed header map, which a successful decode
 // rules out.
 std::optional<Frames> EncodeRelayed(const zmq::message_t& envelope, std::string_view peer,
-                                    Frames payload, PayloadForm form);
+                                    Frames& payload, PayloadForm form);
 
 // Envelope followed by `payload` (moved), or, when `form` allows it, one frame
 // holding both. Throws std::invalid_argument when payload is given for a command

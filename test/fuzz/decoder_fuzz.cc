@@ -74,7 +74,7 @@ void CheckRelay(Decoder& decoder, const zmq::message_t& envelope, const Message&
       Frames copy;
       for (const std::string& bytes : payload) copy.emplace_back(bytes.data(), bytes.size());
       const bool inlined = InlinesPayload(form, copy);
-      std::optional<Frames> relayed = EncodeRelayed(envelope, peer, std::move(copy), form);
+      std::optional<Frames> relayed = EncodeRelayed(envelope, peer, copy, form);
       Check(relayed.has_value(), "a decoded DATA, REQUEST or REPLY can be relayed");
       Frames& frames = *relayed;
       Check(frames.size() == 1 + payload.size() - (inlined ? 1 : 0),
