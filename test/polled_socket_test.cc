@@ -81,7 +81,9 @@ TEST_F(PolledSocketPair, AfterAReceiveQueuedInputIsFoundThoughNotAnnounced) {
   bool second_arrived = false;
   for (int i = 0; i < 500 && !second_arrived; ++i) {
     second_arrived = polled.MayHoldUnsignalledInput();
-    if (!second_arrived) Readable(polled.fd(), 10ms);
+    // Not there yet (a loaded machine): the query left the socket drained, so the
+    // second message's arrival is announced; like the loops, take that as "ask again".
+    if (!second_arrived && Readable(polled.fd(), 10ms)) polled.SetDrained(false);
   }
   EXPECT_TRUE(second_arrived) << "the second message must be found before sleeping";
   EXPECT_EQ(DrainDealer(polled), 1);
