@@ -113,5 +113,28 @@ TEST_F(CurveKeys, EachSideIsToldWhatItLacks) {
   EXPECT_TRUE(setup->enabled);
 }
 
+TEST_F(CurveKeys, AForwardClientMayLeaveTheServerKeyToEachConnect) {
+  Make("alice");
+  Make("render");
+  CurveOptions client;
+  client.secret_key_file = Path("alice.key");
+  Result<CurveSetup> setup = ResolveCurve(client, /*accepts=*/false, /*dials=*/false);
+  ASSERT_TRUE(setup.ok()) << setup.status().ToString();
+  EXPECT_TRUE(setup->enabled);
+  EXPECT_EQ(setup->server_public_key, "");
+
+  // A render server key that is not one is named before anything starts.
+  client.render_server_public_key = Path("nowhere.pub");
+  EXPECT_THAT(ResolveCurve(client, false, false).status().message(),
+              HasSubstr("security.curve.render_server_public_key"));
+  client.render_server_public_key = Path("render.pub");
+  EXPECT_TRUE(ResolveCurve(client, false, false).ok());
+  // Alone, it still asks for this side's own key pair.
+  CurveOptions render_only;
+  render_only.render_server_public_key = Path("render.pub");
+  EXPECT_THAT(ResolveCurve(render_only, false, false).status().message(),
+              HasSubstr("secret_key_file is required"));
+}
+
 }  // namespace
 }  // namespace procmod

@@ -138,6 +138,9 @@ void DefineGlobal(CLI::App& app, GlobalFlags& g, Texts& t) {
   app.add_option("--server-key", g.curve.server_public_key,
                  "CURVE: the server's public key, or its .pub file")
       ->type_name("KEY|FILE");
+  app.add_option("--render-server-key", g.curve.render_server_public_key,
+                 "CURVE, cdsrs://: the render server's key when not the same as --server-key")
+      ->type_name("KEY|FILE");
   app.add_option("--authorized-keys", g.curve.authorized_keys_dir,
                  "CURVE, wait: the folder of *.pub keys of servers allowed to dial in")
       ->type_name("DIR");

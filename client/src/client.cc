@@ -35,7 +35,7 @@ Options ModuleOptions(const ClientOptions& c) {
   o.timeouts.handshake = c.handshake_timeout;
   const CurveOptions& curve = c.curve;
   if (!curve.secret_key_file.empty() || !curve.server_public_key.empty() ||
-      !curve.authorized_keys_dir.empty()) {
+      !curve.render_server_public_key.empty() || !curve.authorized_keys_dir.empty()) {
     o.security.curve = curve;
   }
   return o;

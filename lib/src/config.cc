@@ -485,6 +485,7 @@ void ReadSecurity(MapReader r, SecurityOptions* security) {
   curve.String("secret_key_file", &security->curve.secret_key_file);
   curve.String("authorized_keys_dir", &security->curve.authorized_keys_dir);
   curve.String("server_public_key", &security->curve.server_public_key);
+  curve.String("render_server_public_key", &security->curve.render_server_public_key);
   curve.Finish();
   r.Finish();
 }
@@ -624,6 +625,7 @@ void DumpMoreSections(YAML::Emitter& out, const Options& o) {
   Put(out, "secret_key_file", o.security.curve.secret_key_file);
   Put(out, "authorized_keys_dir", o.security.curve.authorized_keys_dir);
   Put(out, "server_public_key", o.security.curve.server_public_key);
+  Put(out, "render_server_public_key", o.security.curve.render_server_public_key);
   out << YAML::EndMap << YAML::EndMap;
   BeginSection(out, "log");
   Put(out, "level", o.log.level);

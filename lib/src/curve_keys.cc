@@ -120,10 +120,18 @@ Result<AuthorizedKeys> LoadAuthorizedKeys(const std::string& dir) {
   return keys;
 }
 
+Status MissingServerKeyError(std::string_view url) {
+  std::string where = url.empty() ? std::string() : " to " + std::string(url);
+  return InvalidArgumentError("security.curve.server_public_key is required to connect with CURVE" +
+                              where +
+                              ": the public key of the side that binds (its .pub file or the "
+                              "key itself)");
+}
+
 Result<CurveSetup> ResolveCurve(const CurveOptions& options, bool accepts, bool dials) {
   CurveSetup setup;
   if (options.secret_key_file.empty() && options.authorized_keys_dir.empty() &&
-      options.server_public_key.empty()) {
+      options.server_public_key.empty() && options.render_server_public_key.empty()) {
     return setup;
   }
   if (!zmq_has("curve")) {
@@ -149,16 +157,18 @@ Result<CurveSetup> ResolveCurve(const CurveOptions& options, bool accepts, bool 
     if (!keys.ok()) return keys.status();
   }
   setup.authorized_keys_dir = options.authorized_keys_dir;
-  if (dials) {
-    if (options.server_public_key.empty()) {
-      return InvalidArgumentError(
-          "security.curve.server_public_key is required to connect with CURVE: the public key "
-          "of the side that binds (its .pub file or the key itself)");
-    }
+  if (dials && options.server_public_key.empty()) return MissingServerKeyError("");
+  if (!options.server_public_key.empty()) {
     Result<std::string> server_key =
         ResolvePublicKey(options.server_public_key, "security.curve.server_public_key");
     if (!server_key.ok()) return server_key.status();
     setup.server_public_key = std::move(*server_key);
+  }
+  // Checked here so a bad one is reported before anything starts; Start() reads it.
+  if (!options.render_server_public_key.empty()) {
+    Result<std::string> render_key = ResolvePublicKey(options.render_server_public_key,
+                                                      "security.curve.render_server_public_key");
+    if (!render_key.ok()) return render_key.status();
   }
   return setup;
 }

@@ -69,9 +69,14 @@ struct CurveSetup {
   std::string authorized_keys_dir;
 };
 
-// Reads the key files CurveOptions names; all empty: not enabled. `accepts` and
-// `dials` say which sides this process has, so a missing option is named up front.
+// Reads the key files CurveOptions names; all empty: not enabled. `accepts` says this
+// process accepts and `dials` that it dials a remote known up front, so a missing
+// option is named then. (A forward client may instead name each remote's key when it
+// connects: RemoteOptions::server_public_key.)
 Result<CurveSetup> ResolveCurve(const CurveOptions& options, bool accepts, bool dials);
+
+// "security.curve.server_public_key is required to connect with CURVE [to URL]: ...".
+Status MissingServerKeyError(std::string_view url);
 
 }  // namespace procmod
 

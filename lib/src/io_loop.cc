@@ -594,19 +594,24 @@ std::string IoLoop::ListenEndpoint() const {
   return listen_endpoint_;
 }
 
-Result<Connection> IoLoop::Connect(const std::string& url, const std::string& expected_role) {
+Result<Connection> IoLoop::Connect(const std::string& url, const std::string& expected_role,
+                                   const std::string& server_key) {
   if (OnIoThread()) {
     return FailedPreconditionError("Connect() cannot wait on the I/O thread");
   }
+  std::string key = server_key.empty() ? curve_.server_public_key : server_key;
+  if (curve_.enabled && key.empty()) return MissingServerKeyError(url);
+  if (!curve_.enabled) key.clear();
   std::promise<Result<Connection>> promise;
   std::future<Result<Connection>> future = promise.get_future();
   const bool posted =
-      Post([this, url, expected_role,
+      Post([this, url, expected_role, key = std::move(key),
             promise = std::make_shared<decltype(promise)>(std::move(promise))]() mutable {
         auto link = std::make_unique<Link>();
         link->id = next_link_id_++;
         link->url = url;
         link->expected_role = expected_role;
+        link->server_key = std::move(key);
         Result<PeerUrl> parsed = ParsePeerUrl(url);
         if (!parsed.ok()) {
           promise->set_value(parsed.status());
@@ -1059,7 +1064,7 @@ void IoLoop::OpenLinkSocket(Link& link) {
   try {
     zmq::socket_t socket(context_, zmq::socket_type::dealer);
     ConfigureConnector(socket, options_);
-    if (curve_.enabled) ConfigureCurveClient(socket, curve_.own, curve_.server_public_key);
+    if (curve_.enabled) ConfigureCurveClient(socket, curve_.own, link.server_key);
     // An explicit routing id survives libzmq's own TCP reconnects, so after a
     // network blip the acceptor (ROUTER_HANDOVER) still knows our session. Each
     // new socket (a retry) gets a new one.
@@ -1226,7 +1231,7 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   link.peer.version = welcome.version;
   link.peer.payload_form = pmp::PayloadFormFor(welcome.version);
   link.peer.software = welcome.software;
-  if (curve_.enabled) link.peer.public_key = curve_.server_public_key;
+  link.peer.public_key = link.server_key;
   link.peer.connected_at = link.peer.last_seen = link.peer.last_sent = now;
   link_by_session_[welcome.session] = link.id;
   // A broker's WELCOME is not a client yet: that is its first JOINED.

@@ -95,8 +95,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   Status Bind(AdmissionPolicy policy, bool gated);
   // Dials `url`, HELLOs and waits for WELCOME (retrying on a new socket after a
   // handshake timeout, until timeouts.connect). The peer must say `expected_role`
-  // when that is not empty.
-  Result<Connection> Connect(const std::string& url, const std::string& expected_role);
+  // when that is not empty. With CURVE, `server_key` (Z85) is the key the peer must
+  // have; empty: the process's security.curve.server_public_key.
+  Result<Connection> Connect(const std::string& url, const std::string& expected_role,
+                             const std::string& server_key = {});
   // Waits until `count` peers are admitted on the accepting side, up to `timeout`
   // (0 = no limit). Reverse single client: its server(s).
   Status WaitForPeers(size_t count, milliseconds timeout);
@@ -172,6 +174,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     // are relayed peers (JOINED/LEFT, `peer` on DATA/REQUEST/REPLY).
     bool registered = false;
     std::string expected_role;
+    std::string server_key;  // CURVE: the acceptor's public key (Z85); "" when plain
     std::optional<zmq::socket_t> socket;
     // The socket's ZMQ_FD in link_fds_ (after `socket`: leaves the set first).
     EpollSet::Member in_poll_set;

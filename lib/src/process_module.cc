@@ -32,6 +32,12 @@ Status Validate(const Options& o) {
   return Status();
 }
 
+// The Z85 key `key_or_file` names, or "" for the process's server_public_key.
+Result<std::string> RemoteKey(const std::string& key_or_file, std::string_view what) {
+  if (key_or_file.empty()) return std::string();
+  return ResolvePublicKey(key_or_file, what);
+}
+
 }  // namespace
 
 std::string_view DisconnectReasonName(DisconnectReason reason) {
@@ -74,10 +80,13 @@ Result<ProcessModule*> ProcessModule::Initialize(Options options) {
         "ProcessModule::Get() instead");
   }
   if (Status s = Validate(options); !s.ok()) return s;
-  // Which sides this process has decides which CURVE keys it needs (DESIGN §6).
+  // Which sides this process has decides which CURVE keys it needs (DESIGN §6). A
+  // forward client may name each server's key when it connects instead.
   const bool accepts = options.mode != Mode::kBroker &&
                        (options.mode == Mode::kForward) != (options.role == Role::kClient);
-  Result<CurveSetup> curve = ResolveCurve(options.security.curve, accepts, /*dials=*/!accepts);
+  const bool forward_client = options.mode == Mode::kForward && options.role == Role::kClient;
+  Result<CurveSetup> curve =
+      ResolveCurve(options.security.curve, accepts, /*dials=*/!accepts && !forward_client);
   if (!curve.ok()) return curve.status();
   Result<std::shared_ptr<IoLoop>> loop = IoLoop::Create(options, std::move(*curve));
   if (!loop.ok()) return loop.status();
@@ -177,7 +186,13 @@ Status ProcessModule::Start() {
     (void)first->Close("render-client needs a render server");
     return InvalidArgumentError("render-client mode needs render_server_url");
   }
-  Result<Connection> second = loop_->Connect(o.render_server_url, "render-server");
+  Result<std::string> render_key = RemoteKey(o.security.curve.render_server_public_key,
+                                             "security.curve.render_server_public_key");
+  if (!render_key.ok()) {
+    (void)first->Close("render server key unreadable");
+    return render_key.status();
+  }
+  Result<Connection> second = loop_->Connect(o.render_server_url, "render-server", *render_key);
   if (!second.ok()) (void)first->Close("render server unreachable");
   return second.status();
 }
@@ -211,6 +226,13 @@ Status ProcessModule::ReloadAuthorizedKeys() { return loop_->ReloadAuthorizedKey
 Result<Connection> ProcessModule::ConnectToRemote(const std::string& url,
                                                   std::string_view expected_role) {
   return loop_->Connect(url, std::string(expected_role));
+}
+
+Result<Connection> ProcessModule::ConnectToRemote(const std::string& url,
+                                                  const RemoteOptions& remote) {
+  Result<std::string> key = RemoteKey(remote.server_public_key, "RemoteOptions::server_public_key");
+  if (!key.ok()) return key.status();
+  return loop_->Connect(url, remote.expected_role, *key);
 }
 
 Result<int> ProcessModule::MonitorConnections(std::chrono::milliseconds timeout) {

@@ -15,6 +15,7 @@
 
 #include "keygen.h"
 #include "procmod/admin_client.h"
+#include "procmod/process_module.h"
 #include "support/daemons.h"
 #include "support/recording_proxy.h"
 #include "support/subprocess.h"
@@ -51,6 +52,7 @@ class Keys {
   }
   std::string Secret(const std::string& name) const { return dir_ + "/keys/" + name + ".key"; }
   std::string Public(const std::string& name) const { return dir_ + "/keys/" + name + ".pub"; }
+
   std::string AuthorizedDir() const { return dir_ + "/authorized"; }
 
  private:
@@ -92,15 +94,22 @@ class Curve : public ::testing::Test {
 
   // A multi-client procmod-server with CURVE on, bound to a free port.
   std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> extra_args = {}) {
+    return StartServerWithKey("server", std::move(extra_args), &endpoint_);
+  }
+
+  // The same with the key pair `key` (made already), ready at `*endpoint`.
+  std::unique_ptr<ServerProcess> StartServerWithKey(const std::string& key,
+                                                    std::vector<std::string> extra_args,
+                                                    std::string* endpoint) {
     const std::string config =
-        dir_.Write("server.yaml",
+        dir_.Write(key + ".yaml",
                    "name: curve-e2e\nlisten: tcp://127.0.0.1:0\n"
                    "multiple_connections: true\n" +
-                       SecurityYaml(keys_.Secret("server"), keys_.AuthorizedDir()));
+                       SecurityYaml(keys_.Secret(key), keys_.AuthorizedDir()));
     std::vector<std::string> args = {"--config", config};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     auto server = std::make_unique<ServerProcess>(PROCMOD_SERVER, std::move(args));
-    endpoint_ = server->WaitReady();
+    *endpoint = server->WaitReady();
     return server;
   }
 
@@ -154,6 +163,80 @@ TEST_F(Curve, AWrongServerKeyGetsTheSameLine) {
   EXPECT_EQ(run.code, 5);
   EXPECT_EQ(run.output, "procmod: " + std::string(kHandshakeFailed) + " (" + endpoint_ + ")\n");
   EXPECT_LT(run.took, milliseconds(5000));
+}
+
+// Servers need not share a key pair: a client names each one's key.
+TEST_F(Curve, AMultiClientNamesEachServersOwnKeyWhenItConnects) {
+  const std::string viz2_key = keys_.Make("viz-2");
+  std::string second_endpoint;
+  auto first = StartServer();
+  auto second = StartServerWithKey("viz-2", {}, &second_endpoint);
+  ASSERT_FALSE(endpoint_.empty());
+  ASSERT_FALSE(second_endpoint.empty());
+
+  Options o;
+  o.name = "multi-curve";
+  o.role = Role::kClient;
+  o.multiple_connections = true;
+  o.timeouts.connect = milliseconds(5000);
+  o.security.curve.secret_key_file = keys_.Secret("alice");  // no server_public_key
+  Result<ProcessModule*> module = ProcessModule::Initialize(o);
+  ASSERT_TRUE(module.ok()) << module.status().ToString();
+  ASSERT_TRUE((*module)->Start().ok());
+
+  // No key of either kind: told so before anything is dialed.
+  Result<Connection> keyless = (*module)->ConnectToRemote(endpoint_);
+  EXPECT_EQ(keyless.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(keyless.status().message(),
+              HasSubstr("security.curve.server_public_key is required to connect with CURVE to " +
+                        endpoint_));
+  // One server's key for the other: its handshake fails, as any wrong key does.
+  Result<Connection> crossed =
+      (*module)->ConnectToRemote(second_endpoint, {.server_public_key = keys_.Public("server")});
+  EXPECT_FALSE(crossed.ok());
+  EXPECT_THAT(crossed.status().message(), HasSubstr(kHandshakeFailed));
+  // Not a key at all.
+  Result<Connection> typo =
+      (*module)->ConnectToRemote(endpoint_, {.server_public_key = "nonsense"});
+  EXPECT_EQ(typo.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(typo.status().message(), HasSubstr("RemoteOptions::server_public_key"));
+
+  Result<Connection> a =
+      (*module)->ConnectToRemote(endpoint_, {.server_public_key = keys_.Public("server")});
+  Result<Connection> b = (*module)->ConnectToRemote(
+      second_endpoint, {.expected_role = "server", .server_public_key = keys_.Public("viz-2")});
+  ASSERT_TRUE(a.ok()) << a.status().ToString() << first->Transcript();
+  ASSERT_TRUE(b.ok()) << b.status().ToString() << second->Transcript();
+  // Each peer shows the key it proved it has.
+  std::vector<std::string> peer_keys;
+  for (const PeerInfo& peer : (*module)->Connections()) peer_keys.push_back(peer.public_key);
+  EXPECT_THAT(peer_keys, ::testing::UnorderedElementsAre(server_key_, viz2_key));
+  EXPECT_TRUE(a->Request("ping").get().ok());
+  EXPECT_TRUE(b->Request("ping").get().ok());
+  ProcessModule::Finalize();
+}
+
+TEST_F(Curve, ARenderClientNamesTheRenderServersOwnKey) {
+  const std::string render_key = keys_.Make("render");
+  std::string data_endpoint, render_endpoint;
+  auto data = StartServerWithKey("server", {"--server-type", "data"}, &data_endpoint);
+  auto render = StartServerWithKey("render", {"--server-type", "render"}, &render_endpoint);
+  ASSERT_FALSE(data_endpoint.empty());
+  ASSERT_FALSE(render_endpoint.empty());
+  auto host_port = [](const std::string& endpoint) { return endpoint.substr(6); };  // tcp://
+  const std::string url = "cdsrs://" + host_port(data_endpoint) + "/" + host_port(render_endpoint);
+
+  // --server-key alone names the data server's key, which the render server has not.
+  ToolRun one_key = RunCli(Concat({"connect", url}, KeyFlags(keys_, "alice", "server")));
+  EXPECT_EQ(one_key.code, 5);
+  EXPECT_THAT(one_key.output, HasSubstr(kHandshakeFailed));
+
+  ToolRun run = RunTool(Concat({PROCMOD_CLI, "connect", url, "--render-server-key", render_key},
+                               KeyFlags(keys_, "alice", "server")),
+                        /*stderr_only=*/false, kDeadline);
+  EXPECT_EQ(run.code, 0) << run.output << render->Transcript();
+  EXPECT_THAT(run.output, HasSubstr("  role:     data-server"));
+  EXPECT_THAT(run.output, HasSubstr("  role:     render-server"));
 }
 
 TEST_F(Curve, ACurveClientToAPlainServerIsToldSo) {

@@ -86,6 +86,10 @@ struct CurveOptions {
   std::string secret_key_file;      // this side's secret key (Z85, 40 chars)
   std::string authorized_keys_dir;  // accepting side: folder of *.pub allowed peers
   std::string server_public_key;    // connecting side: the acceptor's public key
+  // Render-client mode: the render server's public key when it has a key pair of its
+  // own. Empty: server_public_key serves both servers. (A multi client names each
+  // server's key in ConnectToRemote(), RemoteOptions::server_public_key.)
+  std::string render_server_public_key;
 };
 
 struct SecurityOptions {

@@ -50,6 +50,16 @@
 
 namespace procmod {
 
+// What one ConnectToRemote() call says about that remote beyond its URL.
+struct RemoteOptions {
+  // The role the peer must say it has ("server", "data-server", ...). Empty: any.
+  std::string expected_role;
+  // CURVE: this remote's public key, the 40 characters or its .pub file. Empty: the
+  // process's security.curve.server_public_key. Lets one client dial servers that
+  // each have a key pair of their own.
+  std::string server_public_key;
+};
+
 // Why a peer's session ended.
 enum class DisconnectReason {
   kBye,        // the peer said BYE
@@ -147,6 +157,9 @@ class ProcessModule {
   // `expected_role`, when not empty, is the role the peer must say it has.
   // Forward client in multi mode; also allowed after Start() in single mode.
   Result<Connection> ConnectToRemote(const std::string& url, std::string_view expected_role = {});
+  // The same, with the remote's own CURVE key (RemoteOptions). A key that is not one
+  // is kInvalidArgument before anything is dialed.
+  Result<Connection> ConnectToRemote(const std::string& url, const RemoteOptions& remote);
 
   // Reverse client in multi mode (rule M3): admits servers that connect, waiting up
   // to `timeout` for the first; returns how many it admitted (0 on timeout).
