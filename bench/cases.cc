@@ -448,7 +448,7 @@ void Driver::Throughput() {
   const Size sizes[] = {{64, "64 B", 500000, 100000, 0.5},
                         {1024, "1 KiB", 200000, 40000, 0},
                         {65536, "64 KiB", 20000, 4000, 0.9}};
-  const int reps = s_.quick ? 1 : 3;
+  const int reps = s_.quick ? 1 : 5;
   constexpr uint64_t kWindow = 500;
   for (const Size& size : sizes) {
     const std::string payload(size.bytes, 'x');
