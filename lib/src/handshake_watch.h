@@ -45,7 +45,11 @@ class HandshakeWatch {
   Status TimedOut() const;
 
   zmq::socket_t& socket() { return monitor_; }
-  // Stops the monitor on `watched` (after the handshake, to poll one socket less).
+  // Stops the monitor on `watched`: after the handshake, to poll one socket less,
+  // and always before this watch or `watched` closes. libzmq sends monitor events
+  // from its I/O thread with a blocking send, so a socket that outlives its watch
+  // (a closed socket lingers and may redial) would block that thread at its next
+  // event.
   void Stop(zmq::socket_t& watched);
 
  private:

@@ -1095,7 +1095,7 @@ void IoLoop::CloseLinkSocket(Link& link) {
   link.in_poll_set = {};  // before the socket closes its ZMQ_FD
   link.polled = {};
   link.held.reset();  // that socket's session is over
-  link.watch.reset();
+  link.StopWatch();
   link.socket.reset();
 }
 
@@ -1214,8 +1214,7 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   link.reconnecting = false;
   // The handshake is over: stop the watch so the loop polls one socket per link,
   // not two, on every turn.
-  if (link.watch) link.watch->Stop(*link.socket);
-  link.watch.reset();
+  link.StopWatch();
   link.handshake_deadline = link.connect_deadline = link.retry_at = TimePoint::max();
   link.backoff = std::chrono::seconds(1);
   // The acceptor's heartbeat is the one both sides use.

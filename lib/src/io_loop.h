@@ -198,6 +198,16 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     // What a thread leading for its reply received that is not its reply: handled
     // by the I/O thread before anything else from this socket (counted already).
     std::optional<pmp::Message> held;
+
+    // Ends the watch, stopping the socket's monitor first. A closed DEALER lingers
+    // and may redial (its HELLO is unsent), and libzmq's I/O thread sends each event
+    // of it to the monitor with a blocking send: once the watch's end has gone, the
+    // next event would block that thread, and every socket of the process with it.
+    void StopWatch() {
+      if (watch && socket) watch->Stop(*socket);
+      watch.reset();
+    }
+    ~Link() { StopWatch(); }
   };
 
   struct PendingRequest {
