@@ -126,10 +126,9 @@ Result<Reply> AdminRequest(const std::string& endpoint, const std::string& metho
       watch->Stop(socket);
       return EndpointError("connect to admin endpoint", endpoint, e);
     }
-    Result<Reply> reply =
-        Exchange(socket, *watch, endpoint,
-                 pmp::Request{.id = kRequestId, .method = method, .args = std::move(args)},
-                 timeout);
+    Result<Reply> reply = Exchange(
+        socket, *watch, endpoint,
+        pmp::Request{.id = kRequestId, .method = method, .args = std::move(args)}, timeout);
     watch->Stop(socket);  // before either closes (handshake_watch.h)
     return reply;
   } catch (const zmq::error_t& e) {
