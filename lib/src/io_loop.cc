@@ -599,13 +599,18 @@ Result<Connection> IoLoop::Connect(const std::string& url, const std::string& ex
   if (OnIoThread()) {
     return FailedPreconditionError("Connect() cannot wait on the I/O thread");
   }
-  std::string key = server_key.empty() ? curve_.server_public_key : server_key;
+  if (!curve_.enabled && !server_key.empty()) {
+    // Refuse rather than dial in clear text when a key says encryption was meant.
+    return InvalidArgumentError("a server key for " + url +
+                                " needs security.curve.secret_key_file: this process has no "
+                                "key pair of its own (make one with `procmod keygen`)");
+  }
+  const std::string& key = server_key.empty() ? curve_.server_public_key : server_key;
   if (curve_.enabled && key.empty()) return MissingServerKeyError(url);
-  if (!curve_.enabled) key.clear();
   std::promise<Result<Connection>> promise;
   std::future<Result<Connection>> future = promise.get_future();
   const bool posted =
-      Post([this, url, expected_role, key = std::move(key),
+      Post([this, url, expected_role, key,
             promise = std::make_shared<decltype(promise)>(std::move(promise))]() mutable {
         auto link = std::make_unique<Link>();
         link->id = next_link_id_++;

@@ -216,6 +216,22 @@ TEST_F(Curve, AMultiClientNamesEachServersOwnKeyWhenItConnects) {
   ProcessModule::Finalize();
 }
 
+TEST_F(Curve, AServerKeyWithoutAKeyPairIsRefusedNotDialedInClear) {
+  Options o;
+  o.name = "plain-multi";
+  o.role = Role::kClient;
+  o.multiple_connections = true;
+  Result<ProcessModule*> module = ProcessModule::Initialize(o);
+  ASSERT_TRUE(module.ok()) << module.status().ToString();
+  ASSERT_TRUE((*module)->Start().ok());
+  Result<Connection> c = (*module)->ConnectToRemote("tcp://127.0.0.1:9",
+                                                    {.server_public_key = keys_.Public("server")});
+  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(), HasSubstr("needs security.curve.secret_key_file"));
+  EXPECT_TRUE((*module)->Connections().empty());
+  ProcessModule::Finalize();
+}
+
 TEST_F(Curve, ARenderClientNamesTheRenderServersOwnKey) {
   const std::string render_key = keys_.Make("render");
   std::string data_endpoint, render_endpoint;
