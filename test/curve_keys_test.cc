@@ -115,7 +115,7 @@ TEST_F(CurveKeys, EachSideIsToldWhatItLacks) {
 
 TEST_F(CurveKeys, AForwardClientMayLeaveTheServerKeyToEachConnect) {
   Make("alice");
-  Make("render");
+  const std::string render_key = Make("render");
   CurveOptions client;
   client.secret_key_file = Path("alice.key");
   Result<CurveSetup> setup = ResolveCurve(client, /*accepts=*/false, /*dials=*/false);
@@ -128,7 +128,9 @@ TEST_F(CurveKeys, AForwardClientMayLeaveTheServerKeyToEachConnect) {
   EXPECT_THAT(ResolveCurve(client, false, false).status().message(),
               HasSubstr("security.curve.render_server_public_key"));
   client.render_server_public_key = Path("render.pub");
-  EXPECT_TRUE(ResolveCurve(client, false, false).ok());
+  Result<CurveSetup> with_render = ResolveCurve(client, false, false);
+  ASSERT_TRUE(with_render.ok()) << with_render.status().ToString();
+  EXPECT_EQ(with_render->render_server_public_key, render_key);
   // Alone, it still asks for this side's own key pair.
   CurveOptions render_only;
   render_only.render_server_public_key = Path("render.pub");

@@ -164,11 +164,11 @@ Result<CurveSetup> ResolveCurve(const CurveOptions& options, bool accepts, bool 
     if (!server_key.ok()) return server_key.status();
     setup.server_public_key = std::move(*server_key);
   }
-  // Checked here so a bad one is reported before anything starts; Start() reads it.
   if (!options.render_server_public_key.empty()) {
     Result<std::string> render_key = ResolvePublicKey(options.render_server_public_key,
                                                       "security.curve.render_server_public_key");
     if (!render_key.ok()) return render_key.status();
+    setup.render_server_public_key = std::move(*render_key);
   }
   return setup;
 }

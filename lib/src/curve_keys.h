@@ -66,6 +66,7 @@ struct CurveSetup {
   bool enabled = false;
   CurveKeyPair own;
   std::string server_public_key;  // dialing side: the acceptor's key ("" = dial plain)
+  std::string render_server_public_key;  // render client: the render server's ("" = the above)
   std::string authorized_keys_dir;
 };
 

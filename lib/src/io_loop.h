@@ -112,6 +112,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void ArmRun(bool multi, bool single_peer, milliseconds accept, milliseconds session);
 
   std::string ListenEndpoint() const;
+  // Render-client mode: the render server's CURVE key, read at Initialize ("" = none
+  // of its own). Constant, so safe from any thread.
+  const std::string& RenderServerKey() const { return curve_.render_server_public_key; }
   std::string AdminEndpoint() const;
   const Options& options() const { return options_; }
 

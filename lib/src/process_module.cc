@@ -186,13 +186,8 @@ Status ProcessModule::Start() {
     (void)first->Close("render-client needs a render server");
     return InvalidArgumentError("render-client mode needs render_server_url");
   }
-  Result<std::string> render_key = RemoteKey(o.security.curve.render_server_public_key,
-                                             "security.curve.render_server_public_key");
-  if (!render_key.ok()) {
-    (void)first->Close("render server key unreadable");
-    return render_key.status();
-  }
-  Result<Connection> second = loop_->Connect(o.render_server_url, "render-server", *render_key);
+  Result<Connection> second =
+      loop_->Connect(o.render_server_url, "render-server", loop_->RenderServerKey());
   if (!second.ok()) (void)first->Close("render server unreachable");
   return second.status();
 }

@@ -52,7 +52,6 @@ class Keys {
   }
   std::string Secret(const std::string& name) const { return dir_ + "/keys/" + name + ".key"; }
   std::string Public(const std::string& name) const { return dir_ + "/keys/" + name + ".pub"; }
-
   std::string AuthorizedDir() const { return dir_ + "/authorized"; }
 
  private:
