@@ -114,7 +114,7 @@ Result<Reply> AdminRequest(const std::string& endpoint, const std::string& metho
   // shutting down, and a context we own can always be torn down at once (linger 0).
   try {
     zmq::context_t context(1);
-    zmq::socket_t socket(context, zmq::socket_type::dealer);  // closed before `context`
+    zmq::socket_t socket(context, zmq::socket_type::dealer);  // outlives `watch`
     socket.set(zmq::sockopt::linger, 0);
     if (keys->enabled) ConfigureCurveClient(socket, keys->own, keys->server_public_key);
     Result<HandshakeWatch> watch =
@@ -123,14 +123,11 @@ Result<Reply> AdminRequest(const std::string& endpoint, const std::string& metho
     try {
       socket.connect(endpoint);
     } catch (const zmq::error_t& e) {
-      watch->Stop(socket);
       return EndpointError("connect to admin endpoint", endpoint, e);
     }
-    Result<Reply> reply = Exchange(
-        socket, *watch, endpoint,
-        pmp::Request{.id = kRequestId, .method = method, .args = std::move(args)}, timeout);
-    watch->Stop(socket);  // before either closes (handshake_watch.h)
-    return reply;
+    return Exchange(socket, *watch, endpoint,
+                    pmp::Request{.id = kRequestId, .method = method, .args = std::move(args)},
+                    timeout);
   } catch (const zmq::error_t& e) {
     return InternalError("admin request to " + endpoint + " failed: " + e.what());
   }

@@ -33,19 +33,21 @@ Result<HandshakeWatch> HandshakeWatch::Start(zmq::context_t& context, zmq::socke
     zmq::socket_t monitor(context, zmq::socket_type::pair);
     monitor.set(zmq::sockopt::linger, 0);
     monitor.connect(endpoint);
-    return HandshakeWatch(std::move(monitor), std::move(url), curve, std::move(public_key));
+    return HandshakeWatch(watched.handle(), std::move(monitor), std::move(url), curve,
+                          std::move(public_key));
   } catch (const zmq::error_t& e) {
     zmq_socket_monitor(watched.handle(), nullptr, 0);
     return InternalError(std::string("cannot monitor a socket: ") + e.what());
   }
 }
 
-HandshakeWatch::HandshakeWatch(zmq::socket_t monitor, std::string url, bool curve,
+HandshakeWatch::HandshakeWatch(void* watched, zmq::socket_t monitor, std::string url, bool curve,
                                std::string public_key)
     : monitor_(std::move(monitor)),
       url_(std::move(url)),
       curve_(curve),
-      public_key_(std::move(public_key)) {}
+      public_key_(std::move(public_key)),
+      watched_(watched) {}
 
 HandshakeWatch::Progress HandshakeWatch::Drain() {
   Progress progress;
@@ -111,8 +113,8 @@ Status HandshakeWatch::Failure(uint16_t event, uint32_t value) const {
                                url_ + ")");
 }
 
-void HandshakeWatch::Stop(zmq::socket_t& watched) {
-  zmq_socket_monitor(watched.handle(), nullptr, 0);
+void HandshakeWatch::MonitorStopper::operator()(void* watched) const {
+  zmq_socket_monitor(watched, nullptr, 0);
 }
 
 }  // namespace procmod

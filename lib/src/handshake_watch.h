@@ -7,7 +7,12 @@
 // the handshake succeeded, or it failed, and why, as one line:
 //   "handshake failed: the server requires CURVE or the key is wrong (URL)".
 //
-// Owned by whoever owns the socket, on the same thread.
+// Owned by whoever owns the socket, on the same thread. The watched socket must
+// outlive its watch (declare the socket first): ending the watch stops the socket's
+// monitor. libzmq sends monitor events from its I/O thread with a blocking send, so
+// a socket left monitored after its watch closed (a closed socket lingers and may
+// redial) would block that thread, and every socket of the context, at its next
+// event.
 //
 //   Result<HandshakeWatch> watch = HandshakeWatch::Start(context, socket, url, curve);
 //   poll watch->socket(); HandshakeWatch::Progress p = watch->Drain();
@@ -15,6 +20,7 @@
 #ifndef PROCMOD_SRC_HANDSHAKE_WATCH_H_
 #define PROCMOD_SRC_HANDSHAKE_WATCH_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -45,15 +51,20 @@ class HandshakeWatch {
   Status TimedOut() const;
 
   zmq::socket_t& socket() { return monitor_; }
-  // Stops the monitor on `watched`: after the handshake, to poll one socket less,
-  // and always before this watch or `watched` closes. libzmq sends monitor events
-  // from its I/O thread with a blocking send, so a socket that outlives its watch
-  // (a closed socket lingers and may redial) would block that thread at its next
-  // event.
-  void Stop(zmq::socket_t& watched);
+
+  HandshakeWatch(HandshakeWatch&&) = default;
+  // Not assignable: the watch assigned over would close its monitor before it
+  // stopped the monitoring (use std::optional::emplace).
+  HandshakeWatch& operator=(HandshakeWatch&&) = delete;
 
  private:
-  HandshakeWatch(zmq::socket_t monitor, std::string url, bool curve, std::string public_key);
+  // Stops the watched socket's monitoring when the watch ends.
+  struct MonitorStopper {
+    void operator()(void* watched) const;
+  };
+
+  HandshakeWatch(void* watched, zmq::socket_t monitor, std::string url, bool curve,
+                 std::string public_key);
   Status Failure(uint16_t event, uint32_t value) const;
 
   zmq::socket_t monitor_;
@@ -62,6 +73,8 @@ class HandshakeWatch {
   std::string public_key_;
   bool connected_ = false;  // a transport is up and its handshake not yet done
   int cut_off_ = 0;         // transports lost mid-handshake in a row
+  // Last, so it is destroyed first: the monitoring stops before monitor_ closes.
+  std::unique_ptr<void, MonitorStopper> watched_;
 };
 
 }  // namespace procmod

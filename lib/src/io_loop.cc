@@ -1083,7 +1083,7 @@ void IoLoop::OpenLinkSocket(Link& link) {
         HandshakeWatch::Start(context_, socket, link.url, curve_.enabled, curve_.own.public_key);
     if (!watch.ok()) return FailLink(link, watch.status());
     socket.connect(link.endpoint);
-    link.watch = std::move(*watch);
+    link.watch.emplace(std::move(*watch));
     link.socket = std::move(socket);
     link.in_poll_set = link_fds_.Add(link.socket->get(zmq::sockopt::fd));
     link.polled = PolledSocket(*link.socket);
@@ -1100,7 +1100,7 @@ void IoLoop::CloseLinkSocket(Link& link) {
   link.in_poll_set = {};  // before the socket closes its ZMQ_FD
   link.polled = {};
   link.held.reset();  // that socket's session is over
-  link.StopWatch();
+  link.watch.reset();  // before its socket (handshake_watch.h)
   link.socket.reset();
 }
 
@@ -1219,7 +1219,7 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   link.reconnecting = false;
   // The handshake is over: stop the watch so the loop polls one socket per link,
   // not two, on every turn.
-  link.StopWatch();
+  link.watch.reset();
   link.handshake_deadline = link.connect_deadline = link.retry_at = TimePoint::max();
   link.backoff = std::chrono::seconds(1);
   // The acceptor's heartbeat is the one both sides use.

@@ -182,7 +182,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     // The socket's ZMQ_FD in link_fds_ (after `socket`: leaves the set first).
     EpollSet::Member in_poll_set;
     PolledSocket polled;  // whether that ZMQ_FD announces all input (polled_socket.h)
-    // Until WELCOME: the socket's transport and ZMTP/CURVE handshake events.
+    // Until WELCOME: the socket's transport and ZMTP/CURVE handshake events. After
+    // `socket`, so it ends first (handshake_watch.h).
     std::optional<HandshakeWatch> watch;
     State state = State::kConnecting;
     PeerRecord peer;  // session, name, role from WELCOME; counters
@@ -201,16 +202,6 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     // What a thread leading for its reply received that is not its reply: handled
     // by the I/O thread before anything else from this socket (counted already).
     std::optional<pmp::Message> held;
-
-    // Ends the watch, stopping the socket's monitor first. A closed DEALER lingers
-    // and may redial (its HELLO is unsent), and libzmq's I/O thread sends each event
-    // of it to the monitor with a blocking send: once the watch's end has gone, the
-    // next event would block that thread, and every socket of the process with it.
-    void StopWatch() {
-      if (watch && socket) watch->Stop(*socket);
-      watch.reset();
-    }
-    ~Link() { StopWatch(); }
   };
 
   struct PendingRequest {

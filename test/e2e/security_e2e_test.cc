@@ -223,11 +223,18 @@ TEST_F(Curve, AServerKeyWithoutAKeyPairIsRefusedNotDialedInClear) {
   Result<ProcessModule*> module = ProcessModule::Initialize(o);
   ASSERT_TRUE(module.ok()) << module.status().ToString();
   ASSERT_TRUE((*module)->Start().ok());
-  Result<Connection> c = (*module)->ConnectToRemote("tcp://127.0.0.1:9",
+  // A plain listener: a clear-text dial would reach it with a HELLO.
+  zmq::context_t context;
+  zmq::socket_t listener(context, zmq::socket_type::router);
+  listener.set(zmq::sockopt::linger, 0);
+  listener.bind("tcp://127.0.0.1:0");
+  Result<Connection> c = (*module)->ConnectToRemote(listener.get(zmq::sockopt::last_endpoint),
                                                     {.server_public_key = keys_.Public("server")});
   EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(c.status().message(), HasSubstr("needs security.curve.secret_key_file"));
   EXPECT_TRUE((*module)->Connections().empty());
+  zmq::pollitem_t item{listener.handle(), 0, ZMQ_POLLIN, 0};
+  EXPECT_EQ(zmq::poll(&item, 1, milliseconds(300)), 0) << "something was dialed in clear text";
   ProcessModule::Finalize();
 }
 
