@@ -11,7 +11,7 @@
 #include "admin.h"  // IsLocalEndpoint
 #include "curve_keys.h"
 #include "procmod/config.h"
-#include "procmod/process_module.h"  // ProtocolVersion
+#include "tool_cli.h"
 
 namespace procmod::broker {
 namespace {
@@ -45,8 +45,10 @@ ADMIN ENDPOINT (--admin; default ipc:///tmp/procmod-<name>.admin)
 
 SIGNALS
   SIGINT, SIGTERM     BYE "broker shutting down" to every peer, exit 0 within a second
+  SIGHUP              CURVE: re-read security.curve.authorized_keys_dir; peers
+                      already admitted stay
 
-EXIT STATUS
+EXIT STATUS (the same for every procmod tool)
   0  clean: stopped by a signal; also --help, --version, --check-config
   2  bad configuration or flags (the message names the file, line and key)
   4  could not bind the listen or admin endpoint (e.g. the port is in use)
@@ -59,6 +61,9 @@ EXAMPLES
   procmod-broker --listen tcp://0.0.0.0:5570 reachable from the cluster's nodes
   procmod-broker --port 0 --admin none       any free port; printed when ready
   procmod-broker --config config/broker.yaml --check-config
+
+SEE ALSO
+  procmod-server(1), procmod(1), procmod-monitor(1); docs/BROKER.md
 )";
 
 // Top-level keys of the schema a broker uses. timeouts: only handshake, which bounds
@@ -83,15 +88,17 @@ void DefineFlags(CLI::App& app, Flags& f) {
       ->type_name("URL");
   app.add_option("-p,--port", f.port, "port of the listen endpoint; 0 = any free port")
       ->type_name("N")
-      ->check(CLI::Range(0, 65535));
+      ->check(tool::WholeNumber(0, 65535));
   app.add_option("--name", f.name,
                  "name shown to servers and by the monitor (default procmod-broker)")
       ->type_name("NAME");
   app.add_option("--admin", f.admin, "admin endpoint, or 'none'")->type_name("ENDPOINT");
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+      ->type_name("LEVEL")
+      ->check(tool::OneOf({"trace", "debug", "info", "warn", "error", "off"}));
   app.add_option("--log-format", f.log_format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->type_name("FORMAT")
+      ->check(tool::OneOf({"text", "json"}));
   app.add_flag("--check-config", f.check_config,
                "validate the configuration, print the effective one, exit");
 }
@@ -154,28 +161,20 @@ Result<std::string> WithPort(const std::string& url, int port) {
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "procmod-broker: %s\n", message.c_str());
-  return kExitBadConfig;
+  return kExitUsage;
 }
 
 }  // namespace
 
 CommandLine ParseCommandLine(int argc, char** argv) {
   CLI::App app(kDescription, "procmod-broker");
+  tool::SetUp(app, 40);
   app.footer(kFooter);
-  app.set_version_flag("-V,--version", "procmod-broker " PROCMOD_VERSION " (protocol PMP/" +
-                                           std::string(ProcessModule::ProtocolVersion()) + ")");
-  app.get_formatter()->column_width(40);
   Flags flags;
   DefineFlags(app, flags);
 
   CommandLine out;
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // help/version to stdout, errors to stderr
-    out.exit_code = rc == 0 ? kExitClean : kExitBadConfig;
-    return out;
-  }
+  if ((out.exit_code = tool::Parse(app, argc, argv))) return out;
 
   Result<Options> loaded =
       flags.config.empty() ? LoadConfigFromString("", "<defaults>") : LoadConfig(flags.config);
@@ -245,7 +244,7 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     std::cout << "# procmod-broker uses name, listen, heartbeat, limits, admin, log, "
                  "linger,\n# security.curve and timeouts.handshake; the other keys are ignored.\n"
               << DumpConfig(o);
-    out.exit_code = kExitClean;
+    out.exit_code = kExitOk;
   }
   return out;
 }

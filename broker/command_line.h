@@ -18,13 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "procmod/exit_codes.h"
 #include "procmod/options.h"
 
 namespace procmod::broker {
-
-inline constexpr int kExitClean = 0;
-inline constexpr int kExitBadConfig = 2;
-inline constexpr int kExitCannotBind = 4;
 
 inline constexpr const char* kDefaultName = "procmod-broker";
 inline constexpr const char* kDefaultListen = "tcp://127.0.0.1:5570";

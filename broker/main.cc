@@ -25,7 +25,7 @@ int Run(const CommandLine& command) {
   const Options& options = command.options;
   if (Status s = ConfigureLogging(options.log); !s.ok()) {
     std::fprintf(stderr, "procmod-broker: %s\n", std::string(s.message()).c_str());
-    return kExitBadConfig;
+    return kExitUsage;
   }
   if (!command.ignored_keys.empty()) {
     spdlog::warn("procmod-broker: ignoring keys a broker does not use: {}",
@@ -35,7 +35,7 @@ int Run(const CommandLine& command) {
   Result<std::unique_ptr<Relay>> relay = Relay::Create(options);
   if (!relay.ok()) {
     spdlog::error("procmod-broker: {}", relay.status().message());
-    return relay.status().IsInvalidArgument() ? kExitBadConfig : kExitCannotBind;
+    return relay.status().IsInvalidArgument() ? kExitUsage : kExitUnreachable;
   }
   {
     Relay& r = **relay;
@@ -57,7 +57,7 @@ int Run(const CommandLine& command) {
     (*relay)->Run();  // until a signal; then BYE to everyone, sockets closed
   }
   spdlog::info("procmod-broker: stopped");
-  return kExitClean;
+  return kExitOk;
 }
 
 }  // namespace

@@ -9,12 +9,11 @@
 
 #include "curve_keys.h"
 #include "procmod/config.h"
-#include "procmod/process_module.h"  // ProtocolVersion
+#include "procmod/exit_codes.h"
+#include "tool_cli.h"
 
 namespace procmod::server {
 namespace {
-
-constexpr int kExitBadConfig = 2;
 
 constexpr const char* kDescription =
     "procmod-server - serve procmod clients (the pvserver of procmod)\n\n"
@@ -32,12 +31,19 @@ BUILT-IN SERVICE
   REQUEST collab.accept {enabled} / collab.connect_id {id}   master client only
   REQUEST collab.subscribe   then DATA "collab": joins, leaves, master changes
   Admin endpoint (--admin): connections.list, process.info, connections.close,
-  collab.accept, collab.connect_id; see procmod-monitor.
+  collab.accept, collab.connect_id, security.reload; see procmod-monitor.
 
 SIGNALS
   SIGINT, SIGTERM        say BYE to every peer and exit 0 within a second
+  SIGHUP                 CURVE: re-read security.curve.authorized_keys_dir; peers
+                         already admitted stay (the admin method security.reload
+                         does the same and answers what changed)
 
-EXIT STATUS
+TIMES
+  Durations are 500ms, 1.5s, 90s, 5m or 2h. --session-timeout (and ParaView's
+  --timeout) also take a bare number of minutes; --connect-timeout of seconds.
+
+EXIT STATUS (the same for every procmod tool)
   0  clean: the client said BYE, a signal, or the session timeout
   2  bad configuration or flags (the message names the file, line and key)
   3  peer lost: the client went silent for heartbeat interval x liveness
@@ -53,6 +59,11 @@ EXAMPLES
   procmod-server --multi-clients --port 11111    a collaboration server
   procmod-server --reverse --client-url tcp://workstation:11111
   procmod-server --config config/server.yaml --check-config
+  procmod-server --port 0 --session-timeout 2h  end the session after two hours
+
+SEE ALSO
+  procmod(1), procmod-monitor(1), procmod-broker(1); docs/SERVER.md,
+  docs/CONFIGURATION.md
 )";
 
 // Replaces the port of a tcp:// URL.
@@ -65,25 +76,13 @@ Result<std::string> WithPort(const std::string& url, int port, const char* key) 
   return url.substr(0, colon + 1) + std::to_string(port);
 }
 
-// ParaView's --timeout is in minutes; a value with a unit (30s, 2h) is taken as is.
-Result<std::chrono::milliseconds> ParseTimeoutFlag(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    return std::chrono::milliseconds(std::chrono::minutes(std::stoll(text)));
-  }
-  Result<std::chrono::milliseconds> d = ParseDuration(text);
-  if (!d.ok()) {
-    return InvalidArgumentError(
-        "--timeout: expected minutes or a duration like 30s, 90m or "
-        "2h, got '" +
-        text + "'");
-  }
-  return d;
-}
+constexpr std::chrono::milliseconds kMaxConnectTimeout = std::chrono::hours(24 * 365);
 
 struct Flags {
   std::string config;
   int port = -1;
-  std::string listen, client_url, broker_url, service, server_type, timeout, admin;
+  std::string listen, client_url, broker_url, service, server_type, admin;
+  std::string session_timeout, connect_timeout;
   std::string log_level, log_format, name, connection_file, lifetime_command;
   uint64_t connect_id = 0;
   bool reverse = false, multi = false, disable_further = false, check_config = false;
@@ -94,7 +93,8 @@ void DefineFlags(CLI::App& app, Flags& f) {
   app.add_option("--name", f.name, "name shown to peers and by the monitor")->type_name("NAME");
   app.add_option("-p,--port", f.port,
                  "port to listen on (forward) or of the client to dial (reverse); 0 = any")
-      ->check(CLI::Range(0, 65535));
+      ->type_name("N")
+      ->check(tool::WholeNumber(0, 65535));
   app.add_option("--listen", f.listen, "endpoint to bind, e.g. tcp://0.0.0.0:11111")
       ->type_name("URL");
   app.add_flag("-r,--reverse", f.reverse, "reverse connection: dial the client");
@@ -102,14 +102,26 @@ void DefineFlags(CLI::App& app, Flags& f) {
       ->type_name("URL");
   app.add_option("--broker-url", f.broker_url, "register with a procmod-broker")->type_name("URL");
   app.add_option("--service", f.service, "broker mode: the service name")->type_name("NAME");
-  app.add_option("--connect-id", f.connect_id, "connect-id clients must present")->type_name("N");
+  app.add_option("--connect-id", f.connect_id, "connect-id clients must present")
+      ->type_name("N")
+      ->check(tool::WholeNumber(0));
   app.add_flag("-m,--multi-clients", f.multi,
                "serve any number of clients (SupportMultipleConnections)");
   app.add_option("--server-type", f.server_type, "data, render or combined")
-      ->check(CLI::IsMember({"data", "render", "combined"}));
-  app.add_option("--timeout", f.timeout,
-                 "end the session after this long: minutes, or 30s / 90m / 2h")
-      ->type_name("TIME");
+      ->type_name("TYPE")
+      ->check(tool::OneOf({"data", "render", "combined"}));
+  // timeouts.session; --timeout is ParaView's name for it, kept so pvserver command
+  // lines work: both take minutes when no unit is given.
+  const CLI::Validator session = tool::Duration(tool::BareNumber::kMinutes);
+  app.add_option("--session-timeout,--timeout", f.session_timeout,
+                 "end the session after this long: 2h, 90m, 30s, or minutes (ParaView)")
+      ->type_name("TIME")
+      ->check(session);
+  app.add_option("--connect-timeout", f.connect_timeout,
+                 "reverse/broker: keep dialing this long (60s; 0 = forever)")
+      ->type_name("TIME")
+      ->check(tool::Duration(tool::BareNumber::kSeconds, std::chrono::milliseconds(0),
+                             kMaxConnectTimeout));
   app.add_option("--connection-file", f.connection_file,
                  "once accepting, write the real endpoint (and more) here as JSON, mode 0600")
       ->type_name("PATH");
@@ -120,9 +132,11 @@ void DefineFlags(CLI::App& app, Flags& f) {
                "start with new clients refused (DENY 409)");
   app.add_option("--admin", f.admin, "admin endpoint, or 'none'")->type_name("ENDPOINT");
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+      ->type_name("LEVEL")
+      ->check(tool::OneOf({"trace", "debug", "info", "warn", "error", "off"}));
   app.add_option("--log-format", f.log_format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->type_name("FORMAT")
+      ->check(tool::OneOf({"text", "json"}));
   app.add_flag("--check-config", f.check_config,
                "validate the configuration, print the effective one, exit");
 }
@@ -154,10 +168,12 @@ Status ApplyFlags(const CLI::App& app, const Flags& f, Options& o) {
   if (f.server_type == "data") o.role = Role::kDataServer;
   if (f.server_type == "render") o.role = Role::kRenderServer;
   if (f.server_type == "combined") o.role = Role::kServer;
-  if (app.count("--timeout")) {
-    Result<std::chrono::milliseconds> t = ParseTimeoutFlag(f.timeout);
-    if (!t.ok()) return t.status();
-    o.timeouts.session = *t;
+  if (app.count("--session-timeout")) {
+    o.timeouts.session = *tool::ParseDurationFlag(f.session_timeout, tool::BareNumber::kMinutes);
+  }
+  if (app.count("--connect-timeout")) {
+    o.timeouts.connect = *tool::ParseDurationFlag(f.connect_timeout, tool::BareNumber::kSeconds,
+                                                  std::chrono::milliseconds(0), kMaxConnectTimeout);
   }
   if (f.disable_further) o.accept_connections = false;
   if (app.count("--admin")) o.admin.endpoint = f.admin == "none" ? "" : f.admin;
@@ -168,7 +184,7 @@ Status ApplyFlags(const CLI::App& app, const Flags& f, Options& o) {
 
 int Fail(const Status& s) {
   std::fprintf(stderr, "procmod-server: %s\n", std::string(s.message()).c_str());
-  return kExitBadConfig;
+  return kExitUsage;
 }
 
 // A server rule the options break: the top-level key it is about and why.
@@ -222,21 +238,13 @@ Status ValidateServerOptions(const Options& o) {
 
 CommandLine ParseCommandLine(int argc, char** argv) {
   CLI::App app(kDescription, "procmod-server");
+  tool::SetUp(app, 40);
   app.footer(kFooter);
-  app.set_version_flag("-V,--version", "procmod-server " PROCMOD_VERSION " (protocol PMP/" +
-                                           std::string(ProcessModule::ProtocolVersion()) + ")");
-  app.get_formatter()->column_width(40);
   Flags flags;
   DefineFlags(app, flags);
 
   CommandLine out;
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // prints help/version to stdout, errors to stderr
-    out.exit_code = rc == 0 ? 0 : kExitBadConfig;
-    return out;
-  }
+  if ((out.exit_code = tool::Parse(app, argc, argv))) return out;
 
   Result<Options> loaded =
       flags.config.empty() ? LoadConfigFromString("", "<defaults>") : LoadConfig(flags.config);

@@ -28,13 +28,6 @@ void PrintReady(const ProcessModule& module, const Options& o) {
 
 }  // namespace
 
-int ExitCodeForStartFailure(const Status& status) {
-  // A DENY, or a CURVE handshake the other side refused.
-  if (status.pmp_code() != 0 || status.IsPermissionDenied()) return kExitDenied;
-  if (status.IsInvalidArgument()) return kExitBadConfig;
-  return kExitUnreachable;
-}
-
 int ExitCodeFor(RunEnd end) {
   switch (end) {
     case RunEnd::kPeerLost:
@@ -44,24 +37,24 @@ int ExitCodeFor(RunEnd end) {
     case RunEnd::kStopped:
     case RunEnd::kPeerLeft:
     case RunEnd::kSessionTimeout:
-      return kExitClean;
+      return kExitOk;
   }
-  return kExitClean;
+  return kExitOk;
 }
 
 int Serve(const Options& options) {
   if (Status s = ConfigureLogging(options.log); !s.ok()) {
     std::fprintf(stderr, "procmod-server: %s\n", s.ToString().c_str());
-    return kExitBadConfig;
+    return kExitUsage;
   }
   DaemonSignals::Block();
   Result<ProcessModule*> module = ProcessModule::Initialize(options);
   if (!module.ok()) {
     spdlog::error("procmod-server: {}", module.status().ToString());
-    return kExitBadConfig;
+    return kExitUsage;
   }
   std::unique_ptr<ServerServices> services = ServerServices::Install(**module);
-  int code = kExitClean;
+  int code = kExitOk;
   {
     ProcessModule& m = **module;
     DaemonSignals signals(
@@ -80,7 +73,7 @@ int Serve(const Options& options) {
                  options.multiple_connections ? "multiple clients" : "one client");
     if (Status s = (*module)->Start(); !s.ok()) {
       // Stopped by a signal while still starting (e.g. dialing its client): clean.
-      code = signals.stopped() ? kExitClean : ExitCodeForStartFailure(s);
+      code = signals.stopped() ? kExitOk : ExitCodeForConnectFailure(s);
       if (!signals.stopped()) spdlog::error("procmod-server: {}", s.ToString());
     } else {
       PrintReady(**module, options);
@@ -98,7 +91,7 @@ int Serve(const Options& options) {
       const RunEnd end = (*module)->Run();
       NotifySupervisor("STOPPING=1");
       spdlog::info("procmod-server: done: {}", RunEndName(end));
-      code = signals.stopped() ? kExitClean : ExitCodeFor(end);
+      code = signals.stopped() ? kExitOk : ExitCodeFor(end);
     }
   }
   ProcessModule::Finalize();  // BYE to every peer, bounded linger

@@ -7,21 +7,14 @@
 #ifndef PROCMOD_SERVER_SERVE_H_
 #define PROCMOD_SERVER_SERVE_H_
 
+#include "procmod/exit_codes.h"
 #include "procmod/options.h"
 #include "procmod/process_module.h"
 #include "procmod/status.h"
 
 namespace procmod::server {
 
-inline constexpr int kExitClean = 0;
-inline constexpr int kExitBadConfig = 2;
-inline constexpr int kExitPeerLost = 3;
-inline constexpr int kExitUnreachable = 4;
-inline constexpr int kExitDenied = 5;
-
-// The exit code for a Start() that failed with `status`.
-int ExitCodeForStartFailure(const Status& status);
-// The exit code for why Run() returned.
+// The exit code (procmod/exit_codes.h) for why Run() returned.
 int ExitCodeFor(RunEnd end);
 
 int Serve(const Options& options);

@@ -14,8 +14,8 @@
 namespace procmod {
 namespace {
 
-using std::chrono::milliseconds;
 using ::procmod::testing::TempDir;
+using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -196,9 +196,10 @@ TEST(LoadConfig, ScalarsThatLookLikeOtherTypesAreStringsWhereAStringIsExpected) 
 
 TEST(ParseDuration, Good) {
   const std::pair<std::string_view, int64_t> cases[] = {
-      {"0", 0},        {"0s", 0},        {"0ms", 0},          {"0h", 0},
-      {"1ms", 1},      {"500ms", 500},   {"1500ms", 1500},    {"2s", 2000},
-      {"90s", 90'000}, {"5m", 300'000},  {"1h", 3'600'000},   {"24h", 86'400'000},
+      {"0", 0},        {"0s", 0},         {"0ms", 0},          {"0h", 0},
+      {"1ms", 1},      {"500ms", 500},    {"1500ms", 1500},    {"2s", 2000},
+      {"90s", 90'000}, {"5m", 300'000},   {"1h", 3'600'000},   {"24h", 86'400'000},
+      {"1.5s", 1500},  {"0.25m", 15'000}, {"1.5h", 5'400'000}, {"0.001s", 1},
   };
   for (const auto& [text, ms] : cases) {
     Result<milliseconds> d = ParseDuration(text);
@@ -208,9 +209,28 @@ TEST(ParseDuration, Good) {
 }
 
 TEST(ParseDuration, Bad) {
-  for (std::string_view text :
-       {"", "fast", "s", "1000", "-1s", "+1s", "1.5s", "2 s", " 2s", "2s ", "1d", "1S", "2sec",
-        "1min", "0x10s", "99999999999999999999h", "9999999999999999h"}) {
+  for (std::string_view text : {"",
+                                "fast",
+                                "s",
+                                "1000",
+                                "-1s",
+                                "+1s",
+                                "1.s",
+                                ".5s",
+                                "1.5",
+                                "0.0001s",
+                                "1.5ms",
+                                "2 s",
+                                " 2s",
+                                "2s ",
+                                "1d",
+                                "1S",
+                                "2sec",
+                                "1min",
+                                "0x10s",
+                                "99999999999999999999h",
+                                "9999999999999999h",
+                                "1.0000000001s"}) {
     Result<milliseconds> d = ParseDuration(text);
     ASSERT_FALSE(d.ok()) << "accepted \"" << text << "\"";
     EXPECT_TRUE(d.status().IsInvalidArgument());
@@ -243,9 +263,8 @@ TEST(ParseSize, Good) {
 }
 
 TEST(ParseSize, Bad) {
-  for (std::string_view text : {"", "KiB", "big", "-1", "1.5MiB", "64 KiB", "64mib", "64kib",
-                                "64K", "64M", "1TiB", "0x40", "18446744073709551616",
-                                "99999999999GiB"}) {
+  for (std::string_view text : {"", "KiB", "big", "-1", "1.5MiB", "64 KiB", "64mib", "64kib", "64K",
+                                "64M", "1TiB", "0x40", "18446744073709551616", "99999999999GiB"}) {
     Result<uint64_t> size = ParseSize(text);
     ASSERT_FALSE(size.ok()) << "accepted \"" << text << "\"";
     EXPECT_TRUE(size.status().IsInvalidArgument());
@@ -308,8 +327,8 @@ TEST(LoadConfig, WrongTypesAreErrors) {
       {"name: {a: 1}", 1, "name:", "expected a string (\"\" for none), got a map"},
       {"listen: [a, b]", 1, "listen:", "expected a string (\"\" for none), got a list"},
       {"\nclient_url:\n", 2, "client_url:", "got nothing"},
-      {"multiple_connections: maybe", 1, "multiple_connections:",
-       "expected true or false, got \"maybe\""},
+      {"multiple_connections: maybe", 1,
+       "multiple_connections:", "expected true or false, got \"maybe\""},
       {"render_client: \"true\"", 1, "render_client:", "quoted, so a string"},
       {"render_client: 1", 1, "render_client:", "expected true or false"},
       {"connect_id: -1", 1, "connect_id:", "expected a whole number of 0 or more, got \"-1\""},
@@ -318,19 +337,19 @@ TEST(LoadConfig, WrongTypesAreErrors) {
       {"connect_id: 0x10", 1, "connect_id:", "expected a whole number"},
       {"heartbeat: 5", 1, "heartbeat:", "expected a map of keys, got \"5\""},
       {"heartbeat: {liveness: many}", 1, "heartbeat.liveness:", "expected a whole number"},
-      {"timeouts:\n  connect: [1s]\n", 2, "timeouts.connect:",
-       "expected a duration like 500ms, 2s or 5m, got a list"},
+      {"timeouts:\n  connect: [1s]\n", 2,
+       "timeouts.connect:", "expected a duration like 500ms, 2s or 5m, got a list"},
       {"timeouts: {session: 10}", 1, "timeouts.session:", "a number needs a unit"},
-      {"limits: {max_message_size: lots}", 1, "limits.max_message_size:",
-       "expected a size like 512, 64KiB or 64MiB, got \"lots\""},
+      {"limits: {max_message_size: lots}", 1,
+       "limits.max_message_size:", "expected a size like 512, 64KiB or 64MiB, got \"lots\""},
       {"limits: {send_queue: abc}", 1, "limits.send_queue:", "expected a whole number"},
       {"admin: none", 1, "admin:", "expected a map of keys"},
       {"admin: {endpoint: [x]}", 1, "admin.endpoint:", "expected a string"},
-      {"security: {curve: {server_public_key: {}}}", 1, "security.curve.server_public_key:",
-       "expected a string"},
+      {"security: {curve: {server_public_key: {}}}", 1,
+       "security.curve.server_public_key:", "expected a string"},
       {"linger: forever", 1, "linger:", "expected a duration"},
-      {"lifetime_warnings: 5m", 1, "lifetime_warnings:",
-       "expected a list of durations like [5m, 1m], got \"5m\""},
+      {"lifetime_warnings: 5m", 1,
+       "lifetime_warnings:", "expected a list of durations like [5m, 1m], got \"5m\""},
       {"lifetime_warnings: [5m, soon]", 1, "lifetime_warnings:", "soon"},
       {"lifetime_command_interval: 10", 1, "lifetime_command_interval:", "a number needs a unit"},
   };
@@ -339,16 +358,16 @@ TEST(LoadConfig, WrongTypesAreErrors) {
 
 TEST(LoadConfig, OutOfRangeValuesNameTheRange) {
   const ErrorCase cases[] = {
-      {"heartbeat: {liveness: 0}", 1, "heartbeat.liveness:",
-       "expected a whole number from 1 to 4294967295, got 0"},
+      {"heartbeat: {liveness: 0}", 1,
+       "heartbeat.liveness:", "expected a whole number from 1 to 4294967295, got 0"},
       {"heartbeat: {liveness: 4294967296}", 1, "heartbeat.liveness:", "from 1 to 4294967295"},
-      {"heartbeat: {interval: 0s}", 1, "heartbeat.interval:",
-       "expected a duration of at least 1ms, got 0s"},
+      {"heartbeat: {interval: 0s}", 1,
+       "heartbeat.interval:", "expected a duration of at least 1ms, got 0s"},
       {"timeouts: {handshake: 0}", 1, "timeouts.handshake:", "a duration of at least 1ms"},
-      {"limits: {max_connections: 0}", 1, "limits.max_connections:",
-       "expected a whole number of at least 1, got 0"},
-      {"limits: {max_message_size: 10}", 1, "limits.max_message_size:",
-       "expected a size of at least 64B, got 10"},
+      {"limits: {max_connections: 0}", 1,
+       "limits.max_connections:", "expected a whole number of at least 1, got 0"},
+      {"limits: {max_message_size: 10}", 1,
+       "limits.max_message_size:", "expected a size of at least 64B, got 10"},
       {"limits: {send_queue: 0}", 1, "limits.send_queue:", "from 1 to 2147483647"},
       {"limits: {send_queue: 3000000000}", 1, "limits.send_queue:", "from 1 to 2147483647"},
       {"linger: 5s", 1, "linger:", "expected a duration from 0s to 1s, got 5s"},
@@ -362,11 +381,11 @@ TEST(LoadConfig, OutOfRangeValuesNameTheRange) {
 
 TEST(LoadConfig, EnumsListTheChoicesAndSuggest) {
   const ErrorCase cases[] = {
-      {"role: pvserver", 1, "role:",
-       "expected one of server, data-server, render-server, client, got \"pvserver\""},
+      {"role: pvserver", 1,
+       "role:", "expected one of server, data-server, render-server, client, got \"pvserver\""},
       {"mode: foward", 1, "mode:", "got \"foward\" (did you mean 'forward'?)"},
-      {"log:\n  level: verbose\n", 2, "log.level:",
-       "expected one of trace, debug, info, warn, error, off"},
+      {"log:\n  level: verbose\n", 2,
+       "log.level:", "expected one of trace, debug, info, warn, error, off"},
       {"log: {format: xml}", 1, "log.format:", "expected one of text, json, got \"xml\""},
       {"log: {level: warning}", 1, "log.level:", "did you mean 'warn'?"},
   };
@@ -429,14 +448,50 @@ TEST(LoadConfigFile, ReadsAFile) {
   EXPECT_EQ(options->listen, "tcp://127.0.0.1:0");
 }
 
+// The README's CURVE example and the systemd unit name key files beside the YAML
+// file: they must work whatever the current directory is.
+TEST(LoadConfigFile, RelativePathsNameFilesBesideTheFile) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/etc/keys");
+  dir.Write("etc/keys/server.pub", "unused\n");
+  const std::string key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+  const std::string path = dir.Write("etc/server.yaml",
+                                     "connection_file: run/viz.json\n"
+                                     "security:\n"
+                                     "  curve:\n"
+                                     "    secret_key_file: keys/server.key\n"
+                                     "    authorized_keys_dir: ../authorized\n"
+                                     "    server_public_key: keys/server.pub\n"
+                                     "    render_server_public_key: \"" +
+                                         key + "\"\n");
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  std::filesystem::current_path("/");  // anywhere but the file's folder
+  Result<Options> options = LoadConfig(path);
+  std::filesystem::current_path(cwd);
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  const CurveOptions& curve = options->security.curve;
+  EXPECT_EQ(curve.secret_key_file, dir.path() + "/etc/keys/server.key");
+  EXPECT_EQ(curve.authorized_keys_dir, dir.path() + "/authorized");
+  EXPECT_EQ(curve.server_public_key, dir.path() + "/etc/keys/server.pub");
+  EXPECT_EQ(curve.render_server_public_key, key);  // a key, not a file: as it was
+  EXPECT_EQ(options->connection_file, dir.path() + "/etc/run/viz.json");
+  // A relative path to the file itself works too, from its own folder's parent.
+  std::filesystem::current_path(dir.path());
+  Result<Options> relative = LoadConfig("etc/server.yaml");
+  std::filesystem::current_path(cwd);
+  ASSERT_TRUE(relative.ok()) << relative.status().ToString();
+  EXPECT_EQ(relative->security.curve.secret_key_file, dir.path() + "/etc/keys/server.key");
+}
+
 TEST(LoadConfigFile, ErrorsNameThePathAsGiven) {
   TempDir dir;
   std::string path = dir.Write("server.yaml", "name: x\n\n\n\n\n\nheartbeat: {interval: fast}\n");
   Result<Options> options = LoadConfig(path);
   ASSERT_FALSE(options.ok());
   EXPECT_EQ(options.status().message(),
-            path + ":7: heartbeat.interval: expected a duration like 500ms, 2s or 5m, "
-                   "got \"fast\"");
+            path +
+                ":7: heartbeat.interval: expected a duration like 500ms, 2s or 5m, "
+                "got \"fast\"");
 }
 
 TEST(LoadConfigFile, MissingFileOrDirectory) {
@@ -494,15 +549,36 @@ Options Reloaded(const Options& options) {
 
 TEST(DumpConfig, ListsEveryKeyWithUnits) {
   std::string dump = DumpConfig(Options());
-  for (std::string_view line :
-       {"name: procmod", "role: server", "mode: forward", "multiple_connections: false",
-        "listen: tcp://127.0.0.1:11111", "client_url: \"\"", "server_url: \"\"",
-        "render_server_url: \"\"", "render_client: false", "broker_url: \"\"", "service: \"\"",
-        "connect_id: 0", "accept_connections: true", "interval: 1s", "liveness: 3",
-        "accept: 0s", "connect: 1m", "handshake: 5s", "session: 0s", "max_connections: 1024",
-        "max_message_size: 64MiB", "send_queue: 1000", "receive_queue: 1000", "endpoint: none",
-        "secret_key_file: \"\"", "authorized_keys_dir: \"\"", "server_public_key: \"\"",
-        "level: info", "format: text", "linger: 200ms"}) {
+  for (std::string_view line : {"name: procmod",
+                                "role: server",
+                                "mode: forward",
+                                "multiple_connections: false",
+                                "listen: tcp://127.0.0.1:11111",
+                                "client_url: \"\"",
+                                "server_url: \"\"",
+                                "render_server_url: \"\"",
+                                "render_client: false",
+                                "broker_url: \"\"",
+                                "service: \"\"",
+                                "connect_id: 0",
+                                "accept_connections: true",
+                                "interval: 1s",
+                                "liveness: 3",
+                                "accept: 0s",
+                                "connect: 1m",
+                                "handshake: 5s",
+                                "session: 0s",
+                                "max_connections: 1024",
+                                "max_message_size: 64MiB",
+                                "send_queue: 1000",
+                                "receive_queue: 1000",
+                                "endpoint: none",
+                                "secret_key_file: \"\"",
+                                "authorized_keys_dir: \"\"",
+                                "server_public_key: \"\"",
+                                "level: info",
+                                "format: text",
+                                "linger: 200ms"}) {
     EXPECT_THAT(dump, HasSubstr(std::string(line) + "\n")) << dump;
   }
 }
@@ -528,9 +604,9 @@ TEST(DumpConfig, RoundTripsAwkwardValues) {
   o.service = "line\nbreak";
   o.broker_url = "123";
   o.security.curve.server_public_key = "'\"{}[]&*!|>%@`";
-  o.heartbeat.interval = milliseconds(1500);   // no larger unit divides it
-  o.timeouts.connect = milliseconds(90'000);   // 90s, not 1.5m
-  o.limits.max_message_size = 1000;            // 1000B
+  o.heartbeat.interval = milliseconds(1500);  // no larger unit divides it
+  o.timeouts.connect = milliseconds(90'000);  // 90s, not 1.5m
+  o.limits.max_message_size = 1000;           // 1000B
   o.limits.max_connections = std::numeric_limits<size_t>::max();
   o.limits.send_queue = std::numeric_limits<int>::max();
   o.connect_id = 42;

@@ -1,8 +1,6 @@
 #include "cli_support.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 
 #include "procmod/config.h"
 #include "url.h"
@@ -16,8 +14,6 @@ constexpr std::string_view kExpectedUrl =
     "expected tcp://HOST:PORT, ipc://PATH or broker+tcp://HOST:PORT/SERVICE";
 // An AF_UNIX sun_path holds 108 bytes with its NUL.
 constexpr size_t kMaxIpcPath = 107;
-// Bare seconds beyond this are a typo, not a wish (and would overflow milliseconds).
-constexpr double kMaxSeconds = 1e9;
 
 Status BadUrl(std::string_view url, std::string_view why = kExpectedUrl) {
   return InvalidArgumentError("bad URL '" + std::string(url) + "': " + std::string(why));
@@ -75,20 +71,6 @@ Status CheckParaViewUrl(std::string_view url, UrlUse use) {
   return Status();
 }
 
-// Seconds with an optional fraction, as ping(8) -i and -W take them.
-std::optional<milliseconds> ParseSeconds(std::string_view text) {
-  if (text.empty() || text.find_first_not_of("0123456789.") != std::string_view::npos ||
-      std::count(text.begin(), text.end(), '.') > 1 || text == ".") {
-    return std::nullopt;
-  }
-  double seconds = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (error != std::errc() || end != text.data() + text.size() || seconds > kMaxSeconds) {
-    return std::nullopt;
-  }
-  return milliseconds(std::llround(seconds * 1000));
-}
-
 }  // namespace
 
 Status CheckUrl(std::string_view url, UrlUse use) {
@@ -119,38 +101,22 @@ Status CheckUrl(std::string_view url, UrlUse use) {
   return BadUrl(url);
 }
 
-Result<milliseconds> ParseTime(std::string_view text) {
-  if (std::optional<milliseconds> seconds = ParseSeconds(text)) return *seconds;
-  Result<milliseconds> duration = ParseDuration(text);
-  if (duration.ok()) return duration;
-  return InvalidArgumentError("expected seconds (2, 0.2) or a duration (200ms, 1s, 5m), got '" +
-                              std::string(text) + "'");
-}
-
-std::string FormatDuration(milliseconds duration) {
-  const auto ms = duration.count();
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
 Failure DescribeConnectFailure(const Status& status, std::string_view url, UrlUse use,
                                milliseconds timeout) {
+  const int exit_code = ExitCodeForConnectFailure(status);
   if (status.pmp_code() != 0) {
     // The library's message already reads "URL refused the connection: REASON".
-    return {kExitDenied,
+    return {exit_code,
             std::string(status.message()) + " (" + std::to_string(status.pmp_code()) + ")"};
-  }
-  if (status.IsPermissionDenied()) {  // the CURVE handshake failed; the line says why
-    return {kExitDenied, std::string(status.message())};
   }
   if (status.IsDeadlineExceeded()) {
     const std::string within = " within " + FormatDuration(timeout);
-    return {kExitUnreachable, use == UrlUse::kConnect
-                                  ? "could not reach " + std::string(url) + within
-                                  : "no server connected to " + std::string(url) + within};
+    return {exit_code, use == UrlUse::kConnect
+                           ? "could not reach " + std::string(url) + within
+                           : "no server connected to " + std::string(url) + within};
   }
-  if (status.IsInvalidArgument()) return {kExitUsage, std::string(status.message())};
-  return {kExitUnreachable, std::string(status.message())};
+  // A refused CURVE handshake, a bad argument, a refused connection: the line says it.
+  return {exit_code, std::string(status.message())};
 }
 
 }  // namespace procmod::cli

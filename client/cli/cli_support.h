@@ -1,5 +1,5 @@
-// cli_support.h: the pure pieces of the procmod CLI: exit codes, URL checks, time
-// flags, and how a failed connection is told to the user. No sockets, no I/O, so
+// cli_support.h: the pure pieces of the procmod CLI: URL checks and how a failed
+// connection is told to the user. No sockets, no I/O, so
 // test/cli/ping_stats_test.cc covers them without a server.
 #ifndef PROCMOD_CLI_CLI_SUPPORT_H_
 #define PROCMOD_CLI_CLI_SUPPORT_H_
@@ -8,18 +8,11 @@
 #include <string>
 #include <string_view>
 
+#include "procmod/exit_codes.h"  // kExitOk, ... for every command
 #include "procmod/result.h"
 #include "procmod/status.h"
 
 namespace procmod::cli {
-
-// The daemons' exit codes (DESIGN §4), plus 1 for lost pings as ping(8) has it.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitLost = 1;         // ping: some replies never came
-inline constexpr int kExitUsage = 2;        // bad flags or URL
-inline constexpr int kExitPeerLost = 3;     // the server went away mid-session
-inline constexpr int kExitUnreachable = 4;  // could not reach / nobody came in time
-inline constexpr int kExitDenied = 5;       // DENY (403, 409, 426, 503) or refused method
 
 // Where a URL is used: dialing a server needs a real port; binding may ask for 0.
 enum class UrlUse { kConnect, kListen };
@@ -30,13 +23,6 @@ enum class UrlUse { kConnect, kListen };
 // ZeroMQ sees it: its own error ("Invalid argument") does not say what was expected,
 // and it accepts tcp://host silently, never connecting.
 Status CheckUrl(std::string_view url, UrlUse use);
-
-// A time flag the way ping(8) takes one: a bare number is seconds and may have a
-// fraction ("0.2", "2"); otherwise a duration with a unit ("200ms", "1s", "5m").
-Result<std::chrono::milliseconds> ParseTime(std::string_view text);
-
-// "10s" for whole seconds, else "500ms": the syntax ParseTime reads back.
-std::string FormatDuration(std::chrono::milliseconds duration);
 
 // One line for the user and the exit code for it.
 struct Failure {

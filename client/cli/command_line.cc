@@ -7,13 +7,17 @@
 
 #include "cli_support.h"
 #include "procmod/config.h"
-#include "procmod/process_module.h"  // ProtocolVersion
+#include "tool_cli.h"
 
 namespace procmod::cli {
 namespace {
 
 // The library's default limits.max_message_size: a bigger ping could not come back.
 constexpr uint64_t kMaxPingSize = 64 * 1024 * 1024;
+// ping -i 0 floods, as ping(8)'s; -W 0 would never wait; more than a day is a typo.
+constexpr std::chrono::milliseconds kMinInterval{0};
+constexpr std::chrono::milliseconds kMinWait{1};
+constexpr std::chrono::milliseconds kMaxWait = std::chrono::hours(24);
 
 constexpr const char* kDescription =
     "procmod - talk to a procmod server from the shell\n\n"
@@ -43,16 +47,18 @@ URLS
   server wrote (procmod-server --connection-file).
 
 TIMES
-  -i, -W and --timeout take seconds (2, 0.2) or a duration (200ms, 1s, 5m).
+  -i, -W and --connect-timeout take seconds (2, 0.2) or a duration (200ms, 1.5s,
+  5m). A wait of more than 2 s is reported on stderr as it goes.
 
-EXIT STATUS
+EXIT STATUS (the same for every procmod tool)
   0  success: every ping answered, or the command done
   1  ping: some requests got no reply
   2  bad flags or URL, or the peer is not a server
   3  the server went away during the session
-  4  could not reach the server (or no server dialed in) within --timeout
-  5  refused: DENY (403 connect-id, 409 busy, 426 version, 503 full), or the
-     server answered ping with an error
+  4  could not reach the server: connection refused, or nothing answered (or no
+     server dialed in) within --connect-timeout
+  5  refused: DENY (403 connect-id, 409 busy, 426 version, 503 full), a CURVE
+     handshake the server refused, or the server answered ping with an error
 
 EXAMPLES
   procmod ping tcp://127.0.0.1:11111                 4 pings, one a second
@@ -60,13 +66,13 @@ EXAMPLES
   procmod connect tcp://127.0.0.1:11111              who answers there
   procmod connect cdsrs://viz-1/viz-2                a data and a render server
   procmod ping --connection-file /scratch/job42/viz.json
-  procmod wait --listen tcp://0.0.0.0:11111 --timeout 5m
+  procmod wait --listen tcp://0.0.0.0:11111 --connect-timeout 5m
   procmod send tcp://127.0.0.1:11111 --channel broadcast 'hello, everyone'
   procmod keygen --out ~/.procmod viz-1               viz-1.key and viz-1.pub
   procmod --connect-id 42 --name alice ping tcp://127.0.0.1:11111
 
 SEE ALSO
-  procmod-server(1), procmod-monitor(1), ping(8); docs/CLI.md
+  procmod-server(1), procmod-monitor(1), procmod-broker(1), ping(8); docs/CLI.md
 )";
 
 constexpr const char* kPingFooter = R"(
@@ -88,7 +94,7 @@ OUTPUT
     name:     viz-1
     role:     server
     session:  5f1e0c3a9b2d4e67
-    version:  1.0
+    version:  1.1
     software: procmod 0.1.0
   said BYE
 )";
@@ -118,7 +124,7 @@ OUTPUT
 
 // Flags as typed; turned into GlobalFlags/PingFlags once CLI11 is done.
 struct Texts {
-  std::string timeout = "10s";
+  std::string connect_timeout = "10s";
   std::string interval = "1s";
   std::string wait = "2s";
   std::string size = "56";
@@ -129,10 +135,17 @@ void DefineGlobal(CLI::App& app, GlobalFlags& g, Texts& t) {
       ->type_name("NAME")
       ->capture_default_str();
   app.add_option("--connect-id", g.connect_id, "must match the server's --connect-id")
-      ->type_name("N");
-  app.add_option("--timeout", t.timeout, "how long connecting (or wait) may take; 0 = no limit")
+      ->type_name("N")
+      ->check(tool::WholeNumber(0));
+  app.add_option("--connect-timeout", t.connect_timeout,
+                 "how long connecting (or wait) may take; 0 = no limit")
       ->type_name("TIME")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tool::Duration(tool::BareNumber::kSeconds));
+  // Its name before 0.2, hidden: the server's --timeout is the session's length.
+  app.add_option("--timeout", t.connect_timeout)
+      ->group("")
+      ->check(tool::Duration(tool::BareNumber::kSeconds));
   app.add_option("--key", g.curve.secret_key_file, "CURVE: our secret key file (procmod keygen)")
       ->type_name("FILE");
   app.add_option("--server-key", g.curve.server_public_key,
@@ -162,13 +175,16 @@ void DefinePing(CLI::App& app, CommandLine& c, Texts& t) {
   AddConnectionFile(*ping, c);
   ping->add_option("-c,--count", c.ping.count, "requests to send; 0 = until Ctrl-C")
       ->type_name("COUNT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tool::WholeNumber(0));
   ping->add_option("-i,--interval", t.interval, "time from one request to the next")
       ->type_name("INTERVAL")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tool::Duration(tool::BareNumber::kSeconds, kMinInterval, kMaxWait));
   ping->add_option("-W,--wait", t.wait, "how long to wait for each reply")
       ->type_name("TIMEOUT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tool::Duration(tool::BareNumber::kSeconds, kMinWait, kMaxWait));
   ping->add_option("-s,--size", t.size, "payload bytes per request (56, 4KiB, ...)")
       ->type_name("BYTES")
       ->capture_default_str();
@@ -198,9 +214,11 @@ void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
   wait->add_option("--listen", c.url, "where to listen; port 0 = any free port")
       ->type_name("URL")
       ->required();
-  // The global --timeout, listed here too because it is what wait waits.
-  wait->add_option("--timeout", t.timeout, "how long to wait for a server; 0 = no limit")
-      ->type_name("TIME");
+  // The global --connect-timeout, listed here too because it is what wait waits.
+  wait->add_option("--connect-timeout", t.connect_timeout,
+                   "how long to wait for a server; 0 = no limit")
+      ->type_name("TIME")
+      ->check(tool::Duration(tool::BareNumber::kSeconds));
   wait->callback([&c] { c.command = Command::kWait; });
 
   CLI::App* send = app.add_subcommand("send", "send one DATA message, say BYE");
@@ -222,21 +240,10 @@ void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
   keygen->callback([&c] { c.command = Command::kKeygen; });
 }
 
-// "procmod: FLAG: WHY", exit 2.
-int BadFlag(const std::string& flag, const Status& why) {
-  std::fprintf(stderr, "procmod: %s: %s\n", flag.c_str(), std::string(why.message()).c_str());
-  return kExitUsage;
-}
-
-// "procmod: WHY (see procmod --help)", exit 2: the shape of CLI11's own usage errors.
-int Usage(const std::string& why) {
-  std::fprintf(stderr, "procmod: %s (see procmod --help)\n", why.c_str());
-  return kExitUsage;
-}
-
 // ping, connect, send: exactly one of URL and --connection-file. With the file,
 // send's one positional is its TEXT, which CLI11 took for the URL.
 std::optional<int> CheckTarget(const CLI::App& app, CommandLine& c) {
+  auto usage = [&app](std::string_view why) { return tool::UsageError(app, why); };
   const char* name = c.command == Command::kPing      ? "ping"
                      : c.command == Command::kConnect ? "connect"
                      : c.command == Command::kSend    ? "send"
@@ -245,7 +252,7 @@ std::optional<int> CheckTarget(const CLI::App& app, CommandLine& c) {
   const CLI::App* command = app.get_subcommand(name);
   bool has_url = command->count("URL") > 0;
   const bool has_file = command->count("--connection-file") > 0;
-  if (has_file && c.connection_file.empty()) return Usage("--connection-file: the path is empty");
+  if (has_file && c.connection_file.empty()) return usage("--connection-file: the path is empty");
   if (c.command == Command::kSend) {
     bool has_text = command->count("TEXT") > 0;
     if (has_file && has_url && !has_text) {
@@ -254,31 +261,27 @@ std::optional<int> CheckTarget(const CLI::App& app, CommandLine& c) {
       has_url = false;
       has_text = true;
     }
-    if (!has_text && (has_url || has_file)) return Usage("TEXT is required");
+    if (!has_text && (has_url || has_file)) return usage("TEXT is required");
   }
-  if (has_url && has_file) return Usage("give the server's URL or --connection-file, not both");
-  if (!has_url && !has_file) return Usage("URL or --connection-file is required");
+  if (has_url && has_file) return usage("give the server's URL or --connection-file, not both");
+  if (!has_url && !has_file) return usage("URL or --connection-file is required");
   return std::nullopt;
 }
 
-// Converts the texts; an exit code when one is bad.
-std::optional<int> ApplyTexts(const Texts& t, CommandLine& c) {
-  Result<std::chrono::milliseconds> timeout = ParseTime(t.timeout);
-  if (!timeout.ok()) return BadFlag("--timeout", timeout.status());
-  c.global.timeout = *timeout;
+// Converts the texts, which the validators checked; an exit code when one is bad.
+std::optional<int> ApplyTexts(const CLI::App& app, const Texts& t, CommandLine& c) {
+  using tool::BareNumber;
+  c.global.timeout = *tool::ParseDurationFlag(t.connect_timeout, BareNumber::kSeconds);
   if (c.command != Command::kPing) return std::nullopt;
-  Result<std::chrono::milliseconds> interval = ParseTime(t.interval);
-  if (!interval.ok()) return BadFlag("-i", interval.status());
-  c.ping.interval = *interval;
-  Result<std::chrono::milliseconds> wait = ParseTime(t.wait);
-  if (!wait.ok()) return BadFlag("-W", wait.status());
-  if (wait->count() <= 0) return BadFlag("-W", InvalidArgumentError("must be more than 0"));
-  c.ping.wait = *wait;
+  c.ping.interval = *tool::ParseDurationFlag(t.interval, BareNumber::kSeconds);
+  c.ping.wait = *tool::ParseDurationFlag(t.wait, BareNumber::kSeconds);
   Result<uint64_t> size = ParseSize(t.size);
-  if (!size.ok()) return BadFlag("--size", size.status());
+  if (!size.ok()) return tool::UsageError(app, "--size: " + std::string(size.status().message()));
   if (*size > kMaxPingSize) {
-    return BadFlag("--size", InvalidArgumentError("at most 64MiB, the largest frame a "
-                                                  "server takes by default"));
+    return tool::UsageError(app,
+                            "--size: at most 64MiB, the largest frame a server takes by "
+                            "default, got '" +
+                                t.size + "'");
   }
   c.ping.size = static_cast<size_t>(*size);
   return std::nullopt;
@@ -288,13 +291,7 @@ std::optional<int> ApplyTexts(const Texts& t, CommandLine& c) {
 
 CommandLine ParseCommandLine(int argc, char** argv) {
   CLI::App app(kDescription, "procmod");
-  app.set_version_flag("-V,--version", "procmod " PROCMOD_VERSION " (protocol PMP/" +
-                                           std::string(ProcessModule::ProtocolVersion()) + ")");
-  app.get_formatter()->column_width(36);
-  // One line, as every other failure: CLI11's default adds a second.
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return std::string("procmod: ") + e.what() + " (see procmod --help)\n";
-  });
+  tool::SetUp(app, 36);
   app.fallthrough();  // global options after the command too; set before subcommands
   app.require_subcommand(1);
 
@@ -304,15 +301,9 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   DefinePing(app, c, texts);
   DefineOthers(app, c, texts);
   app.footer(kFooter);  // after the subcommands, which would inherit it
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // help and version to stdout, errors to stderr
-    c.exit_code = rc == 0 ? kExitOk : kExitUsage;
-    return c;
-  }
+  if ((c.exit_code = tool::Parse(app, argc, argv))) return c;
   c.exit_code = CheckTarget(app, c);
-  if (!c.exit_code) c.exit_code = ApplyTexts(texts, c);
+  if (!c.exit_code) c.exit_code = ApplyTexts(app, texts, c);
   return c;
 }
 

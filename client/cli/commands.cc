@@ -6,12 +6,14 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <thread>
 
 #include "cli_support.h"
 #include "interrupt.h"
 #include "keygen.h"
 #include "ping_stats.h"
 #include "procmod/client.h"
+#include "procmod/config.h"  // FormatDuration
 #include "procmod/connection_file.h"
 #include "procmod/logging.h"
 
@@ -27,6 +29,44 @@ void PrintLine(const std::string& line) {
   std::fputc('\n', stdout);
   std::fflush(stdout);
 }
+
+// Says on stderr, after 2 s and then every 5 s, that a wait goes on: in front of a
+// silent terminal, a slow network and a hang look the same.
+class WaitNotice {
+ public:
+  // `what`: "no answer yet from URL"; `limit`: when the wait gives up, 0 = never.
+  WaitNotice(std::string what, milliseconds limit)
+      : thread_([this, what = std::move(what), limit] { Run(what, limit); }) {}
+  ~WaitNotice() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  WaitNotice(const WaitNotice&) = delete;
+  WaitNotice& operator=(const WaitNotice&) = delete;
+
+ private:
+  void Run(const std::string& what, milliseconds limit) {
+    const Clock::time_point start = Clock::now();
+    Clock::time_point next = start + std::chrono::seconds(2);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_until(lock, next, [this] { return done_; })) {
+      const auto waited = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start);
+      const std::string of = limit.count() > 0 ? " of " + FormatDuration(limit) : "";
+      std::fprintf(stderr, "procmod: %s (%s%s; Ctrl-C to stop)\n", what.c_str(),
+                   FormatDuration(waited).c_str(), of.c_str());
+      next += std::chrono::seconds(5);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: it uses the members above
+};
 
 int Fail(const Failure& failure) {
   std::fprintf(stderr, "procmod: %s\n", failure.message.c_str());
@@ -61,7 +101,10 @@ Opened Open(const std::string& url, const GlobalFlags& global) {
     return {nullptr, Fail({kExitUsage, std::string(s.message())})};
   }
   SetUpLogging(global);
-  Result<std::unique_ptr<Client>> client = Client::Connect(url, MakeOptions(global));
+  Result<std::unique_ptr<Client>> client = [&] {
+    WaitNotice notice("no answer yet from " + url, global.timeout);
+    return Client::Connect(url, MakeOptions(global));
+  }();
   if (!client.ok()) {
     return {nullptr,
             Fail(DescribeConnectFailure(client.status(), url, UrlUse::kConnect, global.timeout))};
@@ -209,7 +252,7 @@ class Pinger {
   }
 
   int ExitCode() {
-    if (error_.ok()) return stats_.received() == stats_.sent() ? kExitOk : kExitLost;
+    if (error_.ok()) return stats_.received() == stats_.sent() ? kExitOk : kExitFailed;
     if (error_.pmp_code() != 0) {
       return Fail({kExitDenied, flags_.url + " answered ping with " +
                                     std::to_string(error_.pmp_code()) + ": " +
@@ -275,14 +318,17 @@ int Wait(const GlobalFlags& global, const std::string& listen_url) {
   const bool pair = listen_url.starts_with("cdsrsrc://");
   std::string endpoint = listen_url;  // the bound one, port 0 resolved, once known
   int bound = 0;
-  Result<std::unique_ptr<Client>> client = Client::WaitForServer(
-      listen_url, MakeOptions(global), [&endpoint, &bound, pair](const std::string& at) {
-        if (++bound == 1) endpoint = at;
-        const char* whom = !pair        ? ""
-                           : bound == 1 ? " for the data server"
-                                        : " for the render server";
-        PrintLine("listening on " + at + whom);
-      });
+  Result<std::unique_ptr<Client>> client = [&] {
+    WaitNotice notice("no server has dialed in yet", global.timeout);
+    return Client::WaitForServer(listen_url, MakeOptions(global),
+                                 [&endpoint, &bound, pair](const std::string& at) {
+                                   if (++bound == 1) endpoint = at;
+                                   const char* whom = !pair        ? ""
+                                                      : bound == 1 ? " for the data server"
+                                                                   : " for the render server";
+                                   PrintLine("listening on " + at + whom);
+                                 });
+  }();
   if (!client.ok()) {
     // The library's line says which of the two did not come.
     if (pair && client.status().IsDeadlineExceeded()) {

@@ -1,6 +1,5 @@
 #include "command_line.h"
 
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -8,6 +7,7 @@
 
 #include "procmod/config.h"
 #include "procmod/result.h"
+#include "tool_cli.h"
 
 namespace procmod::monitor {
 namespace {
@@ -22,28 +22,59 @@ constexpr const char* kDescription =
     "the monitor never becomes a peer itself and does not appear in its own list.\n"
     "Options may come before or after the command.";
 
+constexpr const char* kListFooter = R"HELP(
+OUTPUT
+  One line per live connection: SESSION NAME ROLE ADDRESS STATE MASTER CONNECTED
+  IDLE PING-RTT MSGS(in/out) BYTES(in/out), in human units (3m12s, 850us, 1.2KiB).
+  MASTER marks the collaboration master. PING-RTT is the round trip of the last
+  heartbeat PING; PINGs only cross a link that was idle for a heartbeat interval,
+  so a peer busy all the time shows "-". With no peers: the header and
+  "(no connections)".
+
+  --json prints the admin endpoint's connections.list as a JSON array, one object
+  per peer (session, name, role, address, state, master, incoming, version,
+  software, connected_ms, idle_ms, rtt_us, msgs_in, msgs_out, bytes_in, bytes_out,
+  dropped).
+
+  --watch redraws every SECONDS until Ctrl-C: in place on a terminal, otherwise one
+  snapshot after another, a blank line apart. An admin endpoint that stops
+  answering is reported in the frame and asked again next time.
+
+EXAMPLES
+  procmod-monitor list                          peers of the server named "procmod"
+  procmod-monitor --name viz-1 list --watch 1   a live view of server viz-1
+  procmod-monitor list --json | jq -r '.[].name'
+)HELP";
+
+constexpr const char* kInfoFooter = R"HELP(
+OUTPUT
+  The process: name, role, mode, multi, listen and admin endpoints, pid, uptime,
+  whether it accepts new peers, how many it has, heartbeat, protocol, software.
+  --json prints process.info as a JSON object.
+)HELP";
+
+constexpr const char* kServicesFooter = R"HELP(
+OUTPUT
+  A procmod-broker's services (services.list): each service, its server's session,
+  name and role, multi, and the sessions of the clients it relays. Exit 1 when the
+  process is not a broker.
+)HELP";
+
+constexpr const char* kKickFooter = R"HELP(
+  Ends one session (connections.close): the peer gets BYE "closed by the
+  administrator" and its client reports it so. Prints "closed session SESSION";
+  exit 1 when there is no such session.
+
+EXAMPLES
+  procmod-monitor kick 5f1e0c3a9b2d4e67
+)HELP";
+
 constexpr const char* kFooter = R"HELP(
-COMMANDS
-  list [--json] [--watch SECONDS]
-      One line per live connection: SESSION NAME ROLE ADDRESS STATE MASTER
-      CONNECTED IDLE RTT MSGS(in/out) BYTES(in/out), in human units (3m12s, 850us,
-      1.2KiB). MASTER marks the collaboration master. With no peers: the header and
-      "(no connections)". --json prints the admin endpoint's connections.list as a
-      JSON array, one object per peer (session, name, role, address, state, master,
-      incoming, version, software, connected_ms, idle_ms, rtt_us, msgs_in, msgs_out,
-      bytes_in, bytes_out, dropped). --watch redraws every SECONDS until Ctrl-C: in
-      place on a terminal, otherwise one snapshot after another, a blank line apart.
-      While watching, an admin endpoint that stops answering is reported in the frame
-      and asked again next time.
-  info [--json]
-      The process: name, role, mode, multi, listen and admin endpoints, pid, uptime,
-      whether it accepts new peers, how many it has, heartbeat, protocol, software.
-  services [--json]
-      A procmod-broker's services (services.list): each service, its server's
-      session, name and role, multi, and the sessions of the clients it relays.
-  kick SESSION
-      Ends one session (connections.close): the peer gets BYE "closed by the
-      administrator". Prints "closed session SESSION".
+COMMANDS (procmod-monitor COMMAND --help for each one's output)
+  list [--json] [--watch SECONDS]   the live connections, one line each
+  info [--json]                     what the process is and how it is set up
+  services [--json]                 a procmod-broker's services and their clients
+  kick SESSION                      end one session
 
 ENDPOINT
   --admin ENDPOINT, else --name NAME (ipc:///tmp/procmod-NAME.admin), else
@@ -53,11 +84,12 @@ ENDPOINT
 ENVIRONMENT
   PROCMOD_ADMIN          the admin endpoint when neither --admin nor --name is given
 
-EXIT STATUS
+EXIT STATUS (the same for every procmod tool)
   0  success (list, info, kick done; --watch ended by Ctrl-C)
   1  the admin endpoint answered with an error (kick: no such session)
   2  bad flags or a malformed endpoint
-  4  no answer within --timeout, or what answered is not an admin endpoint
+  4  no answer within --reply-timeout, or what answered is not an admin endpoint
+  5  the process refused our CURVE handshake (--key, --server-key)
 
 EXAMPLES
   procmod-monitor list                          peers of the server named "procmod"
@@ -67,32 +99,15 @@ EXAMPLES
   procmod-monitor kick 5f1e0c3a9b2d4e67         end that session
 
 SEE ALSO
-  procmod-server(1), docs/MONITOR.md, docs/SERVER.md (admin endpoint)
+  procmod-server(1), procmod-broker(1), procmod(1); docs/MONITOR.md
 )HELP";
 
 struct Flags {
-  std::string admin, name, timeout = "2s", session, key, server_key;
-  double watch = 0;
+  std::string admin, name, timeout = "2s", session, key, server_key, watch;
   bool json = false;
 };
 
-// --timeout: a duration with a unit (500ms, 2s, 1m) or a plain number of seconds
-// (0.5, 3), since that is what people type for a CLI timeout.
-Result<milliseconds> ParseTimeout(const std::string& text) {
-  char* end = nullptr;
-  const double seconds = std::strtod(text.c_str(), &end);
-  Result<milliseconds> parsed =
-      !text.empty() && *end == '\0' && std::isfinite(seconds) && seconds < 1e9
-          ? Result<milliseconds>(milliseconds(std::llround(seconds * 1000)))
-          : ParseDuration(text);
-  if (!parsed.ok() || parsed->count() <= 0) {
-    return InvalidArgumentError(
-        "--timeout: expected a duration like 500ms or 2s, or "
-        "seconds, above zero; got '" +
-        text + "'");
-  }
-  return parsed;
-}
+constexpr milliseconds kMaxWatch = std::chrono::hours(24);
 
 void DefineGlobalFlags(CLI::App& app, Flags& f) {
   // --admin and --name exclude each other; checked after parsing, because CLI11's
@@ -101,8 +116,13 @@ void DefineGlobalFlags(CLI::App& app, Flags& f) {
       ->type_name("ENDPOINT");
   app.add_option("-n,--name", f.name, "shortcut for --admin ipc:///tmp/procmod-NAME.admin")
       ->type_name("NAME");
-  app.add_option("-t,--timeout", f.timeout, "how long to wait for an answer (default 2s)")
-      ->type_name("TIME");
+  const CLI::Validator timeout =
+      tool::Duration(tool::BareNumber::kSeconds, milliseconds(1), kMaxWatch);
+  app.add_option("-t,--reply-timeout", f.timeout, "how long to wait for an answer (default 2s)")
+      ->type_name("TIME")
+      ->check(timeout);
+  // Its name before 0.2, hidden: the server's --timeout is the session's length.
+  app.add_option("--timeout", f.timeout)->group("")->check(timeout);
   app.add_option("--key", f.key,
                  "CURVE: our secret key file (procmod keygen), for a tcp:// admin "
                  "endpoint of a process with CURVE on")
@@ -113,22 +133,20 @@ void DefineGlobalFlags(CLI::App& app, Flags& f) {
 
 void DefineCommands(CLI::App& app, Flags& f) {
   CLI::App* list = app.add_subcommand("list", "table of live connections (like ss)");
+  list->footer(kListFooter);
   list->add_flag("--json", f.json, "print connections.list as a JSON array");
-  list->add_option("-w,--watch", f.watch, "redraw every SECONDS until Ctrl-C (e.g. 0.5)")
+  list->add_option("-w,--watch", f.watch, "redraw every SECONDS until Ctrl-C (0.5, 2s)")
       ->type_name("SECONDS")
-      ->check(CLI::Validator(
-          [](const std::string& text) {
-            const double seconds = std::strtod(text.c_str(), nullptr);
-            return seconds > 0 && seconds <= 86400 ? std::string()
-                                                   : "expected seconds above 0, e.g. 0.5";
-          },
-          "", "SECONDS"));
+      ->check(tool::Duration(tool::BareNumber::kSeconds, milliseconds(1), kMaxWatch));
   CLI::App* info = app.add_subcommand("info", "what the process is and how it is set up");
+  info->footer(kInfoFooter);
   info->add_flag("--json", f.json, "print process.info as a JSON object");
   CLI::App* services =
       app.add_subcommand("services", "a broker's services: which clients are with which server");
+  services->footer(kServicesFooter);
   services->add_flag("--json", f.json, "print services.list as a JSON array");
   CLI::App* kick = app.add_subcommand("kick", "end one session (the peer gets BYE)");
+  kick->footer(kKickFooter);
   kick->add_option("SESSION", f.session, "the session id, as `list` shows it")->required();
 }
 
@@ -149,55 +167,38 @@ Command CommandOf(const CLI::App& app) {
   return Command::kList;
 }
 
-int UsageError(const std::string& message) {
-  std::fprintf(stderr, "procmod-monitor: %s\n", message.c_str());
-  return kExitUsage;
-}
-
 }  // namespace
 
 CommandLine ParseCommandLine(int argc, char** argv) {
   CLI::App app(kDescription, "procmod-monitor");
-  app.footer(kFooter);
-  app.set_version_flag("-V,--version", "procmod-monitor " PROCMOD_VERSION);
+  tool::SetUp(app, 30);
   app.require_subcommand(1);
   app.fallthrough();  // `list --admin X` as well as `--admin X list`
-  app.get_formatter()->column_width(30);
   Flags flags;
   DefineGlobalFlags(app, flags);
   DefineCommands(app, flags);
+  app.footer(kFooter);  // after the commands, which have their own
 
   CommandLine out;
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // help/version on stdout, errors on stderr
-    out.exit_code = rc == 0 ? kExitOk : kExitUsage;
-    return out;
-  }
-  Result<milliseconds> timeout = ParseTimeout(flags.timeout);
-  if (!timeout.ok()) {
-    out.exit_code = UsageError(std::string(timeout.status().message()));
-    return out;
-  }
+  if ((out.exit_code = tool::Parse(app, argc, argv))) return out;
   if (app.count("--admin") && app.count("--name")) {
-    out.exit_code = UsageError("give --admin or --name, not both");
+    out.exit_code = tool::UsageError(app, "give --admin or --name, not both");
     return out;
   }
   if (app.count("--admin") && flags.admin.empty()) {
-    out.exit_code = UsageError("--admin: the endpoint must not be empty");
+    out.exit_code = tool::UsageError(app, "--admin: the endpoint must not be empty");
     return out;
   }
   Invocation& inv = out.invocation;
   inv.command = CommandOf(app);
   inv.endpoint = ResolveEndpoint(flags);
-  inv.timeout = *timeout;
+  inv.timeout = *tool::ParseDurationFlag(flags.timeout, tool::BareNumber::kSeconds);
   inv.json = flags.json;
   inv.session = flags.session;
   inv.curve.secret_key_file = flags.key;
   inv.curve.server_public_key = flags.server_key;
-  if (flags.watch > 0) {
-    inv.watch = std::max(milliseconds(1), milliseconds(std::llround(flags.watch * 1000)));
+  if (!flags.watch.empty()) {
+    inv.watch = *tool::ParseDurationFlag(flags.watch, tool::BareNumber::kSeconds);
   }
   return out;
 }

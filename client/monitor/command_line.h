@@ -10,15 +10,10 @@
 #include <optional>
 #include <string>
 
+#include "procmod/exit_codes.h"  // 1: the endpoint answered no; 4: nothing answered
 #include "procmod/options.h"
 
 namespace procmod::monitor {
-
-// Exit codes, as docs/MONITOR.md and --help list them.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;    // the admin endpoint answered no (kick: no session)
-inline constexpr int kExitUsage = 2;     // bad flags or endpoint
-inline constexpr int kExitNoAnswer = 4;  // nothing (or no admin service) answered
 
 enum class Command { kList, kInfo, kKick, kServices };
 

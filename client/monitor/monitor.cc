@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "procmod/admin_client.h"
+#include "procmod/config.h"  // FormatDuration
 #include "table.h"
 
 namespace procmod::monitor {
@@ -35,23 +36,20 @@ Outcome Failure(int exit_code, std::string error) {
   return Outcome{.exit_code = exit_code, .error = std::move(error)};
 }
 
-// "2s" for whole seconds, else "750ms": the timeout as the user wrote it, roughly.
-std::string TimeoutText(milliseconds timeout) {
-  if (timeout.count() % 1000 == 0) return std::to_string(timeout.count() / 1000) + "s";
-  return std::to_string(timeout.count()) + "ms";
-}
-
 // AdminRequest's three "nobody (admin) answered" codes are exit 4; a malformed
-// endpoint is a bad flag (2); anything else is the endpoint saying no (1). A REPLY 400
+// endpoint is a bad flag (2); a refused CURVE handshake is 5, as in every tool;
+// anything else is the endpoint saying no (1). A REPLY 400
 // also maps to kInvalidArgument, but carries its PMP code, which a bad endpoint lacks.
 int ExitCodeFor(const Status& status) {
   switch (status.code()) {
     case StatusCode::kDeadlineExceeded:
     case StatusCode::kUnavailable:
     case StatusCode::kInternal:
-      return kExitNoAnswer;
+      return kExitUnreachable;
     case StatusCode::kInvalidArgument:
       return status.pmp_code() == 0 ? kExitUsage : kExitFailed;
+    case StatusCode::kPermissionDenied:  // a CURVE handshake the process refused
+      return status.pmp_code() == 0 ? kExitDenied : kExitFailed;
     default:
       return kExitFailed;
   }
@@ -59,9 +57,9 @@ int ExitCodeFor(const Status& status) {
 
 Outcome FailureFor(const Invocation& inv, const std::string& method, const Status& status) {
   if (status.IsDeadlineExceeded()) {
-    return Failure(kExitNoAnswer, "no answer from " + inv.endpoint + " within " +
-                                      TimeoutText(inv.timeout) +
-                                      " (is the server running? try --admin)");
+    return Failure(kExitUnreachable, "no answer from " + inv.endpoint + " within " +
+                                         FormatDuration(inv.timeout) +
+                                         " (is the server running? try --admin)");
   }
   const int code = ExitCodeFor(status);
   if (code == kExitFailed) {
@@ -174,7 +172,7 @@ std::string WatchHeader(const Invocation& inv) {
   const std::time_t now = std::time(nullptr);
   char clock[16];
   std::strftime(clock, sizeof clock, "%H:%M:%S", std::localtime(&now));
-  return "procmod-monitor list: " + inv.endpoint + ", every " + TimeoutText(*inv.watch) + ", " +
+  return "procmod-monitor list: " + inv.endpoint + ", every " + FormatDuration(*inv.watch) + ", " +
          clock + "\n\n";
 }
 

@@ -188,9 +188,9 @@ std::string ConnectionsTable(const json& peers) {
     return p.is_object() && p.contains("public_key") && p["public_key"].is_string() &&
            !p["public_key"].get<std::string>().empty();
   });
-  std::vector<std::string> header = {"SESSION", "NAME",         "ROLE",          "ADDRESS",
-                                     "STATE",   "MASTER",       "CONNECTED",     "IDLE",
-                                     "RTT",     "MSGS(in/out)", "BYTES(in/out)", "DROPPED"};
+  std::vector<std::string> header = {"SESSION",  "NAME",         "ROLE",          "ADDRESS",
+                                     "STATE",    "MASTER",       "CONNECTED",     "IDLE",
+                                     "PING-RTT", "MSGS(in/out)", "BYTES(in/out)", "DROPPED"};
   if (with_key) header.push_back("KEY");
   Table table(std::move(header));
   for (const json& peer : peers) {

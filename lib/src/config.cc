@@ -6,14 +6,16 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <memory>
-#include <numeric>
 #include <optional>
 #include <span>
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "did_you_mean.h"
 
 namespace procmod {
 namespace {
@@ -63,17 +65,42 @@ std::optional<uint64_t> ParseScaled(std::string_view text, std::span<const Unit>
   return std::nullopt;
 }
 
+// "<digits>.<digits><unit>", e.g. "1.5s" or "0.25m", in the unit's smallest part:
+// nullopt unless it comes to a whole number of them (so "0.0001s" is an error, not 0).
+std::optional<uint64_t> ParseDecimal(std::string_view text, std::span<const Unit> units,
+                                     uint64_t limit) {
+  const size_t dot = text.find('.');
+  if (dot == std::string_view::npos) return ParseScaled(text, units, limit);
+  const std::string_view fraction_and_unit = text.substr(dot + 1);
+  const size_t unit_at =
+      std::min(fraction_and_unit.find_first_not_of("0123456789"), fraction_and_unit.size());
+  const std::string_view fraction = fraction_and_unit.substr(0, unit_at);
+  const std::string_view unit = fraction_and_unit.substr(unit_at);
+  // Nine digits keep fraction * scale within 64 bits for every unit here.
+  if (fraction.empty() || fraction.size() > 9 || unit.empty()) return std::nullopt;
+  std::optional<uint64_t> whole =
+      ParseScaled(std::string(text.substr(0, dot)) + std::string(unit), units, limit);
+  if (!whole) return std::nullopt;
+  uint64_t digits = 0;
+  std::from_chars(fraction.data(), fraction.data() + fraction.size(), digits);
+  uint64_t scale = 0;
+  for (const Unit& u : units) {
+    if (u.name == unit) scale = u.scale;
+  }
+  uint64_t denominator = 1;
+  for (size_t i = 0; i < fraction.size(); ++i) denominator *= 10;
+  if (digits * scale % denominator != 0) return std::nullopt;
+  const uint64_t part = digits * scale / denominator;
+  if (*whole > limit - part) return std::nullopt;
+  return *whole + part;
+}
+
 // The value in the largest unit that divides it exactly: 1000 ms -> "1s".
 std::string FormatScaled(uint64_t value, std::span<const Unit> units) {
   for (const Unit& u : units) {
     if (value % u.scale == 0) return std::to_string(value / u.scale) + std::string(u.name);
   }
   return std::to_string(value);  // unreachable: the last unit has scale 1
-}
-
-std::string FormatDuration(milliseconds duration) {
-  if (duration.count() <= 0) return std::to_string(duration.count()) + "s";
-  return FormatScaled(static_cast<uint64_t>(duration.count()), kDurationUnits);
 }
 
 std::string FormatSize(uint64_t bytes) {
@@ -161,38 +188,6 @@ std::string WholeNumberRange(uint64_t min, uint64_t max) {
 std::string DurationRange(milliseconds min, milliseconds max) {
   if (max == milliseconds::max()) return "a duration of at least " + FormatDuration(min);
   return "a duration from " + FormatDuration(min) + " to " + FormatDuration(max);
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  std::iota(row.begin(), row.end(), size_t{0});
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// The candidate `word` most likely meant, or "": the closest one within edit distance
-// 2, or one that `word` starts (or is started by), when both have 3 or more letters.
-std::string_view Suggest(std::string_view word, std::span<const std::string_view> candidates) {
-  std::string_view best;
-  size_t best_distance = std::numeric_limits<size_t>::max();
-  for (std::string_view candidate : candidates) {
-    size_t distance = EditDistance(word, candidate);
-    bool prefix = std::min(word.size(), candidate.size()) >= 3 &&
-                  (candidate.starts_with(word) || word.starts_with(candidate));
-    if ((distance <= 2 || prefix) && distance < best_distance) {
-      best = candidate;
-      best_distance = distance;
-    }
-  }
-  return best;
 }
 
 // "server.yaml:7: text", or "server.yaml: text" when yaml-cpp knows no position.
@@ -634,16 +629,43 @@ void DumpMoreSections(YAML::Emitter& out, const Options& o) {
   Put(out, "linger", FormatDuration(o.linger));
 }
 
+// A file's relative paths name files beside it, as sshd_config's and a systemd
+// unit's do, so a configuration works from any current directory. A public key
+// option holds a key or a file: it is a path only when that file exists.
+void ResolvePathsAgainst(const std::filesystem::path& folder, Options& o) {
+  auto resolve = [&folder](std::string& path) {
+    if (path.empty() || std::filesystem::path(path).is_absolute()) return;
+    path = std::filesystem::absolute(folder / path).lexically_normal().string();
+  };
+  auto resolve_key = [&folder, &resolve](std::string& key_or_file) {
+    std::error_code error;
+    if (!key_or_file.empty() && std::filesystem::is_regular_file(folder / key_or_file, error)) {
+      resolve(key_or_file);
+    }
+  };
+  CurveOptions& curve = o.security.curve;
+  resolve(curve.secret_key_file);
+  resolve(curve.authorized_keys_dir);
+  resolve_key(curve.server_public_key);
+  resolve_key(curve.render_server_public_key);
+  resolve(o.connection_file);
+}
+
 }  // namespace
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   if (text == "0") return milliseconds(0);
   std::optional<uint64_t> ms =
-      ParseScaled(text, kDurationUnits, std::numeric_limits<milliseconds::rep>::max());
+      ParseDecimal(text, kDurationUnits, std::numeric_limits<milliseconds::rep>::max());
   if (ms) return milliseconds(static_cast<milliseconds::rep>(*ms));
   std::string message = Expected(kDurationLike, Quoted(text));
   if (AllDigits(text)) message += " (a number needs a unit)";
   return InvalidArgumentError(message);
+}
+
+std::string FormatDuration(milliseconds duration) {
+  if (duration.count() <= 0) return std::to_string(duration.count()) + "s";
+  return FormatScaled(static_cast<uint64_t>(duration.count()), kDurationUnits);
 }
 
 Result<uint64_t> ParseSize(std::string_view text) {
@@ -656,7 +678,9 @@ Result<uint64_t> ParseSize(std::string_view text) {
 Result<Options> LoadConfig(const std::string& path) {
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
-  return LoadConfigFromString(*text, path);
+  Result<Options> options = LoadConfigFromString(*text, path);
+  if (options.ok()) ResolvePathsAgainst(std::filesystem::path(path).parent_path(), *options);
+  return options;
 }
 
 Result<Options> LoadConfigFromString(std::string_view yaml, std::string_view source_name) {

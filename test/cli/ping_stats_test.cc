@@ -1,5 +1,5 @@
 // The pure pieces of the procmod CLI: ping statistics (ping_stats.h) and the URL,
-// time and failure helpers the commands build on (cli_support.h). No sockets.
+// failure helpers the commands build on (cli_support.h). No sockets.
 #include "ping_stats.h"
 
 #include <gtest/gtest.h>
@@ -110,35 +110,6 @@ TEST(CheckUrl, PortRangeDependsOnUse) {
   EXPECT_FALSE(CheckUrl("tcp://*:1", UrlUse::kConnect).ok());
   EXPECT_FALSE(CheckUrl("inproc://x", UrlUse::kConnect).ok());
   EXPECT_FALSE(CheckUrl("ipc://" + std::string(108, 'p'), UrlUse::kConnect).ok());
-}
-
-TEST(ParseTime, BareNumbersAreSecondsLikePing) {
-  EXPECT_EQ(ParseTime("2").value(), milliseconds(2000));
-  EXPECT_EQ(ParseTime("0.2").value(), milliseconds(200));
-  EXPECT_EQ(ParseTime(".5").value(), milliseconds(500));
-  EXPECT_EQ(ParseTime("0").value(), milliseconds(0));
-}
-
-TEST(ParseTime, DurationsTakeUnits) {
-  EXPECT_EQ(ParseTime("200ms").value(), milliseconds(200));
-  EXPECT_EQ(ParseTime("1s").value(), milliseconds(1000));
-  EXPECT_EQ(ParseTime("5m").value(), milliseconds(300000));
-}
-
-TEST(ParseTime, RejectsTheRest) {
-  for (const char* text : {"", ".", "1..2", "-1", "1.5s", "fast", "1e3", "2 s"}) {
-    Result<milliseconds> t = ParseTime(text);
-    ASSERT_FALSE(t.ok()) << text;
-    EXPECT_NE(t.status().message().find(std::string("got '") + text + "'"), std::string_view::npos)
-        << t.status().message();
-  }
-}
-
-TEST(FormatDuration, WholeSecondsElseMilliseconds) {
-  EXPECT_EQ(FormatDuration(milliseconds(10000)), "10s");
-  EXPECT_EQ(FormatDuration(milliseconds(500)), "500ms");
-  EXPECT_EQ(FormatDuration(milliseconds(1500)), "1500ms");
-  EXPECT_EQ(FormatDuration(milliseconds(0)), "0s");
 }
 
 TEST(DescribeConnectFailure, DenyIsFiveWithItsCode) {

@@ -268,7 +268,7 @@ TEST(MonitorList, TableHasTheHeaderAndThePeerNames) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const std::string header = run.output.substr(0, run.output.find('\n'));
   for (const char* column : {"SESSION", "NAME", "ROLE", "ADDRESS", "STATE", "MASTER", "CONNECTED",
-                             "IDLE", "RTT", "MSGS(in/out)", "BYTES(in/out)"}) {
+                             "IDLE", "PING-RTT", "MSGS(in/out)", "BYTES(in/out)"}) {
     EXPECT_NE(header.find(column), std::string::npos) << column << " in " << header;
   }
   EXPECT_EQ(Count(run.output, "\n"), 3u) << run.output;  // header + one line per peer

@@ -257,9 +257,10 @@ TEST(ParaViewUrlCli, UrlAndConnectionFileAreOneOrTheOther) {
     EXPECT_TRUE(StartsWith(run.output, "procmod: ")) << run.output;
   }
   EXPECT_EQ(RunCli({"connect"}, true).output,
-            "procmod: URL or --connection-file is required (see procmod --help)\n");
+            "procmod: URL or --connection-file is required; see procmod connect --help\n");
   EXPECT_EQ(RunCli({"connect", "tcp://127.0.0.1:1", "--connection-file", "f"}, true).output,
-            "procmod: give the server's URL or --connection-file, not both (see procmod --help)\n");
+            "procmod: give the server's URL or --connection-file, not both; see procmod connect "
+            "--help\n");
   ToolRun missing = RunCli({"connect", "--connection-file", "/nonexistent.json"}, true);
   EXPECT_EQ(missing.code, 2);
   EXPECT_EQ(Lines(missing.output).size(), 1u) << missing.output;

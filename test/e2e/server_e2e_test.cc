@@ -747,7 +747,7 @@ TEST_F(ServerConfig, WrongTypeNamesTheKey) {
 }
 
 TEST_F(ServerConfig, BadDurationNamesTheKey) {
-  ExpectRejected("timeouts:\n  accept: 1.5s\n", 2, {"timeouts.accept", "duration"});
+  ExpectRejected("timeouts:\n  accept: 1.5 s\n", 2, {"timeouts.accept", "duration"});
 }
 
 TEST_F(ServerConfig, MissingFileIsNamed) {
@@ -776,7 +776,8 @@ TEST_F(ServerConfig, BadFlagValuesNameTheFlag) {
   ExpectBadFlag({"--port", "70000", "--admin", "none"}, {"--port", "70000"});
   ExpectBadFlag({"--server-type", "foo", "--port", "0", "--admin", "none"},
                 {"--server-type", "foo"});
-  ExpectBadFlag({"--timeout", "soon", "--port", "0", "--admin", "none"}, {"--timeout"});
+  ExpectBadFlag({"--timeout", "soon", "--port", "0", "--admin", "none"},
+                {"--session-timeout", "soon"});
   ExpectBadFlag({"--no-such-flag", "--port", "0", "--admin", "none"}, {"--no-such-flag"});
 }
 

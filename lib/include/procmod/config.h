@@ -38,16 +38,24 @@ namespace procmod {
 // given). An empty file, or one of comments only, gives all defaults. Errors name the
 // file as `path` was written. When the file does not give admin.endpoint, it is set to
 // DefaultAdminEndpoint(name); `admin: {endpoint: none}` means no admin endpoint.
+// Relative paths in the file (security.curve's key files and folder, a public key
+// given as a file, connection_file) are made absolute against the file's folder, so
+// the configuration works from any current directory.
 Result<Options> LoadConfig(const std::string& path);
 
 // The same from YAML text; `source_name` is what error messages call the file.
 Result<Options> LoadConfigFromString(std::string_view yaml,
                                      std::string_view source_name = "<string>");
 
-// A duration: a whole number and a unit, with nothing between them: "500ms", "2s",
+// A duration: a number and a unit, with nothing between them: "500ms", "2s", "1.5s",
 // "5m", "1h". Zero may be written "0" or with any unit ("0s"); other numbers need a
-// unit. Fractions ("1.5s") are not accepted: write "1500ms".
+// unit. A fraction must come to whole milliseconds ("0.0001s" is an error). The same
+// syntax is taken by every YAML key and every command-line flag that is a duration.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// The duration in the largest unit that divides it exactly, as ParseDuration reads
+// it back: 1000 ms is "1s", 1500 ms "1500ms", 90 s "90s", 5 min "5m".
+std::string FormatDuration(std::chrono::milliseconds duration);
 
 // A size in bytes: a whole number with an optional unit, nothing between them. "512"
 // and "512B" are bytes; KiB, MiB and GiB are powers of 1024 ("64KiB" = 65536); KB (or
