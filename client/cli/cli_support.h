@@ -13,7 +13,7 @@
 
 namespace procmod::cli {
 
-// The daemons' exit codes (DESIGN §4), plus 1 for lost pings as ping(8) has it.
+// The daemons' exit codes (docs/ARCHITECTURE.md), plus 1 for lost pings as ping(8) has it.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitLost = 1;         // ping: some replies never came
 inline constexpr int kExitUsage = 2;        // bad flags or URL
