@@ -1,4 +1,4 @@
-# Finds every dependency of DESIGN §7 and, when one is missing, stops with a message
+# Finds every dependency (docs/ARCHITECTURE.md) and, when one is missing, stops with a message
 # naming the Debian package that provides it. scripts/install-deps.sh installs them all.
 
 function(procmod_missing what debian_package)

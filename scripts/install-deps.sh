@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages procmod builds and tests with (DESIGN §7).
+# Installs the Debian packages procmod builds and tests with (docs/ARCHITECTURE.md, "Dependencies").
 # Idempotent: prints nothing and exits 0 when everything is already present.
 # Usage: scripts/install-deps.sh          (as root, or with sudo available)
 set -euo pipefail

@@ -214,7 +214,7 @@ std::optional<Violation> FirstViolation(const Options& o) {
   return std::nullopt;
 }
 
-// "FILE:LINE: " for the line of `path` that sets the top-level `key` (DESIGN §4: a
+// "FILE:LINE: " for the line of `path` that sets the top-level `key` (docs/CONFIGURATION.md: a
 // config error names the file, line and key); "" when the file does not set it.
 std::string WhereInFile(const std::string& path, const std::string& key) {
   std::ifstream in(path);

@@ -3,7 +3,7 @@
 // Starts logging, the process module and the server's services; prints one line on
 // stdout when ready ("procmod-server: ready on tcp://127.0.0.1:PORT", or "connected to
 // URL" in reverse mode); serves until the module's Run() ends or SIGINT/SIGTERM; says
-// BYE to every peer; and maps why it ended to DESIGN §4's exit codes.
+// BYE to every peer; and maps why it ended to an exit code (docs/ARCHITECTURE.md, "Exit codes").
 #ifndef PROCMOD_SERVER_SERVE_H_
 #define PROCMOD_SERVER_SERVE_H_
 

@@ -1,7 +1,7 @@
 // keygen.h: `procmod keygen`, a CURVE key pair as two small text files.
 //
 // NAME.key holds the secret key and NAME.pub the public one, each as 40 characters
-// of Z85 text and a newline (DESIGN §6), the form security.curve.* options read. The
+// of Z85 text and a newline (docs/SECURITY.md), the form security.curve.* options read. The
 // secret file is created with mode 0600 and never readable by others, even for an
 // instant; nothing is overwritten without `force`.
 //

@@ -121,7 +121,7 @@ Outcome Services(const Invocation& inv) {
 Outcome Kick(const Invocation& inv) {
   Result<json> closed = Ask(inv, "connections.close", json{{"session", inv.session}});
   if (closed.ok()) return Outcome{.out = "closed session " + inv.session + "\n"};
-  // REPLY 404: the admin service knows no such session (DESIGN §4).
+  // REPLY 404: the admin service knows no such session (docs/PROTOCOL.md §13).
   if (closed.status().IsNotFound()) return Failure(kExitFailed, "no session " + inv.session);
   return FailureFor(inv, "connections.close", closed.status());
 }

@@ -1,6 +1,6 @@
 // admin.h: the admin service every accepting process offers on its admin ROUTER.
 //
-// The admin endpoint (options.admin.endpoint, DESIGN §4) answers REQUEST without
+// The admin endpoint (options.admin.endpoint, docs/PROTOCOL.md §13) answers REQUEST without
 // HELLO, so procmod-monitor and scripts can look inside any accepting process:
 //   connections.list                 -> [ {session, name, role, address, ...}, ... ]
 //   process.info                     -> {name, role, mode, multi, endpoints, pid, ...}
@@ -47,11 +47,11 @@ Result<nlohmann::json> ReloadKeysForAdmin(ZapHandler* zap);
 // The REPLY (header; admin replies carry no payload) for an admin REQUEST.
 pmp::Reply HandleAdminRequest(const pmp::Request& request, AdminTarget& target);
 
-// One peer as connections.list shows it (DESIGN §4 field names).
+// One peer as connections.list shows it (field names: docs/MONITOR.md).
 nlohmann::json PeerToJson(const PeerInfo& peer);
 
 // True for endpoints only this machine can reach: ipc://, inproc://, and tcp:// on
-// 127.0.0.0/8, ::1 or localhost. A non-local admin endpoint needs CURVE (DESIGN §4).
+// 127.0.0.0/8, ::1 or localhost. A non-local admin endpoint needs CURVE (docs/SECURITY.md).
 bool IsLocalEndpoint(const std::string& endpoint);
 
 }  // namespace procmod

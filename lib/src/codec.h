@@ -56,7 +56,7 @@ bool ParseProtocolVersion(std::string_view text, uint32_t& major, uint32_t& mino
 // "HELLO", "WELCOME", ... ; "UNKNOWN" for a value outside the enum.
 std::string_view CommandName(Command command);
 
-// The codes of DENY, ERROR and REPLY (DESIGN §3).
+// The codes of DENY, ERROR and REPLY (docs/PROTOCOL.md §7).
 enum Code : uint32_t {
   kCodeOk = 0,
   kCodeMalformed = 400,

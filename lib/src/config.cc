@@ -526,7 +526,7 @@ void ReadTopLevel(MapReader r, Options* options) {
   }
   ReadSecurity(r.Map("security"), &options->security);
   ReadLog(r.Map("log"), &options->log);
-  // Bounded so that closing never hangs (DESIGN §2).
+  // Bounded so that closing never hangs (docs/CONFIGURATION.md).
   r.Duration("linger", &options->linger, milliseconds(0), milliseconds(1000));
   r.Finish();
 }

@@ -1,4 +1,4 @@
-// curve_keys.h: CURVE keys as procmod keeps them on disk (DESIGN §6).
+// curve_keys.h: CURVE keys as procmod keeps them on disk (docs/SECURITY.md).
 //
 // A key is 40 characters of Z85 text (32 bytes). `procmod keygen NAME` writes
 // NAME.key (the secret key, mode 0600) and NAME.pub (the public key); each holds the

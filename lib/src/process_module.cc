@@ -80,7 +80,7 @@ Result<ProcessModule*> ProcessModule::Initialize(Options options) {
         "ProcessModule::Get() instead");
   }
   if (Status s = Validate(options); !s.ok()) return s;
-  // Which sides this process has decides which CURVE keys it needs (DESIGN §6). A
+  // Which sides this process has decides which CURVE keys it needs (docs/SECURITY.md). A
   // forward client may name each server's key when it connects instead.
   const bool accepts = options.mode != Mode::kBroker &&
                        (options.mode == Mode::kForward) != (options.role == Role::kClient);

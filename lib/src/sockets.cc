@@ -40,7 +40,7 @@ void ConfigureAcceptor(zmq::socket_t& socket, const Options& options) {
   ConfigureCommon(socket, options);
   socket.set(zmq::sockopt::router_mandatory, true);
   socket.set(zmq::sockopt::router_handover, true);
-  // No ZMTP heartbeat here, though DESIGN §2 first said so: libzmq 4.3.4 cancels a
+  // No ZMTP heartbeat here, though the first design said so: libzmq 4.3.4 cancels a
   // heartbeat timer with a linear scan of all timers on every message received, so
   // with 5,000 peers it cost 4x the CPU of a plain ROUTER (bench/, BENCHMARKS.md).
   // Our PMP expiry closes a dead peer's session just the same.
@@ -58,7 +58,7 @@ void ConfigureAcceptor(zmq::socket_t& socket, const Options& options) {
 void ConfigureConnector(zmq::socket_t& socket, const Options& options) {
   ConfigureCommon(socket, options);
   ConfigureZmtpHeartbeat(socket, options);
-  // Not IMMEDIATE, though DESIGN §2 first said so: with IMMEDIATE=1 libzmq drops
+  // Not IMMEDIATE, though the first design said so: with IMMEDIATE=1 libzmq drops
   // the pipe, and every message received but not yet read, when the connection
   // goes, so a server's last REPLY and BYE before it closes could be lost. The
   // io_loop's transport monitor tells when the link is up instead.

@@ -1,6 +1,6 @@
 // sockets.h: how procmod configures and uses its ZeroMQ sockets, in one place.
 //
-// Every socket option of DESIGN §2 is set here, from Options, so they can be audited
+// Every socket option (docs/ARCHITECTURE.md) is set here, from Options, so they can be audited
 // on one screen. Sends never block (dontwait) and never throw: the outcome is a
 // value. I/O thread only (sockets are not thread-safe).
 #ifndef PROCMOD_SRC_SOCKETS_H_
@@ -29,7 +29,7 @@ void ConfigureAcceptor(zmq::socket_t& socket, const Options& options);
 // heartbeats as a second line under PMP's. Not IMMEDIATE (see sockets.cc for why).
 void ConfigureConnector(zmq::socket_t& socket, const Options& options);
 
-// The admin ROUTER (DESIGN §4): no LINGER, and requests are small (1 MiB at most).
+// The admin ROUTER (docs/PROTOCOL.md §13): no LINGER, and requests are small (1 MiB at most).
 void ConfigureAdmin(zmq::socket_t& socket);
 
 // CURVE on a socket that binds: `own` is this side's key pair; the process's ZAP

@@ -1,4 +1,4 @@
-// CURVE end to end (DESIGN §6, issue 8): real procmod-server, procmod-broker,
+// CURVE end to end (docs/SECURITY.md, issue 8): real procmod-server, procmod-broker,
 // procmod and procmod-monitor processes with key files made by keygen's code, and a
 // recording TCP proxy to look at the bytes on the wire.
 #include <signal.h>

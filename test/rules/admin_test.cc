@@ -1,4 +1,4 @@
-// The admin endpoint (DESIGN §4): REQUEST without HELLO, answered from the identity
+// The admin endpoint (docs/PROTOCOL.md §13): REQUEST without HELLO, answered from the identity
 // table. Spoken to in raw frames, as procmod-monitor does.
 #include <gtest/gtest.h>
 #include <unistd.h>

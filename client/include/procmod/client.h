@@ -52,7 +52,7 @@ struct ClientOptions {
   // reconnect: DATA on channel "collab" (joins, leaves, master changes) then reaches
   // OnData. Off by default, as on the server: news costs a message per client.
   bool collab_news = false;
-  // CURVE (DESIGN §6): our secret key file (procmod keygen) and the server's public
+  // CURVE (docs/SECURITY.md): our secret key file (procmod keygen) and the server's public
   // key (the key, or its .pub file); for WaitForServer, also the folder of server
   // keys to admit (authorized_keys_dir). Empty: plain. Same as module.security.curve.
   CurveOptions curve;

@@ -3,7 +3,7 @@
 // Every accepting procmod process (a procmod-server, a reverse-mode client that
 // binds, a broker) can serve an admin endpoint next to its data endpoint: a second
 // ROUTER, usually ipc:///tmp/procmod-<name>.admin (DefaultAdminEndpoint() in
-// procmod/config.h), that answers PMP/1 REQUESTs without HELLO (DESIGN §4). Its
+// procmod/config.h), that answers PMP/1 REQUESTs without HELLO (docs/PROTOCOL.md §13). Its
 // methods look inside the process and steer it:
 //
 //   connections.list               -> [ {session, name, role, address, state, ...}, ... ]

@@ -1,6 +1,6 @@
 // procmod/config.h
 //
-// The YAML configuration file of the daemons (docs/CONFIGURATION.md, DESIGN §5),
+// The YAML configuration file of the daemons (docs/CONFIGURATION.md),
 // read into the same Options struct an application fills in code. Every key is
 // optional: what the file does not give keeps the Options default. The loader is
 // strict on purpose, so a typo never silently falls back to a default: an unknown key
@@ -17,7 +17,7 @@
 //   procmod::Result<procmod::Options> options = procmod::LoadConfig("server.yaml");
 //   if (!options.ok()) {
 //     std::cerr << options.status().message() << "\n";
-//     return 2;  // exit code for a bad config (DESIGN §4)
+//     return 2;  // exit code for a bad config (docs/ARCHITECTURE.md)
 //   }
 //   options->listen = flag_listen;  // flags override the file
 //   std::cout << procmod::DumpConfig(*options);  // --check-config

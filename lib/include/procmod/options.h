@@ -1,7 +1,7 @@
 // procmod/options.h
 //
 // Options is everything a process module needs to know before Start(): the same
-// fields as the YAML configuration keys (docs/CONFIGURATION.md, DESIGN §5), so a
+// fields as the YAML configuration keys (docs/CONFIGURATION.md), so a
 // daemon fills it from a file and flags and an application fills it in code.
 //
 //   procmod::Options options;
@@ -71,7 +71,7 @@ struct LimitOptions {
 };
 
 struct AdminOptions {
-  // Where the admin ROUTER binds (connections.list, process.info, ...; DESIGN §4).
+  // Where the admin ROUTER binds (connections.list, process.info, ...; docs/PROTOCOL.md §13).
   // Only accepting sides bind one. Empty: none. procmod-server's configuration
   // defaults it to ipc:///tmp/procmod-<name>.admin.
   std::string endpoint;

@@ -7,7 +7,7 @@
 // socket. Callbacks and request handlers run on the I/O thread, never while an
 // internal lock is held; keep them short (post long work elsewhere).
 //
-// The defaults behave the ParaView way (DESIGN §1):
+// The defaults behave the ParaView way (docs/ARCHITECTURE.md, "Connection rules"):
 //   forward server   Start() binds; Run() serves ONE client, refuses the rest with
 //                    DENY 409 and returns when that client leaves.
 //   forward client   Start() connects to options.server_url (and, in render-client
@@ -130,7 +130,7 @@ class ProcessModule {
   // options.listen asked for port 0. Empty when this side does not bind.
   std::string ListenEndpoint() const;
 
-  // The admin endpoint as bound (DESIGN §4), or "" when there is none.
+  // The admin endpoint as bound (docs/PROTOCOL.md §13), or "" when there is none.
   std::string AdminEndpoint() const;
 
   // Accepting side, at any time: whether new peers are admitted (false: every new
