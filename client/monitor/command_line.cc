@@ -44,6 +44,9 @@ EXAMPLES
   procmod-monitor list                          peers of the server named "procmod"
   procmod-monitor --name viz-1 list --watch 1   a live view of server viz-1
   procmod-monitor list --json | jq -r '.[].name'
+
+  Which process to ask: --admin, --name, --reply-timeout, --key, --server-key,
+  before or after the command (procmod-monitor --help).
 )HELP";
 
 constexpr const char* kInfoFooter = R"HELP(
@@ -51,6 +54,9 @@ OUTPUT
   The process: name, role, mode, multi, listen and admin endpoints, pid, uptime,
   whether it accepts new peers, how many it has, heartbeat, protocol, software.
   --json prints process.info as a JSON object.
+
+  Which process to ask: --admin, --name, --reply-timeout, --key, --server-key,
+  before or after the command (procmod-monitor --help).
 )HELP";
 
 constexpr const char* kServicesFooter = R"HELP(
@@ -58,15 +64,21 @@ OUTPUT
   A procmod-broker's services (services.list): each service, its server's session,
   name and role, multi, and the sessions of the clients it relays. Exit 1 when the
   process is not a broker.
+
+  Which process to ask: --admin, --name, --reply-timeout, --key, --server-key,
+  before or after the command (procmod-monitor --help).
 )HELP";
 
 constexpr const char* kKickFooter = R"HELP(
-  Ends one session (connections.close): the peer gets BYE "closed by the
-  administrator" and its client reports it so. Prints "closed session SESSION";
-  exit 1 when there is no such session.
+  Ends one session (connections.close): the peer gets
+  BYE "closed by the administrator", and its client reports it so.
+  Prints "closed session SESSION"; exit 1 when there is no such session.
 
 EXAMPLES
   procmod-monitor kick 5f1e0c3a9b2d4e67
+
+  Which process to ask: --admin, --name, --reply-timeout, --key, --server-key,
+  before or after the command (procmod-monitor --help).
 )HELP";
 
 constexpr const char* kFooter = R"HELP(

@@ -411,9 +411,16 @@ TEST_F(Curve, ATcpAdminEndpointSpeaksCurve) {
                               false, kDeadline);
   EXPECT_EQ(with_keys.code, 0) << with_keys.output;
   EXPECT_EQ(json::parse(with_keys.output)["name"], "curve-e2e");
+  // A refused handshake is exit 5 in the monitor as in procmod (procmod/exit_codes.h).
   ToolRun plain = RunTool({PROCMOD_MONITOR, "--admin", admin, "info"}, true, kDeadline);
-  EXPECT_NE(plain.code, 0);
+  EXPECT_EQ(plain.code, 5) << plain.output;
   EXPECT_THAT(plain.output, HasSubstr(kHandshakeFailed));
+  ToolRun unlisted = RunTool(
+      Concat({PROCMOD_MONITOR, "--admin", admin, "info"}, KeyFlags(keys_, "mallory", "server")),
+      true, kDeadline);
+  EXPECT_EQ(unlisted.code, 5) << unlisted.output;
+  EXPECT_EQ(
+      RunCli(Concat({"ping", "-c", "1", endpoint_}, KeyFlags(keys_, "mallory", "server"))).code, 5);
 }
 
 }  // namespace
