@@ -16,6 +16,7 @@ packages=(
   libbenchmark-dev                # bench/
   clang libclang-rt-14-dev        # libFuzzer target on the decoder
   procps                          # ps/pkill in end-to-end tests
+  iproute2                        # ip: loopback in the README examples' own network namespace
 )
 
 missing=()

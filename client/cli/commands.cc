@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -270,9 +271,35 @@ class Pinger {
   Status error_;  // why pinging stopped early, unless Ctrl-C or the count did
 };
 
+// A server writes its connection file once it accepts, so a client started with it
+// (a batch job's, or `server & procmod ping --connection-file F`) waits for the file
+// as it would wait for the server: up to --connect-timeout. A folder that does not
+// exist cannot be waited for: that path is wrong.
+int WaitForFile(const std::string& path, milliseconds timeout) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::exists(path, error)) return kExitOk;
+  const fs::path folder = fs::path(path).parent_path();
+  if (!folder.empty() && !fs::is_directory(folder, error)) {
+    return Fail(
+        {kExitUsage, "cannot read connection file " + path + ": no folder " + folder.string()});
+  }
+  WaitNotice notice("waiting for " + path + " (written once the server accepts)", timeout);
+  const Clock::time_point deadline = Clock::now() + timeout;
+  while (!fs::exists(path, error)) {
+    if (timeout.count() > 0 && Clock::now() >= deadline) {
+      return Fail({kExitUnreachable, "no connection file " + path + " within " +
+                                         FormatDuration(timeout) + " (is the server running?)"});
+    }
+    std::this_thread::sleep_for(milliseconds(50));  // a poll with a deadline: no inotify here
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int UseConnectionFile(const std::string& path, std::string& url, GlobalFlags& global) {
+  if (int rc = WaitForFile(path, global.timeout); rc != kExitOk) return rc;
   Result<ConnectionInfo> info = ReadConnectionFile(path);
   if (!info.ok()) return Fail({kExitUsage, std::string(info.status().message())});
   url = info->endpoint;

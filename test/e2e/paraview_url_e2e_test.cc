@@ -6,6 +6,7 @@
 // and the façade listen on 127.0.0.1 port 0 and say where), no sleeping to
 // synchronise: every wait is for a line or an exit, with a deadline. Every process
 // is reaped (ServerProcess and Subprocess kill what is still running).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -216,6 +217,26 @@ TEST(ParaViewUrlCli, PingFromAConnectionFile) {
       << run.output;
 }
 
+// `procmod-server --connection-file F & procmod ping --connection-file F`: the file
+// comes once the server accepts, and the client waits for it (the README's example).
+TEST(ParaViewUrlCli, AClientWaitsForTheConnectionFileToAppear) {
+  TempDir dir;
+  const std::string file = dir.path() + "/viz.json";
+  Subprocess ping({PROCMOD_CLI, "ping", "-c", "1", "--connection-file", file},
+                  /*merge_stderr=*/true);
+  auto server = Server({"--port", "0", "--name", "late", "--connection-file", file});
+  const std::string endpoint = server->WaitReady();
+  EXPECT_EQ(ping.Wait(kDeadline), 0);
+  EXPECT_THAT(ping.ReadAll(kDeadline), ::testing::HasSubstr("reply from " + endpoint + " (late)"));
+
+  ToolRun none = RunCli(
+      {"--connect-timeout", "300ms", "ping", "--connection-file", dir.path() + "/never.json"},
+      /*stderr_only=*/true);
+  EXPECT_EQ(none.code, 4) << none.output;
+  EXPECT_EQ(none.output, "procmod: no connection file " + dir.path() +
+                             "/never.json within 300ms (is the server running?)\n");
+}
+
 TEST(ParaViewUrlCli, AConnectionFileGivesTheServersCurveKey) {
   TempDir dir;
   for (const char* name : {"server", "alice"}) {
@@ -248,7 +269,7 @@ TEST(ParaViewUrlCli, AConnectionFileGivesTheServersCurveKey) {
 
 TEST(ParaViewUrlCli, UrlAndConnectionFileAreOneOrTheOther) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"ping", "tcp://127.0.0.1:1", "--connection-file", "/nonexistent.json"},
+           {"ping", "tcp://127.0.0.1:1", "--connection-file", "/nonexistent-dir/viz.json"},
            {"connect"},
            {"send", "--channel", "x"}}) {
     ToolRun run = RunCli(args, /*stderr_only=*/true);
@@ -261,7 +282,7 @@ TEST(ParaViewUrlCli, UrlAndConnectionFileAreOneOrTheOther) {
   EXPECT_EQ(RunCli({"connect", "tcp://127.0.0.1:1", "--connection-file", "f"}, true).output,
             "procmod: give the server's URL or --connection-file, not both; see procmod connect "
             "--help\n");
-  ToolRun missing = RunCli({"connect", "--connection-file", "/nonexistent.json"}, true);
+  ToolRun missing = RunCli({"connect", "--connection-file", "/nonexistent-dir/viz.json"}, true);
   EXPECT_EQ(missing.code, 2);
   EXPECT_EQ(Lines(missing.output).size(), 1u) << missing.output;
 }
