@@ -154,7 +154,9 @@ class FileKeys {
 Result<std::string> WithPort(const std::string& url, int port) {
   const size_t colon = url.rfind(':');
   if (url.rfind("tcp://", 0) != 0 || colon == std::string::npos || colon < 6) {
-    return InvalidArgumentError("--port: listen '" + url + "' is not a tcp://HOST:PORT URL");
+    return InvalidArgumentError("--port: listen '" + url +
+                                "' is not a tcp://HOST:PORT URL; give the port in --listen "
+                                "instead");
   }
   return url.substr(0, colon + 1) + std::to_string(port);
 }

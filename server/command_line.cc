@@ -71,7 +71,8 @@ Result<std::string> WithPort(const std::string& url, int port, const char* key) 
   const size_t colon = url.rfind(':');
   if (url.rfind("tcp://", 0) != 0 || colon == std::string::npos || colon < 6) {
     return InvalidArgumentError(std::string("--port: ") + key + " '" + url +
-                                "' is not a tcp://HOST:PORT URL");
+                                "' is not a tcp://HOST:PORT URL; give the port in the URL "
+                                "instead");
   }
   return url.substr(0, colon + 1) + std::to_string(port);
 }

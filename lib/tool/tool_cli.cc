@@ -99,7 +99,8 @@ std::string DescribeExtra(const CLI::App& app, const std::string& token) {
       }
     }
     std::string message = "unknown option " + Quoted(flag);
-    std::string hint = DidYouMean(flag, known);
+    // "-x" is one edit from every other short flag: a guess would be noise.
+    std::string hint = flag.size() > 2 ? DidYouMean(flag, known) : "";
     return message + hint;
   }
   const std::vector<std::string> commands = CommandNames(chosen.empty() ? app : *chosen.back());
@@ -121,9 +122,13 @@ std::vector<std::string> Extras(const CLI::App& app) {
   return extras;
 }
 
-// CLI11's message with its first letter lowered, to continue "TOOL: ".
+// CLI11's message with its first letter lowered, to continue "TOOL: "; a name in
+// capitals ("SESSION is required") stays as it is.
 std::string Lowered(std::string text) {
-  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] + 32);
+  const auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  if (text.size() > 1 && upper(text[0]) && !upper(text[1])) {
+    text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  }
   return text;
 }
 

@@ -77,6 +77,14 @@ TEST_F(ToolApp, ANegativeCountIsRefusedNotWrapped) {
   EXPECT_EQ(count_, 7u);
 }
 
+TEST_F(ToolApp, ARequiredArgumentKeepsItsName) {
+  CLI::App* kick = app_.add_subcommand("kick", "kick");
+  std::string session;
+  kick->add_option("SESSION", session)->required();
+  EXPECT_EQ(Error({"kick"}), "SESSION is required");
+  EXPECT_EQ(Error({"ping", "u", "-x"}), "unknown option '-x'");  // no guess for one letter
+}
+
 TEST_F(ToolApp, AMissingValueSaysSo) {
   EXPECT_EQ(Error({"ping", "u", "--count"}), "--count needs a value");
 }
