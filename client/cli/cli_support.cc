@@ -19,6 +19,16 @@ Status BadUrl(std::string_view url, std::string_view why = kExpectedUrl) {
   return InvalidArgumentError("bad URL '" + std::string(url) + "': " + std::string(why));
 }
 
+// Peer text for a terminal: an escape sequence could move the cursor or fake a line.
+std::string Printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = '?';
+  }
+  return out;
+}
+
 bool AllDigits(std::string_view text) {
   return !text.empty() &&
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -117,6 +127,23 @@ Failure DescribeConnectFailure(const Status& status, std::string_view url, UrlUs
   }
   // A refused CURVE handshake, a bad argument, a refused connection: the line says it.
   return {exit_code, std::string(status.message())};
+}
+
+std::string DescribeLoss(const std::optional<Disconnect>& how, const Status& error) {
+  if (!how) return std::string(error.message());
+  switch (how->reason) {
+    case DisconnectReason::kBye: {
+      // The words tell an administrator's kick from a shutdown or a broker's loss.
+      const std::string closed = "the server closed the session";
+      return how->message.empty() ? closed : closed + ": " + Printable(how->message);
+    }
+    case DisconnectReason::kExpired:
+      return "the server went silent (heartbeat expired)";
+    case DisconnectReason::kForgotten:
+      return "the server no longer knows this session";
+    default:
+      return "the connection was closed (" + std::string(DisconnectReasonName(how->reason)) + ")";
+  }
 }
 
 }  // namespace procmod::cli

@@ -5,10 +5,12 @@
 #define PROCMOD_CLI_CLI_SUPPORT_H_
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "procmod/exit_codes.h"  // kExitOk, ... for every command
+#include "procmod/process_module.h"
 #include "procmod/result.h"
 #include "procmod/status.h"
 
@@ -35,6 +37,13 @@ struct Failure {
 // unreachable -> 4, bad URL or a peer of the wrong role -> 2.
 Failure DescribeConnectFailure(const Status& status, std::string_view url, UrlUse use,
                                std::chrono::milliseconds timeout);
+
+// Why the server went away mid-session, for "lost URL: ...": how OnDisconnected
+// said the session ended (`how`), or, when it did not say in time, the failed
+// call's `error`. A BYE is told in the server's own words ("the server closed the
+// session: closed by the administrator"), its control bytes shown as '?' so a
+// server cannot drive the user's terminal.
+std::string DescribeLoss(const std::optional<Disconnect>& how, const Status& error);
 
 }  // namespace procmod::cli
 

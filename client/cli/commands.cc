@@ -135,40 +135,34 @@ void SayBye(const Connection& peer, const Connection& render = Connection()) {
 // ping
 // ---------------------------------------------------------------------------------
 
-// Why the server went away, from OnDisconnected. A failed request wakes the pinger
+// Why the server went away, from OnDisconnected. A failed call wakes its caller
 // before that callback has run, hence the wait.
 class DisconnectWatch {
  public:
-  void Record(DisconnectReason reason) {
-    std::lock_guard<std::mutex> lock(mu_);
-    reason_ = reason;
-    cv_.notify_all();
+  // Has `client` record its server's end here; the watch must outlive the client.
+  void Watch(Client& client) {
+    client.OnDisconnected([this](const Connection&, const Disconnect& how) { Record(how); });
   }
-  std::optional<DisconnectReason> Wait(milliseconds timeout) {
+  std::optional<Disconnect> Wait(milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [this] { return reason_.has_value(); });
-    return reason_;
+    cv_.wait_for(lock, timeout, [this] { return how_.has_value(); });
+    return how_;
   }
 
  private:
+  void Record(const Disconnect& how) {
+    std::lock_guard<std::mutex> lock(mu_);
+    how_ = how;
+    cv_.notify_all();
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<DisconnectReason> reason_;
+  std::optional<Disconnect> how_;
 };
 
-std::string DescribeLoss(std::optional<DisconnectReason> reason, const Status& error) {
-  if (!reason) return std::string(error.message());
-  switch (*reason) {
-    case DisconnectReason::kBye:
-      return "the server said BYE";
-    case DisconnectReason::kExpired:
-      return "the server went silent (heartbeat expired)";
-    case DisconnectReason::kForgotten:
-      return "the server no longer knows this session";
-    default:
-      return "the connection was closed (" + std::string(DisconnectReasonName(*reason)) + ")";
-  }
-}
+// How long a failed call waits for OnDisconnected to say why (DisconnectWatch).
+constexpr milliseconds kLossReportWait{500};
 
 Frames MakePayload(size_t size) {
   Frames payload;
@@ -260,8 +254,8 @@ class Pinger {
                                     std::string(error_.message())});
     }
     // The only other ends of a request: the server left, or we are shutting down.
-    return Fail({kExitPeerLost, "lost " + flags_.url + ": " +
-                                    DescribeLoss(watch_.Wait(milliseconds(500)), error_)});
+    return Fail({kExitPeerLost,
+                 "lost " + flags_.url + ": " + DescribeLoss(watch_.Wait(kLossReportWait), error_)});
   }
 
   const Connection server_;
@@ -317,8 +311,7 @@ int Ping(const GlobalFlags& global, const PingFlags& flags) {
   DisconnectWatch watch;  // before the client: its callback may run until ~Client
   Opened opened = Open(flags.url, global);
   if (!opened.client) return opened.exit_code;
-  opened.client->OnDisconnected(
-      [&watch](const Connection&, DisconnectReason reason) { watch.Record(reason); });
+  watch.Watch(*opened.client);
   // From here on Ctrl-C ends the run with a summary; while connecting it just quits.
   InstallInterruptHandler();
   return Pinger(*opened.client, flags, watch).Run();
@@ -383,12 +376,16 @@ int Wait(const GlobalFlags& global, const std::string& listen_url) {
 }
 
 int Send(const GlobalFlags& global, const SendFlags& flags) {
+  DisconnectWatch watch;  // before the client: its callback may run until ~Client
   Opened opened = Open(flags.url, global);
   if (!opened.client) return opened.exit_code;
+  watch.Watch(*opened.client);
   const Connection server = opened.client->server();
   if (Status s = server.Send(flags.text, flags.channel); !s.ok()) {
-    return Fail(
-        {kExitPeerLost, "could not send to " + flags.url + ": " + std::string(s.message())});
+    // Gone (kUnavailable): the server may have said why. A full queue did not end it.
+    const std::optional<Disconnect> how =
+        s.IsUnavailable() ? watch.Wait(kLossReportWait) : std::nullopt;
+    return Fail({kExitPeerLost, "could not send to " + flags.url + ": " + DescribeLoss(how, s)});
   }
   PrintLine("sent " + std::to_string(flags.text.size()) + " bytes" +
             (flags.channel.empty() ? "" : " on channel " + flags.channel) + " to " + flags.url);

@@ -658,6 +658,10 @@ void Client::Dispatch(const Connection& from, std::string_view channel, Frames p
   expiring(std::chrono::milliseconds(std::max(left, 0LL)));
 }
 
+void Client::OnDisconnected(DisconnectCallback callback) {
+  module_->OnDisconnected(std::move(callback));
+}
+
 void Client::OnDisconnected(DisconnectedCallback callback) {
   module_->OnDisconnected(std::move(callback));
 }

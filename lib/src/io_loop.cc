@@ -917,12 +917,18 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
   switch (message.command()) {
     case pmp::Command::kPing:
       return OnPing(peer, std::get<pmp::Ping>(message.header));
-    case pmp::Command::kBye:
-      if (kind == PeerKind::kAccepted) return RemovePeer(peer.routing_id, DisconnectReason::kBye);
+    case pmp::Command::kBye: {
+      // Its reason reaches OnDisconnected (Disconnect::message): an administrator's
+      // kick and a shutdown are both BYE, and only the words tell them apart.
+      std::string said = std::move(std::get<pmp::Bye>(message.header).reason);
+      if (kind == PeerKind::kAccepted) {
+        return RemovePeer(peer.routing_id, DisconnectReason::kBye, std::move(said));
+      }
       if (kind == PeerKind::kLinked) {
-        return DropLink(link_by_session_.at(peer.session), DisconnectReason::kBye);
+        return DropLink(link_by_session_.at(peer.session), DisconnectReason::kBye, std::move(said));
       }
       return;  // a relayed client leaves by the broker's LEFT
+    }
     case pmp::Command::kData: {
       Connection from = MakeConnection(peer, incoming);
       const std::string& channel = std::get<pmp::Data>(message.header).channel;
@@ -962,13 +968,13 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
   }
 }
 
-void IoLoop::RemovePeer(const std::string& routing_id, DisconnectReason reason) {
+void IoLoop::RemovePeer(const std::string& routing_id, DisconnectReason reason, std::string said) {
   PeerRecord* found = table_ ? table_->Find(routing_id) : nullptr;
   if (found == nullptr) return;
   PeerRecord peer = *found;
   table_->Remove(routing_id);
   FailRequestsOf(peer.session, UnavailableError("peer " + peer.session + " is gone"));
-  Disconnected(peer, /*incoming=*/true, reason);
+  Disconnected(peer, /*incoming=*/true, reason, std::move(said));
 }
 
 bool IoLoop::SendToRoutingId(const std::string& routing_id, Frames frames, PeerRecord* peer) {
@@ -1263,7 +1269,7 @@ void IoLoop::FailLink(Link& link, Status why) {
   if (was_reconnecting && single_peer_) EndRun(RunEnd::kPeerLost);
 }
 
-void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
+void IoLoop::DropLink(uint64_t id, DisconnectReason reason, std::string said) {
   auto it = links_.find(id);
   if (it == links_.end()) return;
   if (ShouldReconnect(*it->second, reason)) return Reconnect(*it->second, reason);
@@ -1275,11 +1281,13 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
   ClearOutbox(*link, /*close_window=*/true);
   CloseLinkSocket(*link);
   if (link->registered) {
-    DropRelayedPeersOf(link->id, reason == DisconnectReason::kBye ? DisconnectReason::kBye
-                                                                  : DisconnectReason::kExpired);
+    // The broker's BYE ends its clients' sessions too, and its words say why.
+    const bool bye = reason == DisconnectReason::kBye;
+    DropRelayedPeersOf(link->id, bye ? DisconnectReason::kBye : DisconnectReason::kExpired,
+                       bye ? said : std::string());
   }
   FailRequestsOf(link->peer.session, UnavailableError("server " + link->peer.session + " is gone"));
-  Disconnected(link->peer, /*incoming=*/false, reason);
+  Disconnected(link->peer, /*incoming=*/false, reason, std::move(said));
 }
 
 bool IoLoop::ShouldReconnect(const Link& link, DisconnectReason reason) const {
@@ -1299,7 +1307,8 @@ void IoLoop::Reconnect(Link& link, DisconnectReason reason) {
   spdlog::info("procmod: lost {} ({}); reconnecting", link.url, DisconnectReasonName(reason));
   RetryLink(link, clock_.Now());
   // The application hears of the loss; Run() goes on, since the peer may come back.
-  Invoke("disconnected", on_disconnected_, MakeConnection(lost, /*incoming=*/false), reason);
+  Invoke("disconnected", on_disconnected_, MakeConnection(lost, /*incoming=*/false),
+         Disconnect{.reason = reason});
 }
 
 void IoLoop::RetryLink(Link& link, TimePoint now) {
@@ -1451,7 +1460,8 @@ void IoLoop::OnLeft(const pmp::Left& left) {
   relayed_.erase(it);
   FailRequestsOf(client.session, UnavailableError("peer " + client.session + " is gone"));
   Disconnected(client, /*incoming=*/true,
-               left.reason == "expired" ? DisconnectReason::kExpired : DisconnectReason::kBye);
+               left.reason == "expired" ? DisconnectReason::kExpired : DisconnectReason::kBye,
+               left.reason);
 }
 
 bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload) {
@@ -1474,7 +1484,8 @@ bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, F
   return true;
 }
 
-void IoLoop::DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason) {
+void IoLoop::DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason,
+                                const std::string& said) {
   std::vector<PeerRecord> gone;
   for (auto it = relayed_.begin(); it != relayed_.end();) {
     if (it->second.link_id == link_id) {
@@ -1486,7 +1497,7 @@ void IoLoop::DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason) {
   }
   for (const PeerRecord& client : gone) {
     FailRequestsOf(client.session, UnavailableError("broker connection lost"));
-    Disconnected(client, /*incoming=*/true, reason);
+    Disconnected(client, /*incoming=*/true, reason, said);
   }
 }
 
@@ -1574,12 +1585,19 @@ bool IoLoop::SendToPeer(const std::string& session, pmp::Header header, Frames p
   return false;
 }
 
-void IoLoop::Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason) {
-  spdlog::info("procmod: session {} of {} {:?} from {} ended: {}", peer.session, peer.role,
-               Clip(peer.name), peer.address.empty() ? "?" : peer.address,
-               DisconnectReasonName(reason));
+void IoLoop::Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason,
+                          std::string said) {
+  const std::string_view from = peer.address.empty() ? "?" : peer.address;
+  if (said.empty()) {
+    spdlog::info("procmod: session {} of {} {:?} from {} ended: {}", peer.session, peer.role,
+                 Clip(peer.name), from, DisconnectReasonName(reason));
+  } else {
+    spdlog::info("procmod: session {} of {} {:?} from {} ended: {} ({:?})", peer.session, peer.role,
+                 Clip(peer.name), from, DisconnectReasonName(reason), Clip(said));
+  }
   Connection connection = MakeConnection(peer, incoming);
-  Invoke("disconnected", on_disconnected_, connection, reason);
+  Invoke("disconnected", on_disconnected_, connection,
+         Disconnect{.reason = reason, .message = std::move(said)});
   if (single_peer_) {
     EndRun(reason == DisconnectReason::kExpired ? RunEnd::kPeerLost : RunEnd::kPeerLeft);
   }
@@ -1870,7 +1888,7 @@ void IoLoop::SetOnConnected(ConnectedCallback callback) {
   Post([this, callback = std::move(callback)]() mutable { on_connected_ = std::move(callback); });
 }
 
-void IoLoop::SetOnDisconnected(DisconnectedCallback callback) {
+void IoLoop::SetOnDisconnected(DisconnectCallback callback) {
   Post(
       [this, callback = std::move(callback)]() mutable { on_disconnected_ = std::move(callback); });
 }

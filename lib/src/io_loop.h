@@ -154,7 +154,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
 
   void SetHandler(std::string method, RequestHandler handler);
   void SetOnConnected(ConnectedCallback callback);
-  void SetOnDisconnected(DisconnectedCallback callback);
+  void SetOnDisconnected(DisconnectCallback callback);
   void SetOnData(DataCallback callback);
 
  private:
@@ -306,7 +306,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // another key than its HELLO did: someone took its routing id over.
   bool SameKeyAsHello(PeerRecord& peer, zmq::message_t& frame);
   void OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message);
-  void RemovePeer(const std::string& routing_id, DisconnectReason reason);
+  // `said`: the peer's words for it (Disconnect::message), e.g. its BYE's reason.
+  void RemovePeer(const std::string& routing_id, DisconnectReason reason, std::string said = {});
   bool SendToRoutingId(const std::string& routing_id, Frames frames, PeerRecord* peer = nullptr);
 
   // Connecting side.
@@ -315,7 +316,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void OnLinkMessage(Link& link, pmp::Message& message);
   void OnWelcome(Link& link, const pmp::Welcome& welcome);
   void FailLink(Link& link, Status why);
-  void DropLink(uint64_t id, DisconnectReason reason);
+  void DropLink(uint64_t id, DisconnectReason reason, std::string said = {});
   void RetryLink(Link& link, TimePoint now);
   bool ShouldReconnect(const Link& link, DisconnectReason reason) const;
   void Reconnect(Link& link, DisconnectReason reason);
@@ -361,8 +362,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void OnJoined(Link& broker, const pmp::Joined& joined);
   void OnLeft(const pmp::Left& left);
   bool SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload);
-  void DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason);
-  void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason);
+  void DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason, const std::string& said = {});
+  void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason,
+                    std::string said = {});
   void FailRequestsOf(const std::string& session, const Status& why);
   // The peer's handle: the one made at admission (PeerRecord::handle) when it is
   // still that session's, else a new one.
@@ -447,7 +449,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::set<std::pair<TimePoint, uint64_t>> request_deadlines_;
   std::unordered_map<std::string, RequestHandler> handlers_;
   ConnectedCallback on_connected_;
-  DisconnectedCallback on_disconnected_;
+  DisconnectCallback on_disconnected_;
   DataCallback on_data_;
   bool single_peer_ = false;
   bool ever_admitted_ = false;

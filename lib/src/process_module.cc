@@ -247,8 +247,15 @@ void ProcessModule::RegisterHandler(std::string method, RequestHandler handler) 
   loop_->SetHandler(std::move(method), std::move(handler));
 }
 void ProcessModule::OnConnected(ConnectedCallback cb) { loop_->SetOnConnected(std::move(cb)); }
-void ProcessModule::OnDisconnected(DisconnectedCallback cb) {
+void ProcessModule::OnDisconnected(DisconnectCallback cb) {
   loop_->SetOnDisconnected(std::move(cb));
+}
+void ProcessModule::OnDisconnected(DisconnectedCallback cb) {
+  // An empty one must stay empty: wrapped, it would throw bad_function_call.
+  if (!cb) return loop_->SetOnDisconnected(nullptr);
+  loop_->SetOnDisconnected([cb = std::move(cb)](const Connection& peer, const Disconnect& how) {
+    cb(peer, how.reason);
+  });
 }
 void ProcessModule::OnData(DataCallback cb) { loop_->SetOnData(std::move(cb)); }
 

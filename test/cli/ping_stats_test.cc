@@ -1,5 +1,5 @@
 // The pure pieces of the procmod CLI: ping statistics (ping_stats.h) and the URL,
-// failure helpers the commands build on (cli_support.h). No sockets.
+// failure and loss helpers the commands build on (cli_support.h). No sockets.
 #include "ping_stats.h"
 
 #include <gtest/gtest.h>
@@ -143,6 +143,31 @@ TEST(DescribeConnectFailure, WrongPeerIsUsageAndTheRestUnreachable) {
                                         UrlUse::kListen, milliseconds(1));
   EXPECT_EQ(bind.exit_code, kExitUnreachable);
   EXPECT_EQ(bind.message, "cannot bind u: in use");
+}
+
+TEST(DescribeLoss, AByeIsToldInTheServersWords) {
+  const Status gone = UnavailableError("server s is gone");
+  EXPECT_EQ(DescribeLoss(Disconnect{DisconnectReason::kBye, "closed by the administrator"}, gone),
+            "the server closed the session: closed by the administrator");
+  EXPECT_EQ(DescribeLoss(Disconnect{DisconnectReason::kBye, ""}, gone),
+            "the server closed the session");
+}
+
+TEST(DescribeLoss, TheServersWordsCannotDriveTheTerminal) {
+  EXPECT_EQ(
+      DescribeLoss(Disconnect{DisconnectReason::kBye, "\x1b[2Jbye\nprocmod: ok\x7f"}, Status()),
+      "the server closed the session: ?[2Jbye?procmod: ok?");
+}
+
+TEST(DescribeLoss, OtherEndsAndNoCallbackAtAll) {
+  const Status gone = UnavailableError("server s is gone");
+  EXPECT_EQ(DescribeLoss(Disconnect{DisconnectReason::kExpired, ""}, gone),
+            "the server went silent (heartbeat expired)");
+  EXPECT_EQ(DescribeLoss(Disconnect{DisconnectReason::kForgotten, ""}, gone),
+            "the server no longer knows this session");
+  EXPECT_EQ(DescribeLoss(Disconnect{DisconnectReason::kClosed, ""}, gone),
+            "the connection was closed (closed)");
+  EXPECT_EQ(DescribeLoss(std::nullopt, gone), "server s is gone");
 }
 
 }  // namespace

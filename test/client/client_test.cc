@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "procmod/admin_client.h"
 #include "support/daemons.h"
 #include "support/module_fixture.h"
 #include "support/subprocess.h"
@@ -135,6 +138,26 @@ TEST_F(ClientTest, WithoutReconnectTheSessionJustEnds) {
   server->Signal(SIGKILL);
   ASSERT_EQ(run.wait_for(kDeadline), std::future_status::ready);
   EXPECT_EQ(run.get(), RunEnd::kPeerLost);
+}
+
+TEST_F(ClientTest, AKickedClientHearsTheAdministratorClosedItsSession) {
+  const std::string admin = UniqueAdminEndpoint("procmod-client-kick");
+  auto server = StartServer({"--port", "0", "--multi-clients", "--admin", admin});
+  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  (*client)->OnDisconnected([this](const Connection&, const Disconnect& how) {
+    events_.Push(std::string(DisconnectReasonName(how.reason)) + ": " + how.message);
+  });
+  // What `procmod-monitor kick SESSION` sends.
+  const std::vector<uint8_t> args =
+      nlohmann::json::to_msgpack({{"session", (*client)->server().session()}});
+  Result<Reply> closed =
+      AdminRequest(admin, "connections.close", std::string(args.begin(), args.end()));
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_EQ(events_.Pop(), std::optional<std::string>("bye: closed by the administrator"));
+  server->Signal(SIGTERM);
+  EXPECT_EQ(server->Wait(kDeadline), 0);
+  RemoveIpcFile(admin);
 }
 
 TEST_F(ClientTest, WaitForServerAcceptsAReverseServer) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "procmod/admin_client.h"
 #include "procmod/client.h"
 #include "support/daemons.h"
 #include "support/module_fixture.h"
@@ -119,15 +120,42 @@ TEST_F(BrokerE2E, KilledServerGivesItsClientsByeWithinIntervalTimesLiveness) {
   ClientOptions options;
   Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("viz"), options);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
-  (*client)->OnDisconnected([this](const Connection&, DisconnectReason reason) {
-    events_.Push(std::string(DisconnectReasonName(reason)));
+  (*client)->OnDisconnected([this](const Connection&, const Disconnect& how) {
+    events_.Push(std::string(DisconnectReasonName(how.reason)) + ": " + how.message);
   });
   const auto killed_at = std::chrono::steady_clock::now();
   server->Signal(SIGKILL);
   std::optional<std::string> reason = events_.Pop();
   ASSERT_TRUE(reason.has_value());
-  EXPECT_EQ(*reason, "bye");  // the broker's BYE "server lost", not our own expiry
+  EXPECT_EQ(*reason, "bye: server lost");  // the broker's BYE, not our own expiry
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, milliseconds(300 + 100 + 200));
+}
+
+TEST_F(BrokerE2E, AServerThatLeavesIsToldToItsClientsInTheBrokersWords) {
+  auto server = StartServer("viz", {"--multi-clients"});
+  Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("viz"));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  (*client)->OnDisconnected([this](const Connection&, const Disconnect& how) {
+    events_.Push(std::string(DisconnectReasonName(how.reason)) + ": " + how.message);
+  });
+  server->Signal(SIGTERM);  // BYE to the broker, which says BYE "server left" to us
+  EXPECT_EQ(events_.Pop(), std::optional<std::string>("bye: server left"));
+  EXPECT_EQ(server->Wait(kDeadline), 0);
+}
+
+TEST_F(BrokerE2E, AClientKickedAtTheBrokerHearsTheAdministratorClosedIt) {
+  auto server = StartServer("viz", {"--multi-clients"});
+  Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("viz"));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  (*client)->OnDisconnected([this](const Connection&, const Disconnect& how) {
+    events_.Push(std::string(DisconnectReasonName(how.reason)) + ": " + how.message);
+  });
+  // The broker's session of this client is the one its WELCOME named.
+  const std::vector<uint8_t> args = json::to_msgpack({{"session", (*client)->server().session()}});
+  Result<Reply> closed =
+      AdminRequest(admin_, "connections.close", std::string(args.begin(), args.end()));
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_EQ(events_.Pop(), std::optional<std::string>("bye: closed by the administrator"));
 }
 
 TEST_F(BrokerE2E, MonitorListsWhichClientIsWithWhichServer) {

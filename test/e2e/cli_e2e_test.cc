@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "procmod/admin_client.h"
 #include "support/daemons.h"
 #include "support/lines.h"
 #include "support/module_fixture.h"
@@ -54,6 +57,22 @@ std::optional<RawRouter::Incoming> NextRequest(RawRouter& router) {
 void Echo(RawRouter& router, RawRouter::Incoming& in) {
   const auto& request = std::get<pmp::Request>(in.message.header);
   router.SendTo(in.routing_id, pmp::Reply{.id = request.id}, std::move(in.message.payload));
+}
+
+// The session of the one peer `admin`'s process has ("" and a test failure if not one).
+std::string OnlySession(const std::string& admin) {
+  Result<Reply> list = AdminRequest(admin, "connections.list");
+  EXPECT_TRUE(list.ok()) << list.status().ToString();
+  if (!list.ok()) return "";
+  const nlohmann::json peers = nlohmann::json::from_msgpack(list->result);
+  EXPECT_EQ(peers.size(), 1u) << peers.dump();
+  return peers.size() == 1 ? peers[0].value("session", "") : "";
+}
+
+// Ends `session` as `procmod-monitor kick` does: admin method connections.close.
+Status Kick(const std::string& admin, const std::string& session) {
+  const std::vector<uint8_t> args = nlohmann::json::to_msgpack({{"session", session}});
+  return AdminRequest(admin, "connections.close", std::string(args.begin(), args.end())).status();
 }
 
 // ---------------------------------------------------------------------------------
@@ -133,7 +152,30 @@ TEST(CliPing, ServerSayingByeEndsItWithTheSummaryAndExit3) {
   const std::vector<std::string> lines = Lines(cli.ReadAll(kDeadline));
   EXPECT_EQ(cli.Wait(kDeadline), 3);
   EXPECT_TRUE(Contains(lines, "1 sent, 1 received, 0% loss"));
-  EXPECT_TRUE(Contains(lines, "procmod: lost " + router.endpoint() + ": the server said BYE"));
+  EXPECT_TRUE(Contains(
+      lines, "procmod: lost " + router.endpoint() + ": the server closed the session: going down"));
+}
+
+TEST(CliPing, AKickedPingSaysTheAdministratorClosedItAndExits3) {
+  const std::string admin = UniqueAdminEndpoint("procmod-cli-kick");
+  Server server({"--port", "0", "--multi-clients", "--admin", admin});
+  const std::string url = server.WaitReady();
+  Subprocess cli({PROCMOD_CLI, "ping", "-c", "0", "-i", "50ms", url}, /*merge_stderr=*/true);
+  ASSERT_TRUE(cli.WaitForLine("reply from ", kDeadline).has_value());
+
+  const std::string session = OnlySession(admin);
+  ASSERT_FALSE(session.empty());
+  ASSERT_TRUE(Kick(admin, session).ok());
+  const std::string rest = cli.ReadAll(kDeadline);
+  EXPECT_EQ(cli.Wait(kDeadline), 3) << rest;
+  EXPECT_TRUE(Contains(Lines(rest), "procmod: lost " + url +
+                                        ": the server closed the session: closed by the "
+                                        "administrator"))
+      << rest;
+
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(), 0);
+  RemoveIpcFile(admin);
 }
 
 TEST(CliPing, CtrlCStopsItAndStillPrintsTheSummary) {

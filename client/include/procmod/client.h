@@ -122,6 +122,11 @@ class Client {
   // time left when the server warns (5 min and 1 min before its end by default) and
   // with 0 when its time is up, just before its BYE. On the I/O thread.
   void OnServerExpiring(std::function<void(std::chrono::milliseconds left)> callback);
+  // The server's session ended; `how.message` holds its words when it said BYE
+  // ("closed by the administrator", "shutdown", a broker's "server left"). With
+  // options.reconnect, also called for each loss the policy then recovers from. The
+  // second form, without the words, is kept for callbacks written for it.
+  void OnDisconnected(DisconnectCallback callback);
   void OnDisconnected(DisconnectedCallback callback);
   // Called on every admission, the first and each reconnect.
   void OnConnected(ConnectedCallback callback);

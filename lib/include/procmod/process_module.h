@@ -70,6 +70,21 @@ enum class DisconnectReason {
 };
 std::string_view DisconnectReasonName(DisconnectReason reason);
 
+// How a peer's session ended: why, and the other side's own words for it. A user
+// told only "the server said BYE" cannot tell an administrator's kick from a
+// shutdown or a broker losing the server; `message` is what tells them apart.
+struct Disconnect {
+  DisconnectReason reason = DisconnectReason::kClosed;
+  // kBye: the `reason` of the peer's BYE, e.g. "closed by the administrator"
+  // (procmod-monitor kick), "shutdown" (the peer finalized), or a broker's "server
+  // left" / "server lost" to a client; for a client relayed by a broker, the reason
+  // of the broker's LEFT ("bye"), or of the broker's own BYE when the broker went.
+  // kExpired of a relayed client: LEFT's "expired". Empty when nothing was said
+  // (expiry, our own Close(), a replaced or forgotten session). Untrusted text from
+  // the network: escape it before showing it on a terminal.
+  std::string message;
+};
+
 // Why Run() returned.
 enum class RunEnd {
   kStopped,         // Stop() was called (e.g. on a signal)
@@ -91,6 +106,9 @@ struct IncomingRequest {
 
 using RequestHandler = std::function<Reply(IncomingRequest& request)>;
 using ConnectedCallback = std::function<void(const Connection& peer)>;
+using DisconnectCallback = std::function<void(const Connection& peer, const Disconnect& how)>;
+// DisconnectCallback without the peer's words, as it was before they were passed on;
+// kept so that callbacks written for it still compile.
 using DisconnectedCallback = std::function<void(const Connection& peer, DisconnectReason reason)>;
 using DataCallback =
     std::function<void(const Connection& peer, std::string_view channel, Frames payload)>;
@@ -182,6 +200,10 @@ class ProcessModule {
   // thread in order with traffic. A handler for an existing method replaces it.
   void RegisterHandler(std::string method, RequestHandler handler);
   void OnConnected(ConnectedCallback callback);
+  // Called once per admitted peer whose session ended, however it ended. The two
+  // forms replace each other. A lambda picks its form by its second parameter's
+  // type, so a generic lambda (`auto`) must name it.
+  void OnDisconnected(DisconnectCallback callback);
   void OnDisconnected(DisconnectedCallback callback);
   void OnData(DataCallback callback);
 
