@@ -58,7 +58,7 @@ FILES
 
 EXAMPLES
   procmod-broker                             on tcp://127.0.0.1:5570
-  procmod-broker --listen tcp://0.0.0.0:5570 reachable from the cluster's nodes
+  procmod-broker --listen tcp://0.0.0.0:5570  reachable from the cluster's nodes
   procmod-broker --port 0 --admin none       any free port; printed when ready
   procmod-broker --config config/broker.yaml --check-config
 

@@ -25,8 +25,8 @@ constexpr const char* kDescription =
     "library) over PMP/1 and checks it: `ping` measures round trips like ping(8),\n"
     "`connect` shows who answers, `wait` takes a server that dials in (reverse\n"
     "connection), `send` delivers one DATA message, `keygen` writes a CURVE key\n"
-    "pair. Every failure is one line on\n"
-    "stderr starting with \"procmod: \", and the exit status says what kind it was.\n"
+    "pair. Every failure is one line on stderr starting with \"procmod: \", and the\n"
+    "exit status says what kind it was.\n"
     "Global options may come before or after the command.";
 
 constexpr const char* kFooter = R"(
@@ -43,6 +43,7 @@ URLS
   cdsrsrc://[DSHOST][:PORT]/[RSHOST][:PORT]
                          listen for a data server and a render server
   Port 0 there is any free port, printed once bound.
+
   --connection-file FILE (ping, connect, send) instead of a URL: the JSON file a
   server wrote (procmod-server --connection-file).
 

@@ -159,7 +159,9 @@ void DefineCommands(CLI::App& app, Flags& f) {
   services->add_flag("--json", f.json, "print services.list as a JSON array");
   CLI::App* kick = app.add_subcommand("kick", "end one session (the peer gets BYE)");
   kick->footer(kKickFooter);
-  kick->add_option("SESSION", f.session, "the session id, as `list` shows it")->required();
+  kick->add_option("SESSION", f.session, "the session id, as `list` shows it")
+      ->required()
+      ->type_name("");
 }
 
 // --admin, then --name, then $PROCMOD_ADMIN, then the default server name's endpoint.
