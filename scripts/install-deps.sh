@@ -16,6 +16,7 @@ packages=(
   libbenchmark-dev                # bench/
   clang libclang-rt-14-dev        # libFuzzer target on the decoder
   procps                          # ps/pkill in end-to-end tests
+  help2man                        # man pages from the tools' --help (man/)
 )
 
 missing=()
