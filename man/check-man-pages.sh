@@ -28,7 +28,7 @@ for page in "$@"; do
   done
   # The NAME line: "PAGE - what it does", not help2man's "manual page for PAGE".
   name_line=$(grep -A1 -x NAME <<<"$text" | tail -n 1)
-  [[ $name_line =~ ^\ +$name\ -\ [a-z] ]] || fail "$name" "NAME line is '$name_line'"
+  [[ $name_line =~ ^\ +$name\ -\ [^[:space:]] ]] || fail "$name" "NAME line is '$name_line'"
   [[ $name_line == *"manual page for"* ]] && fail "$name" "NAME line is help2man's placeholder"
 done
 [ $failed -eq 0 ] && echo "man pages render without warnings: $*"
