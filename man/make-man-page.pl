@@ -260,8 +260,7 @@ for my $line (@$head) {
   push @text, $line;
 }
 
-# The include file: the layout, SYNOPSIS and COMMANDS for a tool with subcommands,
-# and EXAMPLES.
+# The include file: SYNOPSIS and COMMANDS for a tool with subcommands, then EXAMPLES.
 my $include = ".\\\" Made by make-man-page.pl from '$page --help' for help2man --include.\n";
 if (@commands) {
   my ($synopsis, $commands) = ('', '');
