@@ -17,6 +17,8 @@ packages=(
   clang libclang-rt-14-dev        # libFuzzer target on the decoder
   procps                          # ps/pkill in end-to-end tests
   iproute2                        # ip: loopback in the README examples' own network namespace
+  help2man                        # man pages from the tools' --help (man/)
+  man-db groff-base               # man -l, which the man-page test renders them with
 )
 
 missing=()
