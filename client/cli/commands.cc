@@ -17,6 +17,7 @@
 #include "procmod/config.h"  // FormatDuration
 #include "procmod/connection_file.h"
 #include "procmod/logging.h"
+#include "wait_notice.h"
 
 namespace procmod::cli {
 namespace {
@@ -30,44 +31,6 @@ void PrintLine(const std::string& line) {
   std::fputc('\n', stdout);
   std::fflush(stdout);
 }
-
-// Says on stderr, after 2 s and then every 5 s, that a wait goes on: in front of a
-// silent terminal, a slow network and a hang look the same.
-class WaitNotice {
- public:
-  // `what`: "no answer yet from URL"; `limit`: when the wait gives up, 0 = never.
-  WaitNotice(std::string what, milliseconds limit)
-      : thread_([this, what = std::move(what), limit] { Run(what, limit); }) {}
-  ~WaitNotice() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  WaitNotice(const WaitNotice&) = delete;
-  WaitNotice& operator=(const WaitNotice&) = delete;
-
- private:
-  void Run(const std::string& what, milliseconds limit) {
-    const Clock::time_point start = Clock::now();
-    Clock::time_point next = start + std::chrono::seconds(2);
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_until(lock, next, [this] { return done_; })) {
-      const auto waited = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start);
-      const std::string of = limit.count() > 0 ? " of " + FormatDuration(limit) : "";
-      std::fprintf(stderr, "procmod: %s (%s%s; Ctrl-C to stop)\n", what.c_str(),
-                   FormatDuration(waited).c_str(), of.c_str());
-      next += std::chrono::seconds(5);
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;  // last: it uses the members above
-};
 
 int Fail(const Failure& failure) {
   std::fprintf(stderr, "procmod: %s\n", failure.message.c_str());
@@ -103,7 +66,7 @@ Opened Open(const std::string& url, const GlobalFlags& global) {
   }
   SetUpLogging(global);
   Result<std::unique_ptr<Client>> client = [&] {
-    WaitNotice notice("no answer yet from " + url, global.timeout);
+    tool::WaitNotice notice("procmod", "no answer yet from " + url, global.timeout);
     return Client::Connect(url, MakeOptions(global));
   }();
   if (!client.ok()) {
@@ -278,7 +241,8 @@ int WaitForFile(const std::string& path, milliseconds timeout) {
     return Fail(
         {kExitUsage, "cannot read connection file " + path + ": no folder " + folder.string()});
   }
-  WaitNotice notice("waiting for " + path + " (written once the server accepts)", timeout);
+  tool::WaitNotice notice("procmod", "waiting for " + path + " (written once the server accepts)",
+                          timeout);
   const Clock::time_point deadline = Clock::now() + timeout;
   while (!fs::exists(path, error)) {
     if (timeout.count() > 0 && Clock::now() >= deadline) {
@@ -339,7 +303,7 @@ int Wait(const GlobalFlags& global, const std::string& listen_url) {
   std::string endpoint = listen_url;  // the bound one, port 0 resolved, once known
   int bound = 0;
   Result<std::unique_ptr<Client>> client = [&] {
-    WaitNotice notice("no server has dialed in yet", global.timeout);
+    tool::WaitNotice notice("procmod", "no server has dialed in yet", global.timeout);
     return Client::WaitForServer(listen_url, MakeOptions(global),
                                  [&endpoint, &bound, pair](const std::string& at) {
                                    if (++bound == 1) endpoint = at;

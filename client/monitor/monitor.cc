@@ -17,6 +17,7 @@
 #include "procmod/admin_client.h"
 #include "procmod/config.h"  // FormatDuration
 #include "table.h"
+#include "wait_notice.h"
 
 namespace procmod::monitor {
 namespace {
@@ -75,8 +76,13 @@ Result<json> Ask(const Invocation& inv, const std::string& method, const json& a
     std::vector<uint8_t> bytes = json::to_msgpack(args);
     packed.assign(bytes.begin(), bytes.end());
   }
-  Result<Reply> reply =
-      AdminRequest(inv.endpoint, method, std::move(packed), inv.timeout, inv.curve);
+  Result<Reply> reply = [&] {
+    // A --watch frame says itself when an answer is late.
+    std::optional<tool::WaitNotice> notice;
+    if (!inv.watch)
+      notice.emplace("procmod-monitor", "no answer yet from " + inv.endpoint, inv.timeout);
+    return AdminRequest(inv.endpoint, method, std::move(packed), inv.timeout, inv.curve);
+  }();
   if (!reply.ok()) return reply.status();
   if (reply->result.empty()) return json(nullptr);
   json result = json::from_msgpack(reply->result, /*strict=*/true, /*allow_exceptions=*/false);

@@ -182,6 +182,13 @@ TEST(ToolsCli, ALongWaitShowsProgressOnStderr) {
   const std::vector<std::string> lines = Lines(run.output);
   ASSERT_EQ(lines.size(), 2u) << run.output;  // the notice, then the failure
   EXPECT_THAT(lines[1], HasSubstr("procmod: could not reach " + silent.endpoint()));
+
+  ToolRun monitor =
+      RunOne(kMonitor, {"--admin", silent.endpoint(), "--reply-timeout", "2.5s", "info"}, true);
+  EXPECT_EQ(monitor.code, 4) << monitor.output;
+  EXPECT_THAT(monitor.output, HasSubstr("procmod-monitor: no answer yet from " + silent.endpoint() +
+                                        " (2s of 2500ms; Ctrl-C to stop)"))
+      << monitor.output;
 }
 
 }  // namespace
