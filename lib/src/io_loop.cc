@@ -68,6 +68,13 @@ Frames ErrorFrames(uint32_t code, std::string reason) {
   return pmp::Encode(pmp::Error{code, std::move(reason)});
 }
 
+// How a relayed client's session ends when its broker's does: lost, not left (the
+// client said no BYE; the relay is gone), unless this side closed it.
+DisconnectReason RelayedLoss(DisconnectReason broker) {
+  return broker == DisconnectReason::kClosed ? DisconnectReason::kClosed
+                                             : DisconnectReason::kExpired;
+}
+
 }  // namespace
 
 Frames IoLoop::TooLargeFrames(uint64_t bytes) const {
@@ -763,6 +770,11 @@ void IoLoop::Stop() {
   if (!posted) EndRun(RunEnd::kStopped);
 }
 
+bool IoLoop::RunEnded() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return run_end_.has_value();
+}
+
 void IoLoop::EndRun(RunEnd end) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1033,7 +1045,7 @@ nlohmann::json IoLoop::AdminProcessInfo() {
       {"admin", AdminEndpoint()},
       {"pid", static_cast<int64_t>(getpid())},
       {"uptime_ms", uptime.count()},
-      {"accepting", table_ ? table_->accepting() : false},
+      {"accepting", Accepting()},
       {"peers", SnapshotOnIoThread().size()},
       {"protocol", pmp::kProtocolVersion},
       {"software", "procmod " PROCMOD_VERSION},
@@ -1047,6 +1059,16 @@ bool IoLoop::AdminCloseSession(const std::string& session) {
   if (FindPeer(session) == nullptr) return false;
   (void)Close(session, "closed by the administrator");
   return true;
+}
+
+bool IoLoop::Accepting() const {
+  if (table_) return table_->accepting();
+  for (const auto& [id, link] : links_) {
+    if (link->registered && link->state == Link::State::kAdmitted) {
+      return !(single_peer_ && ever_admitted_);  // the broker admits its one client once
+    }
+  }
+  return false;  // behind a broker and not registered (now): nobody can reach us
 }
 
 void IoLoop::AdminSetAccepting(bool accepting) {
@@ -1099,7 +1121,7 @@ void IoLoop::OpenLinkSocket(Link& link) {
 void IoLoop::CloseLinkSocket(Link& link) {
   link.in_poll_set = {};  // before the socket closes its ZMQ_FD
   link.polled = {};
-  link.held.reset();  // that socket's session is over
+  link.held.reset();   // that socket's session is over
   link.watch.reset();  // before its socket (handshake_watch.h)
   link.socket.reset();
 }
@@ -1196,8 +1218,11 @@ void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
       return OnWelcome(link, std::get<pmp::Welcome>(message.header));
     case pmp::Command::kDeny: {
       const auto& deny = std::get<pmp::Deny>(message.header);
-      return FailLink(
-          link, StatusFromPmpCode(deny.code, link.url + " refused the connection: " + deny.reason));
+      Status why =
+          StatusFromPmpCode(deny.code, link.url + " refused the connection: " + deny.reason);
+      if (!RetriesDeny(link, deny.code)) return FailLink(link, std::move(why));
+      spdlog::warn("procmod: {} ({}); retrying", why.message(), deny.code);
+      return RetryLink(link, clock_.Now());
     }
     default:
       // Stale traffic from before a retry; the handshake decides.
@@ -1215,6 +1240,11 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
                                    (welcome.role.empty() ? "peer of no role" : welcome.role)));
   }
   const TimePoint now = clock_.Now();
+  if (link.reconnecting && link.registered) {
+    spdlog::info("procmod: registered again as {:?} with {}", link.service, link.endpoint);
+  } else if (link.reconnecting) {
+    spdlog::info("procmod: connected to {} again", link.url);
+  }
   link.state = Link::State::kAdmitted;
   link.reconnecting = false;
   // The handshake is over: stop the watch so the loop polls one socket per link,
@@ -1252,15 +1282,26 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
 }
 
 void IoLoop::FailLink(Link& link, Status why) {
-  spdlog::info("procmod: connection to {} failed: {}", link.url, why.ToString());
+  const bool was_reconnecting = link.reconnecting;
+  const bool registration = link.registered;
+  if (was_reconnecting && registration) {
+    // Nobody waits on this one: the daemon learns it from Run(), the operator here.
+    spdlog::error("procmod: could not register {:?} with {} again: {}", link.service, link.endpoint,
+                  why.ToString());
+  } else {
+    spdlog::info("procmod: connection to {} failed: {}", link.url, why.ToString());
+  }
+  const bool unreachable = why.IsDeadlineExceeded();
   if (link.waiter) {
     link.waiter->set_value(std::move(why));
     link.waiter.reset();
   }
-  const bool was_reconnecting = link.reconnecting;
   DropLink(link.id, DisconnectReason::kClosed);
+  if (!was_reconnecting) return;
+  // A server that lost its broker for good ends, rather than stay up unreachable.
+  if (registration) return EndRun(unreachable ? RunEnd::kUnreachable : RunEnd::kDenied);
   // A reconnect that ends in DENY: the session that was lost is now lost for good.
-  if (was_reconnecting && single_peer_) EndRun(RunEnd::kPeerLost);
+  if (single_peer_) EndRun(RunEnd::kPeerLost);
 }
 
 void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
@@ -1274,30 +1315,52 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
   link_by_session_.erase(link->peer.session);
   ClearOutbox(*link, /*close_window=*/true);
   CloseLinkSocket(*link);
-  if (link->registered) {
-    DropRelayedPeersOf(link->id, reason == DisconnectReason::kBye ? DisconnectReason::kBye
-                                                                  : DisconnectReason::kExpired);
-  }
+  if (link->registered) DropRelayedPeersOf(link->id, RelayedLoss(reason));
   FailRequestsOf(link->peer.session, UnavailableError("server " + link->peer.session + " is gone"));
   Disconnected(link->peer, /*incoming=*/false, reason);
 }
 
+bool IoLoop::RetriesDeny(const Link& link, uint32_t code) const {
+  if (!link.reconnecting) return false;  // a first dial reports every DENY
+  // 404: a restarted broker whose server has not registered yet; 503: full for now
+  // (PROTOCOL §10.1: MAY retry). 409 to a server registering again: the broker has
+  // not expired our old registration yet. 403 and 426 would be the same next time.
+  return code == pmp::kCodeUnknownSession || code == pmp::kCodeFull ||
+         (code == pmp::kCodeBusy && link.registered);
+}
+
 bool IoLoop::ShouldReconnect(const Link& link, DisconnectReason reason) const {
+  if (stopping_ || link.state != Link::State::kAdmitted) return false;
+  // A broker's session is not a peer's: whatever ended it (the broker's BYE when it
+  // shuts down, its silence, ERROR 404 after a restart), the server registers again.
+  if (link.registered) return KeepsRegistration();
   // Only a lost session comes back: not one the peer ended (BYE) or we closed.
-  return options_.reconnect && !stopping_ && link.state == Link::State::kAdmitted &&
+  return options_.reconnect &&
          (reason == DisconnectReason::kExpired || reason == DisconnectReason::kForgotten);
 }
+
+bool IoLoop::KeepsRegistration() const { return !RunEnded() && !(single_peer_ && ever_admitted_); }
 
 void IoLoop::Reconnect(Link& link, DisconnectReason reason) {
   const PeerRecord lost = link.peer;
   link_by_session_.erase(lost.session);
   ClearOutbox(link, /*close_window=*/true);
   FailRequestsOf(lost.session, UnavailableError("server " + lost.session + " is gone"));
+  // The relay went with the broker's session: its clients' sessions are over.
+  if (link.registered) DropRelayedPeersOf(link.id, RelayedLoss(reason));
+  const TimePoint now = clock_.Now();
   link.reconnecting = true;
   link.peer = PeerRecord{};
-  link.connect_deadline = TimePoint::max();  // the policy retries until admitted
-  spdlog::info("procmod: lost {} ({}); reconnecting", link.url, DisconnectReasonName(reason));
-  RetryLink(link, clock_.Now());
+  if (link.registered) {
+    // A server behind a broker must be reachable, or end (PROCESS_MODULE.md).
+    link.connect_deadline = DeadlineAfter(now, options_.timeouts.connect);
+    spdlog::warn("procmod: lost the broker at {} ({}); registering {:?} again", link.endpoint,
+                 DisconnectReasonName(reason), link.service);
+  } else {
+    link.connect_deadline = TimePoint::max();  // the policy retries until admitted
+    spdlog::info("procmod: lost {} ({}); reconnecting", link.url, DisconnectReasonName(reason));
+  }
+  RetryLink(link, now);
   // The application hears of the loss; Run() goes on, since the peer may come back.
   Invoke("disconnected", on_disconnected_, MakeConnection(lost, /*incoming=*/false), reason);
 }

@@ -166,7 +166,11 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     int64_t window_bytes = -1;
   };
 
-  // A DEALER dialing one remote accepting side, and what we know of that peer.
+  // A DEALER dialing one remote accepting side, and what we know of that peer. Its
+  // states are PROTOCOL §10.1's: kConnecting (HELLO queued, the watch reports the
+  // transport), kHandshaking (ZMTP done, WELCOME due), kRetryWait (no socket, a
+  // backoff), kAdmitted. Why the link exists decides what a DENY or a lost session
+  // does to it; RetriesDeny and ShouldReconnect say that, in one place (see them).
   struct Link {
     enum class State { kConnecting, kHandshaking, kRetryWait, kAdmitted };
     uint64_t id = 0;
@@ -192,7 +196,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     TimePoint connect_deadline = TimePoint::max();
     TimePoint retry_at = TimePoint::max();
     Duration backoff = std::chrono::seconds(1);
-    bool reconnecting = false;  // lost its session; the reconnect policy is at work
+    // Lost its session and is bringing it back: the client's reconnect policy, or a
+    // server's registration with its broker.
+    bool reconnecting = false;
     // Admitted: the flow control of Connection::Send to this session.
     std::shared_ptr<SendWindow> window;
     // What found the DEALER full, in order; sent when it polls writable again. Later
@@ -317,7 +323,13 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void FailLink(Link& link, Status why);
   void DropLink(uint64_t id, DisconnectReason reason);
   void RetryLink(Link& link, TimePoint now);
+  // The policy of links. A DENY that means "not now" rather than "no" is retried after a backoff.
+  bool RetriesDeny(const Link& link, uint32_t code) const;
+  // A lost session is brought back on a new socket (Reconnect), or ends.
   bool ShouldReconnect(const Link& link, DisconnectReason reason) const;
+  // A server's registration with its broker is kept while the server serves: until
+  // Run() is over, or (single) once its one client has come.
+  bool KeepsRegistration() const;
   void Reconnect(Link& link, DisconnectReason reason);
   // Sends now, or queues in the link's outbox when the DEALER is full (windowed
   // messages always; others up to limits.send_queue, then dropped and counted).
@@ -379,6 +391,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void AdminSetConnectId(uint64_t connect_id) override;
   Result<nlohmann::json> AdminReloadKeys() override;
   void EndRun(RunEnd end);
+  bool RunEnded() const;
+  // process.info's `accepting`: the acceptor's, or a broker-mode server's
+  // registration (a single one's only until its client came).
+  bool Accepting() const;
   // DATA on channel "server" to every accepted peer: {"expires_in_ms": left}.
   void AnnounceLifetime(milliseconds left);
   void CheckAdmissionWaiter();

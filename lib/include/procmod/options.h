@@ -124,8 +124,10 @@ struct Options {
   uint64_t connect_id = 0;
   // Connecting side: after the peer expires or answers ERROR 404 (it forgot our
   // session, e.g. it restarted), HELLO again on a new socket with backoff (1 s
-  // doubling to 32 s, jitter) until admitted; never after DENY 403/409/426 or the
-  // peer's BYE. Default: false (the session just ends).
+  // doubling to 32 s, jitter) until admitted, retrying DENY 404/503 likewise; never
+  // after DENY 403/409/426 or the peer's BYE. Default: false (the session just ends).
+  // A server's registration with its broker is always brought back, whatever ended
+  // it (docs/BROKER.md, "When the broker goes").
   bool reconnect = false;
   // Accepting side: admit new peers at all. False starts with further connections
   // disabled (every new HELLO gets DENY 409). Default: true.

@@ -77,6 +77,9 @@ enum class RunEnd {
   kPeerLost,        // single connection: the one peer expired
   kAcceptTimeout,   // single-connection server: no client within timeouts.accept
   kSessionTimeout,  // timeouts.session elapsed
+  kUnreachable,     // a server behind a broker lost it and could not register again
+                    // within timeouts.connect
+  kDenied,          // ... and the broker refused its new registration (DENY, CURVE)
 };
 std::string_view RunEndName(RunEnd end);
 
@@ -171,7 +174,9 @@ class ProcessModule {
   Result<Connection> FindConnection(const std::string& session) const;
 
   // Blocks until the module's job is over (see RunEnd): for a single-connection
-  // server, until its client goes; otherwise until Stop() or timeouts.session.
+  // server, until its client goes; otherwise until Stop() or timeouts.session. A
+  // server behind a broker registers again whenever it loses the broker, and ends
+  // (kUnreachable, kDenied) only when that fails.
   RunEnd Run();
   // Makes Run() return kStopped, and a Start() or ConnectToRemote() still waiting
   // return kAborted. Safe from any thread; not from a signal handler (set a flag
