@@ -369,8 +369,7 @@ void IoLoop::OnTimer(TimePoint now) {
     if (it == links_.end()) continue;
     Link& link = *it->second;
     if (link.state != Link::State::kAdmitted && link.connect_deadline <= now) {
-      FailLink(link,
-               DeadlineExceededError("could not reach " + link.url + " within timeouts.connect"));
+      FailLink(link, UnreachableError(link));
       continue;
     }
     if (link.state == Link::State::kConnecting && link.handshake_deadline <= now && link.watch) {
@@ -633,7 +632,8 @@ Result<Connection> IoLoop::Connect(const std::string& url, const std::string& ex
         link->service = parsed->service;
         // A server dialing a broker registers its service; a client just names it.
         link->registered = !link->service.empty() && options_.role != Role::kClient;
-        link->connect_deadline = DeadlineAfter(clock_.Now(), options_.timeouts.connect);
+        link->dialing_since = clock_.Now();
+        link->connect_deadline = DeadlineAfter(link->dialing_since, options_.timeouts.connect);
         link->heartbeat = heartbeat_;
         link->waiter.emplace(std::move(*promise));
         Link& ref = *link;
@@ -1126,10 +1126,44 @@ void IoLoop::CloseLinkSocket(Link& link) {
   link.socket.reset();
 }
 
+void IoLoop::OnRefused(Link& link, int attempts) {
+  link.handshake_deadline = TimePoint::max();  // nothing is up: timeouts.connect governs
+  link.refused += attempts;
+  if (!KeepsDialing(link)) return FailLink(link, RefusedError(link.endpoint));
+  ReportRefusal(link, clock_.Now());
+}
+
+void IoLoop::ReportRefusal(Link& link, TimePoint now) {
+  // At the first refusal, then each time the time spent dialing has doubled (2 s,
+  // 4 s, 8 s, ...; at least every 5 minutes): a daemon waiting for its peer says so,
+  // and a long wait does not fill the log.
+  if (link.refused > 1 && now < link.next_refusal_report) return;
+  const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - link.dialing_since);
+  const auto limit = std::chrono::duration_cast<std::chrono::seconds>(options_.timeouts.connect);
+  spdlog::warn("procmod: {}: connection refused; retrying (attempt {}, {}s{})", link.endpoint,
+               link.refused, elapsed.count(),
+               limit.count() > 0 ? " of " + std::to_string(limit.count()) + "s"
+                                 : std::string(", no time limit"));
+  const Duration gap = std::clamp<Duration>(2 * (now - link.dialing_since), std::chrono::seconds(2),
+                                            std::chrono::minutes(5));
+  link.next_refusal_report = link.dialing_since + gap;
+  if (link.next_refusal_report <= now) link.next_refusal_report = now + gap;
+}
+
+Status IoLoop::UnreachableError(const Link& link) const {
+  std::string message = "could not reach " + link.url + " within timeouts.connect";
+  if (link.refused > 0) {
+    message += ": connection refused " + std::to_string(link.refused) + " times (" +
+               RefusalReason(link.endpoint) + ")";
+  }
+  return DeadlineExceededError(message);
+}
+
 void IoLoop::ServiceWatch(Link& link) {
   HandshakeWatch::Progress progress = link.watch->Drain();
   if (progress.failed) return FailLink(link, *progress.failed);
   if (link.state != Link::State::kConnecting) return;
+  if (!progress.succeeded && progress.refused > 0) return OnRefused(link, progress.refused);
   if (progress.succeeded) {
     link.state = Link::State::kHandshaking;  // now HELLO must get its answer
     link.handshake_deadline = clock_.Now() + options_.timeouts.handshake;
@@ -1247,6 +1281,7 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   }
   link.state = Link::State::kAdmitted;
   link.reconnecting = false;
+  link.refused = 0;
   // The handshake is over: stop the watch so the loop polls one socket per link,
   // not two, on every turn.
   link.watch.reset();
@@ -1320,6 +1355,15 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason) {
   Disconnected(link->peer, /*incoming=*/false, reason);
 }
 
+// The one place that decides whether a dial fails fast or keeps trying.
+bool IoLoop::KeepsDialing(const Link& link) const {
+  // A client's first dial fails at the first refusal: someone waits on Start() or
+  // ConnectToRemote(), and nothing listens there. A server dials because it must (its
+  // client, R2; its broker) and may well start first; and a link bringing a lost
+  // session back waits for its peer to return. Those try until timeouts.connect.
+  return options_.role != Role::kClient || link.reconnecting;
+}
+
 bool IoLoop::RetriesDeny(const Link& link, uint32_t code) const {
   if (!link.reconnecting) return false;  // a first dial reports every DENY
   // 404: a restarted broker whose server has not registered yet; 503: full for now
@@ -1351,6 +1395,8 @@ void IoLoop::Reconnect(Link& link, DisconnectReason reason) {
   const TimePoint now = clock_.Now();
   link.reconnecting = true;
   link.peer = PeerRecord{};
+  link.dialing_since = now;
+  link.refused = 0;
   if (link.registered) {
     // A server behind a broker must be reachable, or end (PROCESS_MODULE.md).
     link.connect_deadline = DeadlineAfter(now, options_.timeouts.connect);

@@ -181,6 +181,23 @@ TEST_F(BrokerE2E, MonitorListsWhichClientIsWithWhichServer) {
   EXPECT_NE(table.find(server_session), std::string::npos) << table;
 }
 
+TEST_F(BrokerE2E, AServerStartedBeforeItsBrokerRegistersWhenTheBrokerComesUp) {
+  zmq::context_t context;
+  const std::string endpoint = FreeTcpEndpoint(context);
+  ServerProcess server(PROCMOD_SERVER, {"--config", config_, "--broker-url", endpoint, "--service",
+                                        "early", "--multi-clients"});
+  // Not a failure: it says so on stderr and keeps dialing.
+  ASSERT_TRUE(server.WaitFor("connection refused; retrying", milliseconds(3000)).has_value());
+  Daemon late = StartDaemon(
+      {PROCMOD_BROKER, "--config", config_, "--listen", endpoint, "--admin", "none"}, kBrokerReady);
+  ASSERT_EQ(late.endpoint, endpoint);
+  // libzmq redials at most 2 s apart.
+  ASSERT_TRUE(server.WaitFor("registered as early").has_value());
+  ToolRun ping = RunTool({PROCMOD_CLI, "ping", "-c", "1", "broker+" + endpoint + "/early"},
+                         /*stderr_only=*/false, kDeadline);
+  EXPECT_EQ(ping.code, 0) << ping.output;
+}
+
 // The server's own view, as an operator sees it: `procmod-monitor info --json`.
 json ProcessInfo(const std::string& admin) {
   ToolRun run = RunTool({PROCMOD_MONITOR, "--admin", admin, "info", "--json"},

@@ -638,6 +638,29 @@ TEST(ServerReverse, DataServerTypeSaysSoInItsHello) {
   EXPECT_EQ(server.Wait(), 0);
 }
 
+TEST(ServerReverse, KeepsDialingAClientThatDoesNotListenYetAndSaysSo) {
+  zmq::context_t context;
+  const std::string endpoint = FreeTcpEndpoint(context);
+  const auto started = Clock::now();
+  Server server({"--reverse", "--client-url", endpoint});
+  // On stderr, at the first refusal and then at growing intervals.
+  std::optional<std::string> refused =
+      server.WaitFor("connection refused; retrying", milliseconds(3000));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_LT(Since(started), milliseconds(3000));
+  EXPECT_NE(refused->find("procmod: " + endpoint + ": connection refused; retrying (attempt 1, "),
+            std::string::npos)
+      << *refused;
+  EXPECT_NE(refused->find(" of 60s)"), std::string::npos) << *refused;
+
+  RawRouter client(context, endpoint);  // the client starts listening at last
+  std::optional<RawRouter::Incoming> in = client.AcceptHello("client");
+  ASSERT_TRUE(in.has_value());
+  ASSERT_TRUE(server.WaitFor(kConnectedPrefix).has_value());
+  client.SendTo(in->routing_id, pmp::Bye{"done"});
+  EXPECT_EQ(server.Wait(), 0);
+}
+
 // ---------------------------------------------------------------------------------
 // Connect-id, session timeout, signals
 // ---------------------------------------------------------------------------------

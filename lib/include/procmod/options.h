@@ -48,8 +48,10 @@ struct TimeoutOptions {
   // Forward single server: how long Run() waits for its first client; reverse client:
   // how long Start() waits for its server(s). 0 = no limit. Default: 0.
   std::chrono::milliseconds accept{0};
-  // Connecting side: how long Start()/ConnectToRemote() keep retrying. 0 = no limit.
-  // Default: 60 s.
+  // Connecting side: how long Start()/ConnectToRemote() keep retrying. A client's
+  // dial that is refused (nothing listens) fails at once instead; a server's keeps
+  // trying. Behind a broker, also how long a server tries to register again after
+  // losing it. 0 = no limit. Default: 60 s.
   std::chrono::milliseconds connect{60000};
   // Connecting side: how long to wait for WELCOME or DENY after HELLO. Default: 5 s.
   std::chrono::milliseconds handshake{5000};

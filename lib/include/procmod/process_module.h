@@ -123,8 +123,9 @@ class ProcessModule {
   bool SupportMultipleConnections() const;
 
   // Binds, connects or waits as the mode says (see the file comment). Returns once
-  // that is done, or with why not: kUnavailable (could not bind or reach),
-  // kDeadlineExceeded (timeouts.accept / timeouts.connect), a DENY's Status
+  // that is done, or with why not: kUnavailable (could not bind; a client's dial was
+  // refused: nothing listens there), kDeadlineExceeded (timeouts.accept /
+  // timeouts.connect; a server's dial keeps trying through refusals), a DENY's Status
   // (kPermissionDenied for 403, ...), kInvalidArgument for a peer of the wrong role.
   // Calling it twice is kFailedPrecondition.
   Status Start();
@@ -156,7 +157,8 @@ class ProcessModule {
   // then Run() returns kSessionTimeout. Call again whenever the estimate changes.
   void SetLifetime(std::chrono::milliseconds remaining);
 
-  // Connects to the accepting side at `url` and returns once admitted (or why not).
+  // Connects to the accepting side at `url` and returns once admitted (or why not:
+  // as Start(), so kUnavailable at once when nothing listens at `url`).
   // `expected_role`, when not empty, is the role the peer must say it has.
   // Forward client in multi mode; also allowed after Start() in single mode.
   Result<Connection> ConnectToRemote(const std::string& url, std::string_view expected_role = {});
