@@ -85,6 +85,7 @@ struct Flags {
   int port = -1;
   std::string listen, client_url, broker_url, service, server_type, timeout, admin;
   std::string log_level, log_format, name, connection_file, lifetime_command;
+  std::string connect_timeout;
   uint64_t connect_id = 0;
   bool reverse = false, multi = false, disable_further = false, check_config = false;
 };
@@ -110,6 +111,9 @@ void DefineFlags(CLI::App& app, Flags& f) {
   app.add_option("--timeout", f.timeout,
                  "end the session after this long: minutes, or 30s / 90m / 2h")
       ->type_name("TIME");
+  app.add_option("--connect-timeout", f.connect_timeout,
+                 "reverse, broker mode: how long to keep dialing (0 = no limit)")
+      ->type_name("DURATION");
   app.add_option("--connection-file", f.connection_file,
                  "once accepting, write the real endpoint (and more) here as JSON, mode 0600")
       ->type_name("PATH");
@@ -158,6 +162,13 @@ Status ApplyFlags(const CLI::App& app, const Flags& f, Options& o) {
     Result<std::chrono::milliseconds> t = ParseTimeoutFlag(f.timeout);
     if (!t.ok()) return t.status();
     o.timeouts.session = *t;
+  }
+  if (app.count("--connect-timeout")) {
+    Result<std::chrono::milliseconds> t = ParseDuration(f.connect_timeout);
+    if (!t.ok()) {
+      return InvalidArgumentError("--connect-timeout: " + std::string(t.status().message()));
+    }
+    o.timeouts.connect = *t;
   }
   if (f.disable_further) o.accept_connections = false;
   if (app.count("--admin")) o.admin.endpoint = f.admin == "none" ? "" : f.admin;

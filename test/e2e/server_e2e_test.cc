@@ -661,6 +661,36 @@ TEST(ServerReverse, KeepsDialingAClientThatDoesNotListenYetAndSaysSo) {
   EXPECT_EQ(server.Wait(), 0);
 }
 
+TEST(ServerReverse, ConnectTimeoutFlagBoundsTheDialAndExits4) {
+  zmq::context_t context;
+  const std::string endpoint = FreeTcpEndpoint(context);
+  const auto started = Clock::now();
+  Server server({"--reverse", "--client-url", endpoint, "--connect-timeout", "1s"});
+  EXPECT_EQ(server.Wait(), 4);
+  EXPECT_GE(Since(started), milliseconds(1000));
+  EXPECT_LT(Since(started), milliseconds(3000));
+  const std::string transcript = server.Transcript();
+  EXPECT_NE(transcript.find("connection refused; retrying (attempt 1, 0s of 1s)"),
+            std::string::npos)
+      << transcript;
+  EXPECT_NE(transcript.find("within timeouts.connect: connection refused"), std::string::npos)
+      << transcript;
+}
+
+TEST(ServerReverse, ConnectTimeoutFlagTakesADurationAndNamesItselfWhenBad) {
+  auto [code, output] = RunToExit({"--reverse", "--client-url", "tcp://127.0.0.1:1",
+                                   "--connect-timeout", "90s", "--check-config"});
+  EXPECT_EQ(code, 0) << output;
+  Result<Options> printed = LoadConfigFromString(output, "check-config output");
+  ASSERT_TRUE(printed.ok()) << printed.status().ToString();
+  EXPECT_EQ(printed->timeouts.connect, milliseconds(90'000));
+
+  auto [bad_code, bad_output] = RunToExit({"--reverse", "--client-url", "tcp://127.0.0.1:1",
+                                           "--connect-timeout", "soon", "--check-config"});
+  EXPECT_EQ(bad_code, 2) << bad_output;
+  EXPECT_NE(bad_output.find("--connect-timeout: "), std::string::npos) << bad_output;
+}
+
 // ---------------------------------------------------------------------------------
 // Connect-id, session timeout, signals
 // ---------------------------------------------------------------------------------
