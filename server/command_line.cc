@@ -46,9 +46,11 @@ TIMES
 EXIT STATUS (the same for every procmod tool)
   0  clean: the client said BYE, a signal, or the session timeout
   2  bad configuration or flags (the message names the file, line and key)
-  3  peer lost: the client went silent for heartbeat interval x liveness
-  4  could not bind or reach the peer, or no client came within timeouts.accept
-  5  denied by the peer (connect-id, version, busy)
+  3  peer lost: the client went silent for heartbeat interval x liveness (behind
+     a broker: the one client's session was lost with the broker)
+  4  could not bind or reach the peer, no client came within timeouts.accept,
+     or the broker could not be reached again within --connect-timeout
+  5  denied by the peer (connect-id, version, busy, a CURVE key it refused)
 
 FILES
   config/server.yaml     every key, commented with its default

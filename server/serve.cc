@@ -33,7 +33,10 @@ int ExitCodeFor(RunEnd end) {
     case RunEnd::kPeerLost:
       return kExitPeerLost;
     case RunEnd::kAcceptTimeout:
+    case RunEnd::kUnreachable:
       return kExitUnreachable;
+    case RunEnd::kDenied:
+      return kExitDenied;
     case RunEnd::kStopped:
     case RunEnd::kPeerLeft:
     case RunEnd::kSessionTimeout:

@@ -8,10 +8,12 @@
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
+#include "admin.h"  // IsLocalEndpoint
+
 namespace procmod {
 namespace {
 
-constexpr int kEvents = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+constexpr int kEvents = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CLOSED | ZMQ_EVENT_DISCONNECTED |
                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
 
@@ -22,6 +24,15 @@ std::string NextMonitorEndpoint() {
 }
 
 }  // namespace
+
+std::string RefusalReason(const std::string& endpoint) {
+  return IsLocalEndpoint(endpoint) ? "nothing is listening there"
+                                   : "nothing is listening there, or the host cannot be reached";
+}
+
+Status RefusedError(const std::string& endpoint) {
+  return UnavailableError(endpoint + ": connection refused (" + RefusalReason(endpoint) + ")");
+}
 
 Result<HandshakeWatch> HandshakeWatch::Start(zmq::context_t& context, zmq::socket_t& watched,
                                              std::string url, bool curve, std::string public_key) {
@@ -69,6 +80,11 @@ HandshakeWatch::Progress HandshakeWatch::Drain() {
     switch (id) {
       case ZMQ_EVENT_CONNECTED:
         connected_ = progress.transport_up = true;
+        progress.refused = 0;
+        break;
+      case ZMQ_EVENT_CLOSED:
+        // A connect attempt that never became a connection; libzmq redials.
+        ++progress.refused;
         break;
       case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         connected_ = false;

@@ -1,11 +1,20 @@
 // handshake_watch.h: what happened to a dialing socket's ZMTP handshake.
 //
 // libzmq hides the transport: a DEALER that dials a CURVE server without CURVE, or
-// with the wrong server key, just reconnects quietly forever. A HandshakeWatch
-// reads the socket's monitor events (libzmq's zmq_socket_monitor) and turns them
-// into what the user must hear: the transport is up (so timeouts.handshake starts),
-// the handshake succeeded, or it failed, and why, as one line:
+// with the wrong server key, just reconnects quietly forever; so does one that dials
+// a port nobody listens on. A HandshakeWatch reads the socket's monitor events
+// (libzmq's zmq_socket_monitor) and turns them into what the user must hear: the
+// connect was refused, the transport is up (so timeouts.handshake starts), the
+// handshake succeeded, or it failed, and why, as one line:
 //   "handshake failed: the server requires CURVE or the key is wrong (URL)".
+//
+// A refused connect, as libzmq 4.3.4 reports it (seen with a probe program against a
+// closed loopback port and ipc:// paths): for tcp:// CONNECT_DELAYED, CLOSED,
+// CONNECT_RETRIED; for ipc:// (no socket file, or a stale one) CLOSED,
+// CONNECT_RETRIED; the same again at each of libzmq's redials. CLOSED is the one
+// that tells: a dialing socket sends it only when a connect attempt's descriptor is
+// closed unconnected. It carries no errno, so to a remote host "unreachable" (or a
+// SYN that timed out after about two minutes) reads the same; RefusedError says so.
 //
 // Owned by whoever owns the socket, on the same thread. The watched socket must
 // outlive its watch (declare the socket first): ending the watch stops the socket's
@@ -31,6 +40,12 @@
 
 namespace procmod {
 
+// Why a connect to `endpoint` is refused: "nothing is listening there", and for a
+// host that is not local "..., or the host cannot be reached" (see above).
+std::string RefusalReason(const std::string& endpoint);
+// kUnavailable: "ENDPOINT: connection refused (REASON)".
+Status RefusedError(const std::string& endpoint);
+
 class HandshakeWatch {
  public:
   // Watches `watched` (not yet connected) dialing `url`. `curve`: this side speaks
@@ -43,6 +58,9 @@ class HandshakeWatch {
     bool transport_lost = false;   // ... and lost before its handshake completed
     bool succeeded = false;        // the ZMTP (and CURVE) handshake completed
     std::optional<Status> failed;  // kPermissionDenied: the handshake was refused
+    // Connect attempts refused since the last transport came up: when not 0, the
+    // last thing that happened is that nothing listened (libzmq redials by itself).
+    int refused = 0;
   };
   // Reads every pending event, without blocking.
   Progress Drain();

@@ -68,6 +68,13 @@ Frames ErrorFrames(uint32_t code, std::string reason) {
   return pmp::Encode(pmp::Error{code, std::move(reason)});
 }
 
+// How a relayed client's session ends when its broker's does: lost, not left (the
+// client said no BYE; the relay is gone), unless this side closed it.
+DisconnectReason RelayedLoss(DisconnectReason broker) {
+  return broker == DisconnectReason::kClosed ? DisconnectReason::kClosed
+                                             : DisconnectReason::kExpired;
+}
+
 }  // namespace
 
 Frames IoLoop::TooLargeFrames(uint64_t bytes) const {
@@ -362,8 +369,7 @@ void IoLoop::OnTimer(TimePoint now) {
     if (it == links_.end()) continue;
     Link& link = *it->second;
     if (link.state != Link::State::kAdmitted && link.connect_deadline <= now) {
-      FailLink(link,
-               DeadlineExceededError("could not reach " + link.url + " within timeouts.connect"));
+      FailLink(link, UnreachableError(link));
       continue;
     }
     if (link.state == Link::State::kConnecting && link.handshake_deadline <= now && link.watch) {
@@ -626,7 +632,8 @@ Result<Connection> IoLoop::Connect(const std::string& url, const std::string& ex
         link->service = parsed->service;
         // A server dialing a broker registers its service; a client just names it.
         link->registered = !link->service.empty() && options_.role != Role::kClient;
-        link->connect_deadline = DeadlineAfter(clock_.Now(), options_.timeouts.connect);
+        link->dialing_since = clock_.Now();
+        link->connect_deadline = DeadlineAfter(link->dialing_since, options_.timeouts.connect);
         link->heartbeat = heartbeat_;
         link->waiter.emplace(std::move(*promise));
         Link& ref = *link;
@@ -761,6 +768,11 @@ void IoLoop::Stop() {
     }
   });
   if (!posted) EndRun(RunEnd::kStopped);
+}
+
+bool IoLoop::RunEnded() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return run_end_.has_value();
 }
 
 void IoLoop::EndRun(RunEnd end) {
@@ -1039,7 +1051,7 @@ nlohmann::json IoLoop::AdminProcessInfo() {
       {"admin", AdminEndpoint()},
       {"pid", static_cast<int64_t>(getpid())},
       {"uptime_ms", uptime.count()},
-      {"accepting", table_ ? table_->accepting() : false},
+      {"accepting", Accepting()},
       {"peers", SnapshotOnIoThread().size()},
       {"protocol", pmp::kProtocolVersion},
       {"software", "procmod " PROCMOD_VERSION},
@@ -1053,6 +1065,16 @@ bool IoLoop::AdminCloseSession(const std::string& session) {
   if (FindPeer(session) == nullptr) return false;
   (void)Close(session, "closed by the administrator");
   return true;
+}
+
+bool IoLoop::Accepting() const {
+  if (table_) return table_->accepting();
+  for (const auto& [id, link] : links_) {
+    if (link->registered && link->state == Link::State::kAdmitted) {
+      return !(single_peer_ && ever_admitted_);  // the broker admits its one client once
+    }
+  }
+  return false;  // behind a broker and not registered (now): nobody can reach us
 }
 
 void IoLoop::AdminSetAccepting(bool accepting) {
@@ -1105,15 +1127,49 @@ void IoLoop::OpenLinkSocket(Link& link) {
 void IoLoop::CloseLinkSocket(Link& link) {
   link.in_poll_set = {};  // before the socket closes its ZMQ_FD
   link.polled = {};
-  link.held.reset();  // that socket's session is over
+  link.held.reset();   // that socket's session is over
   link.watch.reset();  // before its socket (handshake_watch.h)
   link.socket.reset();
+}
+
+void IoLoop::OnRefused(Link& link, int attempts) {
+  link.handshake_deadline = TimePoint::max();  // nothing is up: timeouts.connect governs
+  link.refused += attempts;
+  if (!KeepsDialing(link)) return FailLink(link, RefusedError(link.endpoint));
+  ReportRefusal(link, clock_.Now());
+}
+
+void IoLoop::ReportRefusal(Link& link, TimePoint now) {
+  // At the first refusal, then each time the time spent dialing has doubled (2 s,
+  // 4 s, 8 s, ...; at least every 5 minutes): a daemon waiting for its peer says so,
+  // and a long wait does not fill the log.
+  if (link.refused > 1 && now < link.next_refusal_report) return;
+  const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - link.dialing_since);
+  const auto limit = std::chrono::duration_cast<std::chrono::seconds>(options_.timeouts.connect);
+  spdlog::warn("procmod: {}: connection refused; retrying (attempt {}, {}s{})", link.endpoint,
+               link.refused, elapsed.count(),
+               limit.count() > 0 ? " of " + std::to_string(limit.count()) + "s"
+                                 : std::string(", no time limit"));
+  const Duration gap = std::clamp<Duration>(2 * (now - link.dialing_since), std::chrono::seconds(2),
+                                            std::chrono::minutes(5));
+  link.next_refusal_report = link.dialing_since + gap;
+  if (link.next_refusal_report <= now) link.next_refusal_report = now + gap;
+}
+
+Status IoLoop::UnreachableError(const Link& link) const {
+  std::string message = "could not reach " + link.url + " within timeouts.connect";
+  if (link.refused > 0) {
+    message += ": connection refused " + std::to_string(link.refused) + " times (" +
+               RefusalReason(link.endpoint) + ")";
+  }
+  return DeadlineExceededError(message);
 }
 
 void IoLoop::ServiceWatch(Link& link) {
   HandshakeWatch::Progress progress = link.watch->Drain();
   if (progress.failed) return FailLink(link, *progress.failed);
   if (link.state != Link::State::kConnecting) return;
+  if (!progress.succeeded && progress.refused > 0) return OnRefused(link, progress.refused);
   if (progress.succeeded) {
     link.state = Link::State::kHandshaking;  // now HELLO must get its answer
     link.handshake_deadline = clock_.Now() + options_.timeouts.handshake;
@@ -1202,8 +1258,11 @@ void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
       return OnWelcome(link, std::get<pmp::Welcome>(message.header));
     case pmp::Command::kDeny: {
       const auto& deny = std::get<pmp::Deny>(message.header);
-      return FailLink(
-          link, StatusFromPmpCode(deny.code, link.url + " refused the connection: " + deny.reason));
+      Status why =
+          StatusFromPmpCode(deny.code, link.url + " refused the connection: " + deny.reason);
+      if (!RetriesDeny(link, deny.code)) return FailLink(link, std::move(why));
+      spdlog::warn("procmod: {} ({}); retrying", why.message(), deny.code);
+      return RetryLink(link, clock_.Now());
     }
     default:
       // Stale traffic from before a retry; the handshake decides.
@@ -1221,8 +1280,14 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
                                    (welcome.role.empty() ? "peer of no role" : welcome.role)));
   }
   const TimePoint now = clock_.Now();
+  if (link.reconnecting && link.registered) {
+    spdlog::info("procmod: registered again as {:?} with {}", link.service, link.endpoint);
+  } else if (link.reconnecting) {
+    spdlog::info("procmod: connected to {} again", link.url);
+  }
   link.state = Link::State::kAdmitted;
   link.reconnecting = false;
+  link.refused = 0;
   // The handshake is over: stop the watch so the loop polls one socket per link,
   // not two, on every turn.
   link.watch.reset();
@@ -1258,21 +1323,32 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
 }
 
 void IoLoop::FailLink(Link& link, Status why) {
-  spdlog::info("procmod: connection to {} failed: {}", link.url, why.ToString());
+  const bool was_reconnecting = link.reconnecting;
+  const bool registration = link.registered;
+  if (was_reconnecting && registration) {
+    // Nobody waits on this one: the daemon learns it from Run(), the operator here.
+    spdlog::error("procmod: could not register {:?} with {} again: {}", link.service, link.endpoint,
+                  why.ToString());
+  } else {
+    spdlog::info("procmod: connection to {} failed: {}", link.url, why.ToString());
+  }
+  const bool unreachable = why.IsDeadlineExceeded();
   if (link.waiter) {
     link.waiter->set_value(std::move(why));
     link.waiter.reset();
   }
-  const bool was_reconnecting = link.reconnecting;
   DropLink(link.id, DisconnectReason::kClosed);
+  if (!was_reconnecting) return;
+  // A server that lost its broker for good ends, rather than stay up unreachable.
+  if (registration) return EndRun(unreachable ? RunEnd::kUnreachable : RunEnd::kDenied);
   // A reconnect that ends in DENY: the session that was lost is now lost for good.
-  if (was_reconnecting && single_peer_) EndRun(RunEnd::kPeerLost);
+  if (single_peer_) EndRun(RunEnd::kPeerLost);
 }
 
 void IoLoop::DropLink(uint64_t id, DisconnectReason reason, std::string said) {
   auto it = links_.find(id);
   if (it == links_.end()) return;
-  if (ShouldReconnect(*it->second, reason)) return Reconnect(*it->second, reason);
+  if (ShouldReconnect(*it->second, reason)) return Reconnect(*it->second, reason, said);
   std::unique_ptr<Link> link = std::move(it->second);
   links_.erase(it);
   if (link->waiter) link->waiter->set_value(AbortedError("connection closed"));
@@ -1281,34 +1357,74 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason, std::string said) {
   ClearOutbox(*link, /*close_window=*/true);
   CloseLinkSocket(*link);
   if (link->registered) {
-    // The broker's BYE ends its clients' sessions too, and its words say why.
-    const bool bye = reason == DisconnectReason::kBye;
-    DropRelayedPeersOf(link->id, bye ? DisconnectReason::kBye : DisconnectReason::kExpired,
-                       bye ? said : std::string());
+    // The relay went with the broker's session: its clients' sessions are lost (they
+    // did not leave), in the broker's words when it said BYE.
+    DropRelayedPeersOf(link->id, RelayedLoss(reason),
+                       reason == DisconnectReason::kBye ? said : std::string());
   }
   FailRequestsOf(link->peer.session, UnavailableError("server " + link->peer.session + " is gone"));
   Disconnected(link->peer, /*incoming=*/false, reason, std::move(said));
 }
 
+// The one place that decides whether a dial fails fast or keeps trying.
+bool IoLoop::KeepsDialing(const Link& link) const {
+  // A client's first dial fails at the first refusal: someone waits on Start() or
+  // ConnectToRemote(), and nothing listens there. A server dials because it must (its
+  // client, R2; its broker) and may well start first; and a link bringing a lost
+  // session back waits for its peer to return. Those try until timeouts.connect.
+  return options_.role != Role::kClient || link.reconnecting;
+}
+
+bool IoLoop::RetriesDeny(const Link& link, uint32_t code) const {
+  if (!link.reconnecting) return false;  // a first dial reports every DENY
+  // 404: a restarted broker whose server has not registered yet; 503: full for now
+  // (PROTOCOL §10.1: MAY retry). 409 to a server registering again: the broker has
+  // not expired our old registration yet. 403 and 426 would be the same next time.
+  return code == pmp::kCodeUnknownSession || code == pmp::kCodeFull ||
+         (code == pmp::kCodeBusy && link.registered);
+}
+
 bool IoLoop::ShouldReconnect(const Link& link, DisconnectReason reason) const {
+  if (stopping_ || link.state != Link::State::kAdmitted) return false;
+  // A broker's session is not a peer's: whatever ended it (the broker's BYE when it
+  // shuts down, its silence, ERROR 404 after a restart), the server registers again.
+  if (link.registered) return KeepsRegistration();
   // Only a lost session comes back: not one the peer ended (BYE) or we closed.
-  return options_.reconnect && !stopping_ && link.state == Link::State::kAdmitted &&
+  return options_.reconnect &&
          (reason == DisconnectReason::kExpired || reason == DisconnectReason::kForgotten);
 }
 
-void IoLoop::Reconnect(Link& link, DisconnectReason reason) {
+bool IoLoop::KeepsRegistration() const { return !RunEnded() && !(single_peer_ && ever_admitted_); }
+
+void IoLoop::Reconnect(Link& link, DisconnectReason reason, const std::string& said) {
   const PeerRecord lost = link.peer;
   link_by_session_.erase(lost.session);
   ClearOutbox(link, /*close_window=*/true);
   FailRequestsOf(lost.session, UnavailableError("server " + lost.session + " is gone"));
+  // The relay went with the broker's session: its clients' sessions are lost, in the
+  // broker's words when it said BYE.
+  if (link.registered) {
+    DropRelayedPeersOf(link.id, RelayedLoss(reason),
+                       reason == DisconnectReason::kBye ? said : std::string());
+  }
+  const TimePoint now = clock_.Now();
   link.reconnecting = true;
   link.peer = PeerRecord{};
-  link.connect_deadline = TimePoint::max();  // the policy retries until admitted
-  spdlog::info("procmod: lost {} ({}); reconnecting", link.url, DisconnectReasonName(reason));
-  RetryLink(link, clock_.Now());
+  link.dialing_since = now;
+  link.refused = 0;
+  if (link.registered) {
+    // A server behind a broker must be reachable, or end (PROCESS_MODULE.md).
+    link.connect_deadline = DeadlineAfter(now, options_.timeouts.connect);
+    spdlog::warn("procmod: lost the broker at {} ({}); registering {:?} again", link.endpoint,
+                 DisconnectReasonName(reason), link.service);
+  } else {
+    link.connect_deadline = TimePoint::max();  // the policy retries until admitted
+    spdlog::info("procmod: lost {} ({}); reconnecting", link.url, DisconnectReasonName(reason));
+  }
+  RetryLink(link, now);
   // The application hears of the loss; Run() goes on, since the peer may come back.
   Invoke("disconnected", on_disconnected_, MakeConnection(lost, /*incoming=*/false),
-         Disconnect{.reason = reason});
+         Disconnect{.reason = reason, .message = said});
 }
 
 void IoLoop::RetryLink(Link& link, TimePoint now) {

@@ -166,7 +166,12 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     int64_t window_bytes = -1;
   };
 
-  // A DEALER dialing one remote accepting side, and what we know of that peer.
+  // A DEALER dialing one remote accepting side, and what we know of that peer. Its
+  // states are PROTOCOL §10.1's: kConnecting (HELLO queued, the watch reports the
+  // transport), kHandshaking (ZMTP done, WELCOME due), kRetryWait (no socket, a
+  // backoff), kAdmitted. Why the link exists decides what a refused dial, a DENY or
+  // a lost session does to it; KeepsDialing, RetriesDeny and ShouldReconnect say
+  // that, in one place (see them).
   struct Link {
     enum class State { kConnecting, kHandshaking, kRetryWait, kAdmitted };
     uint64_t id = 0;
@@ -192,7 +197,14 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     TimePoint connect_deadline = TimePoint::max();
     TimePoint retry_at = TimePoint::max();
     Duration backoff = std::chrono::seconds(1);
-    bool reconnecting = false;  // lost its session; the reconnect policy is at work
+    // Lost its session and is bringing it back: the client's reconnect policy, or a
+    // server's registration with its broker.
+    bool reconnecting = false;
+    // Until admitted: since when it dials, how many connects were refused, and when
+    // the next "connection refused; retrying" line is due (ReportRefusal).
+    TimePoint dialing_since{};
+    int refused = 0;
+    TimePoint next_refusal_report{};
     // Admitted: the flow control of Connection::Send to this session.
     std::shared_ptr<SendWindow> window;
     // What found the DEALER full, in order; sent when it polls writable again. Later
@@ -318,8 +330,22 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void FailLink(Link& link, Status why);
   void DropLink(uint64_t id, DisconnectReason reason, std::string said = {});
   void RetryLink(Link& link, TimePoint now);
+  // The policy of links. A refused connect fails the dial at once, or is logged
+  // (ReportRefusal) while libzmq redials, until timeouts.connect.
+  bool KeepsDialing(const Link& link) const;
+  // A DENY that means "not now" rather than "no" is retried after a backoff.
+  bool RetriesDeny(const Link& link, uint32_t code) const;
+  // A lost session is brought back on a new socket (Reconnect), or ends.
   bool ShouldReconnect(const Link& link, DisconnectReason reason) const;
-  void Reconnect(Link& link, DisconnectReason reason);
+  // A server's registration with its broker is kept while the server serves: until
+  // Run() is over, or (single) once its one client has come.
+  bool KeepsRegistration() const;
+  void Reconnect(Link& link, DisconnectReason reason, const std::string& said = {});
+  void OnRefused(Link& link, int attempts);
+  void ReportRefusal(Link& link, TimePoint now);
+  // kDeadlineExceeded for a dial that ran out of timeouts.connect, saying what the
+  // transport saw meanwhile.
+  Status UnreachableError(const Link& link) const;
   // Sends now, or queues in the link's outbox when the DEALER is full (windowed
   // messages always; others up to limits.send_queue, then dropped and counted).
   bool SendOnLink(Link& link, Frames frames, int64_t window_bytes = -1);
@@ -381,6 +407,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void AdminSetConnectId(uint64_t connect_id) override;
   Result<nlohmann::json> AdminReloadKeys() override;
   void EndRun(RunEnd end);
+  bool RunEnded() const;
+  // process.info's `accepting`: the acceptor's, or a broker-mode server's
+  // registration (a single one's only until its client came).
+  bool Accepting() const;
   // DATA on channel "server" to every accepted peer: {"expires_in_ms": left}.
   void AnnounceLifetime(milliseconds left);
   void CheckAdmissionWaiter();

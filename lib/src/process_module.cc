@@ -68,6 +68,10 @@ std::string_view RunEndName(RunEnd end) {
       return "accept timeout";
     case RunEnd::kSessionTimeout:
       return "session timeout";
+    case RunEnd::kUnreachable:
+      return "broker unreachable";
+    case RunEnd::kDenied:
+      return "denied by the broker";
   }
   return "unknown";
 }

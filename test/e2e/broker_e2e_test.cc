@@ -47,6 +47,21 @@ class BrokerE2E : public ::testing::Test {
     return std::make_unique<Subprocess>(std::move(args), /*merge_stderr=*/true);
   }
 
+  // Ends the broker with `signal` and waits until it is gone.
+  void StopBroker(int signal) {
+    broker_.process->Signal(signal);
+    ASSERT_TRUE(broker_.process->Wait(kDeadline).has_value());
+  }
+
+  // A new broker on the endpoint the last one had, as an operator restarts it.
+  void StartBrokerAgain() {
+    const std::string endpoint = broker_.endpoint;
+    broker_ =
+        StartDaemon({PROCMOD_BROKER, "--config", config_, "--listen", endpoint, "--admin", admin_},
+                    kBrokerReady);
+    ASSERT_EQ(broker_.endpoint, endpoint);
+  }
+
   TempDir dir_;  // before broker_: the broker is killed before its directory goes
   std::string config_, admin_;
   Daemon broker_;
@@ -193,6 +208,92 @@ TEST_F(BrokerE2E, MonitorListsWhichClientIsWithWhichServer) {
   EXPECT_NE(table.find("viz-1"), std::string::npos) << table;
   EXPECT_NE(table.find(server_session), std::string::npos) << table;
 }
+
+TEST_F(BrokerE2E, AServerStartedBeforeItsBrokerRegistersWhenTheBrokerComesUp) {
+  zmq::context_t context;
+  const std::string endpoint = FreeTcpEndpoint(context);
+  ServerProcess server(PROCMOD_SERVER, {"--config", config_, "--broker-url", endpoint, "--service",
+                                        "early", "--multi-clients"});
+  // Not a failure: it says so on stderr and keeps dialing.
+  ASSERT_TRUE(server.WaitFor("connection refused; retrying", milliseconds(3000)).has_value());
+  Daemon late = StartDaemon(
+      {PROCMOD_BROKER, "--config", config_, "--listen", endpoint, "--admin", "none"}, kBrokerReady);
+  ASSERT_EQ(late.endpoint, endpoint);
+  // libzmq redials at most 2 s apart.
+  ASSERT_TRUE(server.WaitFor("registered as early").has_value());
+  ToolRun ping = RunTool({PROCMOD_CLI, "ping", "-c", "1", "broker+" + endpoint + "/early"},
+                         /*stderr_only=*/false, kDeadline);
+  EXPECT_EQ(ping.code, 0) << ping.output;
+}
+
+// The server's own view, as an operator sees it: `procmod-monitor info --json`.
+json ProcessInfo(const std::string& admin) {
+  ToolRun run = RunTool({PROCMOD_MONITOR, "--admin", admin, "info", "--json"},
+                        /*stderr_only=*/false, kDeadline);
+  EXPECT_EQ(run.code, 0) << run.output;
+  json info = json::parse(run.output, nullptr, /*allow_exceptions=*/false);
+  return info.is_object() ? info : json::object();
+}
+
+// A broker restarted on the same port gets its servers back: multi-client and
+// single-client (no client yet) alike, whether the old broker said BYE (SIGINT) or
+// just vanished (SIGKILL, noticed by the heartbeat).
+class BrokerRestartE2E : public BrokerE2E, public ::testing::WithParamInterface<int> {
+ protected:
+  // procmod-server registered as the server of `service`, with an admin endpoint.
+  std::unique_ptr<ServerProcess> Server(const std::string& service, const std::string& admin,
+                                        std::vector<std::string> extra = {}) {
+    extra.insert(extra.begin(), {"--config", config_, "--admin", admin, "--name", service,
+                                 "--broker-url", broker_.endpoint, "--service", service});
+    auto server = std::make_unique<ServerProcess>(PROCMOD_SERVER, std::move(extra));
+    EXPECT_TRUE(server->WaitFor("registered as " + service).has_value());
+    return server;
+  }
+
+  int Ping(const std::string& service) {
+    ToolRun run = RunTool({PROCMOD_CLI, "ping", "-c", "1", ServiceUrl(service)},
+                          /*stderr_only=*/false, kDeadline);
+    EXPECT_EQ(run.code, 0) << run.output;
+    return run.code.value_or(-1);
+  }
+};
+
+TEST_P(BrokerRestartE2E, ServersRegisterAgainWhenTheBrokerComesBack) {
+  const std::string multi_admin = "ipc://" + dir_.path() + "/multi.admin";
+  const std::string single_admin = "ipc://" + dir_.path() + "/single.admin";
+  auto multi = Server("multi", multi_admin, {"--multi-clients"});
+  auto single = Server("single", single_admin);
+  EXPECT_EQ(ProcessInfo(multi_admin)["accepting"], true);
+  EXPECT_EQ(ProcessInfo(single_admin)["accepting"], true);
+
+  StopBroker(GetParam());
+  // At once on the broker's BYE; within 100 ms x 3 of its silence after SIGKILL.
+  ASSERT_TRUE(multi->WaitFor("lost the broker").has_value());
+  ASSERT_TRUE(single->WaitFor("lost the broker").has_value());
+  // Unregistered is not accepting, and both are still there to come back.
+  EXPECT_EQ(ProcessInfo(multi_admin)["accepting"], false);
+  EXPECT_EQ(ProcessInfo(single_admin)["accepting"], false);
+
+  StartBrokerAgain();
+  const auto back_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(multi->WaitFor("registered again").has_value());
+  ASSERT_TRUE(single->WaitFor("registered again").has_value());
+  // The first backoff (1 s + 25%) and libzmq's redial (at most 2 s) bound it.
+  EXPECT_LT(std::chrono::steady_clock::now() - back_at, milliseconds(4000));
+  EXPECT_EQ(ProcessInfo(multi_admin)["accepting"], true);
+  EXPECT_EQ(ProcessInfo(single_admin)["accepting"], true);
+
+  // Served again: a real client reaches each service through the new broker.
+  EXPECT_EQ(Ping("multi"), 0);
+  EXPECT_EQ(Ping("single"), 0);
+  EXPECT_EQ(single->Wait(), 0);  // its one client came and went
+  EXPECT_FALSE(multi->Wait(milliseconds(0)).has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(BySignal, BrokerRestartE2E, ::testing::Values(SIGINT, SIGKILL),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::string(info.param == SIGINT ? "Sigint" : "Sigkill");
+                         });
 
 }  // namespace
 }  // namespace procmod::testing

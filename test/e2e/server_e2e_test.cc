@@ -638,6 +638,59 @@ TEST(ServerReverse, DataServerTypeSaysSoInItsHello) {
   EXPECT_EQ(server.Wait(), 0);
 }
 
+TEST(ServerReverse, KeepsDialingAClientThatDoesNotListenYetAndSaysSo) {
+  zmq::context_t context;
+  const std::string endpoint = FreeTcpEndpoint(context);
+  const auto started = Clock::now();
+  Server server({"--reverse", "--client-url", endpoint});
+  // On stderr, at the first refusal and then at growing intervals.
+  std::optional<std::string> refused =
+      server.WaitFor("connection refused; retrying", milliseconds(3000));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_LT(Since(started), milliseconds(3000));
+  EXPECT_NE(refused->find("procmod: " + endpoint + ": connection refused; retrying (attempt 1, "),
+            std::string::npos)
+      << *refused;
+  EXPECT_NE(refused->find(" of 60s)"), std::string::npos) << *refused;
+
+  RawRouter client(context, endpoint);  // the client starts listening at last
+  std::optional<RawRouter::Incoming> in = client.AcceptHello("client");
+  ASSERT_TRUE(in.has_value());
+  ASSERT_TRUE(server.WaitFor(kConnectedPrefix).has_value());
+  client.SendTo(in->routing_id, pmp::Bye{"done"});
+  EXPECT_EQ(server.Wait(), 0);
+}
+
+TEST(ServerReverse, ConnectTimeoutFlagBoundsTheDialAndExits4) {
+  zmq::context_t context;
+  const std::string endpoint = FreeTcpEndpoint(context);
+  const auto started = Clock::now();
+  Server server({"--reverse", "--client-url", endpoint, "--connect-timeout", "1s"});
+  EXPECT_EQ(server.Wait(), 4);
+  EXPECT_GE(Since(started), milliseconds(1000));
+  EXPECT_LT(Since(started), milliseconds(3000));
+  const std::string transcript = server.Transcript();
+  EXPECT_NE(transcript.find("connection refused; retrying (attempt 1, 0s of 1s)"),
+            std::string::npos)
+      << transcript;
+  EXPECT_NE(transcript.find("within timeouts.connect: connection refused"), std::string::npos)
+      << transcript;
+}
+
+TEST(ServerReverse, ConnectTimeoutFlagTakesADurationAndNamesItselfWhenBad) {
+  auto [code, output] = RunToExit({"--reverse", "--client-url", "tcp://127.0.0.1:1",
+                                   "--connect-timeout", "90s", "--check-config"});
+  EXPECT_EQ(code, 0) << output;
+  Result<Options> printed = LoadConfigFromString(output, "check-config output");
+  ASSERT_TRUE(printed.ok()) << printed.status().ToString();
+  EXPECT_EQ(printed->timeouts.connect, milliseconds(90'000));
+
+  auto [bad_code, bad_output] = RunToExit({"--reverse", "--client-url", "tcp://127.0.0.1:1",
+                                           "--connect-timeout", "soon", "--check-config"});
+  EXPECT_EQ(bad_code, 2) << bad_output;
+  EXPECT_NE(bad_output.find("--connect-timeout: "), std::string::npos) << bad_output;
+}
+
 // ---------------------------------------------------------------------------------
 // Connect-id, session timeout, signals
 // ---------------------------------------------------------------------------------

@@ -139,11 +139,12 @@ TEST_F(Disconnects, ABrokersByeEndsItsRelayedClientsInItsWords) {
   ASSERT_TRUE(hello.has_value());
   broker.SendTo(hello->routing_id, pmp::Joined{.session = "c1", .name = "alice"});
   broker.SendTo(hello->routing_id, pmp::Bye{"broker shutting down"});
-  // The relayed client first, then the broker's own session.
+  // The relayed client first, then the broker's own session. The client did not
+  // leave: its session is lost with the relay (kExpired), in the broker's words.
   std::optional<Ended> client = ended_.Pop();
   ASSERT_TRUE(client.has_value());
   EXPECT_EQ(client->session, "c1");
-  EXPECT_EQ(client->reason, DisconnectReason::kBye);
+  EXPECT_EQ(client->reason, DisconnectReason::kExpired);
   EXPECT_EQ(client->message, "broker shutting down");
   std::optional<Ended> broker_session = ended_.Pop();
   ASSERT_TRUE(broker_session.has_value());

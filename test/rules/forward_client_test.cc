@@ -4,6 +4,7 @@
 
 #include "support/daemons.h"
 #include "support/module_fixture.h"
+#include "support/temp_dir.h"
 
 namespace procmod::testing {
 namespace {
@@ -74,27 +75,81 @@ TEST_F(ForwardClient, AServerOfVersionOnePointZeroGetsPayloadFramesOfTheirOwn) {
   EXPECT_EQ(DialedFrameCounts(server, "1.0"), (std::vector<size_t>{3, 3}));
 }
 
-TEST_F(ForwardClient, F2_StartWaitsForAServerThatComesUpLater) {
-  // A free port, where the server starts only after the client is already trying.
+TEST_F(ForwardClient, F2_StartFailsAtOnceWhenNothingListens) {
+  // A refused connect is an answer: no waiting out timeouts.connect for it.
   const std::string endpoint = FreeTcpEndpoint(context_);
-  ProcessModule* client = Init(DialingOptions(endpoint));
+  Options o = DialingOptions(endpoint);
+  o.timeouts.connect = milliseconds(10000);
+  ProcessModule* client = Init(o);
+  const auto begin = std::chrono::steady_clock::now();
+  Status s = client->Start();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, milliseconds(2000));
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+  EXPECT_EQ(s.message(), endpoint + ": connection refused (nothing is listening there)");
+}
+
+TEST_F(ForwardClient, F2_StartFailsAtOnceWhenNoProcessListensOnAnIpcPath) {
+  // Both kinds: no socket file at all, and one a killed server left behind.
+  TempDir dir;
+  const std::string stale = "ipc://" + dir.path() + "/stale.sock";
+  { RawRouter gone(context_, stale); }  // libzmq leaves the file behind
+  for (const std::string& endpoint : {"ipc://" + dir.path() + "/none.sock", stale}) {
+    Options o = DialingOptions(endpoint);
+    o.timeouts.connect = milliseconds(10000);
+    ProcessModule* client = Init(o);
+    const auto begin = std::chrono::steady_clock::now();
+    Status s = client->Start();
+    EXPECT_LT(std::chrono::steady_clock::now() - begin, milliseconds(2000));
+    EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+    EXPECT_NE(s.message().find("connection refused"), std::string::npos) << s.ToString();
+    ProcessModule::Finalize();
+  }
+}
+
+TEST_F(ForwardClient, M2_ConnectToRemoteFailsAtOnceWhenNothingListens) {
+  const std::string endpoint = FreeTcpEndpoint(context_);
+  Options o = TestOptions(Role::kClient);
+  o.multiple_connections = true;
+  o.timeouts.connect = milliseconds(10000);
+  ProcessModule* client = Init(o);
+  ASSERT_TRUE(client->Start().ok());
+  RawRouter up(context_);
+  auto first = Async([&] { return client->ConnectToRemote(up.endpoint()); });
+  ASSERT_TRUE(up.AcceptHello("server").has_value());
+  ASSERT_TRUE(first.get().ok());
+  const auto begin = std::chrono::steady_clock::now();
+  Result<Connection> second = client->ConnectToRemote(endpoint);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, milliseconds(2000));
+  EXPECT_TRUE(second.status().IsUnavailable()) << second.status().ToString();
+  EXPECT_NE(second.status().message().find("connection refused"), std::string::npos);
+  EXPECT_EQ(client->Connections().size(), 1u);  // the first server is not disturbed
+}
+
+TEST_F(ForwardClient, F2_RenderClientFailsAtOnceWhenNoRenderServerListens) {
+  RawRouter data(context_);
+  Options o = DialingOptions(data.endpoint(), FreeTcpEndpoint(context_));
+  o.timeouts.connect = milliseconds(10000);
+  ProcessModule* client = Init(o);
   auto start = Async([client] { return client->Start(); });
-  EXPECT_EQ(start.wait_for(milliseconds(200)), std::future_status::timeout);
-  zmq::socket_t late(context_, zmq::socket_type::router);
-  late.set(zmq::sockopt::linger, 0);
-  late.bind(endpoint);
-  zmq::pollitem_t item{late.handle(), 0, ZMQ_POLLIN, 0};
-  ASSERT_EQ(zmq::poll(&item, 1, kDeadline), 1);
-  pmp::Frames frames;
-  ASSERT_TRUE(zmq::recv_multipart(late, std::back_inserter(frames)));
-  pmp::Welcome welcome{
-      .session = "s", .role = "server", .version = "1.0", .heartbeat_ms = 1000, .liveness = 3};
-  pmp::Frames out;
-  out.push_back(std::move(frames[0]));
-  for (auto& f : pmp::Encode(welcome)) out.push_back(std::move(f));
-  zmq::send_multipart(late, out);
-  ASSERT_EQ(start.wait_for(kDeadline), std::future_status::ready);
-  EXPECT_TRUE(start.get().ok());
+  ASSERT_TRUE(data.AcceptHello("data-server", "ds").has_value());
+  ASSERT_EQ(start.wait_for(milliseconds(2000)), std::future_status::ready);
+  Status s = start.get();
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+  EXPECT_TRUE(client->Connections().empty());  // the data server was let go too
+}
+
+TEST_F(ForwardClient, ABrokerClientFailsAtOnceWhenNoBrokerListens) {
+  const std::string endpoint = FreeTcpEndpoint(context_);
+  Options o = TestOptions(Role::kClient, Mode::kBroker);
+  o.broker_url = endpoint;
+  o.service = "viz";
+  o.timeouts.connect = milliseconds(10000);
+  ProcessModule* client = Init(o);
+  const auto begin = std::chrono::steady_clock::now();
+  Status s = client->Start();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, milliseconds(2000));
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+  EXPECT_EQ(s.message(), endpoint + ": connection refused (nothing is listening there)");
 }
 
 TEST_F(ForwardClient, F2_RenderClientConnectsToDataAndRenderServer) {
@@ -138,15 +193,16 @@ TEST_F(ForwardClient, DenyIsATypedErrorWithTheServersReason) {
   EXPECT_NE(s.ToString().find("connect-id 0 does not match"), std::string::npos);
 }
 
-TEST_F(ForwardClient, NothingListeningFailsAfterTimeoutsConnect) {
-  const std::string endpoint = FreeTcpEndpoint(context_);
-  Options o = DialingOptions(endpoint);
+TEST_F(ForwardClient, AServerThatNeverAnswersFailsAfterTimeoutsConnect) {
+  // Listening, so the transport comes up: only timeouts.connect ends the wait.
+  RawRouter mute(context_);
+  Options o = DialingOptions(mute.endpoint());
   o.timeouts.connect = milliseconds(300);
   ProcessModule* client = Init(o);
   const auto begin = std::chrono::steady_clock::now();
   Status s = client->Start();
   EXPECT_TRUE(s.IsDeadlineExceeded()) << s.ToString();
-  EXPECT_NE(s.ToString().find(endpoint), std::string::npos);
+  EXPECT_NE(s.ToString().find(mute.endpoint()), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - begin, milliseconds(2000));
 }
 

@@ -1,6 +1,7 @@
 // Rules R1, R2, R3: reverse connections. The client binds; the server dials it.
 #include <gtest/gtest.h>
 
+#include "support/daemons.h"
 #include "support/module_fixture.h"
 
 namespace procmod::testing {
@@ -98,18 +99,32 @@ TEST_F(Reverse, R2_ServerRetriesWithANewSocketAfterAnUnansweredHello) {
   EXPECT_TRUE(start.get().ok());
 }
 
+TEST_F(Reverse, R2_ServerKeepsDialingThroughRefusalsUntilItsClientListens) {
+  // A server may well start before its client: a refused connect is no failure.
+  const std::string endpoint = FreeTcpEndpoint(context_);
+  Options o = TestOptions(Role::kServer, Mode::kReverse);
+  o.client_url = endpoint;
+  ProcessModule* server = Init(o);
+  auto start = Async([server] { return server->Start(); });
+  EXPECT_EQ(start.wait_for(milliseconds(300)), std::future_status::timeout);
+  RawRouter client(context_, endpoint);
+  ASSERT_TRUE(client.AcceptHello("client").has_value());
+  ASSERT_EQ(start.wait_for(kDeadline), std::future_status::ready);
+  Status s = start.get();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
 TEST_F(Reverse, R2_ServerGivesUpAfterTimeoutsConnect) {
-  std::string endpoint;
-  {
-    RawRouter probe(context_);
-    endpoint = probe.endpoint();
-  }
+  const std::string endpoint = FreeTcpEndpoint(context_);
   Options o = TestOptions(Role::kServer, Mode::kReverse);
   o.client_url = endpoint;
   o.timeouts.connect = milliseconds(300);
   ProcessModule* server = Init(o);
   Status s = server->Start();
   EXPECT_TRUE(s.IsDeadlineExceeded()) << s.ToString();
+  // ... and says what it met meanwhile.
+  EXPECT_NE(s.message().find("within timeouts.connect: connection refused "), std::string::npos)
+      << s.ToString();
 }
 
 TEST_F(Reverse, R3_ServerRunEndsWhenItsClientGoes) {

@@ -42,13 +42,9 @@ TEST_F(Shutdown, FinalizeWithAnUnreachablePeerReturnsWithinASecond) {
 }
 
 TEST_F(Shutdown, FinalizeWhileStartIsStillConnectingAbortsIt) {
-  std::string endpoint;
-  {
-    RawRouter probe(context_);
-    endpoint = probe.endpoint();
-  }
+  RawRouter mute(context_);  // takes the HELLO and never answers
   Options o = TestOptions(Role::kClient);
-  o.server_url = endpoint;               // nothing listens there
+  o.server_url = mute.endpoint();
   o.timeouts.connect = milliseconds(0);  // would wait forever
   ProcessModule* client = Init(o);
   auto start = Async([client] { return client->Start(); });

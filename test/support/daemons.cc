@@ -1,11 +1,16 @@
 #include "support/daemons.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <system_error>
@@ -98,10 +103,18 @@ void RemoveIpcFile(const std::string& endpoint) {
   std::filesystem::remove(endpoint.substr(kIpc.size()), ignored);
 }
 
-int FreeTcpPort(zmq::context_t& context) {
-  RawRouter probe(context);  // closed again on return
-  const std::string& endpoint = probe.endpoint();
-  return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+int FreeTcpPort(zmq::context_t& /*context*/) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  const bool bound = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+                     getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  const int error = errno;
+  if (fd >= 0) close(fd);  // never listened: nothing lingers on the port
+  EXPECT_TRUE(bound) << "no free loopback port: " << std::strerror(error);
+  return bound ? ntohs(address.sin_port) : 0;
 }
 
 std::string FreeTcpEndpoint(zmq::context_t& context) {

@@ -79,9 +79,11 @@ std::string UniqueAdminEndpoint(std::string_view prefix);
 // transports have no file: nothing happens.
 void RemoveIpcFile(const std::string& endpoint);
 
-// A loopback port nothing listens on now: bound with port 0 by a RawRouter, then let
-// go. For what port 0 cannot give: a server that comes back on the same port, or a
-// peer that is not there yet.
+// A loopback port nothing listens on now: bound with port 0 by a plain socket, then
+// closed, which (unlike closing a ZeroMQ socket, done later by libzmq's own thread)
+// is over on return, so a dial right after is refused. For what port 0 cannot give: a
+// server that comes back on the same port, or a peer that is not there yet.
+// `context` is not used any more.
 int FreeTcpPort(zmq::context_t& context);
 // The same as tcp://127.0.0.1:PORT.
 std::string FreeTcpEndpoint(zmq::context_t& context);

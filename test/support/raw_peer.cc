@@ -77,10 +77,13 @@ std::optional<pmp::Welcome> RawDealer::Hello(const pmp::Hello& hello) {
   return As<pmp::Welcome>(reply);
 }
 
-RawRouter::RawRouter(zmq::context_t& context) : socket_(context, zmq::socket_type::router) {
+RawRouter::RawRouter(zmq::context_t& context) : RawRouter(context, "tcp://127.0.0.1:0") {}
+
+RawRouter::RawRouter(zmq::context_t& context, const std::string& endpoint)
+    : socket_(context, zmq::socket_type::router) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::router_mandatory, true);
-  socket_.bind("tcp://127.0.0.1:0");
+  socket_.bind(endpoint);
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
 }
 

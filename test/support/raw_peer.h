@@ -53,6 +53,8 @@ class RawRouter {
  public:
   // Binds tcp://127.0.0.1:0; endpoint() has the real port.
   explicit RawRouter(zmq::context_t& context);
+  // Binds `endpoint`: a peer that was dialed before anything listened there.
+  RawRouter(zmq::context_t& context, const std::string& endpoint);
 
   const std::string& endpoint() const { return endpoint_; }
 

@@ -48,8 +48,10 @@ struct TimeoutOptions {
   // Forward single server: how long Run() waits for its first client; reverse client:
   // how long Start() waits for its server(s). 0 = no limit. Default: 0.
   std::chrono::milliseconds accept{0};
-  // Connecting side: how long Start()/ConnectToRemote() keep retrying. 0 = no limit.
-  // Default: 60 s.
+  // Connecting side: how long Start()/ConnectToRemote() keep retrying. A client's
+  // dial that is refused (nothing listens) fails at once instead; a server's keeps
+  // trying. Behind a broker, also how long a server tries to register again after
+  // losing it. 0 = no limit. Default: 60 s.
   std::chrono::milliseconds connect{60000};
   // Connecting side: how long to wait for WELCOME or DENY after HELLO. Default: 5 s.
   std::chrono::milliseconds handshake{5000};
@@ -124,8 +126,10 @@ struct Options {
   uint64_t connect_id = 0;
   // Connecting side: after the peer expires or answers ERROR 404 (it forgot our
   // session, e.g. it restarted), HELLO again on a new socket with backoff (1 s
-  // doubling to 32 s, jitter) until admitted; never after DENY 403/409/426 or the
-  // peer's BYE. Default: false (the session just ends).
+  // doubling to 32 s, jitter) until admitted, retrying DENY 404/503 likewise; never
+  // after DENY 403/409/426 or the peer's BYE. Default: false (the session just ends).
+  // A server's registration with its broker is always brought back, whatever ended
+  // it (docs/BROKER.md, "When the broker goes").
   bool reconnect = false;
   // Accepting side: admit new peers at all. False starts with further connections
   // disabled (every new HELLO gets DENY 409). Default: true.

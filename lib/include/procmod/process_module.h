@@ -92,6 +92,9 @@ enum class RunEnd {
   kPeerLost,        // single connection: the one peer expired
   kAcceptTimeout,   // single-connection server: no client within timeouts.accept
   kSessionTimeout,  // timeouts.session elapsed
+  kUnreachable,     // a server behind a broker lost it and could not register again
+                    // within timeouts.connect
+  kDenied,          // ... and the broker refused its new registration (DENY, CURVE)
 };
 std::string_view RunEndName(RunEnd end);
 
@@ -138,8 +141,9 @@ class ProcessModule {
   bool SupportMultipleConnections() const;
 
   // Binds, connects or waits as the mode says (see the file comment). Returns once
-  // that is done, or with why not: kUnavailable (could not bind or reach),
-  // kDeadlineExceeded (timeouts.accept / timeouts.connect), a DENY's Status
+  // that is done, or with why not: kUnavailable (could not bind; a client's dial was
+  // refused: nothing listens there), kDeadlineExceeded (timeouts.accept /
+  // timeouts.connect; a server's dial keeps trying through refusals), a DENY's Status
   // (kPermissionDenied for 403, ...), kInvalidArgument for a peer of the wrong role.
   // Calling it twice is kFailedPrecondition.
   Status Start();
@@ -171,7 +175,8 @@ class ProcessModule {
   // then Run() returns kSessionTimeout. Call again whenever the estimate changes.
   void SetLifetime(std::chrono::milliseconds remaining);
 
-  // Connects to the accepting side at `url` and returns once admitted (or why not).
+  // Connects to the accepting side at `url` and returns once admitted (or why not:
+  // as Start(), so kUnavailable at once when nothing listens at `url`).
   // `expected_role`, when not empty, is the role the peer must say it has.
   // Forward client in multi mode; also allowed after Start() in single mode.
   Result<Connection> ConnectToRemote(const std::string& url, std::string_view expected_role = {});
@@ -189,7 +194,9 @@ class ProcessModule {
   Result<Connection> FindConnection(const std::string& session) const;
 
   // Blocks until the module's job is over (see RunEnd): for a single-connection
-  // server, until its client goes; otherwise until Stop() or timeouts.session.
+  // server, until its client goes; otherwise until Stop() or timeouts.session. A
+  // server behind a broker registers again whenever it loses the broker, and ends
+  // (kUnreachable, kDenied) only when that fails.
   RunEnd Run();
   // Makes Run() return kStopped, and a Start() or ConnectToRemote() still waiting
   // return kAborted. Safe from any thread; not from a signal handler (set a flag
