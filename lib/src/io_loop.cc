@@ -1703,7 +1703,9 @@ bool IoLoop::SendToPeer(const std::string& session, pmp::Header header, Frames p
 
 void IoLoop::Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason,
                           std::string said) {
-  const std::string_view from = peer.address.empty() ? "?" : peer.address;
+  // Not `cond ? "?" : peer.address`: that makes a temporary std::string, and a view of
+  // it would dangle.
+  const std::string_view from = peer.address.empty() ? std::string_view("?") : peer.address;
   if (said.empty()) {
     spdlog::info("procmod: session {} of {} {:?} from {} ended: {}", peer.session, peer.role,
                  Clip(peer.name), from, DisconnectReasonName(reason));
