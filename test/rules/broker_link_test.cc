@@ -72,6 +72,16 @@ class BrokerLink : public ModuleTest {
 
   bool RunGoesOn() { return run_.wait_for(milliseconds(0)) == std::future_status::timeout; }
 
+  // Run() returns before the module goes: its thread must not still be waiting on a
+  // module Finalize() destroys (TSan sees that as a race on the condition variable).
+  void TearDown() override {
+    if (run_.valid()) {
+      server_->Stop();
+      run_.wait();
+    }
+    ModuleTest::TearDown();
+  }
+
   RawRouter broker_{context_};
   ProcessModule* server_ = nullptr;
   std::future<RunEnd> run_;
