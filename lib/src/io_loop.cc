@@ -327,7 +327,7 @@ void IoLoop::ServiceLinks(bool any_link_signalled) {
 TimePoint IoLoop::NextDeadline() const {
   TimePoint next =
       std::min({next_tick_, accept_deadline_, lifetime_.End().value_or(TimePoint::max())});
-  if (!request_deadlines_.empty()) next = std::min(next, request_deadlines_.begin()->first);
+  next = std::min(next, requests_.NextDeadline());
   if (admission_waiter_) next = std::min(next, admission_waiter_->deadline);
   for (const auto& [id, link] : links_) {
     next = std::min({next, link->handshake_deadline, link->connect_deadline, link->retry_at});
@@ -338,15 +338,7 @@ TimePoint IoLoop::NextDeadline() const {
 // Everything time-driven happens here; each branch says what it guards against.
 void IoLoop::OnTimer(TimePoint now) {
   // Requests nobody answered in time.
-  while (!request_deadlines_.empty() && request_deadlines_.begin()->first <= now) {
-    const uint64_t id = request_deadlines_.begin()->second;
-    request_deadlines_.erase(request_deadlines_.begin());
-    auto it = requests_.find(id);
-    if (it == requests_.end()) continue;
-    it->second.reply->Set(
-        DeadlineExceededError("no reply from session " + it->second.session + " in time"));
-    requests_.erase(it);
-  }
+  requests_.Expire(now);
 
   // A caller waiting for peers that did not come.
   if (admission_waiter_ && admission_waiter_->deadline <= now) {
@@ -406,7 +398,7 @@ void IoLoop::OnTimer(TimePoint now) {
   // a PING.
   if (table_) {
     for (PeerRecord& gone : table_->Expire(now, heartbeat_)) {
-      FailRequestsOf(gone.session, UnavailableError("peer " + gone.session + " expired"));
+      requests_.FailSession(gone.session, UnavailableError("peer " + gone.session + " expired"));
       Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired);
     }
     // Sending changes no table entry (a gone transport just fails), so PINGs go out
@@ -438,11 +430,7 @@ void IoLoop::ShutdownOnIoThread() {
   RunCommands();  // whatever slipped in before the door closed
   // Before the sessions end: a caller waiting on a reply learns that the module
   // went (kAborted), not that its peer did.
-  for (auto& [id, request] : requests_) {
-    request.reply->Set(AbortedError("process module finalized"));
-  }
-  requests_.clear();
-  request_deadlines_.clear();
+  requests_.FailAll(AbortedError("process module finalized"));
 
   // BYE to everyone; sends never block, and linger bounds the flush.
   if (table_) {
@@ -893,7 +881,7 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::
   if (admission.replaced) {
     PeerRecord old = *admission.peer;
     old.session = admission.replaced_session;
-    FailRequestsOf(old.session, UnavailableError("session replaced by a new HELLO"));
+    requests_.FailSession(old.session, UnavailableError("session replaced by a new HELLO"));
     Disconnected(old, /*incoming=*/true, DisconnectReason::kReplaced);
   }
   PeerRecord& peer = *admission.peer;
@@ -985,7 +973,7 @@ void IoLoop::RemovePeer(const std::string& routing_id, DisconnectReason reason, 
   if (found == nullptr) return;
   PeerRecord peer = *found;
   table_->Remove(routing_id);
-  FailRequestsOf(peer.session, UnavailableError("peer " + peer.session + " is gone"));
+  requests_.FailSession(peer.session, UnavailableError("peer " + peer.session + " is gone"));
   Disconnected(peer, /*incoming=*/true, reason, std::move(said));
 }
 
@@ -1362,7 +1350,8 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason, std::string said) {
     DropRelayedPeersOf(link->id, RelayedLoss(reason),
                        reason == DisconnectReason::kBye ? said : std::string());
   }
-  FailRequestsOf(link->peer.session, UnavailableError("server " + link->peer.session + " is gone"));
+  requests_.FailSession(link->peer.session,
+                        UnavailableError("server " + link->peer.session + " is gone"));
   Disconnected(link->peer, /*incoming=*/false, reason, std::move(said));
 }
 
@@ -1400,7 +1389,7 @@ void IoLoop::Reconnect(Link& link, DisconnectReason reason, const std::string& s
   const PeerRecord lost = link.peer;
   link_by_session_.erase(lost.session);
   ClearOutbox(link, /*close_window=*/true);
-  FailRequestsOf(lost.session, UnavailableError("server " + lost.session + " is gone"));
+  requests_.FailSession(lost.session, UnavailableError("server " + lost.session + " is gone"));
   // The relay went with the broker's session: its clients' sessions are lost, in the
   // broker's words when it said BYE.
   if (link.registered) {
@@ -1574,7 +1563,7 @@ void IoLoop::OnLeft(const pmp::Left& left) {
   if (it == relayed_.end()) return;
   const PeerRecord client = it->second.record;
   relayed_.erase(it);
-  FailRequestsOf(client.session, UnavailableError("peer " + client.session + " is gone"));
+  requests_.FailSession(client.session, UnavailableError("peer " + client.session + " is gone"));
   Disconnected(client, /*incoming=*/true,
                left.reason == "expired" ? DisconnectReason::kExpired : DisconnectReason::kBye,
                left.reason);
@@ -1612,7 +1601,7 @@ void IoLoop::DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason,
     }
   }
   for (const PeerRecord& client : gone) {
-    FailRequestsOf(client.session, UnavailableError("broker connection lost"));
+    requests_.FailSession(client.session, UnavailableError("broker connection lost"));
     Disconnected(client, /*incoming=*/true, reason, said);
   }
 }
@@ -1647,17 +1636,13 @@ void IoLoop::OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request, F
 }
 
 void IoLoop::OnReply(pmp::Reply& reply, Frames payload) {
-  auto it = requests_.find(reply.id);
-  if (it == requests_.end()) return;  // timed out already, or not ours
-  request_deadlines_.erase({it->second.deadline, reply.id});
+  std::shared_ptr<ReplySlot> slot = requests_.Complete(reply.id);
+  if (!slot) return;  // timed out already, or not ours
   if (reply.code != 0) {
-    it->second.reply->Set(
-        StatusFromPmpCode(reply.code, reply.error.empty() ? "remote error" : reply.error));
+    slot->Set(StatusFromPmpCode(reply.code, reply.error.empty() ? "remote error" : reply.error));
   } else {
-    it->second.reply->Set(
-        Reply{0, std::move(reply.error), std::move(reply.result), std::move(payload)});
+    slot->Set(Reply{0, std::move(reply.error), std::move(reply.result), std::move(payload)});
   }
-  requests_.erase(it);
 }
 
 std::optional<IoLoop::PeerRef> IoLoop::Resolve(const std::string& session) {
@@ -1718,18 +1703,6 @@ void IoLoop::Disconnected(const PeerRecord& peer, bool incoming, DisconnectReaso
          Disconnect{.reason = reason, .message = std::move(said)});
   if (single_peer_) {
     EndRun(reason == DisconnectReason::kExpired ? RunEnd::kPeerLost : RunEnd::kPeerLeft);
-  }
-}
-
-void IoLoop::FailRequestsOf(const std::string& session, const Status& why) {
-  for (auto it = requests_.begin(); it != requests_.end();) {
-    if (it->second.session == session) {
-      request_deadlines_.erase({it->second.deadline, it->first});
-      it->second.reply->Set(why);
-      it = requests_.erase(it);
-    } else {
-      ++it;
-    }
   }
 }
 
@@ -1899,8 +1872,7 @@ void IoLoop::StartRequest(const std::string& session, uint64_t id, std::string m
     return;
   }
   const TimePoint deadline = clock_.Now() + timeout;
-  requests_.emplace(id, PendingRequest{std::move(reply), deadline, session});
-  request_deadlines_.emplace(deadline, id);
+  requests_.Add(id, session, deadline, std::move(reply));
   // Sent by another thread while the I/O thread sleeps: it must wake for the deadline.
   if (deadline < wakes_at_) Wake();
 }
@@ -1920,12 +1892,12 @@ bool IoLoop::LeadForReply(uint64_t request_id, TimePoint until) {
   if (OnIoThread()) return false;  // it holds the loop already, and must not wait here
   std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
   if (!loop.owns_lock() || stopping_ || lead_abort_.load()) return true;
-  auto request = requests_.find(request_id);
-  if (request == requests_.end()) return true;  // answered, failed, or not sent yet
-  Link* link = LeadableLink(request->second.session);
+  const PendingRequests::Request* request = requests_.Find(request_id);
+  if (request == nullptr) return true;  // answered, failed, or not sent yet
+  Link* link = LeadableLink(request->session);
   if (link == nullptr) return true;
   // Past the request's deadline the I/O thread answers it (kDeadlineExceeded).
-  until = std::min(until, request->second.deadline);
+  until = std::min(until, request->deadline);
   link->in_poll_set.Suspend();
   AwaitReplyOnLink(*link, request_id, until);
   link->in_poll_set.Resume();  // level-triggered: a readable fd wakes the I/O thread

@@ -46,7 +46,6 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -64,6 +63,7 @@
 #include "identity_table.h"
 #include "lifetime.h"
 #include "log_text.h"
+#include "pending_requests.h"
 #include "polled_socket.h"
 #include "procmod/connection.h"
 #include "procmod/connection_file.h"
@@ -214,12 +214,6 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     // What a thread leading for its reply received that is not its reply: handled
     // by the I/O thread before anything else from this socket (counted already).
     std::optional<pmp::Message> held;
-  };
-
-  struct PendingRequest {
-    std::shared_ptr<ReplySlot> reply;
-    TimePoint deadline;
-    std::string session;
   };
 
   // Where a session lives: accepted on our ROUTER, at the other end of one of our
@@ -391,7 +385,6 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason, const std::string& said = {});
   void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason,
                     std::string said = {});
-  void FailRequestsOf(const std::string& session, const Status& why);
   // The peer's handle: the one made at admission (PeerRecord::handle) when it is
   // still that session's, else a new one.
   Connection MakeConnection(const PeerRecord& peer, bool incoming);
@@ -475,8 +468,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::unordered_map<std::string, RelayedPeer> relayed_;  // by client session
   uint64_t next_relayed_seq_ = 1;
   uint64_t next_link_id_ = 1;
-  std::unordered_map<uint64_t, PendingRequest> requests_;
-  std::set<std::pair<TimePoint, uint64_t>> request_deadlines_;
+  // Our REQUESTs awaiting a REPLY. Also read and changed by a thread that holds
+  // loop_mu_ to send a request or lead for its reply (Request, LeadForReply).
+  PendingRequests requests_;
   std::unordered_map<std::string, RequestHandler> handlers_;
   ConnectedCallback on_connected_;
   DisconnectCallback on_disconnected_;
