@@ -64,6 +64,7 @@
 #include "identity_table.h"
 #include "lifetime.h"
 #include "log_text.h"
+#include "peer_record.h"
 #include "polled_socket.h"
 #include "procmod/connection.h"
 #include "procmod/connection_file.h"
