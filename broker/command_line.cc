@@ -8,10 +8,10 @@
 #include <optional>
 #include <set>
 
-#include "admin.h"  // IsLocalEndpoint
 #include "curve_keys.h"
 #include "procmod/config.h"
 #include "tool_cli.h"
+#include "url.h"  // IsLocalEndpoint, WithPort
 
 namespace procmod::broker {
 namespace {
@@ -151,14 +151,14 @@ class FileKeys {
 };
 
 // Replaces the port of a tcp:// URL.
-Result<std::string> WithPort(const std::string& url, int port) {
-  const size_t colon = url.rfind(':');
-  if (url.rfind("tcp://", 0) != 0 || colon == std::string::npos || colon < 6) {
+Result<std::string> ListenWithPort(const std::string& url, int port) {
+  std::optional<std::string> moved = WithPort(url, port);
+  if (!moved) {
     return InvalidArgumentError("--port: listen '" + url +
                                 "' is not a tcp://HOST:PORT URL; give the port in --listen "
                                 "instead");
   }
-  return url.substr(0, colon + 1) + std::to_string(port);
+  return *std::move(moved);
 }
 
 int Fail(const std::string& message) {
@@ -204,7 +204,7 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     o.listen = kDefaultListen;
   }
   if (app.count("--port")) {
-    Result<std::string> url = WithPort(o.listen, flags.port);
+    Result<std::string> url = ListenWithPort(o.listen, flags.port);
     if (!url.ok()) {
       out.exit_code = Fail(std::string(url.status().message()));
       return out;

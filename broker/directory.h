@@ -44,7 +44,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "heartbeat.h"
-#include "identity_table.h"  // PeerRecord
+#include "peer_record.h"
 
 namespace procmod::broker {
 

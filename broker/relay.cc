@@ -12,6 +12,8 @@
 #include <iterator>
 #include <zmq_addon.hpp>
 
+#include "url.h"  // IsLocalEndpoint
+
 namespace procmod::broker {
 namespace {
 

@@ -11,6 +11,7 @@
 #include "procmod/config.h"
 #include "procmod/exit_codes.h"
 #include "tool_cli.h"
+#include "url.h"  // WithPort
 
 namespace procmod::server {
 namespace {
@@ -70,13 +71,13 @@ SEE ALSO
 
 // Replaces the port of a tcp:// URL.
 Result<std::string> WithPort(const std::string& url, int port, const char* key) {
-  const size_t colon = url.rfind(':');
-  if (url.rfind("tcp://", 0) != 0 || colon == std::string::npos || colon < 6) {
+  std::optional<std::string> moved = procmod::WithPort(url, port);
+  if (!moved) {
     return InvalidArgumentError(std::string("--port: ") + key + " '" + url +
                                 "' is not a tcp://HOST:PORT URL; give the port in the URL "
                                 "instead");
   }
-  return url.substr(0, colon + 1) + std::to_string(port);
+  return *std::move(moved);
 }
 
 constexpr std::chrono::milliseconds kMaxConnectTimeout = std::chrono::hours(24 * 365);

@@ -1,6 +1,6 @@
 // IsLocalEndpoint decides whether an admin endpoint may be bound without CURVE: only
 // what no other machine can reach.
-#include "admin.h"
+#include "url.h"  // IsLocalEndpoint, used by the admin service
 
 #include <gtest/gtest.h>
 

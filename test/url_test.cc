@@ -161,5 +161,88 @@ TEST(ParsePeerUrl, RefusesWhatOneDialCannotBe) {
   EXPECT_TRUE(ParsePeerUrl("broker+tcp://b:1").status().IsInvalidArgument());
 }
 
+TEST(ParsePort, RangeDependsOnUse) {
+  EXPECT_EQ(*ParsePort("1", PortUse::kDial), 1);
+  EXPECT_EQ(*ParsePort("65535", PortUse::kDial), 65535);
+  EXPECT_EQ(*ParsePort("0", PortUse::kBind), 0);  // any free port
+  EXPECT_EQ(*ParsePort("00080", PortUse::kDial), 80);
+  EXPECT_EQ(ParsePort("0", PortUse::kDial).status().message(), "0 is out of range 1-65535");
+  EXPECT_EQ(ParsePort("65536", PortUse::kBind).status().message(), "65536 is out of range 0-65535");
+  // Too long for a port, and for an int: out of range, not an overflow.
+  EXPECT_EQ(ParsePort("123456789012", PortUse::kBind).status().message(),
+            "123456789012 is out of range 0-65535");
+  EXPECT_EQ(ParsePort("", PortUse::kDial).status().message(), "is missing after ':'");
+  EXPECT_EQ(ParsePort("8o", PortUse::kDial).status().message(), "'8o' is not a number");
+  EXPECT_EQ(ParsePort("-1", PortUse::kBind).status().message(), "'-1' is not a number");
+  EXPECT_EQ(ParsePort("+80", PortUse::kDial).status().message(), "'+80' is not a number");
+}
+
+TEST(SplitHostPort, SplitsAtTheLastColon) {
+  EXPECT_EQ(SplitHostPort("host:80")->host, "host");
+  EXPECT_EQ(SplitHostPort("host:80")->port, "80");
+  EXPECT_EQ(SplitHostPort("[::1]:80")->host, "[::1]");
+  EXPECT_EQ(SplitHostPort("[::1]:80")->port, "80");
+  EXPECT_EQ(SplitHostPort(":80")->host, "");  // the caller judges an empty host
+  EXPECT_EQ(SplitHostPort("host:")->port, "");
+  EXPECT_FALSE(SplitHostPort("host"));
+  EXPECT_FALSE(SplitHostPort(""));
+}
+
+TEST(ParseTcpEndpoint, GoodForms) {
+  struct Case {
+    std::string endpoint;
+    PortUse use;
+    std::string host;
+    int port;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"tcp://127.0.0.1:11111", PortUse::kDial, "127.0.0.1", 11111},
+           {"tcp://viz-1.example.org:1", PortUse::kDial, "viz-1.example.org", 1},
+           {"tcp://[::1]:65535", PortUse::kDial, "[::1]", 65535},
+           {"tcp://*:0", PortUse::kBind, "*", 0},
+           {"tcp://[::]:0", PortUse::kBind, "[::]", 0},
+       }) {
+    Result<TcpEndpoint> parsed = ParseTcpEndpoint(c.endpoint, c.use);
+    ASSERT_TRUE(parsed.ok()) << c.endpoint << ": " << parsed.status().message();
+    EXPECT_EQ(parsed->host, c.host) << c.endpoint;
+    EXPECT_EQ(parsed->port, c.port) << c.endpoint;
+  }
+}
+
+TEST(ParseTcpEndpoint, BadFormsSayWhy) {
+  struct Case {
+    std::string endpoint;
+    PortUse use;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"tcp://host", PortUse::kDial, "expected tcp://HOST:PORT"},  // no port
+           {"ipc:///tmp/x:1", PortUse::kDial, "expected tcp://HOST:PORT"},
+           {"host:80", PortUse::kDial, "expected tcp://HOST:PORT"},
+           {"", PortUse::kBind, "expected tcp://HOST:PORT"},
+           {"tcp://host:", PortUse::kDial, "port is missing after ':'"},
+           {"tcp://host:http", PortUse::kDial, "port 'http' is not a number"},
+           {"tcp://[::1]", PortUse::kDial, "port '1]' is not a number"},
+           {"tcp://host:0", PortUse::kDial, "port 0 is out of range 1-65535"},
+           {"tcp://host:65536", PortUse::kBind, "port 65536 is out of range 0-65535"},
+           {"tcp://host:999999", PortUse::kBind, "port 999999 is out of range 0-65535"},
+       }) {
+    Result<TcpEndpoint> parsed = ParseTcpEndpoint(c.endpoint, c.use);
+    ASSERT_FALSE(parsed.ok()) << c.endpoint;
+    EXPECT_TRUE(parsed.status().IsInvalidArgument()) << c.endpoint;
+    EXPECT_EQ(parsed.status().message(), c.message) << c.endpoint;
+  }
+}
+
+TEST(WithPort, ReplacesThePortWhateverItWas) {
+  EXPECT_EQ(*WithPort("tcp://0.0.0.0:11111", 4000), "tcp://0.0.0.0:4000");
+  EXPECT_EQ(*WithPort("tcp://[::1]:1", 0), "tcp://[::1]:0");
+  EXPECT_EQ(*WithPort("tcp://host:oops", 5), "tcp://host:5");  // the old port goes anyway
+  EXPECT_EQ(*WithPort("tcp://:1", 2), "tcp://:2");
+  EXPECT_FALSE(WithPort("tcp://host", 1));  // no port to replace
+  EXPECT_FALSE(WithPort("ipc:///tmp/a:b", 1));
+  EXPECT_FALSE(WithPort("broker+tcp://b:1/s", 1));
+}
+
 }  // namespace
 }  // namespace procmod

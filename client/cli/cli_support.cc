@@ -1,6 +1,7 @@
 #include "cli_support.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "procmod/config.h"
 #include "url.h"
@@ -34,23 +35,22 @@ bool AllDigits(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-Status CheckTcp(std::string_view url, std::string_view rest, UrlUse use) {
-  const size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return BadUrl(url);
-  const std::string_view host = rest.substr(0, colon);
-  const std::string_view port = rest.substr(colon + 1);
-  if (host.find('/') != std::string_view::npos || !AllDigits(port) || port.size() > 5) {
+// `host_port` is HOST:PORT of `url`. Only a port out of range for `use` gets a message of
+// its own here; any other flaw reads as the wrong form, hence the checks before
+// ParsePort's.
+Status CheckTcp(std::string_view url, std::string_view host_port, UrlUse use) {
+  const std::optional<HostPort> split = SplitHostPort(host_port);
+  if (!split || split->host.empty()) return BadUrl(url);
+  if (split->host.find('/') != std::string_view::npos || !AllDigits(split->port) ||
+      split->port.size() > 5) {
     return BadUrl(url);
   }
-  if (host == "*" && use == UrlUse::kConnect) {
+  if (split->host == "*" && use == UrlUse::kConnect) {
     return BadUrl(url, "'*' (every interface) is for binding; name the server's host");
   }
-  const int min_port = use == UrlUse::kListen ? 0 : 1;
-  const int number = std::stoi(std::string(port));
-  if (number < min_port || number > 65535) {
-    return BadUrl(url, "port " + std::string(port) + " is out of range " +
-                           std::to_string(min_port) + "-65535");
-  }
+  Result<int> port =
+      ParsePort(split->port, use == UrlUse::kListen ? PortUse::kBind : PortUse::kDial);
+  if (!port.ok()) return BadUrl(url, "port " + std::string(port.status().message()));
   return Status();
 }
 

@@ -74,41 +74,14 @@ struct SocketAddress {
   sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
 };
 
-// tcp://HOST:PORT as ZeroMQ writes it ("*", "[::1]"): the host without brackets.
-struct TcpEndpoint {
-  std::string host;
-  bool ipv6 = false;
-  int port = 0;
-};
-
-std::optional<TcpEndpoint> SplitTcp(std::string_view endpoint) {
-  constexpr std::string_view kTcp = "tcp://";
-  if (!endpoint.starts_with(kTcp)) return std::nullopt;
-  const std::string_view rest = endpoint.substr(kTcp.size());
-  const size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::string_view host = rest.substr(0, colon);
-  const std::string_view port = rest.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  TcpEndpoint out;
-  out.port = std::stoi(std::string(port));
-  if (out.port > 65535) return std::nullopt;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-    out.ipv6 = true;
-  }
-  out.host = std::string(host);
-  return out;
-}
-
 // The address of `endpoint`'s host and port. "*" is every IPv4 interface, as
 // ZeroMQ binds it; names resolve to IPv4 unless bracketed, as ZeroMQ's do.
 // `verb` and `text` name the failure: "cannot bind tcp://...".
 Result<SocketAddress> Resolve(const TcpEndpoint& endpoint, std::string_view verb,
                               std::string_view text) {
+  std::string_view host = endpoint.host;
+  const bool ipv6 = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  if (ipv6) host = host.substr(1, host.size() - 2);
   SocketAddress out;
   if (endpoint.host == "*") {
     auto* in = reinterpret_cast<sockaddr_in*>(&out.storage);
@@ -119,12 +92,12 @@ Result<SocketAddress> Resolve(const TcpEndpoint& endpoint, std::string_view verb
     return out;
   }
   addrinfo hints{};
-  hints.ai_family = endpoint.ipv6 ? AF_INET6 : AF_INET;
+  hints.ai_family = ipv6 ? AF_INET6 : AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* found = nullptr;
   const int rc =
-      getaddrinfo(endpoint.host.c_str(), std::to_string(endpoint.port).c_str(), &hints, &found);
+      getaddrinfo(std::string(host).c_str(), std::to_string(endpoint.port).c_str(), &hints, &found);
   if (rc != 0 || found == nullptr) {
     return UnavailableError("cannot " + std::string(verb) + " " + std::string(text) + ": " +
                             gai_strerror(rc));
@@ -206,8 +179,11 @@ class Client::PortRelay {
  public:
   // Binds `endpoint` (tcp://HOST:PORT; '*' every interface, port 0 any free port).
   static Result<std::unique_ptr<PortRelay>> Bind(const std::string& endpoint) {
-    std::optional<TcpEndpoint> split = SplitTcp(endpoint);
-    if (!split) return InvalidArgumentError("cannot bind " + endpoint + ": not tcp://HOST:PORT");
+    // Port 0 binds any free port, as ZeroMQ's bind does.
+    Result<TcpEndpoint> split = ParseTcpEndpoint(endpoint, PortUse::kBind);
+    if (!split.ok()) {
+      return InvalidArgumentError("cannot bind " + endpoint + ": not tcp://HOST:PORT");
+    }
     Result<SocketAddress> address = Resolve(*split, "bind", endpoint);
     if (!address.ok()) return address.status();
     std::unique_ptr<PortRelay> relay(new PortRelay());
@@ -252,10 +228,14 @@ class Client::PortRelay {
   // Starts forwarding to `target`, the module's ListenEndpoint(). A module bound to
   // every interface is reached on loopback.
   Status Start(const std::string& target) {
-    std::optional<TcpEndpoint> split = SplitTcp(target);
-    if (!split) return InvalidArgumentError("cannot relay to " + target + ": not tcp://HOST:PORT");
+    // The port is the module's, bound already; kBind only keeps this check as loose as
+    // the one it replaced.
+    Result<TcpEndpoint> split = ParseTcpEndpoint(target, PortUse::kBind);
+    if (!split.ok()) {
+      return InvalidArgumentError("cannot relay to " + target + ": not tcp://HOST:PORT");
+    }
     if (split->host == "0.0.0.0" || split->host == "*") split->host = "127.0.0.1";
-    if (split->host == "::") split->host = "::1";
+    if (split->host == "[::]") split->host = "[::1]";
     Result<SocketAddress> address = Resolve(*split, "relay to", target);
     if (!address.ok()) return address.status();
     target_ = *address;

@@ -1,8 +1,5 @@
 #include "admin.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <functional>
 #include <map>
 
@@ -136,21 +133,6 @@ json PeerToJson(const PeerInfo& peer) {
       {"bytes_out", peer.bytes_out},
       {"dropped", peer.dropped},
   };
-}
-
-bool IsLocalEndpoint(const std::string& endpoint) {
-  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
-  if (endpoint.rfind("tcp://", 0) != 0) return false;
-  const std::string rest = endpoint.substr(6);
-  const size_t colon = rest.rfind(':');
-  if (colon == std::string::npos) return false;
-  const std::string host = rest.substr(0, colon);
-  if (host == "localhost" || host == "[::1]") return true;
-  // A literal address in 127.0.0.0/8 only: "127.example.com" is a name that may
-  // resolve anywhere, and libzmq resolves names when it binds.
-  in_addr address{};
-  if (inet_pton(AF_INET, host.c_str(), &address) != 1) return false;
-  return (ntohl(address.s_addr) >> 24) == 127;
 }
 
 }  // namespace procmod

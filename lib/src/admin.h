@@ -50,10 +50,6 @@ pmp::Reply HandleAdminRequest(const pmp::Request& request, AdminTarget& target);
 // One peer as connections.list shows it (field names: docs/MONITOR.md).
 nlohmann::json PeerToJson(const PeerInfo& peer);
 
-// True for endpoints only this machine can reach: ipc://, inproc://, and tcp:// on
-// 127.0.0.0/8, ::1 or localhost. A non-local admin endpoint needs CURVE (docs/SECURITY.md).
-bool IsLocalEndpoint(const std::string& endpoint);
-
 }  // namespace procmod
 
 #endif  // PROCMOD_SRC_ADMIN_H_

@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
-#include "admin.h"  // IsLocalEndpoint
+#include "url.h"  // IsLocalEndpoint
 
 namespace procmod {
 namespace {

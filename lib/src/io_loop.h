@@ -63,6 +63,7 @@
 #include "identity_table.h"
 #include "lifetime.h"
 #include "log_text.h"
+#include "peer_record.h"
 #include "pending_requests.h"
 #include "polled_socket.h"
 #include "procmod/connection.h"

@@ -1,5 +1,8 @@
 #include "url.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <optional>
 
@@ -14,9 +17,6 @@ constexpr std::string_view kAccepted =
 Status BadUrl(std::string_view url, std::string_view why) {
   return InvalidArgumentError("bad URL '" + std::string(url) + "': " + std::string(why));
 }
-
-// Whether the URL is dialed (a server's address) or bound (the client listens).
-enum class Use { kDial, kListen };
 
 // How one HOST[:PORT] of a ParaView URL is named in messages: "HOST" and "port"
 // alone, "DSHOST" and "data server port" in a pair; `form` is the whole of what
@@ -44,8 +44,11 @@ bool ValidHost(std::string_view host) {
   return std::all_of(host.begin(), host.end(), IsNameChar);
 }
 
-// One HOST[:PORT] as a tcp:// endpoint, or why not (the caller adds the URL).
-Result<std::string> HostPort(std::string_view text, Use use, int default_port, const Part& part) {
+// One HOST[:PORT] as a tcp:// endpoint, or why not (the caller adds the URL). Not
+// SplitHostPort: PORT is optional here, so "[::1]" alone must not split inside the
+// brackets, and an unbracketed IPv6 address is refused rather than guessed at.
+Result<std::string> ParaViewHostPort(std::string_view text, PortUse use, int default_port,
+                                     const Part& part) {
   std::string_view host = text;
   std::optional<std::string_view> port;
   if (!text.empty() && text.front() == '[') {
@@ -70,13 +73,13 @@ Result<std::string> HostPort(std::string_view text, Use use, int default_port, c
   }
 
   if (host.empty()) {
-    if (use == Use::kDial) {
+    if (use == PortUse::kDial) {
       return InvalidArgumentError(std::string(part.host) + " is missing: expected " +
                                   std::string(part.form));
     }
     host = "*";  // ParaView's csrc://:PORT listens on every interface
   } else if (host == "*") {
-    if (use == Use::kDial) {
+    if (use == PortUse::kDial) {
       return InvalidArgumentError("'*' (every interface) is for listening; name the server's host");
     }
   } else if (!ValidHost(host)) {
@@ -86,19 +89,12 @@ Result<std::string> HostPort(std::string_view text, Use use, int default_port, c
 
   int number = default_port;
   if (port) {
-    const std::string name(part.port);
-    if (port->empty()) return InvalidArgumentError(name + " is missing after ':'");
-    if (!std::all_of(port->begin(), port->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return InvalidArgumentError(name + " '" + std::string(*port) + "' is not a number");
+    Result<int> parsed = ParsePort(*port, use);
+    if (!parsed.ok()) {
+      return InvalidArgumentError(std::string(part.port) + " " +
+                                  std::string(parsed.status().message()));
     }
-    // Binding may ask for port 0: any free port.
-    const int min_port = use == Use::kListen ? 0 : 1;
-    // More than five digits cannot be a port, and would overflow stoi.
-    number = port->size() > 5 ? -1 : std::stoi(std::string(*port));
-    if (number < min_port || number > 65535) {
-      return InvalidArgumentError(name + " " + std::string(*port) + " is out of range " +
-                                  std::to_string(min_port) + "-65535");
-    }
+    number = *parsed;
   }
   return "tcp://" + std::string(host) + ":" + std::to_string(number);
 }
@@ -107,46 +103,99 @@ constexpr Part kOne{"HOST", "port", "HOST[:PORT]"};
 constexpr Part kOneListen{"HOST", "port", "[HOST][:PORT]"};
 
 // DSHOST[:PORT]/RSHOST[:PORT] (cdsrs://, `use` kDial) or its reverse (cdsrsrc://).
-Result<ConnectionUrl> ParsePair(std::string_view url, std::string_view rest, Use use) {
+Result<ConnectionUrl> ParsePair(std::string_view url, std::string_view rest, PortUse use) {
   const std::string_view form =
-      use == Use::kDial ? "DSHOST[:PORT]/RSHOST[:PORT]" : "[DSHOST][:PORT]/[RSHOST][:PORT]";
+      use == PortUse::kDial ? "DSHOST[:PORT]/RSHOST[:PORT]" : "[DSHOST][:PORT]/[RSHOST][:PORT]";
   const size_t slash = rest.find('/');
   if (slash == std::string_view::npos || rest.find('/', slash + 1) != std::string_view::npos) {
     return BadUrl(url, "expected " + std::string(form));
   }
-  Result<std::string> data = HostPort(rest.substr(0, slash), use, kDefaultServerPort,
-                                      Part{"DSHOST", "data server port", form});
+  Result<std::string> data = ParaViewHostPort(rest.substr(0, slash), use, kDefaultServerPort,
+                                              Part{"DSHOST", "data server port", form});
   if (!data.ok()) return BadUrl(url, data.status().message());
-  Result<std::string> render = HostPort(rest.substr(slash + 1), use, kDefaultRenderServerPort,
-                                        Part{"RSHOST", "render server port", form});
+  Result<std::string> render =
+      ParaViewHostPort(rest.substr(slash + 1), use, kDefaultRenderServerPort,
+                       Part{"RSHOST", "render server port", form});
   if (!render.ok()) return BadUrl(url, render.status().message());
   ConnectionUrl parsed;
-  parsed.kind = use == Use::kDial ? ConnectionUrl::kForward : ConnectionUrl::kReverse;
+  parsed.kind = use == PortUse::kDial ? ConnectionUrl::kForward : ConnectionUrl::kReverse;
   parsed.render_client = true;
   parsed.data_endpoint = std::move(*data);
   parsed.render_endpoint = std::move(*render);
   return parsed;
 }
 
-// cs://HOST[:PORT] (`use` kDial) or csrc://[HOST][:PORT] (kListen).
-Result<std::string> ParseOne(std::string_view url, std::string_view rest, Use use) {
-  const Part& part = use == Use::kDial ? kOne : kOneListen;
+// cs://HOST[:PORT] (`use` kDial) or csrc://[HOST][:PORT] (kBind).
+Result<std::string> ParseOne(std::string_view url, std::string_view rest, PortUse use) {
+  const Part& part = use == PortUse::kDial ? kOne : kOneListen;
   if (rest.find('/') != std::string_view::npos) {
     return BadUrl(url, "expected " + std::string(part.form));
   }
-  Result<std::string> endpoint = HostPort(rest, use, kDefaultServerPort, part);
+  Result<std::string> endpoint = ParaViewHostPort(rest, use, kDefaultServerPort, part);
   if (!endpoint.ok()) return BadUrl(url, endpoint.status().message());
   return endpoint;
 }
 
+constexpr std::string_view kTcp = "tcp://";
+
 }  // namespace
+
+Result<int> ParsePort(std::string_view port, PortUse use) {
+  if (port.empty()) return InvalidArgumentError("is missing after ':'");
+  if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return InvalidArgumentError("'" + std::string(port) + "' is not a number");
+  }
+  const int min_port = use == PortUse::kBind ? 0 : 1;
+  // More than five digits cannot be a port, and would overflow stoi.
+  const int number = port.size() > 5 ? -1 : std::stoi(std::string(port));
+  if (number < min_port || number > 65535) {
+    return InvalidArgumentError(std::string(port) + " is out of range " + std::to_string(min_port) +
+                                "-65535");
+  }
+  return number;
+}
+
+std::optional<HostPort> SplitHostPort(std::string_view host_port) {
+  const size_t colon = host_port.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  return HostPort{host_port.substr(0, colon), host_port.substr(colon + 1)};
+}
+
+Result<TcpEndpoint> ParseTcpEndpoint(std::string_view endpoint, PortUse use) {
+  std::optional<HostPort> split;
+  if (endpoint.starts_with(kTcp)) split = SplitHostPort(endpoint.substr(kTcp.size()));
+  if (!split) return InvalidArgumentError("expected tcp://HOST:PORT");
+  Result<int> port = ParsePort(split->port, use);
+  if (!port.ok()) return InvalidArgumentError("port " + std::string(port.status().message()));
+  return TcpEndpoint{std::string(split->host), *port};
+}
+
+std::optional<std::string> WithPort(std::string_view endpoint, int port) {
+  if (!endpoint.starts_with(kTcp)) return std::nullopt;
+  std::optional<HostPort> split = SplitHostPort(endpoint.substr(kTcp.size()));
+  if (!split) return std::nullopt;
+  return std::string(kTcp) + std::string(split->host) + ":" + std::to_string(port);
+}
+
+bool IsLocalEndpoint(std::string_view endpoint) {
+  if (endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://")) return true;
+  if (!endpoint.starts_with(kTcp)) return false;
+  std::optional<HostPort> split = SplitHostPort(endpoint.substr(kTcp.size()));
+  if (!split) return false;
+  if (split->host == "localhost" || split->host == "[::1]") return true;
+  // A literal address in 127.0.0.0/8 only: "127.example.com" is a name that may
+  // resolve anywhere, and libzmq resolves names when it binds.
+  in_addr address{};
+  if (inet_pton(AF_INET, std::string(split->host).c_str(), &address) != 1) return false;
+  return (ntohl(address.s_addr) >> 24) == 127;
+}
 
 Result<PeerUrl> ParsePeerUrl(std::string_view url) {
   const size_t end = url.find("://");
   const std::string_view scheme = end == std::string_view::npos ? "" : url.substr(0, end);
   const std::string_view rest = end == std::string_view::npos ? "" : url.substr(end + 3);
   if (scheme == "cs") {
-    Result<std::string> endpoint = ParseOne(url, rest, Use::kDial);
+    Result<std::string> endpoint = ParseOne(url, rest, PortUse::kDial);
     if (!endpoint.ok()) return endpoint.status();
     return PeerUrl{std::move(*endpoint), {}};
   }
@@ -167,7 +216,7 @@ Result<PeerUrl> ParsePeerUrl(std::string_view url) {
     return BadUrl(url, "a broker URL names its service: broker+tcp://HOST:PORT/SERVICE");
   }
   const std::string_view host_port = rest.substr(0, slash);
-  if (host_port.find(':') == std::string_view::npos) {
+  if (!SplitHostPort(host_port)) {
     return BadUrl(url, "the broker needs a port: broker+tcp://HOST:PORT/SERVICE");
   }
   return PeerUrl{"tcp://" + std::string(host_port), std::string(rest.substr(slash + 1))};
@@ -192,15 +241,15 @@ Result<ConnectionUrl> ParseConnectionUrl(std::string_view url) {
     return parsed;
   }
   if (scheme == "cs" || scheme == "csrc") {
-    const Use use = scheme == "cs" ? Use::kDial : Use::kListen;
+    const PortUse use = scheme == "cs" ? PortUse::kDial : PortUse::kBind;
     Result<std::string> endpoint = ParseOne(url, rest, use);
     if (!endpoint.ok()) return endpoint.status();
-    parsed.kind = use == Use::kDial ? ConnectionUrl::kForward : ConnectionUrl::kReverse;
+    parsed.kind = use == PortUse::kDial ? ConnectionUrl::kForward : ConnectionUrl::kReverse;
     parsed.data_endpoint = std::move(*endpoint);
     return parsed;
   }
-  if (scheme == "cdsrs") return ParsePair(url, rest, Use::kDial);
-  if (scheme == "cdsrsrc") return ParsePair(url, rest, Use::kListen);
+  if (scheme == "cdsrs") return ParsePair(url, rest, PortUse::kDial);
+  if (scheme == "cdsrsrc") return ParsePair(url, rest, PortUse::kBind);
   return BadUrl(url, "unknown scheme '" + std::string(scheme) + "://'; " + std::string(kAccepted));
 }
 
