@@ -1344,12 +1344,7 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason, std::string said) {
   link_by_session_.erase(link->peer.session);
   ClearOutbox(*link, /*close_window=*/true);
   CloseLinkSocket(*link);
-  if (link->registered) {
-    // The relay went with the broker's session: its clients' sessions are lost (they
-    // did not leave), in the broker's words when it said BYE.
-    DropRelayedPeersOf(link->id, RelayedLoss(reason),
-                       reason == DisconnectReason::kBye ? said : std::string());
-  }
+  DropRelayOf(*link, reason, said);
   requests_.FailSession(link->peer.session,
                         UnavailableError("server " + link->peer.session + " is gone"));
   Disconnected(link->peer, /*incoming=*/false, reason, std::move(said));
@@ -1390,12 +1385,7 @@ void IoLoop::Reconnect(Link& link, DisconnectReason reason, const std::string& s
   link_by_session_.erase(lost.session);
   ClearOutbox(link, /*close_window=*/true);
   requests_.FailSession(lost.session, UnavailableError("server " + lost.session + " is gone"));
-  // The relay went with the broker's session: its clients' sessions are lost, in the
-  // broker's words when it said BYE.
-  if (link.registered) {
-    DropRelayedPeersOf(link.id, RelayedLoss(reason),
-                       reason == DisconnectReason::kBye ? said : std::string());
-  }
+  DropRelayOf(link, reason, said);
   const TimePoint now = clock_.Now();
   link.reconnecting = true;
   link.peer = PeerRecord{};
@@ -1587,6 +1577,14 @@ bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, F
   }
   client.CountSent(bytes, now_);
   return true;
+}
+
+// The relay went with the broker's session: its clients' sessions are lost (they did
+// not leave), in the broker's words when it said BYE. Nothing for other links.
+void IoLoop::DropRelayOf(const Link& link, DisconnectReason reason, const std::string& said) {
+  if (!link.registered) return;
+  DropRelayedPeersOf(link.id, RelayedLoss(reason),
+                     reason == DisconnectReason::kBye ? said : std::string());
 }
 
 void IoLoop::DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason,

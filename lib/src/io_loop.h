@@ -383,6 +383,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void OnJoined(Link& broker, const pmp::Joined& joined);
   void OnLeft(const pmp::Left& left);
   bool SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload);
+  void DropRelayOf(const Link& link, DisconnectReason reason, const std::string& said);
   void DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason, const std::string& said = {});
   void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason,
                     std::string said = {});
