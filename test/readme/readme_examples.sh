@@ -18,11 +18,12 @@ if [ "$(id -u)" -ne 0 ] || ! unshare --net --mount --pid --fork --mount-proc tru
   exit 77
 fi
 
-# Not under /tmp: the namespace mounts an empty /tmp over it.
+# Inside the namespace the build tree is seen at /mnt (bound there before an empty
+# /tmp hides it, should it be under /tmp), so `build` points there.
 work="$build/readme-examples"
 rm -rf "$work"
 mkdir -p "$work"
-ln -s "$build" "$work/build"
+ln -s /mnt "$work/build"
 
 # block-NN.sh for each ```sh block to run; its first line names the README line.
 awk -v dir="$work" '
@@ -36,15 +37,18 @@ awk -v dir="$work" '
   in_block && file { print > file }
 ' "$readme"
 
-blocks=$(find "$work" -name 'block-*.sh' | sort)
+blocks=$(cd "$work" && find . -name 'block-*.sh' | sort)
 [ -n "$blocks" ] || { echo "readme_examples: no \`\`\`sh block in $readme"; exit 1; }
 
-# Inside the namespaces: loopback up, an empty /tmp, then each block in turn.
+# Inside the namespaces: loopback up, the build tree at /mnt, an empty /tmp, then
+# each block in turn.
 unshare --net --mount --pid --fork --mount-proc bash -c '
   set -euo pipefail
   ip link set lo up
+  mkdir -p /mnt
+  mount --bind "$1" /mnt
   mount -t tmpfs tmpfs /tmp
-  cd "$1"
+  cd /mnt/readme-examples
   shift
   for block in "$@"; do
     echo "=== $(head -n 1 "$block" | cut -c3-)"
@@ -59,5 +63,5 @@ unshare --net --mount --pid --fork --mount-proc bash -c '
       exit 1
     fi
   done
-' _ "$work" $blocks
+' _ "$build" $blocks
 echo "readme_examples: every example ran"
