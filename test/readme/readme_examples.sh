@@ -47,9 +47,15 @@ unshare --net --mount --pid --fork --mount-proc bash -c '
   ip link set lo up
   mkdir -p /mnt
   mount --bind "$1" /mnt
+  # A checkout under /tmp stays visible where it is (TSAN_OPTIONS names its
+  # suppressions file there): stashed outside /tmp, then bound back over the new one.
+  mkdir -p /run/procmod-readme-src
+  mount --bind "$2" /run/procmod-readme-src
   mount -t tmpfs tmpfs /tmp
+  mkdir -p "$2"
+  mount --bind /run/procmod-readme-src "$2"
   cd /mnt/readme-examples
-  shift
+  shift 2
   for block in "$@"; do
     echo "=== $(head -n 1 "$block" | cut -c3-)"
     if timeout 60 bash -e -o pipefail "$block" > "$block.out" 2>&1; then
@@ -63,5 +69,5 @@ unshare --net --mount --pid --fork --mount-proc bash -c '
       exit 1
     fi
   done
-' _ "$build" $blocks
+' _ "$build" "$(dirname "$readme")" $blocks
 echo "readme_examples: every example ran"
