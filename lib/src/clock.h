@@ -34,6 +34,12 @@ inline milliseconds PollTimeout(TimePoint now, TimePoint deadline) {
   return std::chrono::ceil<milliseconds>(deadline - now);
 }
 
+// `timeout` after `now`; TimePoint::max() (never) for a timeout of 0, which means
+// "no limit" throughout the options.
+inline TimePoint DeadlineAfter(TimePoint now, Duration timeout) {
+  return timeout.count() > 0 ? now + timeout : TimePoint::max();
+}
+
 // Microseconds since the clock's epoch: the `t` of a PING.
 inline uint64_t ToMicros(TimePoint t) {
   return static_cast<uint64_t>(

@@ -53,6 +53,7 @@
 
 #include <zmq.hpp>
 
+#include "acceptor.h"
 #include "admin.h"
 #include "clock.h"
 #include "codec.h"
@@ -62,6 +63,7 @@
 #include "heartbeat.h"
 #include "identity_table.h"
 #include "lifetime.h"
+#include "link.h"
 #include "log_text.h"
 #include "peer_record.h"
 #include "pending_requests.h"
@@ -70,6 +72,7 @@
 #include "procmod/connection_file.h"
 #include "procmod/options.h"
 #include "procmod/process_module.h"
+#include "relayed_peers.h"
 #include "reply_slot.h"
 #include "send_window.h"
 #include "sockets.h"
@@ -81,7 +84,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
  public:
   // Starts the I/O thread. Use Create(): the loop must live in a shared_ptr.
   // `curve`: the keys options.security.curve names, already read (curve_keys.h).
-  static Result<std::shared_ptr<IoLoop>> Create(Options options, CurveSetup curve = {});
+  // `clock`: what deadlines, heartbeats and expiry read (tests pass a fake one and
+  // make the loop run a turn after advancing it, e.g. with Snapshot()).
+  static Result<std::shared_ptr<IoLoop>> Create(Options options, CurveSetup curve = {},
+                                                const Clock& clock = Clock::Real());
   ~IoLoop();
 
   IoLoop(const IoLoop&) = delete;
@@ -159,64 +165,6 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void SetOnData(DataCallback callback);
 
  private:
-  // A message waiting for room in a DEALER's queue (its SNDHWM was reached).
-  // `window_bytes` >= 0: it holds a slot of the link's SendWindow and that many
-  // bytes, given back once sent.
-  struct Outgoing {
-    Frames frames;
-    int64_t window_bytes = -1;
-  };
-
-  // A DEALER dialing one remote accepting side, and what we know of that peer. Its
-  // states are PROTOCOL §10.1's: kConnecting (HELLO queued, the watch reports the
-  // transport), kHandshaking (ZMTP done, WELCOME due), kRetryWait (no socket, a
-  // backoff), kAdmitted. Why the link exists decides what a refused dial, a DENY or
-  // a lost session does to it; KeepsDialing, RetriesDeny and ShouldReconnect say
-  // that, in one place (see them).
-  struct Link {
-    enum class State { kConnecting, kHandshaking, kRetryWait, kAdmitted };
-    uint64_t id = 0;
-    std::string url;       // as given (broker+tcp://... included)
-    std::string endpoint;  // what the DEALER connects to
-    std::string service;   // broker URL: the service HELLO names
-    // This side registered as the server of `service` with a broker: its clients
-    // are relayed peers (JOINED/LEFT, `peer` on DATA/REQUEST/REPLY).
-    bool registered = false;
-    std::string expected_role;
-    std::string server_key;  // CURVE: the acceptor's public key (Z85); "" when plain
-    std::optional<zmq::socket_t> socket;
-    // The socket's ZMQ_FD in link_fds_ (after `socket`: leaves the set first).
-    EpollSet::Member in_poll_set;
-    PolledSocket polled;  // whether that ZMQ_FD announces all input (polled_socket.h)
-    // Until WELCOME: the socket's transport and ZMTP/CURVE handshake events. After
-    // `socket`, so it ends first (handshake_watch.h).
-    std::optional<HandshakeWatch> watch;
-    State state = State::kConnecting;
-    PeerRecord peer;  // session, name, role from WELCOME; counters
-    HeartbeatPolicy heartbeat{HeartbeatSettings{}};
-    TimePoint handshake_deadline = TimePoint::max();
-    TimePoint connect_deadline = TimePoint::max();
-    TimePoint retry_at = TimePoint::max();
-    Duration backoff = std::chrono::seconds(1);
-    // Lost its session and is bringing it back: the client's reconnect policy, or a
-    // server's registration with its broker.
-    bool reconnecting = false;
-    // Until admitted: since when it dials, how many connects were refused, and when
-    // the next "connection refused; retrying" line is due (ReportRefusal).
-    TimePoint dialing_since{};
-    int refused = 0;
-    TimePoint next_refusal_report{};
-    // Admitted: the flow control of Connection::Send to this session.
-    std::shared_ptr<SendWindow> window;
-    // What found the DEALER full, in order; sent when it polls writable again. Later
-    // messages queue behind it so nothing overtakes.
-    std::deque<Outgoing> outbox;
-    std::optional<std::promise<Result<Connection>>> waiter;  // until admitted
-    // What a thread leading for its reply received that is not its reply: handled
-    // by the I/O thread before anything else from this socket (counted already).
-    std::optional<pmp::Message> held;
-  };
-
   // Where a session lives: accepted on our ROUTER, at the other end of one of our
   // DEALERs, or a client a broker relays to us over one of our DEALERs.
   enum class PeerKind { kAccepted, kLinked, kRelayed };
@@ -225,30 +173,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
     PeerKind kind;
     uint64_t link_id;  // kLinked, kRelayed: the DEALER it is reached through
   };
-  struct RelayedPeer {
-    PeerRecord record;
-    uint64_t link_id;
-  };
 
-  // A caller blocked until the accepting side has admitted enough peers.
-  struct AdmissionWaiter {
-    size_t target = 0;     // table size to reach (WaitForPeers)
-    int admitted = 0;      // admissions so far (Monitor)
-    bool monitor = false;  // Monitor: done at the first admission
-    TimePoint deadline = TimePoint::max();
-    std::promise<Result<int>> promise;
-  };
-
-  // A message held by a gated acceptor until MonitorConnections().
-  struct HeldHello {
-    std::string routing_id;
-    pmp::Hello hello;
-    std::string address;
-    std::string public_key;
-    TimePoint received_at;
-  };
-
-  IoLoop(Options options, CurveSetup curve);
+  IoLoop(Options options, CurveSetup curve, const Clock& clock);
 
   // What other threads hand the I/O thread, in order: a closure, or (the hot path,
   // kept free of a closure's allocations) one DATA message for `to`.
@@ -269,39 +195,45 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   T Call(std::function<T()> fn, T if_stopped);
   bool OnIoThread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
-  // I/O thread: the loop and its dispatch.
+  // ---- io_loop.cc: the loop and its dispatch (I/O thread) ------------------------
   void ThreadMain();
   void RunCommands();
   void PollOnce(std::unique_lock<std::mutex>& loop);
   // After poll: takes loop_mu_ back, asking a leader to hand it over when one has it.
   void RetakeLoop(std::unique_lock<std::mutex>& loop);
   void Wake();  // the I/O thread runs a turn now (eventfd)
-  void ServiceAcceptor();
   void ServiceAdmin();
   void ServiceZap();
   Status BindAdmin();
   // options.connection_file, once the acceptor is bound (removed at shutdown).
   Status WriteOurConnectionFile();
   // Links are waited on through link_fds_. Before sleeping, a link that is not
-  // drained (Link::polled) is asked ZMQ_EVENTS (or has Link::held); after a wake-up
-  // each link that may hold something is received from until it has nothing.
-  bool LinkHasWork(Link& link);
+  // drained is asked ZMQ_EVENTS (Link::HasWork); after a wake-up each link that may
+  // hold something is received from until it has nothing.
   void ServiceLinks(bool any_link_signalled);
-  void ServiceLink(Link& link);
-  // One message from `link`: the held one, else from the DEALER into rx_message_,
-  // counted. A message too large or undecodable is answered with ERROR (kSkipped).
-  enum class Receive { kNothing, kSkipped, kMessage };
-  Receive ReceiveFromLink(Link& link);
-  // Every send on a link's DEALER goes through here (see Link::polled).
-  template <typename Range>
-  SendOutcome SendOnLinkSocket(Link& link, Range& frames);
-  void CloseLinkSocket(Link& link);
-  void ServiceWatch(Link& link);
   void OnTimer(TimePoint now);
+  void OnLinkTimers(TimePoint now);
+  void OnHeartbeatTick(TimePoint now);
   TimePoint NextDeadline() const;
   void ShutdownOnIoThread();
+  void EndRun(RunEnd end);
+  bool RunEnded() const;
+  // process.info's `accepting`: the acceptor's, or a broker-mode server's
+  // registration (a single one's only until its client came).
+  bool Accepting() const;
+  // DATA on channel "server" to every accepted peer: {"expires_in_ms": left}.
+  void AnnounceLifetime(milliseconds left);
 
-  // Accepting side.
+  // AdminTarget, for the admin service (I/O thread).
+  std::vector<PeerInfo> AdminPeers() override { return SnapshotOnIoThread(); }
+  nlohmann::json AdminProcessInfo() override;
+  bool AdminCloseSession(const std::string& session) override;
+  void AdminSetAccepting(bool accepting) override;
+  void AdminSetConnectId(uint64_t connect_id) override;
+  Result<nlohmann::json> AdminReloadKeys() override;
+
+  // ---- io_loop_accepting.cc: the accepting side -----------------------------------
+  void ServiceAcceptor();
   void OnAcceptorMessage(const std::string& routing_id, Frames& frames);
   // ERROR 413 for a message of `bytes` over limits.max_message_size.
   Frames TooLargeFrames(uint64_t bytes) const;
@@ -312,58 +244,55 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // CURVE: false (and the session ends) when an admitted peer's message comes with
   // another key than its HELLO did: someone took its routing id over.
   bool SameKeyAsHello(PeerRecord& peer, zmq::message_t& frame);
-  void OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message);
   // `said`: the peer's words for it (Disconnect::message), e.g. its BYE's reason.
   void RemovePeer(const std::string& routing_id, DisconnectReason reason, std::string said = {});
   bool SendToRoutingId(const std::string& routing_id, Frames frames, PeerRecord* peer = nullptr);
 
-  // Connecting side.
+  // ---- io_loop_dialing.cc: the connecting side, and broker mode's relayed clients --
   void OpenLinkSocket(Link& link);
-  void SendHello(Link& link);
+  void ServiceWatch(Link& link);
+  void ServiceLink(Link& link);
+  // One message from `link` into rx_message_. A message too large or undecodable is
+  // answered with ERROR and skipped (false with `*more` set).
+  bool ReceiveFromLink(Link& link, bool* more);
   void OnLinkMessage(Link& link, pmp::Message& message);
   void OnWelcome(Link& link, const pmp::Welcome& welcome);
   void FailLink(Link& link, Status why);
   void DropLink(uint64_t id, DisconnectReason reason, std::string said = {});
-  void RetryLink(Link& link, TimePoint now);
-  // The policy of links. A refused connect fails the dial at once, or is logged
-  // (ReportRefusal) while libzmq redials, until timeouts.connect.
-  bool KeepsDialing(const Link& link) const;
-  // A DENY that means "not now" rather than "no" is retried after a backoff.
-  bool RetriesDeny(const Link& link, uint32_t code) const;
-  // A lost session is brought back on a new socket (Reconnect), or ends.
-  bool ShouldReconnect(const Link& link, DisconnectReason reason) const;
   // A server's registration with its broker is kept while the server serves: until
   // Run() is over, or (single) once its one client has come.
   bool KeepsRegistration() const;
   void Reconnect(Link& link, DisconnectReason reason, const std::string& said = {});
-  void OnRefused(Link& link, int attempts);
-  void ReportRefusal(Link& link, TimePoint now);
-  // kDeadlineExceeded for a dial that ran out of timeouts.connect, saying what the
-  // transport saw meanwhile.
-  Status UnreachableError(const Link& link) const;
-  // Sends now, or queues in the link's outbox when the DEALER is full (windowed
-  // messages always; others up to limits.send_queue, then dropped and counted).
-  bool SendOnLink(Link& link, Frames frames, int64_t window_bytes = -1);
-  // The same for an envelope and its payload, without gathering them first.
-  bool SendOnLink(Link& link, zmq::message_t envelope, Frames payload, int64_t window_bytes);
-  // Both of the above: `message` goes now, or (the DEALER at its SNDHWM) what
-  // `gather()` makes of it waits in the outbox.
-  template <typename Range, typename Gather>
-  bool SendOrQueue(Link& link, Range& message, Gather gather, int64_t window_bytes);
-  // A send that is over (sent or failed): counted, its window slot given back.
-  bool Settle(Link& link, SendOutcome outcome, uint64_t bytes, int64_t window_bytes);
-  void ReleaseWindow(Link& link, int64_t window_bytes);
-  // DATA from Connection::Send (I/O thread).
-  void SendData(Command& data);
-  void FlushOutbox(Link& link);
-  // The link's socket or session ends: what waits in the outbox is dropped, and
-  // with `close_window` senders blocked in its window return kUnavailable.
-  void ClearOutbox(Link& link, bool close_window);
+  // Sends now, or queues in the link's outbox (Link::Send), stamped with this turn.
+  bool SendOnLink(Link& link, Frames frames) { return link.Send(std::move(frames), now_); }
+  // Broker mode, server side: clients the broker relays to us (relayed_).
+  bool OnRelayedMessage(Link& broker, pmp::Message& message);
+  void OnJoined(Link& broker, const pmp::Joined& joined);
+  void OnLeft(const pmp::Left& left);
+  bool SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload);
+  // The relay went with the broker's session: its clients' sessions are lost.
+  void DropRelayOf(const Link& link, DisconnectReason reason, const std::string& said);
 
-  // Both sides: what admitted peers say.
+  // ---- io_loop_peers.cc: both sides, what admitted peers say and the handles -------
+  void OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message);
   void OnPing(PeerRecord& peer, const pmp::Ping& ping);
   void OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request, Frames payload);
   void OnReply(pmp::Reply& reply, Frames payload);
+  bool SendToPeer(const std::string& session, pmp::Header header, Frames payload = {});
+  std::optional<PeerRef> Resolve(const std::string& session);
+  PeerRecord* FindPeer(const std::string& session, bool* incoming = nullptr);
+  void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason,
+                    std::string said = {});
+  // The peer's handle: the one made at admission (PeerRecord::handle) when it is
+  // still that session's, else a new one.
+  Connection MakeConnection(const PeerRecord& peer, bool incoming);
+  Connection NewConnection(const PeerRecord& peer, bool incoming,
+                           std::shared_ptr<SendWindow> window = nullptr, uint64_t link_id = 0);
+  std::vector<PeerInfo> SnapshotOnIoThread();
+
+  // ---- io_loop_fast_path.cc: the caller's Send and Request -------------------------
+  // DATA from Connection::Send (I/O thread).
+  void SendData(Command& data);
   // Request's work, as the I/O thread (on it, or holding loop_mu_): sends and
   // registers request `id`.
   void StartRequest(const std::string& session, uint64_t id, std::string method, std::string args,
@@ -374,46 +303,11 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // The leader's wait on `link` (loop_mu_ held), until REPLY `request_id`, `until`,
   // a message for the I/O thread, or lead_abort_.
   void AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until);
-  bool SendToPeer(const std::string& session, pmp::Header header, Frames payload = {});
-  std::optional<PeerRef> Resolve(const std::string& session);
-  PeerRecord* FindPeer(const std::string& session, bool* incoming = nullptr);
-
-  // Broker mode, server side: clients the broker relays to us.
-  bool OnRelayedMessage(Link& broker, pmp::Message& message);
-  void OnJoined(Link& broker, const pmp::Joined& joined);
-  void OnLeft(const pmp::Left& left);
-  bool SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload);
-  void DropRelayOf(const Link& link, DisconnectReason reason, const std::string& said);
-  void DropRelayedPeersOf(uint64_t link_id, DisconnectReason reason, const std::string& said = {});
-  void Disconnected(const PeerRecord& peer, bool incoming, DisconnectReason reason,
-                    std::string said = {});
-  // The peer's handle: the one made at admission (PeerRecord::handle) when it is
-  // still that session's, else a new one.
-  Connection MakeConnection(const PeerRecord& peer, bool incoming);
-  Connection NewConnection(const PeerRecord& peer, bool incoming,
-                           std::shared_ptr<SendWindow> window = nullptr, uint64_t link_id = 0);
-  std::vector<PeerInfo> SnapshotOnIoThread();
-
-  // AdminTarget, for the admin service (I/O thread).
-  std::vector<PeerInfo> AdminPeers() override { return SnapshotOnIoThread(); }
-  nlohmann::json AdminProcessInfo() override;
-  bool AdminCloseSession(const std::string& session) override;
-  void AdminSetAccepting(bool accepting) override;
-  void AdminSetConnectId(uint64_t connect_id) override;
-  Result<nlohmann::json> AdminReloadKeys() override;
-  void EndRun(RunEnd end);
-  bool RunEnded() const;
-  // process.info's `accepting`: the acceptor's, or a broker-mode server's
-  // registration (a single one's only until its client came).
-  bool Accepting() const;
-  // DATA on channel "server" to every accepted peer: {"expires_in_ms": left}.
-  void AnnounceLifetime(milliseconds left);
-  void CheckAdmissionWaiter();
 
   // ---- constant after construction ----
   const Options options_;
   const CurveSetup curve_;
-  const Clock& clock_ = Clock::Real();
+  const Clock& clock_;
   const HeartbeatPolicy heartbeat_;  // what this side announces and enforces
   int wake_fd_ = -1;
   int lead_abort_fd_ = -1;  // written by the I/O thread to make a leader hand back
@@ -441,7 +335,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::vector<pollfd> poll_fds_;           // PollOnce's, reused
   // The link of each watch descriptor, and whether its monitor had unannounced events.
   std::vector<std::pair<uint64_t, bool>> poll_watch_links_;
-  std::vector<uint64_t> link_ids_;  // ServiceLinks'; links may go as it runs
+  std::vector<uint64_t> link_ids_;  // ServiceLinks' and OnTimer's; links may go as they run
   zmq::context_t context_;
   bool stopping_ = false;
   // When the last poll returned: the time stamp of what this turn sends and
@@ -451,24 +345,18 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   Frames rx_;
   std::string rx_routing_id_;  // rx_[0] on the acceptor, its buffer reused: no allocation
   pmp::Message rx_message_;    // what rx_ decodes to, reused (only one is handled at once)
-  std::optional<zmq::socket_t> acceptor_;
+  std::unique_ptr<ZapHandler> zap_;  // before the sockets it vets: closed after them
+  std::unique_ptr<Acceptor> acceptor_;  // forward server, reverse client
   std::optional<zmq::socket_t> admin_;
-  std::unique_ptr<ZapHandler> zap_;
-  // The three above, waited on through their ZMQ_FDs (polled_socket.h).
-  PolledSocket acceptor_polled_;
+  // The two above, waited on through their ZMQ_FDs (polled_socket.h).
   PolledSocket admin_polled_;
   PolledSocket zap_polled_;
-  bool connection_file_written_ = false;  // CURVE allow-list, once an accepting socket uses it
-  const TimePoint started_at_ = SteadyClock::now();
+  bool connection_file_written_ = false;
+  const TimePoint started_at_;
   bool multi_ = false;  // as Start() decided
-  std::unique_ptr<IdentityTable> table_;
-  bool gated_ = false;
-  std::vector<HeldHello> held_;
-  std::optional<AdmissionWaiter> admission_waiter_;
   std::map<uint64_t, std::unique_ptr<Link>> links_;
   std::unordered_map<std::string, uint64_t> link_by_session_;
-  std::unordered_map<std::string, RelayedPeer> relayed_;  // by client session
-  uint64_t next_relayed_seq_ = 1;
+  RelayedPeers relayed_;
   uint64_t next_link_id_ = 1;
   // Our REQUESTs awaiting a REPLY. Also read and changed by a thread that holds
   // loop_mu_ to send a request or lead for its reply (Request, LeadForReply).
@@ -487,6 +375,17 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   LogBudget denial_log_{20};  // lines per second a flood can cause (log_text.h)
   LogBudget error_log_{20};
 };
+
+template <typename T>
+T IoLoop::Call(std::function<T()> fn, T if_stopped) {
+  if (OnIoThread()) return fn();
+  auto promise = std::make_shared<std::promise<T>>();
+  std::future<T> future = promise->get_future();
+  if (!Post([promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); })) {
+    return if_stopped;
+  }
+  return future.get();
+}
 
 }  // namespace procmod
 

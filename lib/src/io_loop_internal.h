@@ -1,0 +1,54 @@
+// io_loop_internal.h: what the io_loop*.cc files share, and nothing else includes.
+//
+// IoLoop is one class whose definition is split by concern: io_loop.cc (the thread,
+// the command queue, polling, timers, setup), io_loop_accepting.cc (our ROUTER),
+// io_loop_dialing.cc (our DEALERs, and the clients a broker relays),
+// io_loop_peers.cc (what admitted peers say, on either side) and
+// io_loop_fast_path.cc (the caller's Send and Request).
+#ifndef PROCMOD_SRC_IO_LOOP_INTERNAL_H_
+#define PROCMOD_SRC_IO_LOOP_INTERNAL_H_
+
+#include <algorithm>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "heartbeat.h"
+
+namespace procmod::io_loop_internal {
+
+// Per socket and turn, so one busy peer cannot starve the others.
+constexpr int kMaxMessagesPerTurn = 256;
+
+// Runs an application callback; what it throws is logged, never crosses the I/O
+// thread.
+template <typename Callback, typename... Args>
+void Invoke(const char* what, const Callback& callback, Args&&... args) {
+  if (!callback) return;
+  try {
+    callback(std::forward<Args>(args)...);
+  } catch (const std::exception& e) {
+    spdlog::error("procmod: {} callback threw: {}", what, e.what());
+  } catch (...) {
+    spdlog::error("procmod: {} callback threw a non-exception", what);
+  }
+}
+
+// Heartbeats and expiry are checked four times per interval: a PING goes out at most
+// a quarter interval late, and a dead peer is noticed within a quarter interval.
+inline Duration TickFor(const HeartbeatPolicy& heartbeat) {
+  return std::clamp<Duration>(heartbeat.settings().interval / 4, milliseconds(1),
+                              milliseconds(250));
+}
+
+inline pmp::Frames ErrorFrames(uint32_t code, std::string reason) {
+  return pmp::Encode(pmp::Error{code, std::move(reason)});
+}
+
+}  // namespace procmod::io_loop_internal
+
+#endif  // PROCMOD_SRC_IO_LOOP_INTERNAL_H_
