@@ -279,17 +279,28 @@ Frames Numbered(int index, size_t bytes) {
   return frames;
 }
 
-TEST_F(LinkTest, AFullDealerQueuesInOrderThenDropsAndCountsBeyondSendQueue) {
-  zmq::context_t context;
-  StalledAcceptor acceptor(context);
-  Link::Target target = ClientTarget();
-  target.url = target.endpoint = acceptor.endpoint();
-  Options options;
-  options.role = Role::kClient;
-  options.limits.send_queue = 4;
-  EpollSet poll_set;
-  Link link(std::move(target), Limits(), DefaultHeartbeat(), clock_.Now());
-  ASSERT_TRUE(link.Open(context, options, CurveSetup{}, poll_set, rng_).ok());
+// A link with limits.send_queue 4, dialing a StalledAcceptor.
+class LinkOutboxTest : public LinkTest {
+ protected:
+  void SetUp() override {
+    Link::Target target = ClientTarget();
+    target.url = target.endpoint = acceptor_.endpoint();
+    Options options;
+    options.role = Role::kClient;
+    options.limits.send_queue = 4;
+    link_.emplace(std::move(target), Limits(), DefaultHeartbeat(), clock_.Now());
+    ASSERT_TRUE(link_->Open(context_, options, CurveSetup{}, poll_set_, rng_).ok());
+  }
+
+  zmq::context_t context_;
+  StalledAcceptor acceptor_{context_};
+  EpollSet poll_set_;
+  std::optional<Link> link_;  // after what it uses, so it closes first
+};
+
+TEST_F(LinkOutboxTest, AFullDealerQueuesInOrderThenDropsAndCountsBeyondSendQueue) {
+  Link& link = *link_;
+  StalledAcceptor& acceptor = acceptor_;
 
   // 1 MiB messages: the DEALER's 4-message queue and the kernel's buffers fill fast.
   constexpr size_t kBytes = 1 << 20;
@@ -324,16 +335,8 @@ TEST_F(LinkTest, AFullDealerQueuesInOrderThenDropsAndCountsBeyondSendQueue) {
   EXPECT_EQ(link.peer().msgs_out, static_cast<uint64_t>(sent));
 }
 
-TEST_F(LinkTest, ClearingTheOutboxCountsWhatWaitedAsDropped) {
-  zmq::context_t context;
-  StalledAcceptor acceptor(context);
-  Link::Target target = ClientTarget();
-  target.url = target.endpoint = acceptor.endpoint();
-  Options options;
-  options.limits.send_queue = 4;
-  EpollSet poll_set;
-  Link link(std::move(target), Limits(), DefaultHeartbeat(), clock_.Now());
-  ASSERT_TRUE(link.Open(context, options, CurveSetup{}, poll_set, rng_).ok());
+TEST_F(LinkOutboxTest, ClearingTheOutboxCountsWhatWaitedAsDropped) {
+  Link& link = *link_;
   int sent = 0;
   while (link.outbox_empty() && sent < 200) link.Send(Numbered(sent++, 1 << 20), clock_.Now());
   ASSERT_FALSE(link.outbox_empty());

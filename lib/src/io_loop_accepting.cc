@@ -115,10 +115,7 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::
   peer.public_key = std::move(public_key);
   pmp::Welcome welcome;
   welcome.session = peer.session;
-  welcome.role = std::string(RoleName(options_.role));
-  welcome.name = options_.name;
-  welcome.version = std::string(pmp::kProtocolVersion);
-  welcome.software = "procmod " PROCMOD_VERSION;
+  io_loop_internal::Introduce(welcome, options_);
   welcome.heartbeat_ms = static_cast<uint64_t>(heartbeat_.settings().interval.count());
   welcome.liveness = heartbeat_.settings().liveness;
   welcome.multi = table.policy().multi;

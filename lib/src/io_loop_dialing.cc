@@ -70,10 +70,7 @@ void IoLoop::OpenLinkSocket(Link& link) {
   // Queued now, delivered as soon as the transport is up.
   pmp::Hello hello;
   hello.connect_id = options_.connect_id;
-  hello.role = std::string(RoleName(options_.role));
-  hello.name = options_.name;
-  hello.version = std::string(pmp::kProtocolVersion);
-  hello.software = "procmod " PROCMOD_VERSION;
+  io_loop_internal::Introduce(hello, options_);
   hello.heartbeat_ms = static_cast<uint64_t>(options_.heartbeat.interval.count());
   hello.service = link.target().service;
   hello.multi = link.registered() && multi_;

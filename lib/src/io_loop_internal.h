@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "heartbeat.h"
+#include "procmod/options.h"
 
 namespace procmod::io_loop_internal {
 
@@ -43,6 +44,15 @@ void Invoke(const char* what, const Callback& callback, Args&&... args) {
 inline Duration TickFor(const HeartbeatPolicy& heartbeat) {
   return std::clamp<Duration>(heartbeat.settings().interval / 4, milliseconds(1),
                               milliseconds(250));
+}
+
+// Who we are, as HELLO and WELCOME both say it.
+template <typename Greeting>
+void Introduce(Greeting& greeting, const Options& options) {
+  greeting.role = std::string(RoleName(options.role));
+  greeting.name = options.name;
+  greeting.version = std::string(pmp::kProtocolVersion);
+  greeting.software = "procmod " PROCMOD_VERSION;
 }
 
 inline pmp::Frames ErrorFrames(uint32_t code, std::string reason) {
