@@ -485,11 +485,19 @@ Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
         if (curve_.enabled) {
           if (Status s = EnableCurveServer(context_, curve_, zap_, socket); !s.ok()) return s;
         }
-        Result<std::string> endpoint = BindSocket(socket, options_.listen, "bind");
-        if (!endpoint.ok()) return endpoint.status();
+        // One socket on every endpoint asked for: a peer is the same whichever it
+        // dialed. A failed bind closes the socket, and with it the ones bound before.
+        std::vector<std::string> bound;
+        std::vector<std::string> wanted = {options_.listen};
+        wanted.insert(wanted.end(), options_.extra_listen.begin(), options_.extra_listen.end());
+        for (const std::string& endpoint : wanted) {
+          Result<std::string> real = BindSocket(socket, endpoint, "bind");
+          if (!real.ok()) return real.status();
+          bound.push_back(std::move(*real));
+        }
         {
           std::lock_guard<std::mutex> lock(mu_);
-          listen_endpoint_ = std::move(*endpoint);
+          listen_endpoints_ = std::move(bound);
         }
         acceptor_ = std::move(socket);
         multi_ = policy.multi;
@@ -585,7 +593,12 @@ void IoLoop::SetConnectId(uint64_t connect_id) {
 
 std::string IoLoop::ListenEndpoint() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return listen_endpoint_;
+  return listen_endpoints_.empty() ? std::string() : listen_endpoints_.front();
+}
+
+std::vector<std::string> IoLoop::ListenEndpoints() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return listen_endpoints_;
 }
 
 Result<Connection> IoLoop::Connect(const std::string& url, const std::string& expected_role,
