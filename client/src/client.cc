@@ -281,7 +281,8 @@ Result<std::unique_ptr<Client>> Client::WaitForRenderPair(
       missing += (missing.empty() ? "no" : " and no") +
                  std::string(" render server connected to ") + render_endpoint;
     }
-    return DeadlineExceededError(missing + " within " + FormatTimeout(options.module.timeouts.connect));
+    return DeadlineExceededError(missing + " within " +
+                                 FormatTimeout(options.module.timeouts.connect));
   }
   // Those two, as in ParaView's render-client mode: any other gets DENY 409.
   module.SetAcceptingConnections(false);

@@ -191,8 +191,8 @@ TEST_F(ClientTest, AReverseRenderServerShowsItsRealAddress) {
           data->Send(MakeHello("data-server", "ds"));
         } else {
           // ZeroMQ's "tcp://SOURCE;DESTINATION": dial from 127.0.0.2.
-          render.emplace(context_, "tcp://127.0.0.2:0;" +
-                                       endpoint.substr(std::string_view("tcp://").size()));
+          render.emplace(context_,
+                         "tcp://127.0.0.2:0;" + endpoint.substr(std::string_view("tcp://").size()));
           render->Send(MakeHello("render-server", "rs"));
         }
       });
