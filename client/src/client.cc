@@ -34,7 +34,6 @@ std::vector<Connection> AdmittedPeers(const ProcessModule& module) {
   return peers;
 }
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // ---------------------------------------------------------------------------------
@@ -243,7 +242,7 @@ Result<std::unique_ptr<Client>> Client::WaitForRenderPair(
   }
 
   const bool unlimited = options.module.timeouts.connect.count() == 0;
-  const Clock::time_point deadline = Clock::now() + options.module.timeouts.connect;
+  const auto deadline = std::chrono::steady_clock::now() + options.module.timeouts.connect;
   Connection data;
   Connection render;
   for (;;) {
@@ -268,8 +267,9 @@ Result<std::unique_ptr<Client>> Client::WaitForRenderPair(
     }
     if (data.valid() && render.valid()) break;
     const milliseconds left =
-        unlimited ? milliseconds(std::chrono::hours(1))
-                  : std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+        unlimited
+            ? milliseconds(std::chrono::hours(1))
+            : std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     Result<int> admitted = module.MonitorConnections(left);
     if (!admitted.ok()) return admitted.status();
