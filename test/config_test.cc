@@ -617,6 +617,18 @@ TEST(DumpConfig, RoundTripsAwkwardValues) {
   EXPECT_THAT(dump, HasSubstr("max_message_size: 1000B\n"));
 }
 
+TEST(LoadConfig, ExtraListenIsAListOfEndpointsAndDumpsBack) {
+  EXPECT_TRUE(MustLoad("").extra_listen.empty());
+  Options o = MustLoad("extra_listen: [tcp://127.0.0.1:22221, ipc:///tmp/x.sock]\n");
+  EXPECT_EQ(o.extra_listen,
+            (std::vector<std::string>{"tcp://127.0.0.1:22221", "ipc:///tmp/x.sock"}));
+  EXPECT_EQ(Reloaded(o).extra_listen, o.extra_listen);
+  EXPECT_THAT(DumpConfig(Options()), HasSubstr("extra_listen: []\n"));
+  EXPECT_THAT(ErrorOf("extra_listen: tcp://127.0.0.1:1\n"),
+              HasSubstr("a list of strings like [tcp://127.0.0.1:22221]"));
+  EXPECT_THAT(ErrorOf("extra_listen: [[a]]\n"), HasSubstr("a list of strings"));
+}
+
 // ---- the shipped examples -------------------------------------------------
 
 TEST(ConfigExamples, EveryExampleLoads) {

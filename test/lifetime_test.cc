@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string_view>
+
 namespace procmod {
 namespace {
 
@@ -54,6 +57,23 @@ TEST(Lifetime, AnExtendedJobIsWarnedAgain) {
   life.SetCommandEnd(kStart + minutes(60));  // the scheduler gave more time
   EXPECT_FALSE(life.DueWarning(kStart + minutes(2)).has_value());
   EXPECT_EQ(life.DueWarning(kStart + minutes(55)), milliseconds(minutes(5)));
+}
+
+TEST(LifetimeNotice, WhatTheServerWritesTheClientReads) {
+  EXPECT_EQ(LifetimeNotice(milliseconds(60000)), R"({"expires_in_ms":60000})");
+  for (milliseconds left : {milliseconds(0), milliseconds(1), milliseconds(300000)}) {
+    EXPECT_EQ(ParseLifetimeNotice(LifetimeNotice(left)), std::optional<milliseconds>(left));
+  }
+  // Spacing is JSON's business; a negative time left is none left.
+  EXPECT_EQ(ParseLifetimeNotice(R"({ "expires_in_ms" : 1500 })"), milliseconds(1500));
+  EXPECT_EQ(ParseLifetimeNotice(R"({"expires_in_ms": -5})"), milliseconds(0));
+}
+
+TEST(LifetimeNotice, AnythingElseIsNoNotice) {
+  for (std::string_view text : {"", "expires_in_ms: 5", "{", "[1]", R"({"other": 5})",
+                                R"({"expires_in_ms": "5"})", R"({"expires_in_ms": null})"}) {
+    EXPECT_EQ(ParseLifetimeNotice(text), std::nullopt) << text;
+  }
 }
 
 }  // namespace

@@ -47,10 +47,10 @@ void SetUpLogging(const GlobalFlags& global) {
 
 ClientOptions MakeOptions(const GlobalFlags& global) {
   ClientOptions options;
-  options.name = global.name;
-  options.connect_id = global.connect_id;
-  options.connect_timeout = global.timeout;
-  options.curve = global.curve;
+  options.module.name = global.name;
+  options.module.connect_id = global.connect_id;
+  options.module.timeouts.connect = global.timeout;
+  options.module.security.curve = global.curve;
   return options;
 }
 

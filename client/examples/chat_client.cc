@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   procmod::ClientOptions options;
-  options.name = argv[2];
-  options.reconnect = argc > 3 && std::string(argv[3]) == "--reconnect";
+  options.module.name = argv[2];
+  options.module.reconnect = argc > 3 && std::string(argv[3]) == "--reconnect";
   options.collab_news = true;  // print who joins and leaves
   auto client = procmod::Client::Connect(argv[1], options);
   if (!client.ok()) {

@@ -14,7 +14,7 @@
 int main(int argc, char** argv) {
   const std::string url = argc > 1 ? argv[1] : "tcp://127.0.0.1:11111";
   procmod::ClientOptions options;
-  options.name = "hello-client";
+  options.module.name = "hello-client";
   auto client = procmod::Client::Connect(url, options);
   if (!client.ok()) {
     std::cerr << "hello_client: " << client.status().ToString() << "\n";
@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
             << "), session " << (*client)->server().session() << "\n";
 
   // `info` answers with a msgpack map in REPLY.result.
-  procmod::Result<procmod::Reply> info = (*client)->Request("info");
+  procmod::Result<procmod::Reply> info = (*client)->Request("info").get();
   if (info.ok()) {
     auto fields = nlohmann::json::from_msgpack(info->result);
     std::cout << "server info: " << fields.dump() << "\n";
@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     procmod::Frames payload;
     payload.emplace_back("hello", 5);
     const auto start = std::chrono::steady_clock::now();
-    procmod::Result<procmod::Reply> pong = (*client)->Request("ping", std::move(payload));
+    procmod::Result<procmod::Reply> pong = (*client)->Request("ping", std::move(payload)).get();
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
     if (!pong.ok()) {

@@ -17,18 +17,26 @@ Result<std::unique_ptr<Acceptor>> Acceptor::Bind(zmq::context_t& context, const 
   if (curve.enabled) {
     if (Status s = EnableCurveServer(context, curve, zap, socket); !s.ok()) return s;
   }
-  Result<std::string> endpoint = BindSocket(socket, options.listen, "bind");
-  if (!endpoint.ok()) return endpoint.status();
+  // A failed bind closes the socket, and with it the endpoints bound before.
+  std::vector<std::string> bound;
+  std::vector<std::string> wanted = {options.listen};
+  wanted.insert(wanted.end(), options.extra_listen.begin(), options.extra_listen.end());
+  for (const std::string& endpoint : wanted) {
+    Result<std::string> real = BindSocket(socket, endpoint, "bind");
+    if (!real.ok()) return real.status();
+    bound.push_back(std::move(*real));
+  }
   std::unique_ptr<Acceptor> acceptor(
-      new Acceptor(std::move(socket), std::move(*endpoint), std::move(policy), gated));
+      new Acceptor(std::move(socket), std::move(bound), std::move(policy), gated));
   acceptor->table_.SetAccepting(options.accept_connections);
   return acceptor;
 }
 
-Acceptor::Acceptor(zmq::socket_t socket, std::string endpoint, AdmissionPolicy policy, bool gated)
+Acceptor::Acceptor(zmq::socket_t socket, std::vector<std::string> endpoints,
+                   AdmissionPolicy policy, bool gated)
     : socket_(std::move(socket)),
       polled_(socket_),
-      endpoint_(std::move(endpoint)),
+      endpoints_(std::move(endpoints)),
       table_(std::move(policy)),
       gated_(gated) {}
 
@@ -40,7 +48,7 @@ bool Acceptor::Receive(Frames& rx) {
       return false;
     }
   } catch (const zmq::error_t& e) {
-    spdlog::error("procmod: receive on {} failed: {}", endpoint_, e.what());
+    spdlog::error("procmod: receive on {} failed: {}", endpoint(), e.what());
     return false;
   }
   return true;
@@ -123,7 +131,7 @@ void Acceptor::ExpireWait(TimePoint now) {
   if (wait_->monitor) {
     Answer(wait_->admitted);
   } else {
-    Answer(DeadlineExceededError("no server connected to " + endpoint_ + " within timeouts.accept"));
+    Answer(DeadlineExceededError("no server connected to " + endpoint() + " within timeouts.accept"));
   }
 }
 

@@ -39,7 +39,8 @@ namespace procmod {
 
 class Acceptor {
  public:
-  // Binds a ROUTER at options.listen that admits by `policy` (CURVE with `curve`,
+  // Binds a ROUTER at options.listen and every options.extra_listen endpoint (a peer
+  // is the same whichever it dialed) that admits by `policy` (CURVE with `curve`,
   // starting `zap` when it is not running yet). `gated`: HELLOs wait for Monitor().
   static Result<std::unique_ptr<Acceptor>> Bind(zmq::context_t& context, const Options& options,
                                                 const CurveSetup& curve,
@@ -49,8 +50,10 @@ class Acceptor {
   Acceptor(const Acceptor&) = delete;
   Acceptor& operator=(const Acceptor&) = delete;
 
-  // As bound: the real port when port 0 was asked for.
-  const std::string& endpoint() const { return endpoint_; }
+  // As bound, with the real port when port 0 was asked for: options.listen's, and
+  // all of them (then options.extra_listen's).
+  const std::string& endpoint() const { return endpoints_.front(); }
+  const std::vector<std::string>& endpoints() const { return endpoints_; }
   IdentityTable& table() { return table_; }
   const IdentityTable& table() const { return table_; }
   zmq::socket_t& socket() { return socket_; }
@@ -108,13 +111,14 @@ class Acceptor {
     std::promise<Result<int>> promise;
   };
 
-  Acceptor(zmq::socket_t socket, std::string endpoint, AdmissionPolicy policy, bool gated);
+  Acceptor(zmq::socket_t socket, std::vector<std::string> endpoints, AdmissionPolicy policy,
+           bool gated);
   bool StartWaitOf(Wait wait, std::promise<Result<int>>& promise);
   void Answer(Result<int> result);
 
   zmq::socket_t socket_;
   PolledSocket polled_;  // waited on through its ZMQ_FD (polled_socket.h)
-  const std::string endpoint_;
+  const std::vector<std::string> endpoints_;  // never empty
   IdentityTable table_;
   bool gated_ = false;
   std::vector<HeldHello> held_;

@@ -243,6 +243,8 @@ class MapReader {
   void Duration(std::string_view key, milliseconds* out, milliseconds min,
                 milliseconds max = milliseconds::max());
   void Size(std::string_view key, size_t* out, uint64_t min);
+  // A sequence of strings ([tcp://127.0.0.1:22221]); [] for none.
+  void StringList(std::string_view key, std::vector<std::string>* out);
   // A sequence of durations ([5m, 1m]), each at least `min`.
   void DurationList(std::string_view key, std::vector<milliseconds>* out, milliseconds min);
   void Choice(std::string_view key, std::vector<std::string_view> choices, std::string* out);
@@ -375,6 +377,19 @@ void MapReader::Duration(std::string_view key, milliseconds* out, milliseconds m
   *out = *value;
 }
 
+void MapReader::StringList(std::string_view key, std::vector<std::string>* out) {
+  constexpr std::string_view kWhat = "a list of strings like [tcp://127.0.0.1:22221]";
+  Entry* entry = Lookup(key);
+  if (entry == nullptr) return;
+  if (!entry->value.IsSequence()) return Error(*entry, Expected(kWhat, Describe(entry->value)));
+  std::vector<std::string> values;
+  for (const YAML::Node& item : entry->value) {
+    if (!item.IsScalar()) return Error(*entry, Expected(kWhat, Describe(item)));
+    values.push_back(item.Scalar());
+  }
+  *out = std::move(values);
+}
+
 void MapReader::DurationList(std::string_view key, std::vector<milliseconds>* out,
                              milliseconds min) {
   constexpr std::string_view kWhat = "a list of durations like [5m, 1m]";
@@ -505,6 +520,7 @@ void ReadTopLevel(MapReader r, Options* options) {
   ReadRoleAndMode(r, options);
   r.Bool("multiple_connections", &options->multiple_connections);
   r.String("listen", &options->listen);
+  r.StringList("extra_listen", &options->extra_listen);
   r.String("client_url", &options->client_url);
   r.String("server_url", &options->server_url);
   r.String("render_server_url", &options->render_server_url);
@@ -575,6 +591,9 @@ void DumpTopLevelScalars(YAML::Emitter& out, const Options& o) {
   Put(out, "mode", ModeName(o.mode));
   Put(out, "multiple_connections", o.multiple_connections);
   Put(out, "listen", o.listen);
+  out << YAML::Key << "extra_listen" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const std::string& endpoint : o.extra_listen) out << endpoint;
+  out << YAML::EndSeq;
   Put(out, "client_url", o.client_url);
   Put(out, "server_url", o.server_url);
   Put(out, "render_server_url", o.render_server_url);

@@ -39,13 +39,15 @@ Status Connection::Send(std::string_view bytes, std::string_view channel) const 
 ReplyFuture Connection::Request(std::string method, Frames payload,
                                 std::chrono::milliseconds timeout, std::string args) const {
   auto loop = state_ ? state_->loop.lock() : nullptr;
-  if (!loop) {
-    auto failed = std::make_shared<ReplySlot>();
-    failed->Set(state_ ? Finalized() : NoPeer());
-    return ReplyFuture(std::move(failed));
-  }
+  if (!loop) return ReplyFuture::Failed(state_ ? Finalized() : NoPeer());
   return loop->Request(state_->session, std::move(method), std::move(args), std::move(payload),
                        timeout);
+}
+
+ReplyFuture ReplyFuture::Failed(Status failure) {
+  auto slot = std::make_shared<ReplySlot>();
+  slot->Set(std::move(failure));
+  return ReplyFuture(std::move(slot));
 }
 
 bool ReplyFuture::Lead(std::chrono::steady_clock::time_point until) const {

@@ -398,7 +398,9 @@ void IoLoop::ShutdownOnIoThread() {
   admin_.reset();
   zap_.reset();                     // after the sockets it vets
   context_.close();                 // returns once every socket's linger (≤ 1 s) has run out
-  RemoveIpcFile(ListenEndpoint());  // a clean exit leaves no socket file behind
+  for (const std::string& endpoint : ListenEndpoints()) {
+    RemoveIpcFile(endpoint);  // a clean exit leaves no socket file behind
+  }
   RemoveIpcFile(AdminEndpoint());
   if (connection_file_written_) std::remove(options_.connection_file.c_str());
   EndRun(RunEnd::kStopped);
@@ -418,7 +420,7 @@ Status IoLoop::Bind(AdmissionPolicy policy, bool gated) {
         if (!acceptor.ok()) return acceptor.status();
         {
           std::lock_guard<std::mutex> lock(mu_);
-          listen_endpoint_ = (*acceptor)->endpoint();
+          listen_endpoints_ = (*acceptor)->endpoints();
         }
         acceptor_ = std::move(*acceptor);
         multi_ = multi;
@@ -510,7 +512,12 @@ void IoLoop::SetConnectId(uint64_t connect_id) {
 
 std::string IoLoop::ListenEndpoint() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return listen_endpoint_;
+  return listen_endpoints_.empty() ? std::string() : listen_endpoints_.front();
+}
+
+std::vector<std::string> IoLoop::ListenEndpoints() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return listen_endpoints_;
 }
 
 void IoLoop::ArmRun(bool multi, bool single_peer, milliseconds accept, milliseconds session) {
@@ -534,7 +541,7 @@ void IoLoop::AnnounceLifetime(milliseconds left) {
   IdentityTable& table = acceptor_->table();
   spdlog::info("procmod: telling {} client(s) the server ends in {} s", table.size(),
                left.count() / 1000.0);
-  const std::string text = nlohmann::json{{"expires_in_ms", left.count()}}.dump();
+  const std::string text = LifetimeNotice(left);
   std::vector<std::string> sessions;
   table.ForEach([&](PeerRecord& peer) { sessions.push_back(peer.session); });
   for (const std::string& session : sessions) {

@@ -118,7 +118,10 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // when the one peer goes.
   void ArmRun(bool multi, bool single_peer, milliseconds accept, milliseconds session);
 
+  // The first endpoint the acceptor is bound to (options.listen's), and all of them
+  // (then options.extra_listen's); "" and none before Bind().
   std::string ListenEndpoint() const;
+  std::vector<std::string> ListenEndpoints() const;
   // Render-client mode: the render server's CURVE key, read at Initialize ("" = none
   // of its own). Constant, so safe from any thread.
   const std::string& RenderServerKey() const { return curve_.render_server_public_key; }
@@ -326,7 +329,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::vector<Command> batch_;  // I/O thread: the commands being run (capacity kept)
   bool accepting_commands_ = true;
   std::optional<RunEnd> run_end_;
-  std::string listen_endpoint_;
+  std::vector<std::string> listen_endpoints_;  // as bound: options_.listen's first
   std::string admin_endpoint_;
 
   // ---- I/O thread only (guarded by loop_mu_) ----

@@ -1,7 +1,10 @@
 #include "lifetime.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
+
+#include <nlohmann/json.hpp>
 
 namespace procmod {
 
@@ -51,6 +54,30 @@ std::optional<milliseconds> Lifetime::DueWarning(TimePoint now) {
   }
   if (!crossed) return std::nullopt;
   return left;
+}
+
+namespace {
+constexpr std::string_view kExpiresInMs = "expires_in_ms";
+}  // namespace
+
+std::string LifetimeNotice(milliseconds left) {
+  return nlohmann::json{{kExpiresInMs, left.count()}}.dump();
+}
+
+std::optional<milliseconds> ParseLifetimeNotice(std::string_view text) {
+  const nlohmann::json notice = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!notice.is_object()) return std::nullopt;  // also what a parse error gives (discarded)
+  const auto left = notice.find(kExpiresInMs);
+  if (left == notice.end() || !left->is_number()) return std::nullopt;
+  if (left->is_number_unsigned()) {
+    const uint64_t ms = left->get<uint64_t>();
+    return milliseconds(static_cast<int64_t>(std::min<uint64_t>(ms, INT64_MAX)));
+  }
+  if (left->is_number_integer()) return milliseconds(std::max<int64_t>(left->get<int64_t>(), 0));
+  // A fraction: whole milliseconds, within range (a cast of an out-of-range double is
+  // undefined).
+  const double ms = std::clamp(left->get<double>(), 0.0, 9.0e18);
+  return milliseconds(static_cast<int64_t>(ms));
 }
 
 }  // namespace procmod

@@ -16,6 +16,8 @@
 #define PROCMOD_SRC_LIFETIME_H_
 
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "clock.h"
@@ -47,6 +49,14 @@ class Lifetime {
   TimePoint session_end_ = TimePoint::max();
   TimePoint command_end_ = TimePoint::max();
 };
+
+// The DATA a server sends its clients on channel "server" (docs/PROTOCOL.md) when a
+// warning is due: {"expires_in_ms": N}, N the time left. Both ends use this pair,
+// so the text is written and read in one place, with a JSON library, never by hand.
+std::string LifetimeNotice(milliseconds left);
+// The time left such a notice tells (negative read as zero); nullopt for text that
+// is not one (not JSON, no number under "expires_in_ms"). Never throws.
+std::optional<milliseconds> ParseLifetimeNotice(std::string_view text);
 
 }  // namespace procmod
 

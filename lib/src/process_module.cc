@@ -214,6 +214,7 @@ Status ProcessModule::StartWithBroker(const Options& o, bool multi) {
 }
 
 std::string ProcessModule::ListenEndpoint() const { return loop_->ListenEndpoint(); }
+std::vector<std::string> ProcessModule::ListenEndpoints() const { return loop_->ListenEndpoints(); }
 std::string ProcessModule::AdminEndpoint() const { return loop_->AdminEndpoint(); }
 void ProcessModule::SetAcceptingConnections(bool accepting) { loop_->SetAccepting(accepting); }
 void ProcessModule::SetConnectId(uint64_t connect_id) { loop_->SetConnectId(connect_id); }

@@ -45,14 +45,14 @@ class ClientTest : public ::testing::Test {
 TEST_F(ClientTest, ConnectRequestAndSend) {
   auto server = StartServer({"--port", "0", "--multi-clients", "--name", "viz-1"});
   ClientOptions options;
-  options.name = "app";
+  options.module.name = "app";
   Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   EXPECT_EQ((*client)->server().name(), "viz-1");
-  Result<Reply> pong = (*client)->Request("ping", Text("hello"));
+  Result<Reply> pong = (*client)->Request("ping", Text("hello")).get();
   ASSERT_TRUE(pong.ok()) << pong.status().ToString();
   EXPECT_EQ(pong->payload.at(0).to_string(), "hello");
-  Result<Reply> unknown = (*client)->Request("no-such-method");
+  Result<Reply> unknown = (*client)->Request("no-such-method").get();
   EXPECT_EQ(unknown.status().pmp_code(), 404u);
   EXPECT_TRUE((*client)->Send("to everyone", "broadcast").ok());
 }
@@ -60,7 +60,7 @@ TEST_F(ClientTest, ConnectRequestAndSend) {
 TEST_F(ClientTest, ConnectFailsClearlyWhenDenied) {
   auto server = StartServer({"--port", "0", "--connect-id", "7"});
   ClientOptions options;
-  options.connect_id = 8;
+  options.module.connect_id = 8;
   Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
   ASSERT_FALSE(client.ok());
   EXPECT_EQ(client.status().pmp_code(), 403u);
@@ -77,7 +77,7 @@ TEST_F(ClientTest, DataCallbacksDeliverCollabEvents) {
     if (channel == "collab") events_.Push(payload.at(0).to_string());
   });
   // The subscription is a request of its own: a ping after it is answered after it.
-  ASSERT_TRUE((*client)->Request("ping").ok());
+  ASSERT_TRUE((*client)->Request("ping").get().ok());
   // A second client joins: the first hears of it.
   RawDealer other(context_, endpoint_);
   ASSERT_TRUE(other.Hello(MakeHello("client", "bob")).has_value());
@@ -95,7 +95,7 @@ TEST_F(ClientTest, ReconnectPolicyBringsTheClientBackAfterAServerRestart) {
   const std::string port = std::to_string(FreeTcpPort(context_));
   auto server = StartServer({"--port", port, "--multi-clients"});
   ClientOptions options;
-  options.reconnect = true;
+  options.module.reconnect = true;
   Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   const std::string first_session = (*client)->server().session();
@@ -109,7 +109,7 @@ TEST_F(ClientTest, ReconnectPolicyBringsTheClientBackAfterAServerRestart) {
   std::optional<std::string> session = events_.Pop(milliseconds(4000));
   ASSERT_TRUE(session.has_value()) << "the client did not come back";
   EXPECT_NE(*session, first_session);
-  Result<Reply> pong = (*client)->Request("ping", Text("again"));
+  Result<Reply> pong = (*client)->Request("ping", Text("again")).get();
   ASSERT_TRUE(pong.ok()) << pong.status().ToString();
   EXPECT_EQ(pong->payload.at(0).to_string(), "again");
 }
@@ -118,7 +118,7 @@ TEST_F(ClientTest, ReconnectStopsAtADeny) {
   const std::string port = std::to_string(FreeTcpPort(context_));
   auto server = StartServer({"--port", port, "--multi-clients"});
   ClientOptions options;
-  options.reconnect = true;
+  options.module.reconnect = true;
   Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   auto run = std::async(std::launch::async, [&] { return (*client)->module().Run(); });
@@ -169,10 +169,41 @@ TEST_F(ClientTest, WaitForServerAcceptsAReverseServer) {
       });
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   EXPECT_EQ((*client)->server().role(), "server");
-  Result<Reply> pong = (*client)->Request("ping", Text("reverse"));
+  Result<Reply> pong = (*client)->Request("ping", Text("reverse")).get();
   ASSERT_TRUE(pong.ok()) << pong.status().ToString();
   client->reset();  // BYE: the reverse server exits 0
   EXPECT_EQ(server->Wait(kDeadline), 0);
+}
+
+// cdsrsrc:// with two ports: the module binds both, so the render server dials this
+// process itself and its connection shows the address it dialed from. (The render
+// server here dials from 127.0.0.2, a loopback address of its own, so that it cannot
+// be mistaken for anything of this process's, which listens on 127.0.0.1.)
+TEST_F(ClientTest, AReverseRenderServerShowsItsRealAddress) {
+  std::vector<std::string> endpoints;
+  std::optional<RawDealer> data;
+  std::optional<RawDealer> render;
+  Result<std::unique_ptr<Client>> client = Client::WaitForServer(
+      "cdsrsrc://127.0.0.1:0/127.0.0.1:0", {}, [&](const std::string& endpoint) {
+        endpoints.push_back(endpoint);
+        if (endpoints.size() == 1) {
+          data.emplace(context_, endpoint);
+          data->Send(MakeHello("data-server", "ds"));
+        } else {
+          // ZeroMQ's "tcp://SOURCE;DESTINATION": dial from 127.0.0.2.
+          render.emplace(context_,
+                         "tcp://127.0.0.2:0;" + endpoint.substr(std::string_view("tcp://").size()));
+          render->Send(MakeHello("render-server", "rs"));
+        }
+      });
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  ASSERT_EQ(endpoints.size(), 2u);
+  EXPECT_NE(endpoints[0], endpoints[1]);
+  EXPECT_EQ((*client)->module().ListenEndpoints(), endpoints);
+  EXPECT_EQ((*client)->server().name(), "ds");
+  EXPECT_EQ((*client)->server().address(), "127.0.0.1");
+  EXPECT_EQ((*client)->render_server().name(), "rs");
+  EXPECT_EQ((*client)->render_server().address(), "127.0.0.2");
 }
 
 TEST_F(ClientTest, RenderPairConnectsToADataAndARenderServer) {

@@ -106,7 +106,7 @@ TEST_F(BrokerE2E, MultiServiceRelaysRequestsAndBroadcastsBetweenSeveralClients) 
   Frames payload;
   payload.emplace_back("through", 7);
   payload.emplace_back("the broker", 10);
-  Result<Reply> pong = (*client)->Request("ping", std::move(payload));
+  Result<Reply> pong = (*client)->Request("ping", std::move(payload)).get();
   ASSERT_TRUE(pong.ok()) << pong.status().ToString();
   ASSERT_EQ(pong->payload.size(), 2u);
   EXPECT_EQ(pong->payload[1].to_string(), "the broker");
@@ -176,7 +176,7 @@ TEST_F(BrokerE2E, AClientKickedAtTheBrokerHearsTheAdministratorClosedIt) {
 TEST_F(BrokerE2E, MonitorListsWhichClientIsWithWhichServer) {
   auto server = StartServer("viz", {"--name", "viz-1", "--multi-clients"});
   ClientOptions options;
-  options.name = "alice";
+  options.module.name = "alice";
   Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("viz"), options);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   auto monitor = std::make_unique<Subprocess>(

@@ -56,10 +56,10 @@ TEST(ConnectionFile, PortZeroServerWritesItBeforeItsReadyLineAndRemovesItOnExit)
   // A client connects from the file alone, at once: no sleep, no retry needed.
   {
     ClientOptions options;
-    options.connect_timeout = milliseconds(2000);
+    options.module.timeouts.connect = milliseconds(2000);
     Result<std::unique_ptr<Client>> client = Client::Connect(file->endpoint, options);
     ASSERT_TRUE(client.ok()) << client.status().ToString();
-    EXPECT_TRUE((*client)->Request("ping").ok());
+    EXPECT_TRUE((*client)->Request("ping").get().ok());
   }  // BYE: a single-client server ends here
   EXPECT_EQ(server.Wait(), 0);
   EXPECT_FALSE(std::filesystem::exists(path));

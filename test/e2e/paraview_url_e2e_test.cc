@@ -322,7 +322,7 @@ TEST(ParaViewUrlClient, ConnectTakesCdsrsAndTheTwoUrlForm) {
     ASSERT_TRUE(client.ok()) << client.status().ToString();
     EXPECT_EQ((*client)->server().role(), "data-server");
     EXPECT_EQ((*client)->render_server().role(), "render-server");
-    EXPECT_TRUE((*client)->Request("ping").ok());
+    EXPECT_TRUE((*client)->Request("ping").get().ok());
   }
   {
     // pvpython's Connect(ds, rs): each URL may be cs:// too.
@@ -354,9 +354,11 @@ TEST(ParaViewUrlClient, WaitForServerTakesARenderPairThroughCdsrsrc) {
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   ASSERT_EQ(endpoints.size(), 2u);
   EXPECT_NE(endpoints[0], endpoints[1]);
+  // Both are the module's own endpoints, as bound: each server dialed this process.
+  EXPECT_EQ((*client)->module().ListenEndpoints(), endpoints);
   EXPECT_EQ((*client)->server().role(), "data-server");
   EXPECT_EQ((*client)->render_server().role(), "render-server");
-  // Traffic both ways through the relayed port, not just the handshake.
+  // Traffic both ways through the render server's port, not just the handshake.
   Result<Reply> pong = (*client)->render_server().Request("ping").get();
   EXPECT_TRUE(pong.ok()) << pong.status().ToString();
   client->reset();  // BYE to both: each reverse server exits 0

@@ -329,7 +329,7 @@ class Pinger {
       frames.emplace_back(payload.data(), payload.size());
       stats.sent++;
       const auto start = Clock::now();
-      Result<Reply> reply = client_.Request("ping", std::move(frames), kPingTimeout);
+      Result<Reply> reply = client_.Request("ping", std::move(frames), kPingTimeout).get();
       const auto rtt = Clock::now() - start;
       if (!reply.ok()) {
         Fail(Format("ping %" PRIu64 ": %s", seq, reply.status().ToString().c_str()));
@@ -435,7 +435,7 @@ class HostileTest : public ::testing::Test {
     std::atomic<int> phase{kBefore};
     RssSampler rss(server.pid(), phase);
     ClientOptions options;
-    options.name = "legitimate";
+    options.module.name = "legitimate";
     options.request_timeout = kPingTimeout;
     Result<std::unique_ptr<Client>> client = Client::Connect(server.endpoint(), options);
     ASSERT_TRUE(client.ok()) << client.status().ToString();

@@ -121,5 +121,32 @@ TEST_F(Multi, M3_MonitorConnectionsAdmitsServersThatConnect) {
   EXPECT_EQ(client->Connections().size(), 2u);
 }
 
+// Options::extra_listen: one acceptor on several endpoints, as a reverse
+// render-client binds its data server's and its render server's.
+TEST_F(Multi, ExtraListenEndpointsAreOneAcceptor) {
+  Options o = TestOptions(Role::kServer);
+  o.multiple_connections = true;
+  o.extra_listen = {"tcp://127.0.0.1:0"};
+  ProcessModule* server = StartAcceptor(o);
+  const std::vector<std::string> bound = server->ListenEndpoints();
+  ASSERT_EQ(bound.size(), 2u);
+  EXPECT_EQ(bound[0], server->ListenEndpoint());
+  EXPECT_NE(bound[0], bound[1]);
+  RawDealer a(context_, bound[0]), b(context_, bound[1]);
+  ASSERT_TRUE(a.Hello(MakeHello("client", "a")).has_value());
+  ASSERT_TRUE(b.Hello(MakeHello("client", "b")).has_value());
+  EXPECT_EQ(server->Connections().size(), 2u);
+}
+
+TEST_F(Multi, AnExtraListenEndpointInUseFailsStart) {
+  RawRouter taken(context_);
+  Options o = TestOptions(Role::kServer);
+  o.extra_listen = {taken.endpoint()};
+  ProcessModule* server = Init(o);
+  Status s = server->Start();
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+  EXPECT_NE(s.ToString().find(taken.endpoint()), std::string::npos) << s.ToString();
+}
+
 }  // namespace
 }  // namespace procmod::testing

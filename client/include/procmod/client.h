@@ -8,12 +8,12 @@
 // lifetime, so a process has at most one Client and no other module.
 //
 //   procmod::ClientOptions options;
-//   options.reconnect = true;                      // come back after a server restart
+//   options.module.reconnect = true;               // come back after a server restart
 //   auto client = procmod::Client::Connect("tcp://127.0.0.1:11111", options);
 //   if (!client.ok()) { std::cerr << client.status().ToString() << "\n"; return 1; }
 //   (*client)->OnData([](const procmod::Connection&, std::string_view channel,
 //                        procmod::Frames payload) { /* on the I/O thread */ });
-//   procmod::Result<procmod::Reply> pong = (*client)->Request("ping");
+//   procmod::Result<procmod::Reply> pong = (*client)->Request("ping").get();
 //   (*client)->Send("hello", "broadcast");
 //
 // Thread-safe. Callbacks run on the module's I/O thread; keep them short.
@@ -26,38 +26,39 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "procmod/connection.h"
 #include "procmod/options.h"
+#include "procmod/peer_info.h"
 #include "procmod/process_module.h"
 #include "procmod/result.h"
 
 namespace procmod {
 
+// What ClientOptions::module starts as: Options' defaults except name
+// "procmod-client", role client and timeouts.connect 10 s (an application waits for
+// its server less long than a daemon for its peer).
+Options ClientModuleDefaults();
+
 struct ClientOptions {
-  std::string name = "procmod-client";  // shown by the server's monitor
-  uint64_t connect_id = 0;              // must match the server's
-  // How long Connect()/WaitForServer() keep trying, and how long one handshake may
-  // take. 0 = no limit.
-  std::chrono::milliseconds connect_timeout{10000};
-  std::chrono::milliseconds handshake_timeout{5000};
+  // Everything the process module takes (procmod/options.h), one source of truth:
+  // name (shown by the server's monitor), connect_id (must match the server's),
+  // reconnect (the opt-in reconnect policy: after the server expires or answers
+  // ERROR 404, HELLO again with backoff until admitted; never after DENY 403, 409 or
+  // 426, nor after the server's BYE), security.curve (docs/SECURITY.md; for
+  // WaitForServer also authorized_keys_dir), heartbeat, limits, linger. Two fields
+  // mean a little more here: timeouts.connect is also how long WaitForServer() waits
+  // for its server(s) (0 = no limit), and timeouts.handshake how long one handshake
+  // may take. The Client sets role, mode, the URLs, listen, extra_listen,
+  // render_client and multiple_connections itself, from the call made.
+  Options module = ClientModuleDefaults();
   // Default timeout of Request().
   std::chrono::milliseconds request_timeout{5000};
-  // Opt-in reconnect policy: after the server expires or answers ERROR 404 (it lost
-  // our session, e.g. it restarted), say HELLO again on a new socket, backing off 1 s
-  // doubling to 32 s with jitter, until admitted. Never after DENY 403, 409 or 426,
-  // nor after the server's BYE.
-  bool reconnect = false;
   // Ask the server (procmod-server) for collaboration news after every connect and
   // reconnect: DATA on channel "collab" (joins, leaves, master changes) then reaches
   // OnData. Off by default, as on the server: news costs a message per client.
   bool collab_news = false;
-  // CURVE (docs/SECURITY.md): our secret key file (procmod keygen) and the server's public
-  // key (the key, or its .pub file); for WaitForServer, also the folder of server
-  // keys to admit (authorized_keys_dir). Empty: plain. Same as module.security.curve.
-  CurveOptions curve;
-  // Everything else of the module (heartbeat, limits, linger): advanced use.
-  Options module;
 };
 
 class Client {
@@ -71,7 +72,7 @@ class Client {
                                                  ClientOptions options = {});
   // pvpython's Connect(): `data_url` alone is the server as above (a combined one,
   // or a cdsrs:// pair); with `render_url`, they are the data server and the render
-  // server (ConnectRenderPair). `timeout` replaces options.connect_timeout.
+  // server (ConnectRenderPair). `timeout` replaces options.module.timeouts.connect.
   static Result<std::unique_ptr<Client>> Connect(const std::string& data_url,
                                                  const std::string& render_url,
                                                  std::chrono::milliseconds timeout,
@@ -82,19 +83,22 @@ class Client {
   static Result<std::unique_ptr<Client>> ConnectRenderPair(const std::string& data_url,
                                                            const std::string& render_url,
                                                            ClientOptions options = {});
-  // Reverse: binds `listen_url` and waits up to options.connect_timeout for a server
-  // to dial in. `listen_url` is tcp://HOST:PORT (port 0: any free port), ipc://PATH,
-  // csrc://[HOST][:PORT] or, for a data server and a render server (render-client
-  // mode), cdsrsrc://[DSHOST][:PORT]/[RSHOST][:PORT]; an empty HOST there is every
-  // interface. `on_listening`, when given, gets the bound endpoint (port 0 resolved)
-  // before the wait starts; for cdsrsrc:// it is called twice, with the data
-  // server's endpoint and then the render server's.
+  // Reverse: binds `listen_url` and waits up to options.module.timeouts.connect for a
+  // server to dial in. `listen_url` is tcp://HOST:PORT (port 0: any free port),
+  // ipc://PATH, csrc://[HOST][:PORT] or, for a data server and a render server
+  // (render-client mode), cdsrsrc://[DSHOST][:PORT]/[RSHOST][:PORT]; an empty HOST
+  // there is every interface. Two different endpoints in cdsrsrc:// are both bound
+  // by the module's one accepting socket (Options::extra_listen), so each server
+  // dials this process directly. `on_listening`, when given, gets the bound endpoint
+  // (port 0 resolved) before the wait starts; for cdsrsrc:// it is called twice, with
+  // the data server's endpoint and then the render server's.
   static Result<std::unique_ptr<Client>> WaitForServer(
       const std::string& listen_url, ClientOptions options = {},
       std::function<void(const std::string& endpoint)> on_listening = {});
   // pvpython's ReverseConnect(port): as WaitForServer("csrc://:PORT"), so it listens
   // on EVERY interface (tcp://*:PORT), as ParaView does. To listen on one address
-  // (e.g. 127.0.0.1), use WaitForServer. `timeout` replaces options.connect_timeout.
+  // (e.g. 127.0.0.1), use WaitForServer. `timeout` replaces
+  // options.module.timeouts.connect.
   static Result<std::unique_ptr<Client>> ReverseConnect(int port, std::chrono::milliseconds timeout,
                                                         ClientOptions options = {});
 
@@ -107,10 +111,13 @@ class Client {
   Connection server() const;
   Connection render_server() const;
 
-  // REQUEST to the server; `timeout` 0 means options.request_timeout.
-  Result<Reply> Request(std::string method, Frames payload = {},
-                        std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
-                        std::string args = {});
+  // REQUEST to the server: the same call, with the same future, as
+  // Connection::Request (server().Request(...)), except that a `timeout` of 0 means
+  // options.request_timeout. Not connected to a server: the future holds
+  // kUnavailable.
+  ReplyFuture Request(std::string method, Frames payload = {},
+                      std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+                      std::string args = {});
   // DATA to the server.
   Status Send(std::string_view bytes, std::string_view channel = {});
   Status Send(Frames payload, std::string_view channel = {});
@@ -124,19 +131,47 @@ class Client {
   void OnServerExpiring(std::function<void(std::chrono::milliseconds left)> callback);
   // The server's session ended; `how.message` holds its words when it said BYE
   // ("closed by the administrator", "shutdown", a broker's "server left"). With
-  // options.reconnect, also called for each loss the policy then recovers from. The
-  // second form, without the words, is kept for callbacks written for it.
+  // options.module.reconnect, also called for each loss the policy then recovers
+  // from. The second form, without the words, is kept for callbacks written for it.
   void OnDisconnected(DisconnectCallback callback);
   void OnDisconnected(DisconnectedCallback callback);
   // Called on every admission, the first and each reconnect.
   void OnConnected(ConnectedCallback callback);
 
-  ProcessModule& module() { return *module_; }
+  // The part of the process module an application may use beside the façade: wait
+  // for it to end, stop it, look at it, serve requests the server sends. It leaves
+  // out what would break the façade: the module's OnConnected and OnData callbacks
+  // (through which the Client tracks its server across reconnects and routes the
+  // lifetime warnings; use the Client's own On* above), who is admitted
+  // (SetAcceptingConnections, SetConnectId: the Client keeps to its one server, or
+  // its pair), and further dials (ConnectToRemote would be taken for the server).
+  // ProcessModule::Get() still reaches the whole module: leave those alone there too.
+  class ModuleView {
+   public:
+    const Options& options() const { return module_->options(); }
+    std::string ListenEndpoint() const { return module_->ListenEndpoint(); }
+    std::vector<std::string> ListenEndpoints() const { return module_->ListenEndpoints(); }
+    std::string AdminEndpoint() const { return module_->AdminEndpoint(); }
+    std::vector<PeerInfo> Connections() const { return module_->Connections(); }
+    Result<Connection> FindConnection(const std::string& session) const {
+      return module_->FindConnection(session);
+    }
+    // Handlers are keyed by method; the façade registers none.
+    void RegisterHandler(std::string method, RequestHandler handler) {
+      module_->RegisterHandler(std::move(method), std::move(handler));
+    }
+    RunEnd Run() { return module_->Run(); }
+    void Stop() { module_->Stop(); }
+
+   private:
+    friend class Client;
+    explicit ModuleView(ProcessModule* module) : module_(module) {}
+    ProcessModule* module_;
+  };
+  ModuleView module() { return ModuleView(module_); }
 
  private:
   Client(ProcessModule* module, ClientOptions options);
-  // Forwards a second listening port to the module's one (client.cc).
-  class PortRelay;
 
   static Result<std::unique_ptr<Client>> Create(Options module_options, ClientOptions options);
   // WaitForServer's cases: one server on `listen_url`; a data server and a render
@@ -151,9 +186,6 @@ class Client {
 
   ProcessModule* module_;
   const ClientOptions options_;
-  // cdsrsrc:// with two ports: the module binds the data server's, this the render
-  // server's. Destroyed after the module (~Client), so the BYE gets through.
-  std::unique_ptr<PortRelay> relay_;
 
   // DATA from the module: lifetime warnings to on_expiring_, the rest to on_data_.
   void Dispatch(const Connection& from, std::string_view channel, Frames payload);

@@ -65,6 +65,9 @@ struct Reply {
 class ReplyFuture {
  public:
   ReplyFuture() = default;  // valid() is false
+  // A future that holds `failure` already: the answer of a call that failed before
+  // anything was sent (no peer, module finalized). `failure` must not be OK.
+  static ReplyFuture Failed(Status failure);
 
   // False for a default-constructed ReplyFuture and after get().
   bool valid() const { return slot_ != nullptr; }

@@ -109,6 +109,12 @@ struct Options {
   // Forward server and reverse client: where to bind. Port 0 picks a free port
   // (ProcessModule::ListenEndpoint() tells which). Default: tcp://127.0.0.1:11111.
   std::string listen = "tcp://127.0.0.1:11111";
+  // Forward server and reverse client: more endpoints the same accepting socket
+  // binds besides `listen`. A peer may dial any of them; all are one acceptor, with
+  // one admission policy (ProcessModule::ListenEndpoints() tells them as bound).
+  // Reverse render-client mode binds the render server's here (cdsrsrc://DS/RS with
+  // two ports), so that server reaches this process directly. Default: none.
+  std::vector<std::string> extra_listen;
   // Reverse server: the client to connect to.
   std::string client_url;
   // Forward client: the server to connect to in Start() (the data server in

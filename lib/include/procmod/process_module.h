@@ -151,6 +151,9 @@ class ProcessModule {
   // The endpoint the accepting socket is bound to, with the real port when
   // options.listen asked for port 0. Empty when this side does not bind.
   std::string ListenEndpoint() const;
+  // Every endpoint the accepting socket is bound to, as bound: options.listen's
+  // first, then options.extra_listen's in order. Empty when this side does not bind.
+  std::vector<std::string> ListenEndpoints() const;
 
   // The admin endpoint as bound (docs/PROTOCOL.md §13), or "" when there is none.
   std::string AdminEndpoint() const;
