@@ -78,6 +78,41 @@ class Dial {
 bool Succeeded(const HandshakeWatch::Progress& p) { return p.succeeded; }
 bool Failed(const HandshakeWatch::Progress& p) { return p.failed.has_value(); }
 
+// A loopback TCP listener that is not ZeroMQ: it accepts and hangs up, and each
+// accepted connection shows that the dialing socket dialed again.
+class TcpAcceptor {
+ public:
+  TcpAcceptor() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    const bool listening = fd_ >= 0 &&
+                           bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+                           listen(fd_, 8) == 0 &&
+                           getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+    EXPECT_TRUE(listening);
+    endpoint_ = "tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  }
+  ~TcpAcceptor() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  const std::string& endpoint() const { return endpoint_; }
+
+  // The next connection, or -1 if none comes within `timeout`.
+  int Accept(milliseconds timeout) {
+    pollfd item{fd_, POLLIN, 0};
+    if (poll(&item, 1, static_cast<int>(timeout.count())) != 1) return -1;
+    return accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  }
+
+ private:
+  int fd_ = -1;
+  std::string endpoint_;
+};
+
 TEST(HandshakeWatch, AClosedTcpPortIsRefused) {
   zmq::context_t context;
   Dial dial(context, FreeTcpEndpoint(context));
@@ -239,40 +274,31 @@ TEST(HandshakeWatch, AMovedWatchKeepsWatching) {
   EXPECT_GE(refused, 1);
 }
 
-// A loopback TCP listener that is not ZeroMQ: it accepts and hangs up, and each
-// accepted connection shows that the dialing socket dialed again.
-class TcpAcceptor {
- public:
-  TcpAcceptor() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    const bool listening = fd_ >= 0 &&
-                           bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
-                           listen(fd_, 8) == 0 &&
-                           getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-    EXPECT_TRUE(listening);
-    endpoint_ = "tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
-  }
-  ~TcpAcceptor() {
-    if (fd_ >= 0) close(fd_);
-  }
+// A listener that is closing hangs up mid-handshake too, so once is bad luck; a
+// CURVE listener that cannot read our HELLO does it at every redial.
+TEST(HandshakeWatch, AHangUpMidHandshakeIsBadLuckOnceAndARefusalTwice) {
+  TcpAcceptor acceptor;
+  zmq::context_t context;
+  Dial dial(context, acceptor.endpoint());
+  ASSERT_TRUE(dial.ok());
 
-  const std::string& endpoint() const { return endpoint_; }
+  int connection = acceptor.Accept(kDeadline);
+  ASSERT_GE(connection, 0);
+  close(connection);
+  HandshakeWatch::Progress once = dial.Until([](const auto& p) { return p.transport_lost; });
+  EXPECT_TRUE(once.transport_lost);
+  EXPECT_FALSE(once.failed);
 
-  // The next connection, or -1 if none comes within `timeout`.
-  int Accept(milliseconds timeout) {
-    pollfd item{fd_, POLLIN, 0};
-    if (poll(&item, 1, static_cast<int>(timeout.count())) != 1) return -1;
-    return accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  }
-
- private:
-  int fd_ = -1;
-  std::string endpoint_;
-};
+  connection = acceptor.Accept(kDeadline);  // libzmq redials by itself
+  ASSERT_GE(connection, 0);
+  close(connection);
+  HandshakeWatch::Progress twice = dial.Until(Failed);
+  ASSERT_TRUE(twice.failed);
+  EXPECT_TRUE(twice.failed->IsPermissionDenied());
+  EXPECT_EQ(twice.failed->message(),
+            "handshake failed: the server requires CURVE or the key is wrong (" +
+                acceptor.endpoint() + ")");
+}
 
 // libzmq sends monitor events from the context's I/O thread with a blocking send: a
 // socket still monitored after its watch closed would block that thread at its next

@@ -24,10 +24,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-constexpr milliseconds kShort{30};       // a timeout a test expects to run out
-constexpr milliseconds kDeadline{5000};  // a wait that must end long before this
-constexpr milliseconds kForever{0};      // Acquire's "as long as the link lives"
-constexpr int64_t kManyBytes = 1 << 30;  // a byte bound no test reaches
+constexpr milliseconds kShort{30};            // a timeout a test expects to run out
+constexpr milliseconds kDeadline{5000};       // a wait that must end long before this
+constexpr milliseconds kForever{0};           // Acquire's "as long as the link lives"
+constexpr milliseconds kNeverReached{60000};  // a sender's deadline no test waits for
+constexpr int64_t kManyBytes = 1 << 30;       // a byte bound no test reaches
 
 // One sender on its own thread, blocked (or not) in Acquire. When it goes it closes
 // the window, so that a sender a failed test left waiting ends instead of hanging.
@@ -118,7 +119,8 @@ TEST(SendWindow, ABlockedSenderIsLetGoOnceAnotherThreadDrainsTheSlotsToHalf) {
 TEST(SendWindow, ABlockedSenderIsLetGoOnceAnotherThreadDrainsTheBytesToHalf) {
   SendWindow window("s1", 100, 1000);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(window.Acquire(400, kShort).ok());  // 1200 bytes
-  Sender sender(window, 400, kDeadline);
+  // What lets this sender go must be the releases, not its deadline.
+  Sender sender(window, 400, kNeverReached);
   ASSERT_TRUE(sender.Asleep());
 
   window.Release(400);  // 800 bytes: under the bound, not yet under half of it
@@ -139,16 +141,16 @@ TEST(SendWindow, ABlockedSenderWithADeadlineGivesUpAtIt) {
 TEST(SendWindow, CloseWakesEveryWaitingSenderWithUnavailable) {
   SendWindow window("s1", 1, kManyBytes);
   ASSERT_TRUE(window.Acquire(1, kShort).ok());
-  Sender patient(window, 1, kForever);
-  Sender hurried(window, 1, kDeadline);
-  ASSERT_TRUE(patient.Asleep());
-  ASSERT_TRUE(hurried.Asleep());
+  Sender forever(window, 1, kForever);
+  Sender with_deadline(window, 1, kNeverReached);
+  ASSERT_TRUE(forever.Asleep());
+  ASSERT_TRUE(with_deadline.Asleep());
 
   window.Close();
-  const bool both_returned = patient.Returned() && hurried.Returned();
+  const bool both_returned = forever.Returned() && with_deadline.Returned();
   EXPECT_TRUE(both_returned);
   if (!both_returned) window.Release(1);  // drained: wakes them, so the threads end
-  for (Sender* sender : {&patient, &hurried}) {
+  for (Sender* sender : {&forever, &with_deadline}) {
     Status status = sender->status();
     EXPECT_TRUE(status.IsUnavailable()) << status.ToString();
     EXPECT_EQ(status.message(), "session s1 is gone");
