@@ -75,6 +75,16 @@ class Dial {
   Result<HandshakeWatch> watch_;
 };
 
+// The failure a dialer reports when the listener hangs up on its handshake: it wants
+// CURVE, or another key.
+void ExpectRequiresCurveOrAnotherKey(const std::optional<Status>& failed,
+                                     const std::string& endpoint) {
+  ASSERT_TRUE(failed);
+  EXPECT_TRUE(failed->IsPermissionDenied());
+  EXPECT_EQ(failed->message(),
+            "handshake failed: the server requires CURVE or the key is wrong (" + endpoint + ")");
+}
+
 bool Succeeded(const HandshakeWatch::Progress& p) { return p.succeeded; }
 bool Failed(const HandshakeWatch::Progress& p) { return p.failed.has_value(); }
 
@@ -161,22 +171,10 @@ TEST(HandshakeWatch, ARefusedDialGoesThroughOnceSomethingListens) {
   EXPECT_FALSE(p.failed);
 }
 
-class HandshakeWatchCurve : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!HaveCurve()) GTEST_SKIP() << "this libzmq has no CURVE";
-    alice_ = AllowNewKey(keys_dir_, "alice");
-    listener_.emplace(keys_dir_.path());
-  }
-
-  TempDir keys_dir_;
-  CurveKeyPair alice_;
-  std::optional<CurveListener> listener_;
-  zmq::context_t context_;  // the dialing side's
-};
+using HandshakeWatchCurve = CurveListenerTest;
 
 TEST_F(HandshakeWatchCurve, AnAdmittedKeyCompletesTheHandshake) {
-  Dial dial(context_, listener_->endpoint(), alice_, listener_->keys().public_key);
+  Dial dial(client_context_, listener_->endpoint(), alice_, listener_->keys().public_key);
   ASSERT_TRUE(dial.ok());
   HandshakeWatch::Progress p = dial.Until(Succeeded, &*listener_);
   EXPECT_TRUE(p.transport_up);
@@ -186,7 +184,7 @@ TEST_F(HandshakeWatchCurve, AnAdmittedKeyCompletesTheHandshake) {
 
 TEST_F(HandshakeWatchCurve, AKeyTheServerDoesNotAdmitIsDeniedNamingTheKey) {
   const CurveKeyPair mallory = NewCurveKeyPair();
-  Dial dial(context_, listener_->endpoint(), mallory, listener_->keys().public_key);
+  Dial dial(client_context_, listener_->endpoint(), mallory, listener_->keys().public_key);
   ASSERT_TRUE(dial.ok());
   HandshakeWatch::Progress p = dial.Until(Failed, &*listener_);
   EXPECT_FALSE(p.succeeded);
@@ -201,28 +199,20 @@ TEST_F(HandshakeWatchCurve, AKeyTheServerDoesNotAdmitIsDeniedNamingTheKey) {
 // The listener cannot read a HELLO sealed for another key, and hangs up without a
 // word: twice in a row is a failure.
 TEST_F(HandshakeWatchCurve, AWrongServerKeyFailsOnceTheServerHangsUpTwice) {
-  Dial dial(context_, listener_->endpoint(), alice_, NewCurveKeyPair().public_key);
+  Dial dial(client_context_, listener_->endpoint(), alice_, NewCurveKeyPair().public_key);
   ASSERT_TRUE(dial.ok());
   HandshakeWatch::Progress p = dial.Until(Failed, &*listener_);
   EXPECT_FALSE(p.succeeded);
   EXPECT_TRUE(p.transport_lost);
-  ASSERT_TRUE(p.failed);
-  EXPECT_TRUE(p.failed->IsPermissionDenied());
-  EXPECT_EQ(p.failed->message(),
-            "handshake failed: the server requires CURVE or the key is wrong (" +
-                listener_->endpoint() + ")");
+  ExpectRequiresCurveOrAnotherKey(p.failed, listener_->endpoint());
 }
 
 TEST_F(HandshakeWatchCurve, APlainDialToACurveListenerIsToldItRequiresCurve) {
-  Dial dial(context_, listener_->endpoint());
+  Dial dial(client_context_, listener_->endpoint());
   ASSERT_TRUE(dial.ok());
   HandshakeWatch::Progress p = dial.Until(Failed, &*listener_);
   EXPECT_FALSE(p.succeeded);
-  ASSERT_TRUE(p.failed);
-  EXPECT_TRUE(p.failed->IsPermissionDenied());
-  EXPECT_EQ(p.failed->message(),
-            "handshake failed: the server requires CURVE or the key is wrong (" +
-                listener_->endpoint() + ")");
+  ExpectRequiresCurveOrAnotherKey(p.failed, listener_->endpoint());
 }
 
 TEST(HandshakeWatch, ACurveDialToAPlainListenerIsToldItDoesNotUseCurve) {
@@ -245,11 +235,7 @@ TEST(HandshakeWatch, TimedOutBlamesCurveOrTheKey) {
   Result<HandshakeWatch> watch =
       HandshakeWatch::Start(context, socket, "tcp://127.0.0.1:4567", /*curve=*/false);
   ASSERT_TRUE(watch.ok()) << watch.status().ToString();
-  Status timed_out = watch->TimedOut();
-  EXPECT_TRUE(timed_out.IsPermissionDenied());
-  EXPECT_EQ(
-      timed_out.message(),
-      "handshake failed: the server requires CURVE or the key is wrong (tcp://127.0.0.1:4567)");
+  ExpectRequiresCurveOrAnotherKey(watch->TimedOut(), "tcp://127.0.0.1:4567");
 }
 
 TEST(HandshakeWatch, AMovedWatchKeepsWatching) {
@@ -293,11 +279,7 @@ TEST(HandshakeWatch, AHangUpMidHandshakeIsBadLuckOnceAndARefusalTwice) {
   ASSERT_GE(connection, 0);
   close(connection);
   HandshakeWatch::Progress twice = dial.Until(Failed);
-  ASSERT_TRUE(twice.failed);
-  EXPECT_TRUE(twice.failed->IsPermissionDenied());
-  EXPECT_EQ(twice.failed->message(),
-            "handshake failed: the server requires CURVE or the key is wrong (" +
-                acceptor.endpoint() + ")");
+  ExpectRequiresCurveOrAnotherKey(twice.failed, acceptor.endpoint());
 }
 
 // libzmq sends monitor events from the context's I/O thread with a blocking send: a

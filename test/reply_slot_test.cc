@@ -20,9 +20,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-constexpr milliseconds kShort{30};       // a wait a test expects to run out
-constexpr milliseconds kDeadline{5000};  // a wait that must end long before this
-
 Reply MakeReply(std::string result, std::initializer_list<std::string_view> frames = {}) {
   Reply reply;
   reply.result = std::move(result);
@@ -76,8 +73,8 @@ TEST(ReplySlot, TheFirstAnswerWinsUntilItIsTaken) {
 TEST(ReplySlot, WaitUntilGivesUpAtTheDeadline) {
   ReplySlot slot;
   const auto start = steady_clock::now();
-  EXPECT_FALSE(slot.WaitUntil(start + kShort));
-  EXPECT_GE(steady_clock::now() - start, kShort);
+  EXPECT_FALSE(slot.WaitUntil(start + kWaitThatRunsOut));
+  EXPECT_GE(steady_clock::now() - start, kWaitThatRunsOut);
   EXPECT_FALSE(slot.WaitUntil(start));  // a deadline already past: no wait at all
   EXPECT_FALSE(slot.ready());
 }
@@ -99,7 +96,7 @@ class Waiter {
 
   bool Asleep() { return WaitUntilAsleep(tid_); }
   // What WaitUntil returned, if it returned within `timeout`.
-  std::optional<bool> Arrived(milliseconds timeout = kDeadline) {
+  std::optional<bool> Arrived(milliseconds timeout = kThreadDeadline) {
     if (future_.wait_for(timeout) != std::future_status::ready) return std::nullopt;
     return future_.get();
   }
@@ -129,16 +126,16 @@ TEST(ReplySlot, EveryWaiterWithoutADeadlineWakesWhenTheAnswerArrives) {
 
 TEST(ReplySlot, AWaiterWithADeadlineWakesWhenTheAnswerArrivesBeforeIt) {
   auto slot = std::make_shared<ReplySlot>();
-  Waiter waiter(slot, steady_clock::now() + kDeadline);
+  Waiter waiter(slot, steady_clock::now() + kThreadDeadline);
   ASSERT_TRUE(waiter.Asleep());
   slot->Set(MakeReply("r"));
   // Well before its deadline: woken by the answer, not by the clock.
-  EXPECT_EQ(waiter.Arrived(kDeadline / 2), std::optional<bool>(true));
+  EXPECT_EQ(waiter.Arrived(kThreadDeadline / 2), std::optional<bool>(true));
 }
 
 TEST(ReplySlot, AWaiterWhoseDeadlinePassesReturnsFalse) {
   auto slot = std::make_shared<ReplySlot>();
-  Waiter waiter(slot, steady_clock::now() + kShort);
+  Waiter waiter(slot, steady_clock::now() + kWaitThatRunsOut);
   EXPECT_EQ(waiter.Arrived(), std::optional<bool>(false));
 }
 

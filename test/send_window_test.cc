@@ -24,8 +24,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-constexpr milliseconds kShort{30};            // a timeout a test expects to run out
-constexpr milliseconds kDeadline{5000};       // a wait that must end long before this
 constexpr milliseconds kForever{0};           // Acquire's "as long as the link lives"
 constexpr milliseconds kNeverReached{60000};  // a sender's deadline no test waits for
 constexpr int64_t kManyBytes = 1 << 30;       // a byte bound no test reaches
@@ -47,7 +45,7 @@ class Sender {
   // True once the sender sleeps inside Acquire.
   bool Asleep() { return WaitUntilAsleep(tid_); }
   // True if Acquire returned within `timeout`.
-  bool Returned(milliseconds timeout = kDeadline) {
+  bool Returned(milliseconds timeout = kThreadDeadline) {
     return future_.wait_for(timeout) == std::future_status::ready;
   }
   Status status() { return future_.get(); }
@@ -62,12 +60,12 @@ class Sender {
 
 TEST(SendWindow, TakesSlotsUntilFullThenTimesOutNamingTheSession) {
   SendWindow window("s1", 2, kManyBytes);
-  EXPECT_TRUE(window.Acquire(10, kShort).ok());
-  EXPECT_TRUE(window.Acquire(10, kShort).ok());
+  EXPECT_TRUE(window.Acquire(10, kWaitThatRunsOut).ok());
+  EXPECT_TRUE(window.Acquire(10, kWaitThatRunsOut).ok());
 
   const auto start = steady_clock::now();
-  Status full = window.Acquire(10, kShort);
-  EXPECT_GE(steady_clock::now() - start, kShort);  // it waited its whole timeout
+  Status full = window.Acquire(10, kWaitThatRunsOut);
+  EXPECT_GE(steady_clock::now() - start, kWaitThatRunsOut);  // it waited its whole timeout
   EXPECT_TRUE(full.IsResourceExhausted()) << full.ToString();
   EXPECT_EQ(full.message(),
             "send queue to session s1 stayed full for 30 ms: the peer does not keep up "
@@ -76,41 +74,41 @@ TEST(SendWindow, TakesSlotsUntilFullThenTimesOutNamingTheSession) {
 
 TEST(SendWindow, TheByteBoundStopsASenderBeforeTheSlotsRunOut) {
   SendWindow window("s1", 100, 1000);
-  EXPECT_TRUE(window.Acquire(600, kShort).ok());
-  EXPECT_TRUE(window.Acquire(600, kShort).ok());  // 600 of 1000 used: room for one more
+  EXPECT_TRUE(window.Acquire(600, kWaitThatRunsOut).ok());
+  EXPECT_TRUE(window.Acquire(600, kWaitThatRunsOut).ok());  // 600 of 1000 used: room for one more
   // 1200 bytes queued, 98 slots free: the bytes say wait.
-  EXPECT_TRUE(window.Acquire(1, kShort).IsResourceExhausted());
+  EXPECT_TRUE(window.Acquire(1, kWaitThatRunsOut).IsResourceExhausted());
 }
 
 TEST(SendWindow, AMessageBiggerThanTheWholeByteWindowStillGoesAlone) {
   SendWindow window("s1", 10, 100);
-  EXPECT_TRUE(window.Acquire(500, kShort).ok());
-  EXPECT_TRUE(window.Acquire(1, kShort).IsResourceExhausted());
+  EXPECT_TRUE(window.Acquire(500, kWaitThatRunsOut).ok());
+  EXPECT_TRUE(window.Acquire(1, kWaitThatRunsOut).IsResourceExhausted());
   window.Release(500);
-  EXPECT_TRUE(window.Acquire(1, kShort).ok());
+  EXPECT_TRUE(window.Acquire(1, kWaitThatRunsOut).ok());
 }
 
 TEST(SendWindow, AReleasedSlotIsTakenAgainWithoutWaiting) {
   SendWindow window("s1", 2, kManyBytes);
-  ASSERT_TRUE(window.Acquire(10, kShort).ok());
-  ASSERT_TRUE(window.Acquire(10, kShort).ok());
+  ASSERT_TRUE(window.Acquire(10, kWaitThatRunsOut).ok());
+  ASSERT_TRUE(window.Acquire(10, kWaitThatRunsOut).ok());
   window.Release(10);
   // No sender waits, so nothing needs waking: the free slot is simply there.
   const auto start = steady_clock::now();
-  EXPECT_TRUE(window.Acquire(10, kShort).ok());
-  EXPECT_LT(steady_clock::now() - start, kShort);
+  EXPECT_TRUE(window.Acquire(10, kWaitThatRunsOut).ok());
+  EXPECT_LT(steady_clock::now() - start, kWaitThatRunsOut);
 }
 
 TEST(SendWindow, ABlockedSenderIsLetGoOnceAnotherThreadDrainsTheSlotsToHalf) {
   SendWindow window("s1", 4, kManyBytes);
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(window.Acquire(1, kShort).ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(window.Acquire(1, kWaitThatRunsOut).ok());
   Sender sender(window, 1, kForever);
   ASSERT_TRUE(sender.Asleep());
 
   // 3 of 4 used: a slot is free, but a waiter is woken only at half (2), so that a
   // sender that outruns its peer costs one wake-up per capacity/2 messages.
   window.Release(1);
-  EXPECT_FALSE(sender.Returned(kShort));
+  EXPECT_FALSE(sender.Returned(kWaitThatRunsOut));
   window.Release(1);
   ASSERT_TRUE(sender.Returned());
   EXPECT_TRUE(sender.status().ok());
@@ -118,13 +116,14 @@ TEST(SendWindow, ABlockedSenderIsLetGoOnceAnotherThreadDrainsTheSlotsToHalf) {
 
 TEST(SendWindow, ABlockedSenderIsLetGoOnceAnotherThreadDrainsTheBytesToHalf) {
   SendWindow window("s1", 100, 1000);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(window.Acquire(400, kShort).ok());  // 1200 bytes
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(window.Acquire(400, kWaitThatRunsOut).ok());  // 1200 bytes
   // What lets this sender go must be the releases, not its deadline.
   Sender sender(window, 400, kNeverReached);
   ASSERT_TRUE(sender.Asleep());
 
   window.Release(400);  // 800 bytes: under the bound, not yet under half of it
-  EXPECT_FALSE(sender.Returned(kShort));
+  EXPECT_FALSE(sender.Returned(kWaitThatRunsOut));
   window.Release(400);  // 400 bytes: half is 500
   ASSERT_TRUE(sender.Returned());
   EXPECT_TRUE(sender.status().ok());
@@ -132,7 +131,7 @@ TEST(SendWindow, ABlockedSenderIsLetGoOnceAnotherThreadDrainsTheBytesToHalf) {
 
 TEST(SendWindow, ABlockedSenderWithADeadlineGivesUpAtIt) {
   SendWindow window("s1", 1, kManyBytes);
-  ASSERT_TRUE(window.Acquire(1, kShort).ok());
+  ASSERT_TRUE(window.Acquire(1, kWaitThatRunsOut).ok());
   Sender sender(window, 1, milliseconds(50));
   ASSERT_TRUE(sender.Returned());
   EXPECT_TRUE(sender.status().IsResourceExhausted());
@@ -140,7 +139,7 @@ TEST(SendWindow, ABlockedSenderWithADeadlineGivesUpAtIt) {
 
 TEST(SendWindow, CloseWakesEveryWaitingSenderWithUnavailable) {
   SendWindow window("s1", 1, kManyBytes);
-  ASSERT_TRUE(window.Acquire(1, kShort).ok());
+  ASSERT_TRUE(window.Acquire(1, kWaitThatRunsOut).ok());
   Sender forever(window, 1, kForever);
   Sender with_deadline(window, 1, kNeverReached);
   ASSERT_TRUE(forever.Asleep());
@@ -161,8 +160,8 @@ TEST(SendWindow, AfterCloseEverySenderFailsAtOnceEvenWithRoomLeft) {
   SendWindow window("s1", 10, kManyBytes);
   window.Close();
   const auto start = steady_clock::now();
-  Status status = window.Acquire(1, kDeadline);
-  EXPECT_LT(steady_clock::now() - start, kDeadline / 2);  // did not wait for the deadline
+  Status status = window.Acquire(1, kThreadDeadline);
+  EXPECT_LT(steady_clock::now() - start, kThreadDeadline / 2);  // did not wait for the deadline
   EXPECT_TRUE(status.IsUnavailable()) << status.ToString();
 }
 
@@ -187,7 +186,7 @@ TEST(SendWindow, ManySendersAndOneReleaserNeverExceedTheCapacity) {
     senders.emplace_back([&] {
       for (int i = 0; i < kMessagesEach; ++i) {
         const int64_t bytes = 1 + i % 64;
-        if (!window.Acquire(bytes, kDeadline).ok()) {
+        if (!window.Acquire(bytes, kThreadDeadline).ok()) {
           ++failures;
           return;
         }
@@ -203,7 +202,7 @@ TEST(SendWindow, ManySendersAndOneReleaserNeverExceedTheCapacity) {
   }
 
   int released = 0;
-  const auto deadline = steady_clock::now() + kDeadline;
+  const auto deadline = steady_clock::now() + kThreadDeadline;
   while (released < kSenders * kMessagesEach && failures.load() == 0 &&
          steady_clock::now() < deadline) {
     int64_t bytes = 0;

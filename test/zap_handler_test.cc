@@ -61,14 +61,8 @@ struct Outcome {
   std::optional<Status> refused;  // the handshake failed, and why
 };
 
-class ZapHandlerTest : public ::testing::Test {
+class ZapHandlerTest : public CurveListenerTest {
  protected:
-  void SetUp() override {
-    if (!HaveCurve()) GTEST_SKIP() << "this libzmq has no CURVE";
-    alice_ = AllowNewKey(keys_dir_, "alice");
-    listener_.emplace(keys_dir_.path());
-  }
-
   std::unique_ptr<CurveClient> Dial(const CurveKeyPair& keys) {
     return std::make_unique<CurveClient>(client_context_, keys, *listener_);
   }
@@ -100,11 +94,6 @@ class ZapHandlerTest : public ::testing::Test {
     ADD_FAILURE() << "neither admitted nor refused by the deadline";
     return outcome;
   }
-
-  TempDir keys_dir_;
-  CurveKeyPair alice_;
-  std::optional<CurveListener> listener_;
-  zmq::context_t client_context_;
 };
 
 TEST_F(ZapHandlerTest, AListedKeyIsAdmittedAndBecomesThePeersUserId) {

@@ -26,6 +26,11 @@
 
 namespace procmod::testing {
 
+// A wait a test expects to run out, and a deadline for one that must end (generous:
+// CI machines are slow).
+inline constexpr std::chrono::milliseconds kWaitThatRunsOut{30};
+inline constexpr std::chrono::milliseconds kThreadDeadline{5000};
+
 // The calling thread's kernel id.
 inline pid_t CurrentThreadId() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
@@ -41,7 +46,7 @@ inline char ThreadState(pid_t tid) {
 
 // True once the thread that published its id in `tid` sleeps; false at the deadline.
 inline bool WaitUntilAsleep(const std::atomic<pid_t>& tid,
-                            std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+                            std::chrono::milliseconds timeout = kThreadDeadline) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     const pid_t id = tid.load();

@@ -5,12 +5,13 @@
 // an allow-list folder, and a ROUTER configured by ConfigureCurveServer, bound to
 // tcp://127.0.0.1:0. libzmq asks the handler about every handshake, so the test
 // thread must keep serving it while it waits for anything: Serve() does both.
+// CurveListenerTest is the fixture for a test with one, and one allowed key.
 //
 //   TempDir keys;
 //   CurveKeyPair alice = AllowNewKey(keys, "alice");
 //   CurveListener listener(keys.path());
 //   ... a DEALER with ConfigureCurveClient(alice, listener.keys().public_key) ...
-//   std::optional<zmq::multipart_t> in = listener.Serve(kDeadline, [&] { ... });
+//   std::optional<std::vector<zmq::message_t>> in = listener.Serve(kDeadline);
 #ifndef PROCMOD_TEST_SUPPORT_CURVE_LISTENER_H_
 #define PROCMOD_TEST_SUPPORT_CURVE_LISTENER_H_
 
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -99,6 +101,22 @@ class CurveListener {
   std::unique_ptr<ZapHandler> zap_;
   zmq::socket_t router_;  // after zap_, so it closes first: no handshake goes unanswered
   std::string endpoint_;
+};
+
+// A test with a CurveListener whose allow-list holds one key, alice's; the dialing
+// side gets a context of its own. Skipped where libzmq has no CURVE.
+class CurveListenerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveCurve()) GTEST_SKIP() << "this libzmq has no CURVE";
+    alice_ = AllowNewKey(keys_dir_, "alice");
+    listener_.emplace(keys_dir_.path());
+  }
+
+  TempDir keys_dir_;
+  CurveKeyPair alice_;
+  std::optional<CurveListener> listener_;
+  zmq::context_t client_context_;  // the dialing side's
 };
 
 }  // namespace procmod::testing
