@@ -201,11 +201,13 @@ void Directory::EndLeg(const std::string& routing_id, EndReason reason, Outbox& 
   Leg leg = std::move(it->second);
   legs_.erase(it);
   by_session_.erase(leg.peer.session);
-  const bool expired = reason == EndReason::kExpired;
-  const char* why = reason == EndReason::kBye        ? "bye"
-                    : reason == EndReason::kExpired  ? "expired"
-                    : reason == EndReason::kReplaced ? "replaced"
-                                                     : "closed";
+  // A leg taken over is lost to its partners as an expired one: it said no BYE.
+  const bool expired = reason == EndReason::kExpired || reason == EndReason::kTakenOver;
+  const char* why = reason == EndReason::kBye         ? "bye"
+                    : reason == EndReason::kExpired   ? "expired"
+                    : reason == EndReason::kReplaced  ? "replaced"
+                    : reason == EndReason::kTakenOver ? "taken over by another key"
+                                                      : "closed";
   if (reason == EndReason::kClosed) {
     out.push_back({routing_id, pmp::Bye{"closed by the administrator"}});
   }
@@ -273,6 +275,14 @@ EndOutcome Directory::Expire(TimePoint now) {
   EndOutcome o;
   for (const auto& id : silent_servers) EndLeg(id, EndReason::kExpired, o.out, o.ended);
   for (const auto& id : silent_clients) EndLeg(id, EndReason::kExpired, o.out, o.ended);
+  return o;
+}
+
+EndOutcome Directory::CheckKey(const std::string& routing_id, std::string_view public_key) {
+  EndOutcome o;
+  auto it = legs_.find(routing_id);
+  if (it == legs_.end() || it->second.peer.public_key == public_key) return o;
+  EndLeg(routing_id, EndReason::kTakenOver, o.out, o.ended);
   return o;
 }
 

@@ -21,6 +21,9 @@
 //   BYE / expiry of a client  LEFT {session, bye | expired} to its server
 //   BYE / expiry of a server  BYE {server left | server lost} to each of its clients;
 //                             the service and its clients' sessions are gone
+//   CURVE: a message with     the leg ends as a lost one (LEFT expired, or BYE server
+//   another key than its      lost to its clients), and nothing goes to its routing
+//   HELLO's (CheckKey)        id, which leads to the other key now
 //   DATA/REQUEST/REPLY        RouteFrom(): client -> its server with peer = client's
 //                             session; server -> the client its `peer` names
 //
@@ -38,6 +41,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -85,7 +89,7 @@ struct Outgoing {
 using Outbox = std::vector<Outgoing>;
 
 // Why a leg's session ended, for the log: "bye", "expired", "replaced", "closed",
-// "server left", "server lost".
+// "taken over by another key", "server left", "server lost".
 struct Ended {
   Leg leg;
   std::string why;
@@ -140,6 +144,13 @@ class Directory {
   EndOutcome Close(const std::string& session);
   // Every leg silent for interval * liveness, servers first (every leg is checked).
   EndOutcome Expire(TimePoint now);
+  // CURVE: a message of leg `routing_id` came with `public_key` (its ZAP user id).
+  // Another key than the leg's (its HELLO's) means that another peer holds the
+  // routing id now (ROUTER handover), so keeping the session would send its traffic
+  // to them: the leg ends as a lost one, its partners told as for expiry, nothing
+  // sent to the routing id (PROTOCOL §15). The leg itself is last in `ended`. Empty
+  // `ended` for the same key or no such leg.
+  EndOutcome CheckKey(const std::string& routing_id, std::string_view public_key);
   // BYE `reason` to every leg; the directory is empty afterwards.
   Outbox Shutdown(const std::string& reason);
 
@@ -162,7 +173,7 @@ class Directory {
   const DirectorySettings& settings() const { return settings_; }
 
  private:
-  enum class EndReason { kBye, kExpired, kReplaced, kClosed };
+  enum class EndReason { kBye, kExpired, kReplaced, kClosed, kTakenOver };
 
   HelloOutcome Deny(const std::string& routing_id, uint32_t code, std::string reason) const;
   // Removes the leg and appends what its end means to `out` and `ended`.

@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,8 +11,6 @@
 #include <iterator>
 #include <zmq_addon.hpp>
 
-#include "url.h"  // IsLocalEndpoint
-
 namespace procmod::broker {
 namespace {
 
@@ -22,17 +19,7 @@ using json = nlohmann::json;
 constexpr int kMaxMessagesPerTurn = 256;  // per socket, so one busy peer can't starve
 constexpr const char* kShutdownReason = "broker shutting down";
 
-// Heartbeats and expiry are checked four times per interval, as in the process
-// module: a PING goes out at most a quarter interval late, and a silent leg is
-// noticed within a quarter interval of its deadline.
-Duration TickFor(const HeartbeatPolicy& heartbeat) {
-  return std::clamp<Duration>(heartbeat.settings().interval / 4, milliseconds(1),
-                              milliseconds(250));
-}
-
-pmp::Frames ErrorFrames(uint32_t code, std::string reason) {
-  return pmp::Encode(pmp::Error{code, std::move(reason)});
-}
+using pmp::ErrorFrames;
 
 std::string Pack(const json& value) {
   std::vector<uint8_t> bytes = json::to_msgpack(value);
@@ -62,20 +49,17 @@ Result<std::unique_ptr<Relay>> Relay::Create(const Options& options) {
   Result<CurveSetup> curve =
       ResolveCurve(options.security.curve, /*accepts=*/true, /*dials=*/false);
   if (!curve.ok()) return curve.status();
+  // A configuration error before any bind: it is the first thing to fix.
   const std::string& admin = options.admin.endpoint;
-  if (!admin.empty() && !IsLocalEndpoint(admin) && !curve->enabled) {
-    return InvalidArgumentError("admin endpoint " + admin +
-                                " is not local; a non-loopback admin endpoint requires "
-                                "CURVE (security.curve): use ipc://, tcp://127.0.0.1:PORT or "
-                                "none, or set up CURVE");
+  if (!admin.empty()) {
+    if (Status s = CheckAdminEndpoint(admin, AdminSpeaksCurve(*curve, admin)); !s.ok()) return s;
   }
   std::unique_ptr<Relay> relay(new Relay(options, std::move(*curve)));
-  if (relay->wake_fd_ < 0) {
+  if (!relay->wake_fd_.ok()) {
     return InternalError(std::string("eventfd: ") + std::strerror(errno));
   }
   if (Status s = relay->Bind(); !s.ok()) return s;
   relay->router_polled_ = PolledSocket(*relay->router_);
-  if (relay->admin_) relay->admin_polled_ = PolledSocket(*relay->admin_);
   if (relay->zap_) relay->zap_polled_ = PolledSocket(relay->zap_->socket());
   return Result<std::unique_ptr<Relay>>(std::move(relay));
 }
@@ -85,18 +69,16 @@ Relay::Relay(const Options& options, CurveSetup curve)
       curve_(std::move(curve)),
       heartbeat_(HeartbeatSettings{options_.heartbeat.interval,
                                    std::max<uint32_t>(options_.heartbeat.liveness, 1)}),
-      tick_(TickFor(heartbeat_)),
       started_at_(SteadyClock::now()),
-      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       context_(1),
-      directory_(DirectorySettings{options_.name, heartbeat_.settings(),
-                                   options_.limits.max_connections}) {}
+      directory_(
+          DirectorySettings{options_.name, heartbeat_.settings(), options_.limits.max_connections}),
+      tick_(TickFor(heartbeat_)) {}
 
 Relay::~Relay() {
   admin_.reset();
   router_.reset();
   zap_.reset();
-  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 Status Relay::Bind() {
@@ -111,35 +93,28 @@ Status Relay::Bind() {
   router_ = std::move(socket);
   const std::string& admin = options_.admin.endpoint;
   if (admin.empty()) return Status();
-  zmq::socket_t admin_socket(context_, zmq::socket_type::router);
-  ConfigureAdmin(admin_socket);
-  // As in the process module: CURVE over tcp://, file permissions over ipc://.
-  if (curve_.enabled && !admin.starts_with("ipc://") && !admin.starts_with("inproc://")) {
-    if (Status s = EnableCurveServer(context_, curve_, zap_, admin_socket); !s.ok()) return s;
-  }
-  Result<std::string> admin_bound = BindSocket(admin_socket, admin, "bind admin endpoint");
+  Result<std::unique_ptr<procmod::AdminEndpoint>> admin_bound =
+      procmod::AdminEndpoint::Bind(context_, admin, curve_, zap_, "procmod-broker");
   if (!admin_bound.ok()) return admin_bound.status();
-  admin_endpoint_ = std::move(*admin_bound);
-  admin_ = std::move(admin_socket);
+  admin_ = std::move(*admin_bound);
+  admin_endpoint_ = admin_->endpoint();
   return Status();
 }
 
 void Relay::RequestKeyReload() {
   reload_keys_.store(true);
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+  wake_fd_.Signal();
 }
 
 Result<nlohmann::json> Relay::AdminReloadKeys() { return ReloadKeysForAdmin(zap_.get()); }
 
 void Relay::Stop() {
   stopping_.store(true);
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+  wake_fd_.Signal();
 }
 
 void Relay::Run() {
-  next_tick_ = SteadyClock::now() + tick_;
+  tick_.Start(SteadyClock::now());
   while (!stopping_.load()) {
     PollOnce();
     OnTimer(SteadyClock::now());
@@ -173,25 +148,25 @@ void Relay::PollOnce() {
     bool pending = false;  // input the descriptor may not announce
   };
   std::array<Polled, 3> sockets{{{&router_polled_, &Relay::ServiceRouter},
-                                 {&admin_polled_, &Relay::ServiceAdmin},
+                                 {admin_ ? &admin_->polled() : nullptr, &Relay::ServiceAdmin},
                                  {&zap_polled_, &Relay::ServiceZap}}};
   std::array<pollfd, 4> fds{};
-  fds[0] = {wake_fd_, POLLIN, 0};
+  fds[0] = {wake_fd_.fd(), POLLIN, 0};
   bool pending = false;
   for (size_t i = 0; i < sockets.size(); ++i) {
-    fds[i + 1] = {sockets[i].socket->fd(), POLLIN, 0};  // -1: no such socket, skipped
-    sockets[i].pending = sockets[i].socket->MayHoldUnsignalledInput();
+    PolledSocket* socket = sockets[i].socket;  // null or fd -1: no such socket, skipped
+    fds[i + 1] = {socket ? socket->fd() : -1, POLLIN, 0};
+    sockets[i].pending = socket && socket->MayHoldUnsignalledInput();
     pending = pending || sockets[i].pending;
   }
   const milliseconds timeout =
-      pending ? milliseconds(0) : PollTimeout(SteadyClock::now(), next_tick_);
+      pending ? milliseconds(0) : PollTimeout(SteadyClock::now(), tick_.next());
   if (poll(fds.data(), fds.size(), static_cast<int>(timeout.count())) < 0) {
     if (errno != EINTR) spdlog::error("procmod-broker: poll failed: {}", std::strerror(errno));
     return;
   }
   if (fds[0].revents & POLLIN) {
-    uint64_t value = 0;
-    [[maybe_unused]] ssize_t n = read(wake_fd_, &value, sizeof value);
+    wake_fd_.Drain();
     // The loop condition sees stopping_; a reload is done here, on the loop's thread.
     if (reload_keys_.exchange(false)) {
       if (zap_) {
@@ -213,8 +188,7 @@ void Relay::ServiceZap() {
 
 // Time-driven work, once per tick: expiry of every silent leg, then PINGs.
 void Relay::OnTimer(TimePoint now) {
-  if (now < next_tick_) return;  // woken by traffic, not by the clock
-  next_tick_ = now + tick_;
+  if (!tick_.Due(now)) return;  // woken by traffic, not by the clock
   EndOutcome expired = directory_.Expire(now);
   LogEnded(expired.ended);
   SendOutbox(expired.out);
@@ -254,10 +228,7 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
   const uint64_t bytes = FrameBytes(frames, 1);
   if (bytes > options_.limits.max_message_size) {
     // Dropped undecoded: not life, and it ends nobody's session.
-    SendTo(routing_id,
-           ErrorFrames(pmp::kCodeTooLarge,
-                       "message of " + std::to_string(bytes) + " bytes exceeds max_message_size (" +
-                           std::to_string(options_.limits.max_message_size) + ")"));
+    SendTo(routing_id, pmp::TooLargeFrames(bytes, options_.limits.max_message_size));
     return;
   }
   pmp::Message& decoded = rx_message_;
@@ -267,6 +238,10 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     return;
   }
   Leg* leg = directory_.Find(routing_id);
+  if (leg != nullptr && curve_.enabled && frames.size() > 1 &&
+      decoded.command() != pmp::Command::kHello && EndIfTakenOver(routing_id, frames[1])) {
+    return;  // not the session's message: it came from whoever holds the routing id now
+  }
   if (leg != nullptr) {  // any well-formed message is life, a HELLO too
     leg->peer.last_seen = SteadyClock::now();
     leg->peer.msgs_in++;
@@ -280,19 +255,26 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     }
     return;
   }
-  if (leg != nullptr && curve_.enabled && frames.size() > 1 &&
-      PeerKeyOf(frames[1]) != leg->peer.public_key) {
-    // Another key behind this routing id: someone took the connection over.
-    spdlog::warn("procmod-broker: dropped a message for session {} signed by another key",
-                 leg->peer.session);
-    return;
-  }
   if (leg == nullptr) {
     // No session: the peer must HELLO again (e.g. after the broker restarted).
     SendTo(routing_id, ErrorFrames(pmp::kCodeUnknownSession, "unknown session; send HELLO"));
     return;
   }
   OnLegMessage(*leg, decoded, frames[1]);
+}
+
+bool Relay::EndIfTakenOver(const std::string& routing_id, zmq::message_t& frame) {
+  const std::string key = PeerKeyOf(frame);
+  EndOutcome taken_over = directory_.CheckKey(routing_id, key);
+  if (taken_over.ended.empty()) return false;
+  const PeerRecord& peer = taken_over.ended.back().leg.peer;  // the leg itself comes last
+  spdlog::warn(
+      "procmod-broker: session {} ('{}', key {}) got a message signed by key {}: its routing id "
+      "was taken over; the session ends",
+      peer.session, Clip(peer.name), peer.public_key, key.empty() ? "(none)" : key);
+  LogEnded(taken_over.ended);
+  SendOutbox(taken_over.out);
+  return true;
 }
 
 void Relay::OnHello(const std::string& routing_id, const pmp::Hello& hello, std::string address) {
@@ -425,35 +407,10 @@ void Relay::LogEnded(const std::vector<Ended>& ended) {
 // ============================================================================
 
 void Relay::ServiceAdmin() {
-  admin_polled_.SetDrained(false);  // until a receive finds nothing
-  for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
-    pmp::Frames frames;
-    try {
-      if (!zmq::recv_multipart(*admin_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-        admin_polled_.SetDrained(true);
-        return;
-      }
-    } catch (const zmq::error_t& e) {
-      spdlog::error("procmod-broker: receive on admin endpoint failed: {}", e.what());
-      return;
-    }
-    if (frames.empty()) continue;
-    const std::string routing_id(frames[0].data<char>(), frames[0].size());
-    Result<pmp::Message> decoded = decoder_.Decode(frames, 1);
-    pmp::Frames answer;
-    if (!decoded.ok()) {
-      answer = ErrorFrames(pmp::kCodeMalformed, std::string(decoded.status().message()));
-    } else if (decoded->command() != pmp::Command::kRequest) {
-      answer = ErrorFrames(pmp::kCodeMalformed, "the admin endpoint answers REQUEST only");
-    } else {
-      answer = pmp::Encode(OnAdminRequest(std::get<pmp::Request>(decoded->header)));
-    }
-    // An admin client that went away just misses its answer.
-    (void)SendFrames(*admin_, routing_id, answer);
-  }
+  if (admin_) admin_->Service(*this);  // AnswerAdmin below
 }
 
-pmp::Reply Relay::OnAdminRequest(const pmp::Request& request) {
+pmp::Reply Relay::AnswerAdmin(const pmp::Request& request) {
   if (request.method == "connections.list") {
     return Ok(request.id, ConnectionsJson(SteadyClock::now()));
   }

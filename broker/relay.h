@@ -9,6 +9,10 @@
 // not encoded again, with only `peer` set (towards a server) or taken out (towards a
 // client): keys the broker does not know pass through (pmp::EncodeRelayed).
 //
+// CURVE: a leg's messages must come with the key its HELLO came with. Another key
+// means the routing id now leads to someone else (ROUTER handover): the leg ends, as
+// the process module ends such a session (PROTOCOL §15).
+//
 // Never blocking on one peer: every send is dontwait; a message that cannot be queued
 // for a slow peer is dropped and counted (its `dropped`, and the relay's total). A
 // malformed message gets ERROR 400 and changes nothing else.
@@ -36,10 +40,12 @@
 #include <zmq.hpp>
 
 #include "admin.h"
+#include "admin_endpoint.h"
 #include "clock.h"
 #include "codec.h"
 #include "curve_keys.h"
 #include "directory.h"
+#include "event_fd.h"
 #include "heartbeat.h"
 #include "log_text.h"
 #include "polled_socket.h"
@@ -87,6 +93,9 @@ class Relay : private AdminTarget {
   // The data ROUTER.
   void ServiceRouter();
   void OnMessage(const std::string& routing_id, pmp::Frames& frames);
+  // CURVE: a message on leg `routing_id` came with `frame`'s key. Another key than
+  // its HELLO's ends the leg as the Directory says (CheckKey); true then.
+  bool EndIfTakenOver(const std::string& routing_id, zmq::message_t& frame);
   void OnHello(const std::string& routing_id, const pmp::Hello& hello, std::string address);
   // `envelope`: the message's envelope as received, relayed with only `peer` changed.
   void OnLegMessage(Leg& leg, pmp::Message& message, const zmq::message_t& envelope);
@@ -96,14 +105,15 @@ class Relay : private AdminTarget {
   // Sends `frames` to `routing_id` without blocking; counts it on the leg, if any.
   SendOutcome SendTo(const std::string& routing_id, pmp::Frames frames);
 
-  // The admin ROUTER.
+  // The admin ROUTER (AdminEndpoint) and the ZAP handler.
   void ServiceAdmin();
   void ServiceZap();
-  pmp::Reply OnAdminRequest(const pmp::Request& request);
   nlohmann::json ConnectionsJson(TimePoint now) const;
   nlohmann::json ServicesJson() const;
 
-  // AdminTarget (for HandleAdminRequest's process.info and connections.close).
+  // AdminTarget: AnswerAdmin adds the broker's own methods (connections.list with
+  // services, services.list) to HandleAdminRequest's process.info, connections.close.
+  pmp::Reply AnswerAdmin(const pmp::Request& request) override;
   std::vector<PeerInfo> AdminPeers() override;
   nlohmann::json AdminProcessInfo() override;
   bool AdminCloseSession(const std::string& session) override;
@@ -115,7 +125,6 @@ class Relay : private AdminTarget {
   const Options options_;
   const CurveSetup curve_;
   const HeartbeatPolicy heartbeat_;
-  const Duration tick_;  // heartbeats and expiry are checked every interval / 4
   const TimePoint started_at_;
   std::string listen_endpoint_;
   std::string admin_endpoint_;
@@ -123,23 +132,22 @@ class Relay : private AdminTarget {
   // ---- any thread ----
   std::atomic<bool> stopping_{false};
   std::atomic<bool> reload_keys_{false};
-  int wake_fd_ = -1;
+  EventFd wake_fd_;  // Stop() and RequestKeyReload() wake the loop's poll
 
   // ---- the loop's thread only ----
   zmq::context_t context_;
   std::optional<zmq::socket_t> router_;
-  std::optional<zmq::socket_t> admin_;
-  std::unique_ptr<ZapHandler> zap_;  // CURVE: who may connect, on either leg
+  std::unique_ptr<procmod::AdminEndpoint> admin_;  // its own PolledSocket inside
+  std::unique_ptr<ZapHandler> zap_;                // CURVE: who may connect, on either leg
   // Each socket waited on through its ZMQ_FD (polled_socket.h), not zmq_poll.
   PolledSocket router_polled_;
-  PolledSocket admin_polled_;
   PolledSocket zap_polled_;
   pmp::Decoder decoder_;
   pmp::Frames rx_;
   pmp::Message rx_message_;    // decoded in place, message after message
   std::string rx_routing_id_;  // rx_[0], its buffer reused: no allocation per message
   Directory directory_;
-  TimePoint next_tick_{};
+  HeartbeatTick tick_;        // heartbeats and expiry are checked every interval / 4
   uint64_t relayed_ = 0;      // DATA/REQUEST/REPLY passed on
   uint64_t dropped_ = 0;      // messages a full queue refused
   LogBudget denial_log_{20};  // lines per second a flood can cause (log_text.h)

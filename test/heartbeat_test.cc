@@ -79,5 +79,35 @@ TEST_F(HeartbeatTest, AbsurdEchoGivesNoRtt) {
   EXPECT_FALSE(HeartbeatPolicy::OnPing(overheld, clock_.Now(), echo).has_value());
 }
 
+TEST(HeartbeatTickTest, TicksFourTimesPerIntervalWithinOneTo250Milliseconds) {
+  EXPECT_EQ(TickFor(HeartbeatPolicy({milliseconds(400), 3})), milliseconds(100));
+  EXPECT_EQ(TickFor(HeartbeatPolicy({milliseconds(10'000), 3})), milliseconds(250));
+  EXPECT_EQ(TickFor(HeartbeatPolicy({milliseconds(2), 3})), milliseconds(1));
+}
+
+TEST(HeartbeatTickTest, IsDueOncePerPeriodNotAtEveryWakeUp) {
+  FakeClock clock;
+  HeartbeatTick tick(milliseconds(100));
+  tick.Start(clock.Now());
+  EXPECT_EQ(tick.next(), clock.Now() + milliseconds(100));
+  clock.Advance(milliseconds(60));
+  EXPECT_FALSE(tick.Due(clock.Now()));  // woken by traffic
+  clock.Advance(milliseconds(50));
+  EXPECT_TRUE(tick.Due(clock.Now()));
+  EXPECT_EQ(tick.next(), clock.Now() + milliseconds(100));  // a period after this tick
+  EXPECT_FALSE(tick.Due(clock.Now()));
+}
+
+TEST(HeartbeatTickTest, AShorterHeartbeatShortensThePeriodAndBringsTheNextTickForward) {
+  FakeClock clock;
+  HeartbeatTick tick(milliseconds(250));
+  tick.Start(clock.Now());
+  tick.AtMost(milliseconds(20), clock.Now());
+  EXPECT_EQ(tick.period(), milliseconds(20));
+  EXPECT_EQ(tick.next(), clock.Now() + milliseconds(20));
+  tick.AtMost(milliseconds(100), clock.Now());  // a longer one changes nothing
+  EXPECT_EQ(tick.period(), milliseconds(20));
+}
+
 }  // namespace
 }  // namespace procmod

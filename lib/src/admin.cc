@@ -99,6 +99,10 @@ pmp::Reply HandleAdminRequest(const pmp::Request& request, AdminTarget& target) 
   return method->second(request.id, *args, target);
 }
 
+pmp::Reply AdminTarget::AnswerAdmin(const pmp::Request& request) {
+  return HandleAdminRequest(request, *this);
+}
+
 Result<json> ReloadKeysForAdmin(ZapHandler* zap) {
   if (zap == nullptr) {
     return FailedPreconditionError(

@@ -11,7 +11,8 @@
 // Arguments come in the REQUEST's `args` map, results go in the REPLY's `result`
 // (msgpack). Anything but a REQUEST gets ERROR 400; an unknown method REPLY 404.
 //
-// The service decides; AdminTarget (the IoLoop) carries out. I/O thread only.
+// The service decides; AdminTarget (the IoLoop, the broker's Relay) carries out;
+// AdminEndpoint (admin_endpoint.h) owns the socket. I/O thread only.
 #ifndef PROCMOD_SRC_ADMIN_H_
 #define PROCMOD_SRC_ADMIN_H_
 
@@ -38,6 +39,10 @@ class AdminTarget {
   virtual void AdminSetConnectId(uint64_t connect_id) = 0;
   // security.reload: re-reads the CURVE allow-list; {keys, added, removed, dir}.
   virtual Result<nlohmann::json> AdminReloadKeys() = 0;
+  // The REPLY to an admin REQUEST (what AdminEndpoint sends back). By default the
+  // methods above (HandleAdminRequest); a target with methods of its own (the
+  // broker's services.list) answers those and hands the rest on.
+  virtual pmp::Reply AnswerAdmin(const pmp::Request& request);
 };
 
 // security.reload's result: re-reads `zap`'s folder; {keys, added, removed, dir}.

@@ -785,4 +785,14 @@ Status Decoder::DecodeInto(Frames& frames, size_t first, Message* message) {
   return Status();
 }
 
+Frames ErrorFrames(uint32_t code, std::string reason) {
+  return Encode(Error{code, std::move(reason)});
+}
+
+Frames TooLargeFrames(uint64_t bytes, uint64_t limit) {
+  return ErrorFrames(kCodeTooLarge, "message of " + std::to_string(bytes) +
+                                        " bytes exceeds max_message_size (" +
+                                        std::to_string(limit) + ")");
+}
+
 }  // namespace procmod::pmp

@@ -207,6 +207,13 @@ std::optional<Frames> EncodeRelayed(const zmq::message_t& envelope, std::string_
 // that takes none: that is a programmer error.
 Frames Encode(const Header& header, Frames payload = {}, PayloadForm form = PayloadForm::kFrames);
 
+// ERROR `code` `reason`, encoded: the answer to a message that was not accepted
+// (§6.9), on either side of any link.
+Frames ErrorFrames(uint32_t code, std::string reason);
+// ERROR 413 for a message of `bytes` (frames after the routing id) over `limit`
+// (limits.max_message_size): such a message is dropped undecoded (§7).
+Frames TooLargeFrames(uint64_t bytes, uint64_t limit);
+
 // Turns frames[first..] into a Message, moving the payload frames out of `frames`
 // (an inline payload becomes the first payload frame). Errors are InvalidArgument
 // with pmp_code() 400 and a reason naming what is wrong: no envelope, too short,

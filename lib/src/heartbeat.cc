@@ -1,5 +1,7 @@
 #include "heartbeat.h"
 
+#include <algorithm>
+
 namespace procmod {
 
 const Clock& Clock::Real() {
@@ -31,6 +33,22 @@ std::optional<microseconds> HeartbeatPolicy::OnPing(const pmp::Ping& ping, TimeP
   const uint64_t held = ping.held.value_or(0);
   if (*ping.echo > now_us || held > now_us - *ping.echo) return std::nullopt;
   return microseconds(static_cast<int64_t>(now_us - *ping.echo - held));
+}
+
+Duration TickFor(const HeartbeatPolicy& heartbeat) {
+  return std::clamp<Duration>(heartbeat.settings().interval / 4, milliseconds(1),
+                              milliseconds(250));
+}
+
+bool HeartbeatTick::Due(TimePoint now) {
+  if (now < next_) return false;  // woken by traffic, not by the clock
+  next_ = now + period_;
+  return true;
+}
+
+void HeartbeatTick::AtMost(Duration period, TimePoint now) {
+  period_ = std::min(period_, period);
+  next_ = std::min(next_, now + period_);
 }
 
 }  // namespace procmod

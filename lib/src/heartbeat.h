@@ -63,6 +63,38 @@ class HeartbeatPolicy {
   HeartbeatSettings settings_;
 };
 
+// How often a loop checks heartbeats and expiry: four times per interval (within
+// 1 to 250 ms), so a PING goes out at most a quarter interval late and a silent peer
+// is noticed within a quarter interval of its deadline.
+Duration TickFor(const HeartbeatPolicy& heartbeat);
+
+// The once-per-tick gate of a loop's heartbeat work (PINGs, expiry). The loop wakes
+// for traffic too; Due() says whether this wake-up is also a tick, and next() is
+// when to wake at the latest.
+//
+//   HeartbeatTick tick(TickFor(policy));
+//   tick.Start(now);                      // the first tick, a period from now
+//   poll(..., PollTimeout(now, tick.next()));
+//   if (tick.Due(clock.Now())) { expire the silent, PING the idle }
+class HeartbeatTick {
+ public:
+  explicit HeartbeatTick(Duration period) : period_(period) {}
+
+  void Start(TimePoint now) { next_ = now + period_; }
+  // True when a tick is due at `now`; the next one is then due a period later.
+  bool Due(TimePoint now);
+  // From now on ticks at least every `period`, the next one at most that far from
+  // `now` (a link adopted a shorter heartbeat than the loop ticks for).
+  void AtMost(Duration period, TimePoint now);
+
+  TimePoint next() const { return next_; }
+  Duration period() const { return period_; }
+
+ private:
+  Duration period_;
+  TimePoint next_{};
+};
+
 }  // namespace procmod
 
 #endif  // PROCMOD_SRC_HEARTBEAT_H_

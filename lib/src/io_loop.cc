@@ -1,7 +1,6 @@
 #include "io_loop.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -22,24 +21,6 @@
 
 namespace procmod {
 
-using io_loop_internal::ErrorFrames;
-using io_loop_internal::kMaxMessagesPerTurn;
-using io_loop_internal::TickFor;
-
-namespace {
-
-// The wake-up and lead-abort eventfds: one write wakes a poller, one read resets it.
-void SignalEventFd(int fd) {
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(fd, &one, sizeof one);
-}
-
-void DrainEventFd(int fd) {
-  uint64_t count = 0;
-  [[maybe_unused]] ssize_t n = read(fd, &count, sizeof count);
-}
-
-}  // namespace
 
 // ============================================================================
 // Life
@@ -48,7 +29,7 @@ void DrainEventFd(int fd) {
 Result<std::shared_ptr<IoLoop>> IoLoop::Create(Options options, CurveSetup curve,
                                                const Clock& clock) {
   std::shared_ptr<IoLoop> loop(new IoLoop(std::move(options), std::move(curve), clock));
-  if (loop->wake_fd_ < 0 || loop->lead_abort_fd_ < 0) {
+  if (!loop->wake_fd_.ok() || !loop->lead_abort_fd_.ok()) {
     return InternalError(std::string("eventfd: ") + std::strerror(errno));
   }
   if (!loop->link_fds_.ok()) {
@@ -64,18 +45,12 @@ IoLoop::IoLoop(Options options, CurveSetup curve, const Clock& clock)
       clock_(clock),
       heartbeat_(HeartbeatSettings{options_.heartbeat.interval,
                                    std::max<uint32_t>(options_.heartbeat.liveness, 1)}),
-      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-      lead_abort_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       context_(1),
       started_at_(clock.Now()),
       lifetime_(options_.lifetime_warnings),
       tick_(TickFor(heartbeat_)) {}
 
-IoLoop::~IoLoop() {
-  Shutdown();
-  if (wake_fd_ >= 0) close(wake_fd_);
-  if (lead_abort_fd_ >= 0) close(lead_abort_fd_);
-}
+IoLoop::~IoLoop() { Shutdown(); }
 
 void IoLoop::Shutdown() {
   if (!thread_.joinable() || OnIoThread()) return;
@@ -106,7 +81,7 @@ bool IoLoop::Enqueue(Command command) {
   return true;
 }
 
-void IoLoop::Wake() { SignalEventFd(wake_fd_); }
+void IoLoop::Wake() { wake_fd_.Signal(); }
 
 bool IoLoop::Dispatch(std::function<void()> fn) {
   // From a callback or handler (on the I/O thread) an effect must happen now, in
@@ -127,7 +102,7 @@ bool IoLoop::Dispatch(std::function<void()> fn) {
 void IoLoop::ThreadMain() {
   std::unique_lock<std::mutex> loop(loop_mu_);  // let go only while asleep in poll
   now_ = clock_.Now();
-  next_tick_ = now_ + tick_;
+  tick_.Start(now_);
   while (!stopping_) {
     PollOnce(loop);  // runs posted commands as soon as the wake-up fd says so
     OnTimer(clock_.Now());
@@ -139,9 +114,9 @@ void IoLoop::RetakeLoop(std::unique_lock<std::mutex>& loop) {
   if (loop.try_lock()) return;
   // A thread leads for its reply (or is sending one): it hands back at this signal.
   lead_abort_.store(true);
-  SignalEventFd(lead_abort_fd_);
+  lead_abort_fd_.Signal();
   loop.lock();
-  DrainEventFd(lead_abort_fd_);
+  lead_abort_fd_.Drain();
   lead_abort_.store(false);
 }
 
@@ -169,7 +144,7 @@ void IoLoop::PollOnce(std::unique_lock<std::mutex>& loop) {
   auto& watch_links = poll_watch_links_;
   fds.clear();
   watch_links.clear();
-  fds.push_back({wake_fd_, POLLIN, 0});
+  fds.push_back({wake_fd_.fd(), POLLIN, 0});
   fds.push_back({link_fds_.fd(), POLLIN, 0});
   // A command run below may bind the acceptor or the admin socket: only what was
   // waited on here is serviced after the wait.
@@ -190,7 +165,7 @@ void IoLoop::PollOnce(std::unique_lock<std::mutex>& loop) {
     fds.push_back({polled.fd(), POLLIN, 0});
   };
   if (acceptor_) wait_on(acceptor_->socket(), acceptor_->polled(), &IoLoop::ServiceAcceptor);
-  if (admin_) wait_on(*admin_, admin_polled_, &IoLoop::ServiceAdmin);
+  if (admin_) wait_on(admin_->socket(), admin_->polled(), &IoLoop::ServiceAdmin);
   if (zap_) wait_on(zap_->socket(), zap_polled_, &IoLoop::ServiceZap);
   const size_t first_watch = fds.size();
   for (auto& [id, link] : links_) {
@@ -231,7 +206,7 @@ void IoLoop::PollOnce(std::unique_lock<std::mutex>& loop) {
     return;
   }
 
-  if (fds[0].revents & POLLIN) DrainEventFd(wake_fd_);
+  if (fds[0].revents & POLLIN) wake_fd_.Drain();
   // Commands first: a callback set before traffic arrived must see that traffic.
   RunCommands();
   for (size_t i = 0; i < waited_count; ++i) {
@@ -267,7 +242,7 @@ void IoLoop::ServiceLinks(bool any_link_signalled) {
 
 TimePoint IoLoop::NextDeadline() const {
   TimePoint next =
-      std::min({next_tick_, accept_deadline_, lifetime_.End().value_or(TimePoint::max())});
+      std::min({tick_.next(), accept_deadline_, lifetime_.End().value_or(TimePoint::max())});
   next = std::min(next, requests_.NextDeadline());
   if (acceptor_) next = std::min(next, acceptor_->WaitDeadline());
   for (const auto& [id, link] : links_) next = std::min(next, link->NextDeadline());
@@ -295,8 +270,7 @@ void IoLoop::OnTimer(TimePoint now) {
     EndRun(RunEnd::kSessionTimeout);
   }
 
-  if (now < next_tick_) return;  // heartbeats and expiry run once per tick
-  next_tick_ = now + tick_;
+  if (!tick_.Due(now)) return;  // heartbeats and expiry run once per tick
   OnHeartbeatTick(now);
 }
 
@@ -392,7 +366,6 @@ void IoLoop::ShutdownOnIoThread() {
     DropLink(id, DisconnectReason::kClosed);
   }
   if (acceptor_) acceptor_->FailWait(AbortedError("process module finalized"));
-  admin_polled_ = {};
   zap_polled_ = {};
   acceptor_.reset();
   admin_.reset();
@@ -440,27 +413,14 @@ Status IoLoop::BindAdminOnly() {
 Status IoLoop::BindAdmin() {
   const std::string& endpoint = options_.admin.endpoint;
   if (endpoint.empty()) return Status();
-  // Over tcp:// the admin endpoint speaks CURVE whenever this process checks keys;
-  // an ipc:// one is guarded by its file's permissions instead.
-  const bool over_ipc = endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://");
-  const bool curve = curve_.enabled && !curve_.authorized_keys_dir.empty() && !over_ipc;
-  if (!curve && !IsLocalEndpoint(endpoint)) {
-    return InvalidArgumentError("admin endpoint " + endpoint +
-                                " is not local; a non-loopback admin endpoint requires "
-                                "CURVE (security.curve), or use ipc:// or 127.0.0.1");
-  }
-  zmq::socket_t socket(context_, zmq::socket_type::router);
-  ConfigureAdmin(socket);
-  if (curve) {
-    if (Status s = EnableCurveServer(context_, curve_, zap_, socket); !s.ok()) return s;
-  }
-  Result<std::string> bound = BindSocket(socket, endpoint, "bind admin endpoint");
-  if (!bound.ok()) return bound.status();
+  Result<std::unique_ptr<procmod::AdminEndpoint>> admin =
+      procmod::AdminEndpoint::Bind(context_, endpoint, curve_, zap_, "procmod");
+  if (!admin.ok()) return admin.status();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    admin_endpoint_ = std::move(*bound);
+    admin_endpoint_ = (*admin)->endpoint();
   }
-  admin_ = std::move(socket);
+  admin_ = std::move(*admin);
   return Status();
 }
 
@@ -601,32 +561,7 @@ void IoLoop::ServiceZap() {
 }
 
 void IoLoop::ServiceAdmin() {
-  admin_polled_.SetDrained(false);  // until a receive finds nothing
-  for (int i = 0; i < kMaxMessagesPerTurn && admin_; ++i) {
-    Frames frames;
-    try {
-      if (!zmq::recv_multipart(*admin_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-        admin_polled_.SetDrained(true);
-        return;
-      }
-    } catch (const zmq::error_t& e) {
-      spdlog::error("procmod: receive on admin endpoint failed: {}", e.what());
-      return;
-    }
-    if (frames.empty()) continue;
-    const std::string routing_id(frames[0].data<char>(), frames[0].size());
-    Result<pmp::Message> decoded = decoder_.Decode(frames, 1);
-    Frames answer;
-    if (!decoded.ok()) {
-      answer = ErrorFrames(pmp::kCodeMalformed, std::string(decoded.status().message()));
-    } else if (decoded->command() != pmp::Command::kRequest) {
-      answer = ErrorFrames(pmp::kCodeMalformed, "the admin endpoint answers REQUEST only");
-    } else {
-      answer = pmp::Encode(HandleAdminRequest(std::get<pmp::Request>(decoded->header), *this));
-    }
-    // An admin client that went away just misses its answer.
-    (void)SendFrames(*admin_, routing_id, answer);
-  }
+  if (admin_) admin_->Service(*this);  // HandleAdminRequest, by AdminTarget's default
 }
 
 nlohmann::json IoLoop::AdminProcessInfo() {

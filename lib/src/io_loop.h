@@ -55,10 +55,12 @@
 
 #include "acceptor.h"
 #include "admin.h"
+#include "admin_endpoint.h"
 #include "clock.h"
 #include "codec.h"
 #include "curve_keys.h"
 #include "epoll_set.h"
+#include "event_fd.h"
 #include "handshake_watch.h"
 #include "heartbeat.h"
 #include "identity_table.h"
@@ -245,7 +247,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void Admit(const std::string& routing_id, const pmp::Hello& hello, std::string address,
              std::string public_key);
   // CURVE: false (and the session ends) when an admitted peer's message comes with
-  // another key than its HELLO did: someone took its routing id over.
+  // another key than its HELLO did: someone took its routing id over, so it now
+  // leads to them (PROTOCOL §15; the broker does the same, Directory::CheckKey).
   bool SameKeyAsHello(PeerRecord& peer, zmq::message_t& frame);
   // `said`: the peer's words for it (Disconnect::message), e.g. its BYE's reason.
   void RemovePeer(const std::string& routing_id, DisconnectReason reason, std::string said = {});
@@ -312,8 +315,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   const CurveSetup curve_;
   const Clock& clock_;
   const HeartbeatPolicy heartbeat_;  // what this side announces and enforces
-  int wake_fd_ = -1;
-  int lead_abort_fd_ = -1;  // written by the I/O thread to make a leader hand back
+  EventFd wake_fd_;
+  EventFd lead_abort_fd_;  // signalled by the I/O thread to make a leader hand back
   std::thread thread_;
 
   // ---- the loop lock (see "The loop lock") ----
@@ -350,10 +353,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   pmp::Message rx_message_;    // what rx_ decodes to, reused (only one is handled at once)
   std::unique_ptr<ZapHandler> zap_;  // before the sockets it vets: closed after them
   std::unique_ptr<Acceptor> acceptor_;  // forward server, reverse client
-  std::optional<zmq::socket_t> admin_;
-  // The two above, waited on through their ZMQ_FDs (polled_socket.h).
-  PolledSocket admin_polled_;
-  PolledSocket zap_polled_;
+  std::unique_ptr<procmod::AdminEndpoint> admin_;  // its own PolledSocket inside
+  PolledSocket zap_polled_;  // zap_, waited on through its ZMQ_FD (polled_socket.h)
   bool connection_file_written_ = false;
   const TimePoint started_at_;
   bool multi_ = false;  // as Start() decided
@@ -372,8 +373,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   bool ever_admitted_ = false;
   TimePoint accept_deadline_ = TimePoint::max();
   Lifetime lifetime_;  // timeouts.session and SetLifetime(): the end, and the warnings
-  Duration tick_;      // how often heartbeats and expiry are checked: interval / 4
-  TimePoint next_tick_{};
+  // How often heartbeats and expiry are checked: interval / 4 (heartbeat.h).
+  HeartbeatTick tick_;
   std::mt19937_64 jitter_{std::random_device{}()};  // backoff jitter, routing ids
   LogBudget denial_log_{20};  // lines per second a flood can cause (log_text.h)
   LogBudget error_log_{20};

@@ -10,14 +10,12 @@
 
 namespace procmod {
 
-using io_loop_internal::ErrorFrames;
+using pmp::ErrorFrames;
 using io_loop_internal::Invoke;
 using io_loop_internal::kMaxMessagesPerTurn;
 
 Frames IoLoop::TooLargeFrames(uint64_t bytes) const {
-  return ErrorFrames(pmp::kCodeTooLarge,
-                     "message of " + std::to_string(bytes) + " bytes exceeds max_message_size (" +
-                         std::to_string(options_.limits.max_message_size) + ")");
+  return pmp::TooLargeFrames(bytes, options_.limits.max_message_size);
 }
 
 void IoLoop::ServiceAcceptor() {

@@ -11,10 +11,9 @@
 
 namespace procmod {
 
-using io_loop_internal::ErrorFrames;
+using pmp::ErrorFrames;
 using io_loop_internal::Invoke;
 using io_loop_internal::kMaxMessagesPerTurn;
-using io_loop_internal::TickFor;
 
 Result<Connection> IoLoop::Connect(const std::string& url, const std::string& expected_role,
                                    const std::string& server_key) {
@@ -161,8 +160,7 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   }
   const TimePoint now = clock_.Now();
   link.Admit(welcome, now);
-  tick_ = std::min(tick_, TickFor(link.heartbeat()));
-  next_tick_ = std::min(next_tick_, now + tick_);
+  tick_.AtMost(TickFor(link.heartbeat()), now);
   link_by_session_[welcome.session] = link.id();
   // A broker's WELCOME is not a client yet: that is its first JOINED.
   if (!link.registered()) ever_admitted_ = true;

@@ -166,7 +166,7 @@ void IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) 
       }
     }
     if (now_ >= until || lead_abort_.load()) return;
-    std::array<pollfd, 2> fds{{{socket_fd, POLLIN, 0}, {lead_abort_fd_, POLLIN, 0}}};
+    std::array<pollfd, 2> fds{{{socket_fd, POLLIN, 0}, {lead_abort_fd_.fd(), POLLIN, 0}}};
     const milliseconds wait = PollTimeout(now_, until);
     const int ready = poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
     if (ready > 0 && (fds[1].revents & POLLIN)) return;  // the I/O thread wants it

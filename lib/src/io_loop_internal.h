@@ -39,13 +39,6 @@ void Invoke(const char* what, const Callback& callback, Args&&... args) {
   }
 }
 
-// Heartbeats and expiry are checked four times per interval: a PING goes out at most
-// a quarter interval late, and a dead peer is noticed within a quarter interval.
-inline Duration TickFor(const HeartbeatPolicy& heartbeat) {
-  return std::clamp<Duration>(heartbeat.settings().interval / 4, milliseconds(1),
-                              milliseconds(250));
-}
-
 // Who we are, as HELLO and WELCOME both say it.
 template <typename Greeting>
 void Introduce(Greeting& greeting, const Options& options) {
@@ -53,10 +46,6 @@ void Introduce(Greeting& greeting, const Options& options) {
   greeting.name = options.name;
   greeting.version = std::string(pmp::kProtocolVersion);
   greeting.software = "procmod " PROCMOD_VERSION;
-}
-
-inline pmp::Frames ErrorFrames(uint32_t code, std::string reason) {
-  return pmp::Encode(pmp::Error{code, std::move(reason)});
 }
 
 }  // namespace procmod::io_loop_internal

@@ -11,7 +11,7 @@
 
 namespace procmod {
 
-using io_loop_internal::ErrorFrames;
+using pmp::ErrorFrames;
 using io_loop_internal::Invoke;
 
 void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message) {

@@ -19,6 +19,7 @@
 
 #include "procmod/admin_client.h"
 #include "procmod/config.h"
+#include "support/curve_test_keys.h"
 #include "support/daemons.h"
 #include "support/raw_peer.h"
 #include "support/subprocess.h"
@@ -323,6 +324,49 @@ TEST_F(BrokerTest, HelloAgainReplacesTheClientsSession) {
   std::optional<pmp::Joined> joined = As<pmp::Joined>(server->Receive());
   ASSERT_TRUE(joined);
   EXPECT_EQ(joined->session, welcome->session);
+}
+
+// ---- CURVE ------------------------------------------------------------------------
+
+// PROTOCOL §15: a message whose key is not its HELLO's comes from whoever holds the
+// routing id now (ROUTER handover); the broker ends that leg, as the process module
+// ends such a session, and tells its partner as for any leg it lost.
+TEST_F(BrokerTest, CurveMessageWithAnotherKeyEndsTheLegAndItsServerHearsLeft) {
+  CurveTestKeys keys(dir_.path());
+  const CurveTestKey broker_key = keys.Make("broker", /*authorize=*/false);
+  const CurveTestKey viz = keys.Make("viz", /*authorize=*/true);
+  const CurveTestKey alice = keys.Make("alice", /*authorize=*/true);
+  const CurveTestKey mallory = keys.Make("mallory", /*authorize=*/true);  // its handshake passes
+  const std::string config = dir_.Write(
+      "curve.yaml", "security:\n  curve:\n    secret_key_file: " + broker_key.secret_file +
+                        "\n    authorized_keys_dir: " + keys.AuthorizedDir() + "\n");
+  Broker broker({"--config", config});
+  // Nobody redials: the takeover closes alice's connection, and it stays closed.
+  auto dial = [&](const CurveTestKey& key, std::string routing_id) {
+    return std::make_unique<RawDealer>(context_, broker.endpoint(),
+                                       RawDealerSetup{.routing_id = std::move(routing_id),
+                                                      .curve = key.pair,
+                                                      .server_key = broker_key.pair.public_key,
+                                                      .reconnect = false});
+  };
+  auto server = dial(viz, "");
+  ASSERT_TRUE(Register(*server, "viz", /*multi=*/true));
+  auto honest = dial(alice, "taken-over");
+  const std::string session = Join(*honest, *server, "viz");
+  ASSERT_FALSE(session.empty());
+
+  auto intruder = dial(mallory, "taken-over");
+  intruder->Send(pmp::Data{.channel = "x"}, TextFrames({"not alice"}));
+  // The server hears that alice's session is gone, and nothing of the DATA.
+  std::optional<pmp::Left> left = As<pmp::Left>(server->Receive());
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->session, session);
+  EXPECT_EQ(left->reason, "expired");
+  // No session is left behind that routing id: the intruder must HELLO for its own.
+  intruder->Send(pmp::Data{.channel = "x"}, TextFrames({"still not alice"}));
+  std::optional<pmp::Error> error = As<pmp::Error>(intruder->Receive());
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, 404u);
 }
 
 // ---- relaying ---------------------------------------------------------------------

@@ -446,6 +446,37 @@ TEST_F(DirectoryTest, CloseSaysByeToTheLegThenWhatItsByeWouldCause) {
   EXPECT_TRUE(directory_.Close("0000000000000000").ended.empty());
 }
 
+TEST_F(DirectoryTest, AClientsMessageWithAnotherKeyEndsItsLegAndItsServerHearsLeftExpired) {
+  Register("S", "viz", true);
+  const std::string session = Join("C", "viz");
+  directory_.Find("C")->peer.public_key = "alice-key";  // the relay records it at HELLO
+  EXPECT_TRUE(directory_.CheckKey("C", "alice-key").ended.empty());
+  EXPECT_TRUE(directory_.CheckKey("nobody", "mallory-key").ended.empty());
+  EndOutcome e = directory_.CheckKey("C", "mallory-key");
+  // Nothing goes to "C": that routing id leads to mallory now.
+  ASSERT_EQ(e.out.size(), 1u);
+  EXPECT_EQ(e.out[0].routing_id, "S");
+  EXPECT_EQ(std::get<pmp::Left>(e.out[0].header).session, session);
+  EXPECT_EQ(std::get<pmp::Left>(e.out[0].header).reason, "expired");  // as if lost
+  ASSERT_EQ(e.ended.size(), 1u);
+  EXPECT_EQ(e.ended[0].why, "taken over by another key");
+  EXPECT_EQ(directory_.Find("C"), nullptr);
+  EXPECT_EQ(directory_.FindService("viz")->clients.size(), 0u);
+}
+
+TEST_F(DirectoryTest, AServersMessageWithAnotherKeyEndsItsServiceAsServerLost) {
+  Register("S", "viz", true);
+  Join("C1", "viz");
+  directory_.Find("S")->peer.public_key = "server-key";
+  EndOutcome e = directory_.CheckKey("S", "");  // no key at all is another key too
+  ASSERT_EQ(e.out.size(), 1u);
+  EXPECT_EQ(e.out[0].routing_id, "C1");
+  EXPECT_EQ(std::get<pmp::Bye>(e.out[0].header).reason, "server lost");
+  ASSERT_EQ(e.ended.size(), 2u);
+  EXPECT_EQ(e.ended.back().leg.peer.routing_id, "S");  // the leg itself comes last
+  EXPECT_EQ(directory_.FindService("viz"), nullptr);
+}
+
 TEST_F(DirectoryTest, ShutdownSaysByeToEveryone) {
   Register("S", "viz", true);
   Join("C1", "viz");

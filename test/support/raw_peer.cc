@@ -45,8 +45,19 @@ pmp::Hello MakeHello(std::string role, std::string name, uint64_t connect_id) {
 }
 
 RawDealer::RawDealer(zmq::context_t& context, const std::string& endpoint)
+    : RawDealer(context, endpoint, RawDealerSetup{}) {}
+
+RawDealer::RawDealer(zmq::context_t& context, const std::string& endpoint,
+                     const RawDealerSetup& setup)
     : socket_(context, zmq::socket_type::dealer) {
   socket_.set(zmq::sockopt::linger, 0);
+  if (!setup.routing_id.empty()) socket_.set(zmq::sockopt::routing_id, setup.routing_id);
+  if (!setup.server_key.empty()) {
+    socket_.set(zmq::sockopt::curve_serverkey, setup.server_key);
+    socket_.set(zmq::sockopt::curve_publickey, setup.curve.public_key);
+    socket_.set(zmq::sockopt::curve_secretkey, setup.curve.secret_key);
+  }
+  if (!setup.reconnect) socket_.set(zmq::sockopt::reconnect_ivl, -1);
   socket_.connect(endpoint);
 }
 

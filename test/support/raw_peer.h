@@ -18,6 +18,7 @@
 #include <zmq_addon.hpp>
 
 #include "codec.h"
+#include "curve_keys.h"
 
 namespace procmod::testing {
 
@@ -27,9 +28,19 @@ inline constexpr milliseconds kDeadline{5000};  // generous: CI machines are slo
 pmp::Hello MakeHello(std::string role = "client", std::string name = "raw",
                      uint64_t connect_id = 0);
 
+// How a RawDealer dials, beyond the defaults (a random routing id, plain, redialing).
+struct RawDealerSetup {
+  std::string routing_id;  // "": libzmq picks one
+  // CURVE: this dealer's pair and the acceptor's public key (both Z85); empty: plain.
+  CurveKeyPair curve;
+  std::string server_key;
+  bool reconnect = true;  // false: once its connection is gone, it stays gone
+};
+
 class RawDealer {
  public:
   RawDealer(zmq::context_t& context, const std::string& endpoint);
+  RawDealer(zmq::context_t& context, const std::string& endpoint, const RawDealerSetup& setup);
 
   void Send(const pmp::Header& header, pmp::Frames payload = {});
   void SendFrames(pmp::Frames frames);  // anything, malformed included
