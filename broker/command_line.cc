@@ -1,17 +1,16 @@
 #include "command_line.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <iostream>
 #include <optional>
 #include <set>
 
 #include "curve_keys.h"
+#include "daemon_command_line.h"
 #include "procmod/config.h"
 #include "tool_cli.h"
-#include "url.h"  // IsLocalEndpoint, WithPort
+#include "admin_endpoint.h"  // CheckAdminEndpoint
+#include "url.h"             // WithPort
 
 namespace procmod::broker {
 namespace {
@@ -76,13 +75,13 @@ const std::set<std::string, std::less<>>& UsedKeys() {
 }
 
 struct Flags {
-  std::string config, listen, name, admin, log_level, log_format;
+  std::string listen, name;
   int port = -1;
-  bool check_config = false;
 };
 
+// The daemon's own flags. DaemonCommandLine puts -c/--config before them and
+// --admin, --log-level, --log-format and --check-config after them.
 void DefineFlags(CLI::App& app, Flags& f) {
-  app.add_option("-c,--config", f.config, "YAML configuration file")->type_name("FILE");
   app.add_option("--listen", f.listen,
                  "endpoint to bind (default " + std::string(kDefaultListen) + ")")
       ->type_name("URL");
@@ -92,63 +91,7 @@ void DefineFlags(CLI::App& app, Flags& f) {
   app.add_option("--name", f.name,
                  "name shown to servers and by the monitor (default procmod-broker)")
       ->type_name("NAME");
-  app.add_option("--admin", f.admin, "admin endpoint, or 'none'")->type_name("ENDPOINT");
-  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
-      ->type_name("LEVEL")
-      ->check(tool::OneOf({"trace", "debug", "info", "warn", "error", "off"}));
-  app.add_option("--log-format", f.log_format, "text or json")
-      ->type_name("FORMAT")
-      ->check(tool::OneOf({"text", "json"}));
-  app.add_flag("--check-config", f.check_config,
-               "validate the configuration, print the effective one, exit");
 }
-
-// What the file says beyond Options: which keys it gives, and on which line.
-class FileKeys {
- public:
-  FileKeys() = default;
-  explicit FileKeys(const std::string& path) : path_(path) {
-    try {
-      root_ = YAML::LoadFile(path);  // LoadConfig accepted it, so this parses
-    } catch (const YAML::Exception&) {
-      root_ = YAML::Node();
-    }
-  }
-
-  bool Has(std::initializer_list<const char*> key_path) const { return Find(key_path).has_value(); }
-
-  // "FILE:LINE: " of the key's value, or "" when the file does not give it.
-  std::string Where(std::initializer_list<const char*> key_path) const {
-    std::optional<YAML::Node> node = Find(key_path);
-    if (!node || node->Mark().is_null()) return "";
-    return path_ + ":" + std::to_string(node->Mark().line + 1) + ": ";
-  }
-
-  std::vector<std::string> TopLevelKeys() const {
-    std::vector<std::string> keys;
-    if (!root_.IsMap()) return keys;
-    for (const auto& entry : root_) keys.push_back(entry.first.as<std::string>(""));
-    return keys;
-  }
-
- private:
-  // Const lookups only: yaml-cpp's non-const operator[] would add the key.
-  std::optional<YAML::Node> Find(std::initializer_list<const char*> key_path) const {
-    YAML::Node node;
-    node.reset(root_);
-    for (const char* key : key_path) {
-      if (!node.IsMap()) return std::nullopt;
-      const YAML::Node& map = node;
-      YAML::Node child = map[key];
-      if (!child.IsDefined()) return std::nullopt;
-      node.reset(child);
-    }
-    return node;
-  }
-
-  std::string path_;
-  YAML::Node root_;
-};
 
 // Replaces the port of a tcp:// URL.
 Result<std::string> ListenWithPort(const std::string& url, int port) {
@@ -161,31 +104,18 @@ Result<std::string> ListenWithPort(const std::string& url, int port) {
   return *std::move(moved);
 }
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "procmod-broker: %s\n", message.c_str());
-  return kExitUsage;
-}
-
 }  // namespace
 
 CommandLine ParseCommandLine(int argc, char** argv) {
-  CLI::App app(kDescription, "procmod-broker");
-  tool::SetUp(app, 40);
-  app.footer(kFooter);
+  DaemonCommandLine command_line("procmod-broker", kDescription, kFooter);
+  CLI::App& app = command_line.app();
   Flags flags;
   DefineFlags(app, flags);
 
   CommandLine out;
-  if ((out.exit_code = tool::Parse(app, argc, argv))) return out;
-
-  Result<Options> loaded =
-      flags.config.empty() ? LoadConfigFromString("", "<defaults>") : LoadConfig(flags.config);
-  if (!loaded.ok()) {
-    out.exit_code = Fail(std::string(loaded.status().message()));
-    return out;
-  }
-  Options& o = out.options = std::move(*loaded);
-  const FileKeys file = flags.config.empty() ? FileKeys() : FileKeys(flags.config);
+  if ((out.exit_code = command_line.ParseAndLoad(argc, argv, out.options))) return out;
+  Options& o = out.options;
+  const ConfigKeys& file = command_line.file();
 
   // The broker's own defaults for what neither the file nor a flag gives.
   if (app.count("--name")) {
@@ -193,8 +123,8 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   } else if (!file.Has({"name"})) {
     o.name = kDefaultName;
   }
-  if (app.count("--admin")) {
-    o.admin.endpoint = flags.admin == "none" ? "" : flags.admin;
+  if (std::optional<std::string> admin = command_line.admin_flag()) {
+    o.admin.endpoint = *admin;
   } else if (!file.Has({"admin", "endpoint"})) {
     o.admin.endpoint = DefaultAdminEndpoint(o.name);
   }
@@ -206,35 +136,31 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   if (app.count("--port")) {
     Result<std::string> url = ListenWithPort(o.listen, flags.port);
     if (!url.ok()) {
-      out.exit_code = Fail(std::string(url.status().message()));
+      out.exit_code = command_line.Fail(url.status().message());
       return out;
     }
     o.listen = *url;
   }
-  if (app.count("--log-level")) o.log.level = flags.log_level;
-  if (app.count("--log-format")) o.log.format = flags.log_format;
 
   // Checks on the whole, naming the file's line unless a flag set the key.
   if (o.listen.empty()) {
     const std::string where = app.count("--listen") ? "" : file.Where({"listen"});
-    out.exit_code = Fail(where + "listen: a broker needs an endpoint to bind");
+    out.exit_code = command_line.Fail(where + "listen: a broker needs an endpoint to bind");
     return out;
   }
   const CurveOptions& curve = o.security.curve;
   const bool curve_on = !curve.secret_key_file.empty() || !curve.authorized_keys_dir.empty();
-  if (!o.admin.endpoint.empty() && !IsLocalEndpoint(o.admin.endpoint) && !curve_on) {
+  if (Status s = o.admin.endpoint.empty() ? Status() : CheckAdminEndpoint(o.admin.endpoint, curve_on);
+      !s.ok()) {
     const std::string where = app.count("--admin") ? "" : file.Where({"admin", "endpoint"});
-    out.exit_code = Fail(where + "admin.endpoint: " + o.admin.endpoint +
-                         " is not local; a non-loopback admin endpoint requires CURVE "
-                         "(security.curve): use ipc://, tcp://127.0.0.1:PORT or none, or set "
-                         "up CURVE");
+    out.exit_code = command_line.Fail(where + std::string(s.message()));
     return out;
   }
   if (curve_on || !curve.server_public_key.empty()) {
     Result<CurveSetup> keys = ResolveCurve(curve, /*accepts=*/true, /*dials=*/false);
     if (!keys.ok()) {
-      out.exit_code =
-          Fail(file.Where({"security", "curve"}) + std::string(keys.status().message()));
+      out.exit_code = command_line.Fail(file.Where({"security", "curve"}) +
+                                        std::string(keys.status().message()));
       return out;
     }
   }
@@ -242,7 +168,7 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     if (!UsedKeys().contains(key)) out.ignored_keys.push_back(key);
   }
 
-  if (flags.check_config) {
+  if (command_line.check_config()) {
     std::cout << "# procmod-broker uses name, listen, heartbeat, limits, admin, log, "
                  "linger,\n# security.curve and timeouts.handshake; the other keys are ignored.\n"
               << DumpConfig(o);

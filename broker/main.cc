@@ -8,6 +8,7 @@
 #include <string>
 
 #include "command_line.h"
+#include "daemon_exit_codes.h"
 #include "daemon_signals.h"
 #include "procmod/logging.h"
 #include "relay.h"
@@ -35,19 +36,12 @@ int Run(const CommandLine& command) {
   Result<std::unique_ptr<Relay>> relay = Relay::Create(options);
   if (!relay.ok()) {
     spdlog::error("procmod-broker: {}", relay.status().message());
-    return relay.status().IsInvalidArgument() ? kExitUsage : kExitUnreachable;
+    return ExitCodeForStartFailure(relay.status());
   }
   {
     Relay& r = **relay;
     DaemonSignals signals(
-        [&r](const char* name) {
-          spdlog::info("procmod-broker: {} received, saying BYE to every peer", name);
-          r.Stop();
-        },
-        [&r] {
-          spdlog::info("procmod-broker: SIGHUP received, re-reading the authorized keys");
-          r.RequestKeyReload();
-        });
+        "procmod-broker", [&r] { r.Stop(); }, [&r] { r.RequestKeyReload(); });
     std::printf("procmod-broker: ready on %s\n", (*relay)->ListenEndpoint().c_str());
     std::fflush(stdout);
     spdlog::info("procmod-broker: '{}' on {}, admin endpoint {}, heartbeat {} ms x {}",

@@ -1,13 +1,12 @@
 #include "command_line.h"
 
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
 #include <CLI/CLI.hpp>
 
 #include "curve_keys.h"
+#include "daemon_command_line.h"
 #include "procmod/config.h"
 #include "procmod/exit_codes.h"
 #include "tool_cli.h"
@@ -83,17 +82,17 @@ Result<std::string> WithPort(const std::string& url, int port, const char* key) 
 constexpr std::chrono::milliseconds kMaxConnectTimeout = std::chrono::hours(24 * 365);
 
 struct Flags {
-  std::string config;
   int port = -1;
-  std::string listen, client_url, broker_url, service, server_type, admin;
+  std::string listen, client_url, broker_url, service, server_type;
   std::string session_timeout, connect_timeout;
-  std::string log_level, log_format, name, connection_file, lifetime_command;
+  std::string name, connection_file, lifetime_command;
   uint64_t connect_id = 0;
-  bool reverse = false, multi = false, disable_further = false, check_config = false;
+  bool reverse = false, multi = false, disable_further = false;
 };
 
+// The daemon's own flags. DaemonCommandLine puts -c/--config before them and
+// --admin, --log-level, --log-format and --check-config after them.
 void DefineFlags(CLI::App& app, Flags& f) {
-  app.add_option("-c,--config", f.config, "YAML configuration file")->type_name("FILE");
   app.add_option("--name", f.name, "name shown to peers and by the monitor")->type_name("NAME");
   app.add_option("-p,--port", f.port,
                  "port to listen on (forward) or of the client to dial (reverse); 0 = any")
@@ -134,19 +133,11 @@ void DefineFlags(CLI::App& app, Flags& f) {
       ->type_name("CMD");
   app.add_flag("--disable-further-connections", f.disable_further,
                "start with new clients refused (DENY 409)");
-  app.add_option("--admin", f.admin, "admin endpoint, or 'none'")->type_name("ENDPOINT");
-  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
-      ->type_name("LEVEL")
-      ->check(tool::OneOf({"trace", "debug", "info", "warn", "error", "off"}));
-  app.add_option("--log-format", f.log_format, "text or json")
-      ->type_name("FORMAT")
-      ->check(tool::OneOf({"text", "json"}));
-  app.add_flag("--check-config", f.check_config,
-               "validate the configuration, print the effective one, exit");
 }
 
 // Applies the flags that were given over `o`.
-Status ApplyFlags(const CLI::App& app, const Flags& f, Options& o) {
+Status ApplyFlags(const DaemonCommandLine& command_line, const Flags& f, Options& o) {
+  const CLI::App& app = command_line.app();
   const bool admin_was_default = o.admin.endpoint == DefaultAdminEndpoint(o.name);
   if (app.count("--name")) o.name = f.name;
   if (admin_was_default) o.admin.endpoint = DefaultAdminEndpoint(o.name);
@@ -180,15 +171,8 @@ Status ApplyFlags(const CLI::App& app, const Flags& f, Options& o) {
                                                   std::chrono::milliseconds(0), kMaxConnectTimeout);
   }
   if (f.disable_further) o.accept_connections = false;
-  if (app.count("--admin")) o.admin.endpoint = f.admin == "none" ? "" : f.admin;
-  if (app.count("--log-level")) o.log.level = f.log_level;
-  if (app.count("--log-format")) o.log.format = f.log_format;
+  if (std::optional<std::string> admin = command_line.admin_flag()) o.admin.endpoint = *admin;
   return Status();
-}
-
-int Fail(const Status& s) {
-  std::fprintf(stderr, "procmod-server: %s\n", std::string(s.message()).c_str());
-  return kExitUsage;
 }
 
 // A server rule the options break: the top-level key it is about and why.
@@ -218,21 +202,6 @@ std::optional<Violation> FirstViolation(const Options& o) {
   return std::nullopt;
 }
 
-// "FILE:LINE: " for the line of `path` that sets the top-level `key` (docs/CONFIGURATION.md: a
-// config error names the file, line and key); "" when the file does not set it.
-std::string WhereInFile(const std::string& path, const std::string& key) {
-  std::ifstream in(path);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.compare(0, key.size(), key) != 0) continue;
-    const size_t colon = line.find_first_not_of(" \t", key.size());
-    if (colon != std::string::npos && line[colon] == ':') {
-      return path + ":" + std::to_string(n) + ": ";
-    }
-  }
-  return "";
-}
-
 }  // namespace
 
 Status ValidateServerOptions(const Options& o) {
@@ -241,34 +210,25 @@ Status ValidateServerOptions(const Options& o) {
 }
 
 CommandLine ParseCommandLine(int argc, char** argv) {
-  CLI::App app(kDescription, "procmod-server");
-  tool::SetUp(app, 40);
-  app.footer(kFooter);
+  DaemonCommandLine command_line("procmod-server", kDescription, kFooter);
+  CLI::App& app = command_line.app();
   Flags flags;
   DefineFlags(app, flags);
 
   CommandLine out;
-  if ((out.exit_code = tool::Parse(app, argc, argv))) return out;
-
-  Result<Options> loaded =
-      flags.config.empty() ? LoadConfigFromString("", "<defaults>") : LoadConfig(flags.config);
-  if (!loaded.ok()) {
-    out.exit_code = Fail(loaded.status());
+  if ((out.exit_code = command_line.ParseAndLoad(argc, argv, out.options))) return out;
+  if (Status s = ApplyFlags(command_line, flags, out.options); !s.ok()) {
+    out.exit_code = command_line.Fail(s.message());
     return out;
   }
-  out.options = std::move(*loaded);
-  if (Status s = ApplyFlags(app, flags, out.options); !s.ok()) {
-    out.exit_code = Fail(s);
-    return out;
-  }
+  const ConfigKeys& file = command_line.file();
   if (std::optional<Violation> v = FirstViolation(out.options)) {
     // Point at the file's line unless a flag set the key.
     const bool from_flag =
         v->key == "mode" ? flags.reverse || app.count("--broker-url") > 0
                          : v->key == "listen" && (app.count("--listen") || app.count("--port"));
-    const std::string where =
-        flags.config.empty() || from_flag ? "" : WhereInFile(flags.config, v->key);
-    out.exit_code = Fail(InvalidArgumentError(where + v->message));
+    const std::string where = from_flag ? "" : file.Where({v->key});
+    out.exit_code = command_line.Fail(where + v->message);
     return out;
   }
   // The key files are read now, so a bad one is a config error (exit 2) that names
@@ -276,11 +236,11 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   const Options& o = out.options;
   const bool accepts = o.mode == Mode::kForward;
   if (Result<CurveSetup> curve = ResolveCurve(o.security.curve, accepts, !accepts); !curve.ok()) {
-    const std::string where = flags.config.empty() ? "" : WhereInFile(flags.config, "security");
-    out.exit_code = Fail(InvalidArgumentError(where + std::string(curve.status().message())));
+    out.exit_code =
+        command_line.Fail(file.Where({"security"}) + std::string(curve.status().message()));
     return out;
   }
-  if (flags.check_config) {
+  if (command_line.check_config()) {
     std::cout << DumpConfig(out.options);
     out.exit_code = 0;
   }

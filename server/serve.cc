@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon_exit_codes.h"
 #include "daemon_signals.h"
 #include "lifetime_command.h"
 #include "procmod/logging.h"
@@ -28,23 +29,6 @@ void PrintReady(const ProcessModule& module, const Options& o) {
 
 }  // namespace
 
-int ExitCodeFor(RunEnd end) {
-  switch (end) {
-    case RunEnd::kPeerLost:
-      return kExitPeerLost;
-    case RunEnd::kAcceptTimeout:
-    case RunEnd::kUnreachable:
-      return kExitUnreachable;
-    case RunEnd::kDenied:
-      return kExitDenied;
-    case RunEnd::kStopped:
-    case RunEnd::kPeerLeft:
-    case RunEnd::kSessionTimeout:
-      return kExitOk;
-  }
-  return kExitOk;
-}
-
 int Serve(const Options& options) {
   if (Status s = ConfigureLogging(options.log); !s.ok()) {
     std::fprintf(stderr, "procmod-server: %s\n", s.ToString().c_str());
@@ -61,12 +45,8 @@ int Serve(const Options& options) {
   {
     ProcessModule& m = **module;
     DaemonSignals signals(
-        [&m](const char* name) {
-          spdlog::info("procmod-server: {} received, saying BYE to every peer", name);
-          m.Stop();
-        },
+        "procmod-server", [&m] { m.Stop(); },
         [&m] {
-          spdlog::info("procmod-server: SIGHUP received, re-reading the authorized keys");
           if (Status s = m.ReloadAuthorizedKeys(); !s.ok()) {
             spdlog::warn("procmod-server: SIGHUP: {}", s.message());
           }
@@ -76,7 +56,7 @@ int Serve(const Options& options) {
                  options.multiple_connections ? "multiple clients" : "one client");
     if (Status s = (*module)->Start(); !s.ok()) {
       // Stopped by a signal while still starting (e.g. dialing its client): clean.
-      code = signals.stopped() ? kExitOk : ExitCodeForConnectFailure(s);
+      code = signals.stopped() ? kExitOk : ExitCodeForStartFailure(s);
       if (!signals.stopped()) spdlog::error("procmod-server: {}", s.ToString());
     } else {
       PrintReady(**module, options);

@@ -3,19 +3,14 @@
 // Starts logging, the process module and the server's services; prints one line on
 // stdout when ready ("procmod-server: ready on tcp://127.0.0.1:PORT", or "connected to
 // URL" in reverse mode); serves until the module's Run() ends or SIGINT/SIGTERM; says
-// BYE to every peer; and maps why it ended to an exit code (docs/ARCHITECTURE.md, "Exit codes").
+// BYE to every peer; and maps why it ended to an exit code (lib/daemon/daemon_exit_codes.h,
+// docs/ARCHITECTURE.md "Exit codes").
 #ifndef PROCMOD_SERVER_SERVE_H_
 #define PROCMOD_SERVER_SERVE_H_
 
-#include "procmod/exit_codes.h"
 #include "procmod/options.h"
-#include "procmod/process_module.h"
-#include "procmod/status.h"
 
 namespace procmod::server {
-
-// The exit code (procmod/exit_codes.h) for why Run() returned.
-int ExitCodeFor(RunEnd end);
 
 int Serve(const Options& options);
 

@@ -1,8 +1,8 @@
 #include "cli_support.h"
 
-#include <algorithm>
 #include <optional>
 
+#include "number_text.h"  // AllDigits
 #include "procmod/config.h"
 #include "url.h"
 
@@ -28,11 +28,6 @@ std::string Printable(std::string_view text) {
     if (byte < 0x20 || byte == 0x7f) c = '?';
   }
   return out;
-}
-
-bool AllDigits(std::string_view text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // `host_port` is HOST:PORT of `url`. Only a port out of range for `use` gets a message of

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "did_you_mean.h"
+#include "number_text.h"  // AllDigits, WholeNumberRange, DurationRange
+#include "yaml_mark.h"    // Located
 
 namespace procmod {
 namespace {
@@ -43,10 +45,6 @@ constexpr Unit kSizeParseUnits[] = {
     {"KB", 1000}, {"kB", 1000}, {"MB", 1'000'000}, {"GB", 1'000'000'000}};
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-bool AllDigits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), IsDigit);
-}
 
 // "<digits><unit>" scaled by the unit's factor. nullopt for any other shape, an
 // unknown unit, or a result above `limit` (so an overflow is an error, not a wrap).
@@ -175,26 +173,6 @@ bool IsQuoted(const YAML::Node& node) { return node.IsScalar() && node.Tag() == 
 
 std::string DescribeLiteral(const YAML::Node& node) {
   return Describe(node) + (IsQuoted(node) ? " (quoted, so a string: drop the quotes)" : "");
-}
-
-std::string WholeNumberRange(uint64_t min, uint64_t max) {
-  if (max != std::numeric_limits<uint64_t>::max()) {
-    return "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
-  }
-  if (min == 0) return "a whole number of 0 or more";
-  return "a whole number of at least " + std::to_string(min);
-}
-
-std::string DurationRange(milliseconds min, milliseconds max) {
-  if (max == milliseconds::max()) return "a duration of at least " + FormatDuration(min);
-  return "a duration from " + FormatDuration(min) + " to " + FormatDuration(max);
-}
-
-// "server.yaml:7: text", or "server.yaml: text" when yaml-cpp knows no position.
-std::string Located(std::string_view source, const YAML::Mark& mark, std::string_view text) {
-  std::string where(source);
-  if (!mark.is_null()) where += ":" + std::to_string(mark.line + 1);
-  return where + ": " + std::string(text);
 }
 
 // Collects every error of one document, so a user fixes them all in one go.

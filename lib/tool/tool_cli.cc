@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "did_you_mean.h"
+#include "number_text.h"  // AllDigits, WholeNumberRange, DurationRange: as config files say it
 #include "procmod/config.h"
 #include "procmod/exit_codes.h"
 #include "procmod/process_module.h"  // ProtocolVersion
@@ -13,10 +14,6 @@ namespace procmod::tool {
 namespace {
 
 using std::chrono::milliseconds;
-
-bool AllDigits(std::string_view text) {
-  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
-}
 
 // "12" or "0.5": what a bare number in a duration flag looks like.
 bool IsBareNumber(std::string_view text) {
@@ -35,14 +32,6 @@ std::string JoinOr(const std::vector<std::string>& items) {
     out += items[i];
   }
   return out;
-}
-
-std::string WholeNumberRange(uint64_t min, uint64_t max) {
-  if (max == UINT64_MAX) {
-    return min == 0 ? "a whole number of 0 or more"
-                    : "a whole number of at least " + std::to_string(min);
-  }
-  return "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
 }
 
 // " (did you mean 'x'?)" or "".
@@ -233,8 +222,7 @@ Result<milliseconds> ParseDurationFlag(std::string_view text, BareNumber bare, m
                                 Quoted(text));
   }
   if (*value < min || *value > max) {
-    return InvalidArgumentError("expected a duration from " + FormatDuration(min) + " to " +
-                                FormatDuration(max) + ", got " + Quoted(text));
+    return InvalidArgumentError("expected " + DurationRange(min, max) + ", got " + Quoted(text));
   }
   return value;
 }

@@ -3,6 +3,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
 namespace procmod {
 namespace {
 
@@ -22,19 +26,23 @@ void DaemonSignals::Block() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
-DaemonSignals::DaemonSignals(std::function<void(const char* name)> on_stop,
+DaemonSignals::DaemonSignals(std::string daemon, std::function<void()> on_stop,
                              std::function<void()> on_reload) {
-  thread_ = std::thread([this, on_stop = std::move(on_stop), on_reload = std::move(on_reload)] {
+  thread_ = std::thread([this, daemon = std::move(daemon), on_stop = std::move(on_stop),
+                         on_reload = std::move(on_reload)] {
     const sigset_t signals = Signals();
     int signal = 0;
     while (sigwait(&signals, &signal) == 0) {
       if (done_) return;
       if (signal == SIGHUP) {
+        spdlog::info("{}: SIGHUP received, re-reading the authorized keys", daemon);
         on_reload();
         continue;
       }
       stopped_ = true;
-      on_stop(signal == SIGINT ? "SIGINT" : "SIGTERM");
+      spdlog::info("{}: {} received, saying BYE to every peer", daemon,
+                   signal == SIGINT ? "SIGINT" : "SIGTERM");
+      on_stop();
     }
   });
 }

@@ -4,18 +4,21 @@
 // thread starts, so all inherit the mask) and taken by one thread with sigwait,
 // which calls plain functions: no work in a signal handler. SIGINT and SIGTERM
 // mean stop (BYE to every peer, exit 0); SIGHUP means re-read the CURVE allow-list.
+// Each signal is logged the same way by every daemon, before its function runs:
+// "procmod-broker: SIGTERM received, saying BYE to every peer".
 //
 //   DaemonSignals::Block();
 //   ... create the process module or relay ...
-//   DaemonSignals signals([&](const char* name) { module.Stop(); },
+//   DaemonSignals signals("procmod-server", [&] { module.Stop(); },
 //                         [&] { module.ReloadAuthorizedKeys(); });
 //   module.Run();
 //   if (signals.stopped()) return 0;
-#ifndef PROCMOD_SRC_DAEMON_SIGNALS_H_
-#define PROCMOD_SRC_DAEMON_SIGNALS_H_
+#ifndef PROCMOD_DAEMON_DAEMON_SIGNALS_H_
+#define PROCMOD_DAEMON_DAEMON_SIGNALS_H_
 
 #include <atomic>
 #include <functional>
+#include <string>
 #include <thread>
 
 namespace procmod {
@@ -24,8 +27,9 @@ class DaemonSignals {
  public:
   static void Block();
 
-  // `on_stop` gets "SIGINT" or "SIGTERM"; both run on the watcher's thread.
-  DaemonSignals(std::function<void(const char* name)> on_stop, std::function<void()> on_reload);
+  // `daemon` names the program in the log lines. `on_stop` and `on_reload` run on
+  // the watcher's thread.
+  DaemonSignals(std::string daemon, std::function<void()> on_stop, std::function<void()> on_reload);
   ~DaemonSignals();
 
   DaemonSignals(const DaemonSignals&) = delete;
@@ -42,4 +46,4 @@ class DaemonSignals {
 
 }  // namespace procmod
 
-#endif  // PROCMOD_SRC_DAEMON_SIGNALS_H_
+#endif  // PROCMOD_DAEMON_DAEMON_SIGNALS_H_
