@@ -27,7 +27,7 @@
 #include <zmq_addon.hpp>
 
 #include "bench_util.h"
-#include "codec.h"
+#include "protocol/codec.h"
 #include "procmod/logging.h"
 #include "procmod/process_module.h"
 
@@ -454,7 +454,7 @@ void Driver::Throughput() {
     const std::string payload(size.bytes, 'x');
     const uint64_t n = s_.quick ? size.quick_messages : size.messages;
     // window 0: Send() as fast as it returns (it waits for room itself: the send
-    // window, lib/src/send_window.h). Otherwise a "count" REQUEST after every `window`
+    // window, lib/src/session/send_window.h). Otherwise a "count" REQUEST after every `window`
     // messages, waited for, as an application that paces itself would.
     auto pm_run = [&](uint64_t count, uint64_t window, double* dropped_fraction) {
       const uint64_t before = PmCount(c);

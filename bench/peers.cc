@@ -17,7 +17,7 @@
 #include <zmq_addon.hpp>
 
 #include "bench_util.h"
-#include "codec.h"  // procmod_internal: PMP/1 frames by hand for hb-clients
+#include "protocol/codec.h"  // procmod_internal: PMP/1 frames by hand for hb-clients
 #include "procmod/logging.h"
 #include "procmod/process_module.h"
 

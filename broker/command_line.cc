@@ -5,12 +5,12 @@
 #include <optional>
 #include <set>
 
-#include "curve_keys.h"
+#include "security/curve_keys.h"
 #include "daemon_command_line.h"
 #include "procmod/config.h"
 #include "tool_cli.h"
-#include "admin_endpoint.h"  // CheckAdminEndpoint
-#include "url.h"             // WithPort
+#include "admin/admin_endpoint.h"  // CheckAdminEndpoint
+#include "protocol/url.h"             // WithPort
 
 namespace procmod::broker {
 namespace {

@@ -45,10 +45,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "clock.h"
-#include "codec.h"
-#include "heartbeat.h"
-#include "peer_record.h"
+#include "base/clock.h"
+#include "protocol/codec.h"
+#include "session/heartbeat.h"
+#include "session/peer_record.h"
 
 namespace procmod::broker {
 

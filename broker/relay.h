@@ -39,20 +39,20 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "admin.h"
-#include "admin_endpoint.h"
-#include "clock.h"
-#include "codec.h"
-#include "curve_keys.h"
+#include "admin/admin.h"
+#include "admin/admin_endpoint.h"
+#include "base/clock.h"
+#include "protocol/codec.h"
+#include "security/curve_keys.h"
 #include "directory.h"
-#include "event_fd.h"
-#include "heartbeat.h"
-#include "log_text.h"
-#include "polled_socket.h"
+#include "io/event_fd.h"
+#include "session/heartbeat.h"
+#include "base/log_text.h"
+#include "io/polled_socket.h"
 #include "procmod/options.h"
 #include "procmod/result.h"
-#include "sockets.h"
-#include "zap_handler.h"
+#include "io/sockets.h"
+#include "security/zap_handler.h"
 
 namespace procmod::broker {
 

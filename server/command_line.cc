@@ -5,12 +5,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "curve_keys.h"
+#include "security/curve_keys.h"
 #include "daemon_command_line.h"
 #include "procmod/config.h"
 #include "procmod/exit_codes.h"
 #include "tool_cli.h"
-#include "url.h"  // WithPort
+#include "protocol/url.h"  // WithPort
 
 namespace procmod::server {
 namespace {

@@ -2,9 +2,9 @@
 
 #include <optional>
 
-#include "number_text.h"  // AllDigits
+#include "config/number_text.h"  // AllDigits
 #include "procmod/config.h"
-#include "url.h"
+#include "protocol/url.h"
 
 namespace procmod::cli {
 namespace {

@@ -21,7 +21,7 @@ enum class UrlUse { kConnect, kListen };
 
 // Checks `url` is tcp://HOST:PORT (port 1-65535, or 0 when binding), ipc://PATH,
 // broker+tcp://HOST:PORT/SERVICE (connecting) or one of ParaView's URLs: cs:// and
-// cdsrs:// to connect, csrc:// and cdsrsrc:// to listen (lib/src/url.h) before
+// cdsrs:// to connect, csrc:// and cdsrsrc:// to listen (lib/src/protocol/url.h) before
 // ZeroMQ sees it: its own error ("Invalid argument") does not say what was expected,
 // and it accepts tcp://host silently, never connecting.
 Status CheckUrl(std::string_view url, UrlUse use);

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "yaml_mark.h"
+#include "config/yaml_mark.h"
 
 namespace procmod {
 

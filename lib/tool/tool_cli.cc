@@ -4,8 +4,8 @@
 #include <charconv>
 #include <cstdio>
 
-#include "did_you_mean.h"
-#include "number_text.h"  // AllDigits, WholeNumberRange, DurationRange: as config files say it
+#include "config/did_you_mean.h"
+#include "config/number_text.h"  // AllDigits, WholeNumberRange, DurationRange: as config files say it
 #include "procmod/config.h"
 #include "procmod/exit_codes.h"
 #include "procmod/process_module.h"  // ProtocolVersion

@@ -27,7 +27,7 @@
 #include <variant>
 #include <vector>
 
-#include "codec.h"
+#include "protocol/codec.h"
 
 namespace procmod::pmp {
 namespace {

@@ -35,7 +35,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "codec.h"
+#include "protocol/codec.h"
 
 namespace procmod::hostile {
 namespace {

@@ -26,10 +26,10 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "curve_keys.h"
-#include "sockets.h"
+#include "security/curve_keys.h"
+#include "io/sockets.h"
 #include "support/temp_dir.h"
-#include "zap_handler.h"
+#include "security/zap_handler.h"
 
 namespace procmod::testing {
 

@@ -24,7 +24,7 @@
 
 #include <zmq.h>
 
-#include "curve_keys.h"
+#include "security/curve_keys.h"
 
 namespace procmod::testing {
 

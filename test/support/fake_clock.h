@@ -2,7 +2,7 @@
 #ifndef PROCMOD_TEST_SUPPORT_FAKE_CLOCK_H_
 #define PROCMOD_TEST_SUPPORT_FAKE_CLOCK_H_
 
-#include "clock.h"
+#include "base/clock.h"
 
 namespace procmod::testing {
 

@@ -17,8 +17,8 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "codec.h"
-#include "curve_keys.h"
+#include "protocol/codec.h"
+#include "security/curve_keys.h"
 
 namespace procmod::testing {
 

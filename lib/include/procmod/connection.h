@@ -135,7 +135,7 @@ class Connection {
 
  private:
   friend class IoLoop;
-  struct State;  // lib/src/connection_state.h
+  struct State;  // lib/src/session/connection_state.h
   explicit Connection(std::shared_ptr<const State> state) : state_(std::move(state)) {}
 
   std::shared_ptr<const State> state_;

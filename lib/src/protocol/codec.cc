@@ -1,0 +1,798 @@
+#include "protocol/codec.h"
+
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+#include <msgpack.hpp>
+
+namespace procmod::pmp {
+namespace {
+
+constexpr size_t kMaxHeaderDepth = 32;
+
+Status Malformed(std::string_view reason) {
+  return Status(StatusCode::kInvalidArgument, reason, kCodeMalformed);
+}
+
+// ---- encoding -------------------------------------------------------------
+
+// Writes one header map. Counts the keys first because msgpack wants the map size
+// up front; optional keys that are absent are not written at all.
+class MapWriter {
+ public:
+  explicit MapWriter(msgpack::sbuffer& buffer) : buffer_(buffer), packer_(buffer) {}
+
+  void Begin(uint32_t size) { packer_.pack_map(size); }
+  void Str(std::string_view key, std::string_view value) {
+    Key(key);
+    packer_.pack_str(static_cast<uint32_t>(value.size()));
+    packer_.pack_str_body(value.data(), static_cast<uint32_t>(value.size()));
+  }
+  void Uint(std::string_view key, uint64_t value) {
+    Key(key);
+    packer_.pack_uint64(value);
+  }
+  void Bool(std::string_view key, bool value) {
+    Key(key);
+    value ? packer_.pack_true() : packer_.pack_false();
+  }
+  // `packed` is one msgpack value, already encoded: written as is.
+  void Raw(std::string_view key, std::string_view packed) {
+    Key(key);
+    buffer_.write(packed.data(), packed.size());
+  }
+
+ private:
+  void Key(std::string_view key) {
+    packer_.pack_str(static_cast<uint32_t>(key.size()));
+    packer_.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
+  }
+
+  msgpack::sbuffer& buffer_;
+  msgpack::packer<msgpack::sbuffer> packer_;
+};
+
+uint32_t Present(std::string_view s) { return s.empty() ? 0 : 1; }
+template <typename T>
+uint32_t Present(const std::optional<T>& v) {
+  return v.has_value() ? 1 : 0;
+}
+
+void Write(MapWriter& w, const Hello& h) {
+  w.Begin(4 + Present(h.name) + Present(h.software) + Present(h.service) + (h.multi ? 1 : 0));
+  w.Uint("connect_id", h.connect_id);
+  w.Str("role", h.role);
+  if (!h.name.empty()) w.Str("name", h.name);
+  w.Str("version", h.version);
+  if (!h.software.empty()) w.Str("software", h.software);
+  w.Uint("heartbeat_ms", h.heartbeat_ms);
+  if (!h.service.empty()) w.Str("service", h.service);
+  if (h.multi) w.Bool("multi", true);
+}
+
+void Write(MapWriter& w, const Welcome& m) {
+  w.Begin(5 + Present(m.role) + Present(m.name) + Present(m.software) + Present(m.expires_in_ms));
+  w.Str("session", m.session);
+  if (!m.role.empty()) w.Str("role", m.role);
+  if (!m.name.empty()) w.Str("name", m.name);
+  w.Str("version", m.version);
+  if (!m.software.empty()) w.Str("software", m.software);
+  w.Uint("heartbeat_ms", m.heartbeat_ms);
+  w.Uint("liveness", m.liveness);
+  w.Bool("multi", m.multi);
+  if (m.expires_in_ms) w.Uint("expires_in_ms", *m.expires_in_ms);
+}
+
+void Write(MapWriter& w, const Deny& m) {
+  w.Begin(1 + Present(m.reason));
+  w.Uint("code", m.code);
+  if (!m.reason.empty()) w.Str("reason", m.reason);
+}
+
+void Write(MapWriter& w, const Ping& m) {
+  w.Begin(1 + Present(m.echo) + Present(m.held));
+  w.Uint("t", m.t);
+  if (m.echo) w.Uint("echo", *m.echo);
+  if (m.held) w.Uint("held", *m.held);
+}
+
+void Write(MapWriter& w, const Bye& m) {
+  w.Begin(Present(m.reason));
+  if (!m.reason.empty()) w.Str("reason", m.reason);
+}
+
+void Write(MapWriter& w, const Data& m) {
+  w.Begin(Present(m.channel) + Present(m.peer));
+  if (!m.channel.empty()) w.Str("channel", m.channel);
+  if (!m.peer.empty()) w.Str("peer", m.peer);
+}
+
+void Write(MapWriter& w, const Request& m) {
+  w.Begin(2 + Present(m.args) + Present(m.peer));
+  w.Uint("id", m.id);
+  w.Str("method", m.method);
+  if (!m.args.empty()) w.Raw("args", m.args);
+  if (!m.peer.empty()) w.Str("peer", m.peer);
+}
+
+void Write(MapWriter& w, const Reply& m) {
+  w.Begin(2 + Present(m.error) + Present(m.result) + Present(m.peer));
+  w.Uint("id", m.id);
+  w.Uint("code", m.code);
+  if (!m.error.empty()) w.Str("error", m.error);
+  if (!m.result.empty()) w.Raw("result", m.result);
+  if (!m.peer.empty()) w.Str("peer", m.peer);
+}
+
+void Write(MapWriter& w, const Error& m) {
+  w.Begin(1 + Present(m.reason));
+  w.Uint("code", m.code);
+  if (!m.reason.empty()) w.Str("reason", m.reason);
+}
+
+void Write(MapWriter& w, const Joined& m) {
+  w.Begin(1 + Present(m.name) + Present(m.role));
+  w.Str("session", m.session);
+  if (!m.name.empty()) w.Str("name", m.name);
+  if (!m.role.empty()) w.Str("role", m.role);
+}
+
+void Write(MapWriter& w, const Left& m) {
+  w.Begin(1 + Present(m.reason));
+  w.Str("session", m.session);
+  if (!m.reason.empty()) w.Str("reason", m.reason);
+}
+
+// ---- decoding -------------------------------------------------------------
+
+// Reads typed keys out of one decoded header map. Maps are a handful of entries,
+// so a linear scan per key beats building an index. Unknown keys are never looked
+// at, which is what makes the protocol forward compatible.
+class MapReader {
+ public:
+  explicit MapReader(const msgpack::object_map& map) : map_(map) {}
+
+  Status Str(std::string_view key, std::string& out, bool required) const {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return Absent(key, required);
+    if (v->type != msgpack::type::STR) return WrongType(key, "a string");
+    out.assign(v->via.str.ptr, v->via.str.size);
+    return Status();
+  }
+  Status Uint(std::string_view key, uint64_t& out, bool required) const {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return Absent(key, required);
+    if (v->type != msgpack::type::POSITIVE_INTEGER) {
+      return WrongType(key, "an unsigned integer");
+    }
+    out = v->via.u64;
+    return Status();
+  }
+  Status Uint(std::string_view key, std::optional<uint64_t>& out) const {
+    uint64_t value = 0;
+    if (Find(key) == nullptr) return Status();
+    Status s = Uint(key, value, true);
+    if (s.ok()) out = value;
+    return s;
+  }
+  Status Code(std::string_view key, uint32_t& out, bool required) const {
+    uint64_t value = 0;
+    Status s = Uint(key, value, required);
+    if (!s.ok()) return s;
+    if (value > std::numeric_limits<uint32_t>::max()) {
+      return WrongType(key, "an unsigned integer below 2^32");
+    }
+    out = static_cast<uint32_t>(value);
+    return Status();
+  }
+  Status Bool(std::string_view key, bool& out) const {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return Status();
+    if (v->type != msgpack::type::BOOLEAN) return WrongType(key, "a boolean");
+    out = v->via.boolean;
+    return Status();
+  }
+  // Any value (or, with map_only, a map), re-encoded so it outlives the zone.
+  Status Packed(std::string_view key, std::string& out, bool map_only) const {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return Status();
+    if (map_only && v->type != msgpack::type::MAP) return WrongType(key, "a map");
+    msgpack::sbuffer buffer;
+    msgpack::pack(buffer, *v);
+    out.assign(buffer.data(), buffer.size());
+    return Status();
+  }
+
+ private:
+  const msgpack::object* Find(std::string_view key) const {
+    for (uint32_t i = 0; i < map_.size; ++i) {
+      const msgpack::object& k = map_.ptr[i].key;
+      if (std::string_view(k.via.str.ptr, k.via.str.size) == key) {
+        return &map_.ptr[i].val;
+      }
+    }
+    return nullptr;
+  }
+  static Status Absent(std::string_view key, bool required) {
+    if (!required) return Status();
+    return Malformed("required header key '" + std::string(key) + "' is missing");
+  }
+  static Status WrongType(std::string_view key, std::string_view expected) {
+    return Malformed("header key '" + std::string(key) + "' must be " + std::string(expected));
+  }
+
+  const msgpack::object_map& map_;
+};
+
+// Runs the reads in order and keeps the first failure.
+class FirstError {
+ public:
+  FirstError& operator<<(Status s) {
+    if (status_.ok() && !s.ok()) status_ = std::move(s);
+    return *this;
+  }
+  Status Take() { return std::move(status_); }
+
+ private:
+  Status status_;
+};
+
+Status Read(const MapReader& r, Hello& h) {
+  FirstError e;
+  e << r.Uint("connect_id", h.connect_id, false) << r.Str("role", h.role, true)
+    << r.Str("name", h.name, false) << r.Str("version", h.version, true)
+    << r.Str("software", h.software, false) << r.Uint("heartbeat_ms", h.heartbeat_ms, false)
+    << r.Str("service", h.service, false) << r.Bool("multi", h.multi);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Welcome& m) {
+  FirstError e;
+  e << r.Str("session", m.session, true) << r.Str("role", m.role, false)
+    << r.Str("name", m.name, false) << r.Str("version", m.version, true)
+    << r.Str("software", m.software, false) << r.Uint("heartbeat_ms", m.heartbeat_ms, true)
+    << r.Uint("liveness", m.liveness, true) << r.Bool("multi", m.multi)
+    << r.Uint("expires_in_ms", m.expires_in_ms);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Deny& m) {
+  FirstError e;
+  e << r.Code("code", m.code, true) << r.Str("reason", m.reason, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Ping& m) {
+  FirstError e;
+  e << r.Uint("t", m.t, true) << r.Uint("echo", m.echo) << r.Uint("held", m.held);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Bye& m) { return r.Str("reason", m.reason, false); }
+
+Status Read(const MapReader& r, Data& m) {
+  FirstError e;
+  e << r.Str("channel", m.channel, false) << r.Str("peer", m.peer, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Request& m) {
+  FirstError e;
+  e << r.Uint("id", m.id, true) << r.Str("method", m.method, true)
+    << r.Packed("args", m.args, /*map_only=*/true) << r.Str("peer", m.peer, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Reply& m) {
+  FirstError e;
+  e << r.Uint("id", m.id, true) << r.Code("code", m.code, true) << r.Str("error", m.error, false)
+    << r.Packed("result", m.result, false) << r.Str("peer", m.peer, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Error& m) {
+  FirstError e;
+  e << r.Code("code", m.code, true) << r.Str("reason", m.reason, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Joined& m) {
+  FirstError e;
+  e << r.Str("session", m.session, true) << r.Str("name", m.name, false)
+    << r.Str("role", m.role, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Left& m) {
+  FirstError e;
+  e << r.Str("session", m.session, true) << r.Str("reason", m.reason, false);
+  return e.Take();
+}
+
+// A Header holding the default-constructed struct for `command`.
+// Makes *header the empty header of `command`, in place (no variant is moved on
+// the receive path); false for an unknown command.
+bool SetEmptyHeader(uint8_t command, Header* header) {
+  switch (static_cast<Command>(command)) {
+    case Command::kHello:
+      header->emplace<Hello>();
+      return true;
+    case Command::kWelcome:
+      header->emplace<Welcome>();
+      return true;
+    case Command::kDeny:
+      header->emplace<Deny>();
+      return true;
+    case Command::kPing:
+      header->emplace<Ping>();
+      return true;
+    case Command::kBye:
+      header->emplace<Bye>();
+      return true;
+    case Command::kData:
+      header->emplace<Data>();
+      return true;
+    case Command::kRequest:
+      header->emplace<Request>();
+      return true;
+    case Command::kReply:
+      header->emplace<Reply>();
+      return true;
+    case Command::kError:
+      header->emplace<Error>();
+      return true;
+    case Command::kJoined:
+      header->emplace<Joined>();
+      return true;
+    case Command::kLeft:
+      header->emplace<Left>();
+      return true;
+  }
+  return false;
+}
+
+// Strings and binaries are read in place: MapReader copies what it keeps before
+// the frame can go away.
+bool ReferenceInPlace(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+// The unpacker allocates a container's elements as soon as it reads its size, before
+// it sees them, and the per-container limits below cap each container, not their sum:
+// a header of n bytes that opens 32 nested containers each declaring n elements has it
+// reserve 32 × n × 32 bytes (≈ 2 GB for a 1 MiB envelope) before it finds the header
+// truncated. Every element takes at least one byte, so an honest header declares at
+// most n elements in all its containers together; this walk, which allocates nothing
+// per element, checks that first. It stops at kMaxHeaderDepth + 1 levels, where the
+// unpacker stops too.
+class DeclaredElements : public msgpack::null_visitor {
+ public:
+  explicit DeclaredElements(size_t budget) : budget_(budget) {}
+  bool start_array(uint32_t n) { return Open(n); }
+  bool start_map(uint32_t n) { return Open(uint64_t{2} * n); }
+  bool end_array() { return Close(); }
+  bool end_map() { return Close(); }
+  bool over_budget() const { return over_budget_; }
+
+ private:
+  bool Open(uint64_t elements) {
+    if (elements > budget_) {
+      over_budget_ = true;
+      return false;
+    }
+    budget_ -= elements;
+    return ++depth_ <= kMaxHeaderDepth + 1;
+  }
+  bool Close() {
+    --depth_;
+    return true;
+  }
+
+  uint64_t budget_;
+  size_t depth_ = 0;
+  bool over_budget_ = false;
+};
+
+// Below this many header bytes the walk is skipped: unchecked, the worst case is
+// 32 × 1 KiB × 32 bytes = 1 MiB, and real headers (~100 bytes) pay nothing.
+constexpr size_t kWalkHeadersAbove = 1024;
+
+// One buffer per thread, reused: after warm-up an envelope costs no allocation
+// beyond the frame itself (and none at all for frames of 33 bytes or less).
+msgpack::sbuffer& EnvelopeBuffer(Command command) {
+  thread_local msgpack::sbuffer buffer(256);
+  buffer.clear();
+  buffer.write(kSignature.data(), kSignature.size());
+  const char byte = static_cast<char>(command);
+  buffer.write(&byte, 1);
+  return buffer;
+}
+
+// The buffer holding the envelope of `header` (signature, command, header map).
+const msgpack::sbuffer& HeaderBuffer(const Header& header) {
+  msgpack::sbuffer& buffer = EnvelopeBuffer(CommandOf(header));
+  MapWriter writer(buffer);
+  std::visit([&writer](const auto& h) { Write(writer, h); }, header);
+  return buffer;
+}
+
+// The envelope frame of `buffer` (signature, command, header map) with `payload`
+// laid out under `form`: a payload that rides inline is copied in after the map and
+// taken out of `payload`, which otherwise keeps the frames to send after it.
+zmq::message_t LaidOut(const msgpack::sbuffer& buffer, Frames& payload, PayloadForm form) {
+  if (!InlinesPayload(form, payload)) return zmq::message_t(buffer.data(), buffer.size());
+  // Sized once and filled in place: the payload is copied once, not through the buffer.
+  const zmq::message_t& inline_payload = payload[0];
+  zmq::message_t envelope(buffer.size() + inline_payload.size());
+  char* out = envelope.data<char>();
+  std::memcpy(out, buffer.data(), buffer.size());
+  std::memcpy(out + buffer.size(), inline_payload.data(), inline_payload.size());
+  payload.clear();
+  return envelope;
+}
+
+// A whole message: `envelope`, then what is left of `payload` (moved).
+Frames Assembled(zmq::message_t envelope, Frames& payload) {
+  Frames frames;
+  frames.reserve(1 + payload.size());
+  frames.push_back(std::move(envelope));
+  for (auto& frame : payload) frames.push_back(std::move(frame));
+  return frames;
+}
+
+// A walk over msgpack bytes that only finds where things end: what a relay needs to
+// copy header entries as they came. msgpack::parse would do it too, but it builds a
+// parser (and allocates its stack) per value, which cost more than encoding the
+// header afresh; this allocates nothing. Only used on a header that has decoded.
+class MsgpackWalk {
+ public:
+  MsgpackWalk(const char* bytes, size_t size, size_t off) : bytes_(bytes), size_(size), off_(off) {}
+  size_t offset() const { return off_; }
+
+  // A map's entry count (fixmap, map 16, map 32).
+  bool MapSize(uint32_t* count) {
+    uint8_t first = 0;
+    if (!Byte(&first)) return false;
+    if ((first & 0xF0) == 0x80) {
+      *count = first & 0x0F;
+      return true;
+    }
+    if (first != 0xDE && first != 0xDF) return false;
+    return Uint(first == 0xDE ? 2 : 4, count);
+  }
+  // A string's bytes (fixstr, str 8, 16, 32).
+  bool Str(std::string_view* text) {
+    uint8_t first = 0;
+    uint32_t length = 0;
+    if (!Byte(&first)) return false;
+    if ((first & 0xE0) == 0xA0) {
+      length = first & 0x1F;
+    } else if (first < 0xD9 || first > 0xDB || !Uint(size_t{1} << (first - 0xD9), &length)) {
+      return false;
+    }
+    if (length > size_ - off_) return false;
+    *text = std::string_view(bytes_ + off_, length);
+    off_ += length;
+    return true;
+  }
+  // Past one value of any type. Nested values are counted, not recursed into, so
+  // no nesting can exhaust the stack; each takes a byte, so the walk ends.
+  bool Skip() {
+    for (uint64_t values = 1; values > 0; --values) {
+      uint64_t content = 0;
+      uint64_t nested = 0;
+      if (!Item(&content, &nested) || content > size_ - off_) return false;
+      off_ += content;
+      values += nested;
+    }
+    return true;
+  }
+
+ private:
+  // One value's type byte and length: how many bytes of content follow, and how
+  // many values nest in it (a map's keys and values, an array's elements).
+  bool Item(uint64_t* content, uint64_t* nested) {
+    uint8_t b = 0;
+    uint32_t n = 0;
+    if (!Byte(&b)) return false;
+    if (b <= 0x7F || b >= 0xE0 || b == 0xC0 || b == 0xC2 || b == 0xC3) {
+      return true;  // positive or negative fixint, nil, false, true
+    }
+    if (b <= 0x8F) {
+      *nested = 2 * uint64_t{b & 0x0Fu};
+    } else if (b <= 0x9F) {
+      *nested = b & 0x0Fu;
+    } else if (b <= 0xBF) {
+      *content = b & 0x1Fu;
+    } else if (b >= 0xC4 && b <= 0xC6) {  // bin 8, 16, 32
+      if (!Uint(size_t{1} << (b - 0xC4), &n)) return false;
+      *content = n;
+    } else if (b >= 0xC7 && b <= 0xC9) {  // ext 8, 16, 32: a type byte after the length
+      if (!Uint(size_t{1} << (b - 0xC7), &n)) return false;
+      *content = uint64_t{n} + 1;
+    } else if (b >= 0xCA && b <= 0xD3) {  // float 32, 64, uint and int 8 to 64
+      static constexpr uint8_t kWidth[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
+      *content = kWidth[b - 0xCA];
+    } else if (b >= 0xD4 && b <= 0xD8) {  // fixext 1 to 16, after a type byte
+      *content = 1 + (uint64_t{1} << (b - 0xD4));
+    } else if (b >= 0xD9 && b <= 0xDB) {  // str 8, 16, 32
+      if (!Uint(size_t{1} << (b - 0xD9), &n)) return false;
+      *content = n;
+    } else if (b >= 0xDC && b <= 0xDF) {  // array 16, 32, map 16, 32
+      if (!Uint(b == 0xDC || b == 0xDE ? 2 : 4, &n)) return false;
+      *nested = b <= 0xDD ? n : 2 * uint64_t{n};
+    } else {
+      return false;  // 0xC1, never used
+    }
+    return true;
+  }
+  bool Byte(uint8_t* value) {
+    if (off_ >= size_) return false;
+    *value = static_cast<uint8_t>(bytes_[off_++]);
+    return true;
+  }
+  // A big-endian unsigned integer of `width` bytes.
+  bool Uint(size_t width, uint32_t* value) {
+    if (width > size_ - off_) return false;
+    *value = 0;
+    for (size_t i = 0; i < width; ++i) {
+      *value = (*value << 8) | static_cast<uint8_t>(bytes_[off_++]);
+    }
+    return true;
+  }
+
+  const char* bytes_;
+  size_t size_;
+  size_t off_;
+};
+
+}  // namespace
+
+bool ParseProtocolVersion(std::string_view text, uint32_t& major, uint32_t& minor) {
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  auto [p, ec] = std::from_chars(begin, end, major);
+  if (ec != std::errc() || p == begin) return false;
+  minor = 0;
+  if (p == end) return true;
+  if (*p != '.') return false;
+  const char* minor_begin = p + 1;
+  auto [q, ec2] = std::from_chars(minor_begin, end, minor);
+  return ec2 == std::errc() && q == end && q != minor_begin;
+}
+
+PayloadForm PayloadFormFor(std::string_view version) {
+  uint32_t major = 0, minor = 0;
+  const bool decodes_inline =
+      ParseProtocolVersion(version, major, minor) && major == 1 && minor >= 1;
+  return decodes_inline ? PayloadForm::kInlineSmall : PayloadForm::kFrames;
+}
+
+bool InlinesPayload(PayloadForm form, const Frames& payload) {
+  // An empty frame stays a frame: inline, it would read back as no payload at all.
+  return form == PayloadForm::kInlineSmall && payload.size() == 1 && payload[0].size() > 0 &&
+         payload[0].size() <= kMaxInlinePayload;
+}
+
+std::string_view CommandName(Command command) {
+  switch (command) {
+    case Command::kHello:
+      return "HELLO";
+    case Command::kWelcome:
+      return "WELCOME";
+    case Command::kDeny:
+      return "DENY";
+    case Command::kPing:
+      return "PING";
+    case Command::kBye:
+      return "BYE";
+    case Command::kData:
+      return "DATA";
+    case Command::kRequest:
+      return "REQUEST";
+    case Command::kReply:
+      return "REPLY";
+    case Command::kError:
+      return "ERROR";
+    case Command::kJoined:
+      return "JOINED";
+    case Command::kLeft:
+      return "LEFT";
+  }
+  return "UNKNOWN";
+}
+
+Command CommandOf(const Header& header) { return static_cast<Command>(header.index() + 1); }
+
+bool TakesPayload(Command command) {
+  return command == Command::kData || command == Command::kRequest || command == Command::kReply;
+}
+
+zmq::message_t EncodeEnvelope(const Header& header) {
+  const msgpack::sbuffer& buffer = HeaderBuffer(header);
+  return zmq::message_t(buffer.data(), buffer.size());
+}
+
+zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm form) {
+  return LaidOut(HeaderBuffer(header), payload, form);
+}
+
+std::optional<Frames> EncodeRelayed(const zmq::message_t& envelope, std::string_view peer,
+                                    Frames& payload, PayloadForm form) {
+  const char* bytes = envelope.data<char>();
+  const size_t size = envelope.size();
+  if (size < kMinEnvelopeSize || !TakesPayload(static_cast<Command>(bytes[4]))) {
+    return std::nullopt;
+  }
+  MsgpackWalk walk(bytes, size, 5);
+  uint32_t count = 0;
+  if (!walk.MapSize(&count)) return std::nullopt;
+  // The entries that stay, as runs of bytes.
+  thread_local std::vector<std::pair<size_t, size_t>> kept;
+  kept.clear();
+  uint32_t kept_count = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    const size_t begin = walk.offset();
+    std::string_view key;
+    if (!walk.Str(&key) || !walk.Skip()) return std::nullopt;
+    if (key == "peer") continue;
+    ++kept_count;
+    if (!kept.empty() && kept.back().second == begin) {
+      kept.back().second = walk.offset();
+    } else {
+      kept.emplace_back(begin, walk.offset());
+    }
+  }
+  msgpack::sbuffer& buffer = EnvelopeBuffer(static_cast<Command>(bytes[4]));
+  MapWriter writer(buffer);
+  writer.Begin(kept_count + Present(peer));
+  for (const auto& [begin, end] : kept) buffer.write(bytes + begin, end - begin);
+  if (!peer.empty()) writer.Str("peer", peer);
+  return Assembled(LaidOut(buffer, payload, form), payload);
+}
+
+Frames Encode(const Header& header, Frames payload, PayloadForm form) {
+  if (!payload.empty() && !TakesPayload(CommandOf(header))) {
+    throw std::invalid_argument(std::string(CommandName(CommandOf(header))) +
+                                " takes no payload frames");
+  }
+  return Assembled(EncodeEnvelope(header, payload, form), payload);
+}
+
+struct Decoder::Zone {
+  msgpack::zone zone;
+};
+
+Decoder::Decoder() : zone_(std::make_unique<Zone>()) {}
+Decoder::~Decoder() = default;
+
+Result<Header> Decoder::DecodeEnvelope(const zmq::message_t& envelope) {
+  Header header;
+  if (Status s = DecodeEnvelopeInto(envelope, &header); !s.ok()) return s;
+  return header;
+}
+
+Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* header,
+                                   size_t* header_end) {
+  const size_t size = envelope.size();
+  const char* bytes = envelope.data<char>();
+  if (size < kMinEnvelopeSize) {
+    return Malformed("envelope is " + std::to_string(size) +
+                     " bytes; a PMP/1 envelope has at least 6");
+  }
+  if (std::memcmp(bytes, kSignature.data(), kSignature.size()) != 0) {
+    return Malformed("envelope does not start with the signature 'PMP1'");
+  }
+  const auto command = static_cast<uint8_t>(bytes[4]);
+  if (!SetEmptyHeader(command, header)) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", command);
+    return Malformed(std::string("unknown command ") + hex);
+  }
+
+  // Every msgpack element takes at least one byte, so no honest header declares
+  // more elements than it has bytes: the limits stop a 5-byte header from asking
+  // the unpacker for a 4-billion-entry map.
+  const size_t body = size - 5;
+  if (body > kWalkHeadersAbove) {
+    DeclaredElements walk(body);
+    size_t walk_offset = 5;
+    try {
+      (void)msgpack::parse(bytes, size, walk_offset, walk);
+    } catch (const std::exception&) {
+      // Reported by the unpacker below.
+    }
+    if (walk.over_budget()) {
+      return Malformed("header declares more elements than its " + std::to_string(body) +
+                       " bytes can hold");
+    }
+  }
+  // Bytes after the map are an inline payload where one may be (DATA, REQUEST,
+  // REPLY, when the caller takes it) and malformed everywhere else.
+  auto check_end = [&](size_t end) -> Status {
+    if (header_end != nullptr && TakesPayload(static_cast<Command>(command))) {
+      *header_end = end;
+      return Status();
+    }
+    if (end != size) return Malformed(std::to_string(size - end) + " bytes follow the header map");
+    return Status();
+  };
+  if (static_cast<uint8_t>(bytes[5]) == 0x80) {
+    // An empty map (a DATA on the default channel, a plain BYE): the most common
+    // envelope of a data stream, read without the unpacker. DATA and BYE have no
+    // required key, so their empty header is already complete; for the others the
+    // same readers report what is missing.
+    if (Status s = check_end(kMinEnvelopeSize); !s.ok()) return s;
+    if (static_cast<Command>(command) == Command::kData ||
+        static_cast<Command>(command) == Command::kBye) {
+      return Status();
+    }
+    const msgpack::object_map empty{0, nullptr};
+    MapReader reader(empty);
+    return std::visit([&reader](auto& h) { return Read(reader, h); }, *header);
+  }
+  const msgpack::unpack_limit limits(body, body, body, body, body, kMaxHeaderDepth);
+  zone_->zone.clear();
+  size_t offset = 5;
+  msgpack::object object;
+  try {
+    object = msgpack::unpack(zone_->zone, bytes, size, offset, ReferenceInPlace, nullptr, limits);
+  } catch (const msgpack::insufficient_bytes&) {
+    return Malformed("header is truncated msgpack");
+  } catch (const std::exception& e) {
+    return Malformed(std::string("header is not valid msgpack: ") + e.what());
+  }
+  if (object.type != msgpack::type::MAP) {
+    return Malformed("header is not a msgpack map");
+  }
+  if (Status s = check_end(offset); !s.ok()) return s;
+  const msgpack::object_map& map = object.via.map;
+  for (uint32_t i = 0; i < map.size; ++i) {
+    if (map.ptr[i].key.type != msgpack::type::STR) {
+      return Malformed("header map has a key that is not a string");
+    }
+  }
+  MapReader reader(map);
+  return std::visit([&reader](auto& h) { return Read(reader, h); }, *header);
+}
+
+Result<Message> Decoder::Decode(Frames& frames, size_t first) {
+  Message message;
+  if (Status s = DecodeInto(frames, first, &message); !s.ok()) return s;
+  return message;
+}
+
+Status Decoder::DecodeInto(Frames& frames, size_t first, Message* message) {
+  message->payload.clear();
+  if (frames.size() <= first) return Malformed("message has no envelope frame");
+  const zmq::message_t& envelope = frames[first];
+  size_t header_end = envelope.size();
+  if (Status s = DecodeEnvelopeInto(envelope, &message->header, &header_end); !s.ok()) return s;
+  const size_t payload_count = frames.size() - first - 1;
+  if (payload_count > 0 && !TakesPayload(message->command())) {
+    return Malformed(std::string(CommandName(message->command())) +
+                     " takes no payload frames, got " + std::to_string(payload_count));
+  }
+  const bool has_inline = header_end < envelope.size();
+  message->payload.reserve(payload_count + (has_inline ? 1 : 0));
+  if (has_inline) {
+    message->payload.emplace_back(envelope.data<char>() + header_end, envelope.size() - header_end);
+  }
+  for (size_t i = first + 1; i < frames.size(); ++i) {
+    message->payload.push_back(std::move(frames[i]));
+  }
+  return Status();
+}
+
+Frames ErrorFrames(uint32_t code, std::string reason) {
+  return Encode(Error{code, std::move(reason)});
+}
+
+Frames TooLargeFrames(uint64_t bytes, uint64_t limit) {
+  return ErrorFrames(kCodeTooLarge, "message of " + std::to_string(bytes) +
+                                        " bytes exceeds max_message_size (" +
+                                        std::to_string(limit) + ")");
+}
+
+}  // namespace procmod::pmp

@@ -1,0 +1,26 @@
+#include "session/peer_record.h"
+
+namespace procmod {
+
+PeerInfo PeerRecord::Snapshot(TimePoint now) const {
+  PeerInfo info;
+  info.session = session;
+  info.name = name;
+  info.role = role;
+  info.address = address;
+  info.version = version;
+  info.software = software;
+  info.public_key = public_key;
+  info.state = "admitted";
+  info.connected_for = std::chrono::duration_cast<milliseconds>(now - connected_at);
+  info.idle_for = std::chrono::duration_cast<milliseconds>(now - last_seen);
+  info.rtt = rtt;
+  info.msgs_in = msgs_in;
+  info.msgs_out = msgs_out;
+  info.bytes_in = bytes_in;
+  info.bytes_out = bytes_out;
+  info.dropped = dropped;
+  return info;
+}
+
+}  // namespace procmod

@@ -1,0 +1,59 @@
+// peer_record.h: one admitted peer as the accepting side keeps it.
+//
+// The IdentityTable owns these (admission, expiry), the IoLoop updates their times
+// and counters as traffic flows, and the broker's directory keeps one per
+// registered server; the monitor sees a PeerInfo snapshot. Plain data: not
+// thread-safe, like everything the I/O thread owns.
+//
+//   PeerRecord* peer = table.Find(routing_id);
+//   peer->CountSent(frame_bytes, now);
+//   PeerInfo shown = peer->Snapshot(now);
+#ifndef PROCMOD_SRC_SESSION_PEER_RECORD_H_
+#define PROCMOD_SRC_SESSION_PEER_RECORD_H_
+
+#include <cstdint>
+#include <string>
+
+#include "base/clock.h"
+#include "protocol/codec.h"
+#include "session/heartbeat.h"
+#include "procmod/connection.h"
+#include "procmod/peer_info.h"
+
+namespace procmod {
+
+// One admitted peer. The IoLoop updates the times and counters as traffic flows.
+struct PeerRecord {
+  std::string routing_id;
+  std::string session;
+  std::string name;
+  std::string role;
+  std::string address;
+  std::string version;
+  // How payloads go to this peer: inline when small, if its version decodes that.
+  pmp::PayloadForm payload_form = pmp::PayloadForm::kFrames;
+  std::string software;
+  std::string public_key;     // CURVE: the peer's key (Z85); else ""
+  uint64_t admitted_seq = 0;  // admission order: the oldest client is the master
+  TimePoint connected_at{};
+  TimePoint last_seen{};  // last well-formed message from the peer
+  TimePoint last_sent{};  // last message to the peer (PING when idle)
+  PingEcho echo;          // for RTT
+  microseconds rtt{0};
+  uint64_t msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0, dropped = 0;
+  // Made once at admission by the I/O loop and handed to every callback about this
+  // peer (a copy is one reference count).
+  Connection handle;
+
+  PeerInfo Snapshot(TimePoint now) const;
+  // A message of `bytes` went out to the peer at `now`.
+  void CountSent(uint64_t bytes, TimePoint now) {
+    last_sent = now;
+    msgs_out++;
+    bytes_out += bytes;
+  }
+};
+
+}  // namespace procmod
+
+#endif  // PROCMOD_SRC_SESSION_PEER_RECORD_H_
