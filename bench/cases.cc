@@ -27,9 +27,9 @@
 #include <zmq_addon.hpp>
 
 #include "bench_util.h"
-#include "protocol/codec.h"
 #include "procmod/logging.h"
 #include "procmod/process_module.h"
+#include "protocol/codec.h"
 
 namespace procmod::bench {
 namespace {

@@ -17,9 +17,9 @@
 #include <zmq_addon.hpp>
 
 #include "bench_util.h"
-#include "protocol/codec.h"  // procmod_internal: PMP/1 frames by hand for hb-clients
 #include "procmod/logging.h"
 #include "procmod/process_module.h"
+#include "protocol/codec.h"  // procmod_internal: PMP/1 frames by hand for hb-clients
 
 namespace procmod::bench {
 namespace {

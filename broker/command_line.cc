@@ -5,12 +5,12 @@
 #include <optional>
 #include <set>
 
-#include "security/curve_keys.h"
+#include "admin/admin_endpoint.h"  // CheckAdminEndpoint
 #include "daemon_command_line.h"
 #include "procmod/config.h"
-#include "tool_cli.h"
-#include "admin/admin_endpoint.h"  // CheckAdminEndpoint
 #include "protocol/url.h"             // WithPort
+#include "security/curve_keys.h"
+#include "tool_cli.h"
 
 namespace procmod::broker {
 namespace {

@@ -42,17 +42,17 @@
 #include "admin/admin.h"
 #include "admin/admin_endpoint.h"
 #include "base/clock.h"
-#include "protocol/codec.h"
-#include "security/curve_keys.h"
+#include "base/log_text.h"
 #include "directory.h"
 #include "io/event_fd.h"
-#include "session/heartbeat.h"
-#include "base/log_text.h"
 #include "io/polled_socket.h"
+#include "io/sockets.h"
 #include "procmod/options.h"
 #include "procmod/result.h"
-#include "io/sockets.h"
+#include "protocol/codec.h"
+#include "security/curve_keys.h"
 #include "security/zap_handler.h"
+#include "session/heartbeat.h"
 
 namespace procmod::broker {
 

@@ -5,12 +5,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "security/curve_keys.h"
 #include "daemon_command_line.h"
 #include "procmod/config.h"
 #include "procmod/exit_codes.h"
-#include "tool_cli.h"
 #include "protocol/url.h"  // WithPort
+#include "security/curve_keys.h"
+#include "tool_cli.h"
 
 namespace procmod::server {
 namespace {

@@ -6,8 +6,8 @@
 // ParseConnectionUrl is the library's (the module dials cs:// with the same code), and
 // so is the lifetime notice's format; procmod_client does not link procmod_internal,
 // whose include path would name them.
-#include "session/lifetime.h"  // lib/src: LifetimeNotice's reader
 #include "protocol/url.h"       // lib/src: the URL parser the library dials with
+#include "session/lifetime.h"  // lib/src: LifetimeNotice's reader
 
 namespace procmod {
 namespace {

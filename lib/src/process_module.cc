@@ -4,8 +4,8 @@
 
 #include <mutex>
 
-#include "security/curve_keys.h"
 #include "io/io_loop.h"
+#include "security/curve_keys.h"
 
 namespace procmod {
 namespace {

@@ -26,10 +26,10 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "security/curve_keys.h"
 #include "io/sockets.h"
-#include "support/temp_dir.h"
+#include "security/curve_keys.h"
 #include "security/zap_handler.h"
+#include "support/temp_dir.h"
 
 namespace procmod::testing {
 

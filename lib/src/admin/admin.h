@@ -21,9 +21,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "protocol/codec.h"
 #include "procmod/peer_info.h"
 #include "procmod/result.h"
+#include "protocol/codec.h"
 #include "security/zap_handler.h"
 
 namespace procmod {

@@ -8,10 +8,10 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "protocol/codec.h"
-#include "security/curve_keys.h"
 #include "io/handshake_watch.h"
 #include "io/sockets.h"
+#include "protocol/codec.h"
+#include "security/curve_keys.h"
 
 namespace procmod {
 namespace {

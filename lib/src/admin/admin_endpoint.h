@@ -28,10 +28,10 @@
 #include <zmq.hpp>
 
 #include "admin/admin.h"
-#include "protocol/codec.h"
-#include "security/curve_keys.h"
 #include "io/polled_socket.h"
 #include "procmod/result.h"
+#include "protocol/codec.h"
+#include "security/curve_keys.h"
 #include "security/zap_handler.h"
 
 namespace procmod {

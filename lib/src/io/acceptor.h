@@ -26,14 +26,14 @@
 #include <zmq.hpp>
 
 #include "base/clock.h"
-#include "protocol/codec.h"
-#include "security/curve_keys.h"
-#include "session/identity_table.h"
-#include "session/peer_record.h"
 #include "io/polled_socket.h"
 #include "procmod/options.h"
 #include "procmod/result.h"
+#include "protocol/codec.h"
+#include "security/curve_keys.h"
 #include "security/zap_handler.h"
+#include "session/identity_table.h"
+#include "session/peer_record.h"
 
 namespace procmod {
 

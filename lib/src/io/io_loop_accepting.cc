@@ -3,9 +3,9 @@
 // wires them to the codec and the application.
 #include <spdlog/spdlog.h>
 
+#include "base/log_text.h"
 #include "io/io_loop.h"
 #include "io/io_loop_internal.h"
-#include "base/log_text.h"
 #include "io/sockets.h"
 
 namespace procmod {

@@ -4,9 +4,9 @@
 // application, the pending requests and Run().
 #include <spdlog/spdlog.h>
 
+#include "base/log_text.h"
 #include "io/io_loop.h"
 #include "io/io_loop_internal.h"
-#include "base/log_text.h"
 #include "protocol/url.h"
 
 namespace procmod {

@@ -6,8 +6,8 @@
 
 #include <array>
 
-#include "session/connection_state.h"
 #include "io/io_loop.h"
+#include "session/connection_state.h"
 
 namespace procmod {
 

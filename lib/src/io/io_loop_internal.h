@@ -16,9 +16,9 @@
 #include <spdlog/spdlog.h>
 
 #include "base/clock.h"
+#include "procmod/options.h"
 #include "protocol/codec.h"
 #include "session/heartbeat.h"
-#include "procmod/options.h"
 
 namespace procmod::io_loop_internal {
 

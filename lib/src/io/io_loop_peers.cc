@@ -4,10 +4,10 @@
 // holds (Connection).
 #include <spdlog/spdlog.h>
 
-#include "session/connection_state.h"
+#include "base/log_text.h"
 #include "io/io_loop.h"
 #include "io/io_loop_internal.h"
-#include "base/log_text.h"
+#include "session/connection_state.h"
 
 namespace procmod {
 

@@ -35,18 +35,18 @@
 #include <zmq.hpp>
 
 #include "base/clock.h"
-#include "protocol/codec.h"
-#include "security/curve_keys.h"
 #include "io/epoll_set.h"
 #include "io/handshake_watch.h"
+#include "io/polled_socket.h"
+#include "io/sockets.h"
+#include "procmod/connection.h"
+#include "procmod/options.h"
+#include "procmod/process_module.h"
+#include "protocol/codec.h"
+#include "security/curve_keys.h"
 #include "session/heartbeat.h"
 #include "session/peer_record.h"
-#include "io/polled_socket.h"
-#include "procmod/connection.h"
-#include "procmod/process_module.h"
-#include "procmod/options.h"
 #include "session/send_window.h"
-#include "io/sockets.h"
 
 namespace procmod {
 

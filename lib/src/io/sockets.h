@@ -12,10 +12,10 @@
 
 #include <zmq.hpp>
 
-#include "security/curve_keys.h"
 #include "procmod/options.h"
 #include "procmod/result.h"
 #include "procmod/status.h"
+#include "security/curve_keys.h"
 
 namespace procmod {
 

@@ -23,8 +23,8 @@
 
 #include <zmq.hpp>
 
-#include "security/curve_keys.h"
 #include "procmod/result.h"
+#include "security/curve_keys.h"
 
 namespace procmod {
 

@@ -1,7 +1,7 @@
 #include "procmod/connection.h"
 
-#include "session/connection_state.h"
 #include "io/io_loop.h"
+#include "session/connection_state.h"
 #include "session/reply_slot.h"
 
 namespace procmod {

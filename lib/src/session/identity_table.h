@@ -28,10 +28,10 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "procmod/peer_info.h"
 #include "protocol/codec.h"
 #include "session/heartbeat.h"
 #include "session/peer_record.h"
-#include "procmod/peer_info.h"
 
 namespace procmod {
 

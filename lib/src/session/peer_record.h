@@ -15,10 +15,10 @@
 #include <string>
 
 #include "base/clock.h"
-#include "protocol/codec.h"
-#include "session/heartbeat.h"
 #include "procmod/connection.h"
 #include "procmod/peer_info.h"
+#include "protocol/codec.h"
+#include "session/heartbeat.h"
 
 namespace procmod {
 

@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "protocol/codec.h"
-#include "session/peer_record.h"
 #include "procmod/connection.h"
 #include "procmod/process_module.h"
+#include "protocol/codec.h"
+#include "session/peer_record.h"
 
 namespace procmod {
 
