@@ -33,16 +33,41 @@ RecordingProxy::RecordingProxy(int target_port) : target_port_(target_port) {
     throw std::runtime_error("recording proxy: cannot listen on 127.0.0.1");
   }
   port_ = ntohs(address.sin_port);
-  stop_fd_ = eventfd(0, EFD_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   thread_ = std::thread([this] { Run(); });
 }
 
 RecordingProxy::~RecordingProxy() {
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(stop_fd_, &one, sizeof one);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  Wake();
   thread_.join();
-  close(stop_fd_);
+  close(wake_fd_);
   close(listen_fd_);
+}
+
+void RecordingProxy::Wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+void RecordingProxy::Cut() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t ticket = ++cuts_asked_;
+  Wake();
+  cut_done_.wait(lock, [&] { return cuts_done_ >= ticket; });
+}
+
+void RecordingProxy::SetDown(bool down) {
+  std::lock_guard<std::mutex> lock(mu_);
+  down_ = down;
+}
+
+int RecordingProxy::connections() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return connections_;
 }
 
 std::string RecordingProxy::Recorded() const {
@@ -55,22 +80,46 @@ void RecordingProxy::Run() {
     int a, b;  // client side, server side
   };
   std::vector<Pair> pairs;
+  auto close_all = [&pairs] {
+    for (const Pair& p : pairs) {
+      close(p.a);
+      close(p.b);
+    }
+    pairs.clear();
+  };
   for (;;) {
-    std::vector<pollfd> fds = {{stop_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
     for (const Pair& p : pairs) {
       fds.push_back({p.a, POLLIN, 0});
       fds.push_back({p.b, POLLIN, 0});
     }
     if (poll(fds.data(), fds.size(), -1) < 0) continue;
-    if (fds[0].revents) break;
+    bool down = false;
+    if (fds[0].revents & POLLIN) {
+      uint64_t count = 0;
+      [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof count);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) break;
+      down = down_;
+      if (cuts_done_ < cuts_asked_) {
+        close_all();  // before this turn reads or writes anything more
+        cuts_done_ = cuts_asked_;
+        cut_done_.notify_all();
+        continue;  // the pollfds name closed descriptors now
+      }
+    }
     const size_t polled = pairs.size();  // a pair accepted now has no pollfd yet
     if (fds[1].revents & POLLIN) {
       const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      const int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      const int server = down ? -1 : socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       sockaddr_in target = Loopback(target_port_);
       if (client >= 0 && server >= 0 &&
           connect(server, reinterpret_cast<sockaddr*>(&target), sizeof target) == 0) {
         pairs.push_back({client, server});
+        std::lock_guard<std::mutex> lock(mu_);
+        ++connections_;
       } else {
         if (client >= 0) close(client);
         if (server >= 0) close(server);
@@ -111,10 +160,7 @@ void RecordingProxy::Run() {
     }
     pairs.swap(open);
   }
-  for (const Pair& p : pairs) {
-    close(p.a);
-    close(p.b);
-  }
+  close_all();
 }
 
 }  // namespace procmod::testing

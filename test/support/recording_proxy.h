@@ -5,10 +5,21 @@
 // searches the recorded bytes for it. The proxy accepts any number of connections
 // (libzmq may reconnect) and forwards each to 127.0.0.1:`target_port`, both ways, on
 // a thread of its own; it stops and closes everything in its destructor.
+//
+// It also stands in for a network that fails: Cut() drops every connection it
+// carries (both ends see the TCP connection close, as after a reset), and while
+// SetDown(true) holds, every new connection is dropped as soon as it is made, so a
+// dialer keeps redialing until SetDown(false). Tests of dropped links use it.
+//
+//   RecordingProxy proxy(server_port);   // the client dials proxy.endpoint()
+//   proxy.SetDown(true); proxy.Cut();     // the link is down...
+//   proxy.SetDown(false);                 // ...and up again: the client redials
 #ifndef PROCMOD_TEST_SUPPORT_RECORDING_PROXY_H_
 #define PROCMOD_TEST_SUPPORT_RECORDING_PROXY_H_
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,15 +38,30 @@ class RecordingProxy {
   // Everything passed so far, both directions interleaved.
   std::string Recorded() const;
 
+  // Drops every connection it carries now; returns once they are closed.
+  void Cut();
+  // While down, a new connection is closed as soon as it is accepted.
+  void SetDown(bool down);
+  // Connections carried so far (not those dropped while down): a redial counts.
+  int connections() const;
+
  private:
   void Run();
+  void Wake();
 
   int target_port_;
   int listen_fd_ = -1;
-  int stop_fd_ = -1;  // eventfd: wakes the thread to stop
+  int wake_fd_ = -1;  // eventfd: wakes the thread to look at what changed
   int port_ = 0;
   mutable std::mutex mu_;
-  std::string recorded_;  // guarded by mu_
+  std::condition_variable cut_done_;
+  // Guarded by mu_.
+  std::string recorded_;
+  bool stopping_ = false;
+  bool down_ = false;
+  uint64_t cuts_asked_ = 0;  // Cut() calls; the thread closes all pairs for each
+  uint64_t cuts_done_ = 0;
+  int connections_ = 0;
   std::thread thread_;
 };
 
