@@ -13,11 +13,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <zmq_addon.hpp>
-
 #include "io/io_loop_internal.h"
 #include "io/sockets.h"
-#include "protocol/url.h"
 
 namespace procmod {
 

@@ -8,17 +8,14 @@
 #ifndef PROCMOD_SRC_IO_IO_LOOP_INTERNAL_H_
 #define PROCMOD_SRC_IO_IO_LOOP_INTERNAL_H_
 
-#include <algorithm>
 #include <exception>
 #include <string>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
-#include "base/clock.h"
 #include "procmod/options.h"
 #include "protocol/codec.h"
-#include "session/heartbeat.h"
 
 namespace procmod::io_loop_internal {
 
