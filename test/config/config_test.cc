@@ -48,6 +48,8 @@ void ExpectSameOptions(const Options& a, const Options& b) {
   EXPECT_EQ(a.limits.max_message_size, b.limits.max_message_size);
   EXPECT_EQ(a.limits.send_queue, b.limits.send_queue);
   EXPECT_EQ(a.limits.receive_queue, b.limits.receive_queue);
+  EXPECT_EQ(a.resume.grace, b.resume.grace);
+  EXPECT_EQ(a.resume.buffer, b.resume.buffer);
   EXPECT_EQ(a.admin.endpoint, b.admin.endpoint);
   EXPECT_EQ(a.security.curve.secret_key_file, b.security.curve.secret_key_file);
   EXPECT_EQ(a.security.curve.authorized_keys_dir, b.security.curve.authorized_keys_dir);
@@ -117,6 +119,7 @@ timeouts:
   handshake: 1500ms
   session: 1h
 limits: {max_connections: 8, max_message_size: 1MiB, send_queue: 50, receive_queue: 20}
+resume: {grace: 5m, buffer: 16MiB}
 admin: {endpoint: "tcp://127.0.0.1:9999"}
 security:
   curve:
@@ -158,6 +161,8 @@ TEST(LoadConfig, EveryKeyIsParsed) {
   EXPECT_EQ(o.limits.max_message_size, 1024u * 1024u);
   EXPECT_EQ(o.limits.send_queue, 50);
   EXPECT_EQ(o.limits.receive_queue, 20);
+  EXPECT_EQ(o.resume.grace, milliseconds(300'000));
+  EXPECT_EQ(o.resume.buffer, 16u * 1024 * 1024);
   EXPECT_EQ(o.admin.endpoint, "tcp://127.0.0.1:9999");
   EXPECT_EQ(o.security.curve.secret_key_file, "/etc/procmod/server.key");
   EXPECT_EQ(o.security.curve.authorized_keys_dir, "/etc/procmod/authorized");
@@ -437,6 +442,73 @@ TEST(LoadConfig, GarbageNeverThrows) {
   }
 }
 
+// ---- resume ---------------------------------------------------------------
+
+TEST(LoadConfig, ResumeDefaults) {
+  const Options o = MustLoad("");
+  EXPECT_EQ(o.resume.grace, milliseconds(60'000));
+  EXPECT_EQ(o.resume.buffer, uint64_t{64} * 1024 * 1024);
+  ExpectSameOptions(MustLoad("resume:\n"), LoadedDefaults());
+  ExpectSameOptions(MustLoad("resume: {}\n"), LoadedDefaults());
+}
+
+TEST(LoadConfig, ResumeKeysTakeTheUnitsOfEveryDurationAndSize) {
+  const std::pair<std::string_view, int64_t> graces[] = {
+      {"0", 0}, {"0s", 0}, {"1ms", 1}, {"90s", 90'000}, {"1.5m", 90'000}, {"2h", 7'200'000}};
+  for (const auto& [text, ms] : graces) {
+    EXPECT_EQ(MustLoad("resume: {grace: " + std::string(text) + "}").resume.grace, milliseconds(ms))
+        << text;
+  }
+  const std::pair<std::string_view, uint64_t> buffers[] = {
+      {"65536", 65536},        {"64KiB", 65536},
+      {"100KB", 100'000},      {"1MiB", 1024 * 1024},
+      {"512MiB", 512u << 20},  {"8GiB", uint64_t{8} << 30},
+      {"2GB", 2'000'000'000u}, {"18446744073709551615", std::numeric_limits<uint64_t>::max()}};
+  for (const auto& [text, bytes] : buffers) {
+    EXPECT_EQ(MustLoad("resume:\n  buffer: " + std::string(text) + "\n").resume.buffer, bytes)
+        << text;
+  }
+  const Options both = MustLoad("resume:\n  grace: 10s\n  buffer: 1MiB\n");
+  EXPECT_EQ(both.resume.grace, milliseconds(10'000));
+  EXPECT_EQ(both.resume.buffer, 1024u * 1024);
+}
+
+TEST(LoadConfig, ResumeGraceZeroTurnsResumeOffAndIsAllowed) {
+  EXPECT_EQ(MustLoad("resume: {grace: 0}").resume.grace, milliseconds(0));
+  EXPECT_EQ(MustLoad("resume: {grace: 0s}").resume.grace, milliseconds(0));
+  EXPECT_THAT(DumpConfig(MustLoad("resume: {grace: 0}")), HasSubstr("grace: 0s\n"));
+}
+
+TEST(LoadConfig, ResumeBadValuesNameKeyAndLine) {
+  EXPECT_EQ(ErrorOf("name: viz\nresume:\n  grace: 1m\n  buffer: 65535\n"),
+            "test.yaml:4: resume.buffer: expected a size of at least 64KiB, got 65535");
+  const ErrorCase cases[] = {
+      {"resume: {buffer: 64000B}", 1, "resume.buffer:", "expected a size of at least 64KiB"},
+      {"resume: {buffer: 0}", 1, "resume.buffer:", "a size of at least 64KiB, got 0"},
+      {"resume:\n  buffer: lots\n", 2,
+       "resume.buffer:", "expected a size like 512, 64KiB or 64MiB, got \"lots\""},
+      {"resume:\n\n  grace: 60\n", 3, "resume.grace:", "a number needs a unit"},
+      {"resume: {grace: -1s}", 1, "resume.grace:", "expected a duration like 500ms, 2s or 5m"},
+      {"resume: {grace: [1s]}", 1, "resume.grace:", "got a list"},
+      {"resume: 60s", 1, "resume:", "expected a map of keys, got \"60s\""},
+  };
+  for (const ErrorCase& c : cases) ExpectError(c);
+}
+
+TEST(LoadConfig, ResumeUnknownKeysSuggestTheClosestValidOne) {
+  EXPECT_EQ(ErrorOf("name: viz\nresume:\n  grace: 1m\n  bufer: 1MiB\n"),
+            "test.yaml:4: unknown key 'resume.bufer' (did you mean 'resume.buffer'?)");
+  const ErrorCase cases[] = {
+      {"resume: {grace_period: 1m}", 1, "unknown key 'resume.grace_period'",
+       "(did you mean 'resume.grace'?)"},
+      {"resume: {buffer_size: 1MiB}", 1, "'resume.buffer_size'", "did you mean 'resume.buffer'?"},
+      {"resum: {grace: 1m}", 1, "unknown key 'resum'", "did you mean 'resume'?"},
+  };
+  for (const ErrorCase& c : cases) ExpectError(c);
+  std::string message = ErrorOf("resume: {zzzzzz: 1}");
+  EXPECT_EQ(message, "test.yaml:1: unknown key 'resume.zzzzzz'");
+}
+
 // ---- files on disk --------------------------------------------------------
 
 TEST(LoadConfigFile, ReadsAFile) {
@@ -572,6 +644,8 @@ TEST(DumpConfig, ListsEveryKeyWithUnits) {
                                 "max_message_size: 64MiB",
                                 "send_queue: 1000",
                                 "receive_queue: 1000",
+                                "grace: 1m",
+                                "buffer: 64MiB",
                                 "endpoint: none",
                                 "secret_key_file: \"\"",
                                 "authorized_keys_dir: \"\"",
@@ -609,9 +683,13 @@ TEST(DumpConfig, RoundTripsAwkwardValues) {
   o.limits.max_message_size = 1000;           // 1000B
   o.limits.max_connections = std::numeric_limits<size_t>::max();
   o.limits.send_queue = std::numeric_limits<int>::max();
+  o.resume.grace = milliseconds(2500);                     // 2500ms
+  o.resume.buffer = std::numeric_limits<uint64_t>::max();  // no unit divides it: bytes
   o.connect_id = 42;
   ExpectSameOptions(Reloaded(o), o);
   std::string dump = DumpConfig(o);
+  EXPECT_THAT(dump, HasSubstr("grace: 2500ms\n"));
+  EXPECT_THAT(dump, HasSubstr("buffer: 18446744073709551615B\n"));
   EXPECT_THAT(dump, HasSubstr("interval: 1500ms\n"));
   EXPECT_THAT(dump, HasSubstr("connect: 90s\n"));
   EXPECT_THAT(dump, HasSubstr("max_message_size: 1000B\n"));

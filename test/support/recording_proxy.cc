@@ -21,6 +21,19 @@ sockaddr_in Loopback(int port) {
   return address;
 }
 
+// A socket for the upstream leg, bound to `source` when set; -1 if that fails.
+int UpstreamSocket(const std::optional<in_addr>& source) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || !source) return fd;
+  sockaddr_in local = Loopback(0);
+  local.sin_addr = *source;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 RecordingProxy::RecordingProxy(int target_port) : target_port_(target_port) {
@@ -70,6 +83,15 @@ int RecordingProxy::connections() const {
   return connections_;
 }
 
+void RecordingProxy::SetSourceAddress(std::string ip) {
+  in_addr address{};
+  if (inet_pton(AF_INET, ip.c_str(), &address) != 1 || (ntohl(address.s_addr) >> 24) != 127) {
+    throw std::invalid_argument("recording proxy: not an IPv4 loopback address: " + ip);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  source_ = address;
+}
+
 std::string RecordingProxy::Recorded() const {
   std::lock_guard<std::mutex> lock(mu_);
   return recorded_;
@@ -95,6 +117,7 @@ void RecordingProxy::Run() {
     }
     if (poll(fds.data(), fds.size(), -1) < 0) continue;
     bool down = false;
+    std::optional<in_addr> source;
     if (fds[0].revents & POLLIN) {
       uint64_t count = 0;
       [[maybe_unused]] ssize_t n = read(wake_fd_, &count, sizeof count);
@@ -103,6 +126,7 @@ void RecordingProxy::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) break;
       down = down_;
+      source = source_;
       if (cuts_done_ < cuts_asked_) {
         close_all();  // before this turn reads or writes anything more
         cuts_done_ = cuts_asked_;
@@ -113,7 +137,7 @@ void RecordingProxy::Run() {
     const size_t polled = pairs.size();  // a pair accepted now has no pollfd yet
     if (fds[1].revents & POLLIN) {
       const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      const int server = down ? -1 : socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      const int server = down ? -1 : UpstreamSocket(source);
       sockaddr_in target = Loopback(target_port_);
       if (client >= 0 && server >= 0 &&
           connect(server, reinterpret_cast<sockaddr*>(&target), sizeof target) == 0) {

@@ -10,17 +10,23 @@
 // carries (both ends see the TCP connection close, as after a reset), and while
 // SetDown(true) holds, every new connection is dropped as soon as it is made, so a
 // dialer keeps redialing until SetDown(false). Tests of dropped links use it.
+// SetSourceAddress() makes the client seem to come back from a new address (a
+// laptop that moved to another network): the server sees the proxy's upstream end.
 //
 //   RecordingProxy proxy(server_port);   // the client dials proxy.endpoint()
 //   proxy.SetDown(true); proxy.Cut();     // the link is down...
-//   proxy.SetDown(false);                 // ...and up again: the client redials
+//   proxy.SetSourceAddress("127.0.0.2");  // ...the client moves...
+//   proxy.SetDown(false);                 // ...and the link is up again: it redials
 #ifndef PROCMOD_TEST_SUPPORT_RECORDING_PROXY_H_
 #define PROCMOD_TEST_SUPPORT_RECORDING_PROXY_H_
+
+#include <netinet/in.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -44,6 +50,11 @@ class RecordingProxy {
   void SetDown(bool down);
   // Connections carried so far (not those dropped while down): a redial counts.
   int connections() const;
+  // Upstream connections made after this call bind their local end to `ip` before
+  // dialing 127.0.0.1:target_port, so the server sees the client come from `ip`.
+  // Only IPv4 loopback (127.0.0.0/8, all of which Linux routes to lo): anything else
+  // throws std::invalid_argument. Connections already carried keep their address.
+  void SetSourceAddress(std::string ip);
 
  private:
   void Run();
@@ -62,6 +73,7 @@ class RecordingProxy {
   uint64_t cuts_asked_ = 0;  // Cut() calls; the thread closes all pairs for each
   uint64_t cuts_done_ = 0;
   int connections_ = 0;
+  std::optional<in_addr> source_;  // unset: the kernel picks (127.0.0.1)
   std::thread thread_;
 };
 

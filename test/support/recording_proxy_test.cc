@@ -2,10 +2,17 @@
 // dialer gets through again once the link is up. Raw cppzmq on loopback.
 #include "support/recording_proxy.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include <zmq.hpp>
@@ -83,6 +90,105 @@ TEST_F(ThroughProxy, ACutWhileUpIsABlipTheDialerRedialsAtOnce) {
   }
   EXPECT_EQ(got, "two");
   EXPECT_GE(proxy_->connections(), 2);
+}
+
+// ---- source address -------------------------------------------------------
+
+// A plain TCP socket listening on 127.0.0.1, any free port, standing in for the
+// server, so the test sees the upstream leg's addresses as the server would.
+class Listener {
+ public:
+  Listener() {
+    sockaddr_in address = LoopbackAddress(0);
+    socklen_t length = sizeof address;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~Listener() { close(fd_); }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  int port() const { return port_; }
+
+  // The peer address of the next connection accepted within 5 s; "" when none came.
+  std::string AcceptPeerAddress() {
+    pollfd item{fd_, POLLIN, 0};
+    if (poll(&item, 1, 5000) != 1) return "";
+    sockaddr_in peer{};
+    socklen_t length = sizeof peer;
+    const int fd = accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
+    if (fd < 0) return "";
+    sockaddr_in named{};
+    length = sizeof named;
+    const bool ok = getpeername(fd, reinterpret_cast<sockaddr*>(&named), &length) == 0;
+    close(fd);
+    char text[INET_ADDRSTRLEN] = {};
+    if (!ok || inet_ntop(AF_INET, &named.sin_addr, text, sizeof text) == nullptr) return "";
+    return text;
+  }
+
+  static sockaddr_in LoopbackAddress(int port) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    return address;
+  }
+
+ private:
+  int fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int port_ = 0;
+};
+
+// A client connection to the proxy; closed when it goes out of scope.
+class Dial {
+ public:
+  explicit Dial(const RecordingProxy& proxy) {
+    const std::string endpoint = proxy.endpoint();
+    sockaddr_in address =
+        Listener::LoopbackAddress(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+    connected_ =
+        fd_ >= 0 && connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~Dial() { close(fd_); }
+  Dial(const Dial&) = delete;
+  Dial& operator=(const Dial&) = delete;
+
+  bool connected() const { return connected_; }
+
+ private:
+  int fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  bool connected_ = false;
+};
+
+TEST(RecordingProxySource, ConnectionsAfterSetSourceAddressComeFromIt) {
+  Listener server;
+  RecordingProxy proxy(server.port());
+  Dial before(proxy);
+  ASSERT_TRUE(before.connected());
+  EXPECT_EQ(server.AcceptPeerAddress(), "127.0.0.1");  // unchanged until asked
+  proxy.SetSourceAddress("127.0.0.2");
+  Dial after(proxy);
+  ASSERT_TRUE(after.connected());
+  EXPECT_EQ(server.AcceptPeerAddress(), "127.0.0.2");
+  proxy.SetSourceAddress("127.0.0.1");  // and back
+  Dial back(proxy);
+  ASSERT_TRUE(back.connected());
+  EXPECT_EQ(server.AcceptPeerAddress(), "127.0.0.1");
+}
+
+TEST(RecordingProxySource, OnlyLoopbackAddresses) {
+  Listener server;
+  RecordingProxy proxy(server.port());
+  for (const char* ip :
+       {"10.0.0.1", "192.168.1.2", "0.0.0.0", "::1", "localhost", "127.0.0", "", "128.0.0.1"}) {
+    EXPECT_THROW(proxy.SetSourceAddress(ip), std::invalid_argument) << ip;
+  }
+  EXPECT_NO_THROW(proxy.SetSourceAddress("127.255.255.254"));
 }
 
 }  // namespace

@@ -72,6 +72,21 @@ struct LimitOptions {
   int receive_queue = 1000;
 };
 
+// Sessions that survive a dropped link (PMP/1.2, docs/PROTOCOL.md): when the peer
+// goes silent, a session both sides agreed to resume is suspended instead of ended,
+// and the connecting side dials again and picks it up where it stopped. Both sides
+// must speak 1.2; with an older peer, or grace 0 on either side, a lost link ends
+// the session as before.
+struct ResumeOptions {
+  // How long a session outlives its link: a suspended session not resumed within
+  // this long ends. The accepting side's value is what both sides use; each side
+  // offers resume only when its own is above 0. 0 turns resume off. Default: 60 s.
+  std::chrono::milliseconds grace{60000};
+  // Bytes of unacknowledged messages kept per session to send again after a resume;
+  // a session that needs more ends ("resume buffer full"). Default: 64 MiB.
+  uint64_t buffer = 64ull * 1024 * 1024;
+};
+
 struct AdminOptions {
   // Where the admin ROUTER binds (connections.list, process.info, ...; docs/PROTOCOL.md §13).
   // Only accepting sides bind one. Empty: none. procmod-server's configuration
@@ -157,6 +172,7 @@ struct Options {
   HeartbeatOptions heartbeat;
   TimeoutOptions timeouts;
   LimitOptions limits;
+  ResumeOptions resume;
   AdminOptions admin;
   LogOptions log;
   SecurityOptions security;

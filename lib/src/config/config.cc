@@ -220,7 +220,8 @@ class MapReader {
                    uint64_t max = std::numeric_limits<T>::max());
   void Duration(std::string_view key, milliseconds* out, milliseconds min,
                 milliseconds max = milliseconds::max());
-  void Size(std::string_view key, size_t* out, uint64_t min);
+  template <typename T>  // size_t or uint64_t
+  void Size(std::string_view key, T* out, uint64_t min);
   // A sequence of strings ([tcp://127.0.0.1:22221]); [] for none.
   void StringList(std::string_view key, std::vector<std::string>* out);
   // A sequence of durations ([5m, 1m]), each at least `min`.
@@ -389,15 +390,16 @@ void MapReader::DurationList(std::string_view key, std::vector<milliseconds>* ou
   *out = std::move(values);
 }
 
-void MapReader::Size(std::string_view key, size_t* out, uint64_t min) {
+template <typename T>
+void MapReader::Size(std::string_view key, T* out, uint64_t min) {
   Entry* entry = ScalarEntry(key, kSizeLike);
   if (entry == nullptr) return;
   Result<uint64_t> value = ParseSize(entry->value.Scalar());
   if (!value.ok()) return Error(*entry, value.status().message());
-  if (*value < min || *value > std::numeric_limits<size_t>::max()) {
+  if (*value < min || *value > std::numeric_limits<T>::max()) {
     return Error(*entry, Expected("a size of at least " + FormatSize(min), entry->value.Scalar()));
   }
-  *out = static_cast<size_t>(*value);
+  *out = static_cast<T>(*value);
 }
 
 void MapReader::Choice(std::string_view key, std::vector<std::string_view> choices,
@@ -459,6 +461,14 @@ void ReadLimits(MapReader r, LimitOptions* limits) {
   r.Finish();
 }
 
+void ReadResume(MapReader r, ResumeOptions* resume) {
+  r.Duration("grace", &resume->grace, milliseconds(0));  // 0: resume off
+  // At least 64 KiB, so that it cannot be set so small that ordinary traffic fills it
+  // between two acks and ends sessions.
+  r.Size("buffer", &resume->buffer, 64 * 1024);
+  r.Finish();
+}
+
 // Returns whether the file gave admin.endpoint (else the caller derives it from name).
 bool ReadAdmin(MapReader r, AdminOptions* admin) {
   const bool given = r.Has("endpoint");
@@ -514,6 +524,7 @@ void ReadTopLevel(MapReader r, Options* options) {
   ReadHeartbeat(r.Map("heartbeat"), &options->heartbeat);
   ReadTimeouts(r.Map("timeouts"), &options->timeouts);
   ReadLimits(r.Map("limits"), &options->limits);
+  ReadResume(r.Map("resume"), &options->resume);
   // After name: the default admin endpoint is derived from it.
   if (!ReadAdmin(r.Map("admin"), &options->admin)) {
     options->admin.endpoint = DefaultAdminEndpoint(options->name);
@@ -605,6 +616,10 @@ void DumpSections(YAML::Emitter& out, const Options& o) {
   Put(out, "max_message_size", FormatSize(o.limits.max_message_size));
   Put(out, "send_queue", o.limits.send_queue);
   Put(out, "receive_queue", o.limits.receive_queue);
+  out << YAML::EndMap;
+  BeginSection(out, "resume");
+  Put(out, "grace", FormatDuration(o.resume.grace));
+  Put(out, "buffer", FormatSize(o.resume.buffer));
   out << YAML::EndMap;
   BeginSection(out, "admin");
   Put(out, "endpoint", o.admin.endpoint.empty() ? "none" : o.admin.endpoint);
