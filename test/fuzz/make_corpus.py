@@ -91,10 +91,17 @@ SEEDS = {
     'joined': seed([envelope(0x0A, {'session': 's1', 'name': 'viz-1',
                                          'role': 'server', 'future': [1, 2]})]),
     'left': seed([envelope(0x0B, {'session': 's1', 'reason': 'expired'})]),
+    # protocol 1.2: session resume
+    'resume': seed([envelope(0x0C, {'session': '5f1e0c3a9b2d4e67',
+                                    'token': '0123456789abcdef0123456789abcdef',
+                                    'received': 42})], routed=True),
+    'resumed': seed([envelope(0x0D, {'session': '5f1e0c3a9b2d4e67', 'received': 1000})]),
+    'data_seq_ack': seed([envelope(0x06, {'channel': 'c', 'seq': 70000, 'ack': 3}) + b'hi',
+                          b'more'], routed=True),
     # malformed
     'short_envelope': seed([b'PMP1\x05']),
     'bad_signature': seed([envelope(0x05, {}, signature=b'PMP2')]),
-    'unknown_command': seed([envelope(0x0C, {})]),
+    'unknown_command': seed([envelope(0x0E, {})]),
     'header_array': seed([envelope(0x04, [1, 2])]),
     'bytes_after_map': seed([envelope(0x04, pack({'t': 1}) + b'\x00')]),
     'wrong_type_missing_key': seed([envelope(0x07, {'id': -1, 'args': [1]})]),

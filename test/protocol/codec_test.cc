@@ -32,24 +32,26 @@ using ::testing::HasSubstr;
 // Every field of a header struct, so that EXPECT_EQ compares (and on failure
 // prints) all of them at once.
 auto Fields(const Hello& m) {
-  return std::tie(m.connect_id, m.role, m.name, m.version, m.software, m.heartbeat_ms,
-                  m.service, m.multi);
+  return std::tie(m.connect_id, m.role, m.name, m.version, m.software, m.heartbeat_ms, m.service,
+                  m.multi, m.resume);
 }
 auto Fields(const Welcome& m) {
-  return std::tie(m.session, m.role, m.name, m.version, m.software, m.heartbeat_ms,
-                  m.liveness, m.multi, m.expires_in_ms);
+  return std::tie(m.session, m.role, m.name, m.version, m.software, m.heartbeat_ms, m.liveness,
+                  m.multi, m.expires_in_ms, m.resume_token, m.resume_grace_ms);
 }
 auto Fields(const Deny& m) { return std::tie(m.code, m.reason); }
-auto Fields(const Ping& m) { return std::tie(m.t, m.echo, m.held); }
+auto Fields(const Ping& m) { return std::tie(m.t, m.echo, m.held, m.ack, m.sent, m.resend); }
 auto Fields(const Bye& m) { return std::tie(m.reason); }
-auto Fields(const Data& m) { return std::tie(m.channel, m.peer); }
-auto Fields(const Request& m) { return std::tie(m.id, m.method, m.args, m.peer); }
+auto Fields(const Data& m) { return std::tie(m.channel, m.peer, m.seq, m.ack); }
+auto Fields(const Request& m) { return std::tie(m.id, m.method, m.args, m.peer, m.seq, m.ack); }
 auto Fields(const Reply& m) {
-  return std::tie(m.id, m.code, m.error, m.result, m.peer);
+  return std::tie(m.id, m.code, m.error, m.result, m.peer, m.seq, m.ack);
 }
 auto Fields(const Error& m) { return std::tie(m.code, m.reason); }
 auto Fields(const Joined& m) { return std::tie(m.session, m.name, m.role); }
 auto Fields(const Left& m) { return std::tie(m.session, m.reason); }
+auto Fields(const Resume& m) { return std::tie(m.session, m.token, m.received); }
+auto Fields(const Resumed& m) { return std::tie(m.session, m.received); }
 
 zmq::message_t Frame(std::string_view bytes) {
   return zmq::message_t(bytes.data(), bytes.size());
@@ -359,9 +361,15 @@ TEST(CodecRoundTrip, StringsKeepEmbeddedZerosAndUtf8) {
 TEST(CodecRoundTrip, CommandNamesAndCommandOf) {
   EXPECT_EQ(CommandName(Command::kHello), "HELLO");
   EXPECT_EQ(CommandName(Command::kLeft), "LEFT");
-  EXPECT_EQ(CommandName(static_cast<Command>(0x0C)), "UNKNOWN");
+  EXPECT_EQ(CommandName(Command::kResume), "RESUME");
+  EXPECT_EQ(CommandName(Command::kResumed), "RESUMED");
+  EXPECT_EQ(CommandName(static_cast<Command>(0x0E)), "UNKNOWN");
   EXPECT_EQ(CommandOf(Header(Reply{})), Command::kReply);
   EXPECT_EQ(CommandOf(Header(Left{})), Command::kLeft);
+  EXPECT_EQ(CommandOf(Header(Resume{})), Command::kResume);
+  EXPECT_EQ(CommandOf(Header(Resumed{})), Command::kResumed);
+  EXPECT_EQ(static_cast<uint8_t>(Command::kResume), 0x0C);
+  EXPECT_EQ(static_cast<uint8_t>(Command::kResumed), 0x0D);
 }
 
 TEST(CodecRoundTrip, DecoderIsReusableAndDecodedValuesOutliveTheFrames) {
@@ -536,8 +544,8 @@ TEST(CodecPayload, DecodeAfterRoutingIdFrame) {
 }
 
 TEST(CodecPayload, EncodeWithPayloadOnACommandThatTakesNoneThrows) {
-  const Header headers[] = {Hello{}, Welcome{}, Deny{}, Ping{},
-                            Bye{},   Error{},   Joined{}, Left{}};
+  const Header headers[] = {Hello{}, Welcome{}, Deny{}, Ping{},   Bye{},
+                            Error{}, Joined{},  Left{}, Resume{}, Resumed{}};
   for (const Header& header : headers) {
     SCOPED_TRACE(CommandName(CommandOf(header)));
     EXPECT_FALSE(TakesPayload(CommandOf(header)));
@@ -625,7 +633,7 @@ TEST(PmpMalformed, WrongSignature) {
 
 TEST(PmpMalformed, UnknownCommand) {
   const std::pair<uint8_t, const char*> cases[] = {
-      {0x00, "0x00"}, {0x0C, "0x0C"}, {0x7F, "0x7F"}, {0xFF, "0xFF"}};
+      {0x00, "0x00"}, {0x0E, "0x0E"}, {0x7F, "0x7F"}, {0xFF, "0xFF"}};
   for (const auto& [command, hex] : cases) {
     SCOPED_TRACE(hex);
     EXPECT_THAT(DecodeEnvelopeFrame(RawEnvelope(kSignature, command, "\x80")).status(),
@@ -746,7 +754,7 @@ TEST(InlinePayload, SmallSingleFrameRidesInTheEnvelopeAndDecodesAsAFrame) {
 }
 
 TEST(InlinePayload, TheSmallestDataOfProtocolSection16) {
-  // docs/PROTOCOL.md §16.3: the same DATA, as a 1.0 peer and as a 1.1 peer gets it.
+  // docs/PROTOCOL.md §17.3: the same DATA, as a 1.0 peer and as a 1.1 peer gets it.
   const auto hi = [] {
     Frames payload;
     payload.push_back(Frame("hi"));
@@ -1152,6 +1160,8 @@ TEST(PmpMalformed, PayloadOnACommandThatTakesNone) {
       Error{.code = 400},
       Joined{.session = "s"},
       Left{.session = "s"},
+      Resume{.session = "s", .token = "t", .received = 1},
+      Resumed{.session = "s", .received = 1},
   };
   for (const Header& header : headers) {
     const std::string name(CommandName(CommandOf(header)));
@@ -1262,6 +1272,407 @@ TEST(PmpMalformed, DeepNestingInReplyResult) {
                 RawMap().Set("id", 1).Set("code", 0).SetPacked("result", maps).Encode())
           .status(),
       IsMalformed(HasSubstr("depth")));
+}
+
+// ---- protocol 1.2: session resume ------------------------------------------------
+
+constexpr char kToken[] = "0123456789abcdef0123456789abcdef";  // 32 hex digits
+
+TEST(CodecResume, HelloResumeRoundTripsAndIsWrittenOnlyWhenTrue) {
+  const Hello h{.role = "client", .version = "1.2", .multi = true, .resume = true};
+  EXPECT_EQ(Fields(RoundTrip(h)), Fields(h));
+  const std::string with = Bytes(EncodeEnvelope(h));
+  // The last entry, after `multi`.
+  EXPECT_TRUE(
+      with.ends_with(Pack(std::string("multi")) + "\xc3" + Pack(std::string("resume")) + "\xc3"));
+  const Hello without{.role = "client", .version = "1.2"};
+  EXPECT_THAT(Bytes(EncodeEnvelope(without)), ::testing::Not(HasSubstr("resume")));
+  EXPECT_FALSE(RoundTrip(without).resume);
+}
+
+TEST(CodecResume, HelloOfOnePointOneWithoutResumeDecodesAsNotResumable) {
+  Result<Message> decoded = DecodeRaw(Command::kHello, FullHello().Set("version", "1.1").Encode());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_FALSE(std::get<Hello>(decoded->header).resume);
+  // false written out is the same as absent.
+  Result<Message> no = DecodeRaw(Command::kHello, FullHello().Set("resume", false).Encode());
+  ASSERT_TRUE(no.ok()) << no.status().ToString();
+  EXPECT_FALSE(std::get<Hello>(no->header).resume);
+}
+
+TEST(CodecResume, WelcomeResumeKeysRoundTripAfterExpiresIn) {
+  const Welcome w{.session = "5f1e0c3a9b2d4e67",
+                  .version = "1.2",
+                  .heartbeat_ms = 1000,
+                  .liveness = 3,
+                  .expires_in_ms = 60'000,
+                  .resume_token = std::string(kToken),
+                  .resume_grace_ms = 60'000};
+  EXPECT_EQ(Fields(RoundTrip(w)), Fields(w));
+  const std::string tail = Pack(std::string("expires_in_ms")) + Pack(60'000) +
+                           Pack(std::string("resume_token")) + Pack(std::string(kToken)) +
+                           Pack(std::string("resume_grace_ms")) + Pack(60'000);
+  EXPECT_TRUE(Bytes(EncodeEnvelope(w)).ends_with(tail));
+}
+
+TEST(CodecResume, WelcomeWithoutTokenWritesNeitherKey) {
+  // A grace without a token is not written either: the two go together.
+  const Welcome w{.session = "s",
+                  .version = "1.2",
+                  .heartbeat_ms = 1000,
+                  .liveness = 3,
+                  .resume_grace_ms = 5000};
+  const std::string bytes = Bytes(EncodeEnvelope(w));
+  EXPECT_THAT(bytes, ::testing::Not(HasSubstr("resume")));
+  const Welcome out = RoundTrip(w);
+  EXPECT_EQ(out.resume_token, "");
+  EXPECT_EQ(out.resume_grace_ms, 0u);
+  // A 1.1 WELCOME (no resume keys) decodes as a session that does not resume.
+  Result<Message> old = DecodeRaw(Command::kWelcome, FullWelcome().Set("version", "1.1").Encode());
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(std::get<Welcome>(old->header).resume_token, "");
+  EXPECT_EQ(std::get<Welcome>(old->header).resume_grace_ms, 0u);
+}
+
+TEST(CodecResume, WelcomeResumeKeysAreRequiredTogether) {
+  EXPECT_THAT(
+      DecodeRaw(Command::kWelcome, FullWelcome().Set("resume_token", kToken).Encode()).status(),
+      IsMalformed(HasSubstr("required header key 'resume_grace_ms' is missing")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kWelcome, FullWelcome().Set("resume_grace_ms", 1000).Encode()).status(),
+      IsMalformed(HasSubstr("required header key 'resume_token' is missing")));
+  Result<Message> both =
+      DecodeRaw(Command::kWelcome,
+                FullWelcome().Set("resume_token", kToken).Set("resume_grace_ms", 1).Encode());
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(std::get<Welcome>(both->header).resume_token, kToken);
+  EXPECT_EQ(std::get<Welcome>(both->header).resume_grace_ms, 1u);
+}
+
+TEST(CodecResume, WelcomeResumeValuesAreChecked) {
+  const RawMap resumable = FullWelcome().Set("resume_token", kToken).Set("resume_grace_ms", 60'000);
+  EXPECT_THAT(
+      DecodeRaw(Command::kWelcome, RawMap(resumable).Set("resume_grace_ms", 0).Encode()).status(),
+      IsMalformed(HasSubstr("'resume_grace_ms' must be at least 1")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kWelcome, RawMap(resumable).Set("resume_token", "").Encode()).status(),
+      IsMalformed(HasSubstr("'resume_token' must not be empty")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kWelcome, RawMap(resumable).Set("resume_token", 7).Encode()).status(),
+      IsMalformed(HasSubstr("'resume_token' must be a string")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kWelcome, RawMap(resumable).Set("resume_grace_ms", "60000").Encode())
+          .status(),
+      IsMalformed(HasSubstr("'resume_grace_ms' must be an unsigned integer")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kWelcome, RawMap(resumable).Set("resume_grace_ms", -1).Encode()).status(),
+      IsMalformed(HasSubstr("'resume_grace_ms' must be an unsigned integer")));
+}
+
+TEST(CodecResume, PingAckSentAndResendRoundTrip) {
+  const Ping every{.t = 5, .echo = 4, .held = 3, .ack = 1'000, .sent = 2'000, .resend = true};
+  EXPECT_EQ(Fields(RoundTrip(every)), Fields(every));
+  // After `held`, in table order; 0 is a value, not absence, for ack and sent.
+  const std::string expected = RawMap()
+                                   .Set("t", 5)
+                                   .Set("echo", 4)
+                                   .Set("held", 3)
+                                   .Set("ack", 0)
+                                   .Set("sent", 0)
+                                   .Set("resend", true)
+                                   .Encode();
+  const Ping zeros{.t = 5, .echo = 4, .held = 3, .ack = 0, .sent = 0, .resend = true};
+  EXPECT_EQ(Bytes(EncodeEnvelope(zeros)), Bytes(RawEnvelope(Command::kPing, expected)));
+  EXPECT_EQ(Fields(RoundTrip(zeros)), Fields(zeros));
+  const Ping heartbeat{.t = 9, .ack = 17, .sent = 17};
+  EXPECT_EQ(Fields(RoundTrip(heartbeat)), Fields(heartbeat));
+}
+
+TEST(CodecResume, PingWithoutTheNewKeysLeavesThemAbsent) {
+  const Ping p = RoundTrip(Ping{.t = 1, .echo = 2});
+  EXPECT_FALSE(p.ack.has_value());
+  EXPECT_FALSE(p.sent.has_value());
+  EXPECT_FALSE(p.resend);
+  const std::string bytes = Bytes(EncodeEnvelope(Ping{.t = 1, .resend = false}));
+  EXPECT_EQ(bytes, Bytes(RawEnvelope(Command::kPing, RawMap().Set("t", 1).Encode())));
+}
+
+TEST(CodecResume, PingNewKeysOfTheWrongType) {
+  const RawMap ping = RawMap().Set("t", 1);
+  EXPECT_THAT(DecodeRaw(Command::kPing, RawMap(ping).Set("ack", -1).Encode()).status(),
+              IsMalformed(HasSubstr("'ack' must be an unsigned integer")));
+  EXPECT_THAT(DecodeRaw(Command::kPing, RawMap(ping).Set("sent", "3").Encode()).status(),
+              IsMalformed(HasSubstr("'sent' must be an unsigned integer")));
+  EXPECT_THAT(DecodeRaw(Command::kPing, RawMap(ping).Set("resend", 1).Encode()).status(),
+              IsMalformed(HasSubstr("'resend' must be a boolean")));
+}
+
+TEST(CodecResume, SeqAndAckRoundTripOnDataRequestAndReply) {
+  const uint64_t big = std::numeric_limits<uint64_t>::max();
+  const Data data{.channel = "geometry", .peer = "p", .seq = 1, .ack = big};
+  EXPECT_EQ(Fields(RoundTrip(data)), Fields(data));
+  const Request request{.id = 3,
+                        .method = "open",
+                        .args = Pack(std::map<int, int>{}),
+                        .peer = "p",
+                        .seq = 2,
+                        .ack = 0};
+  EXPECT_EQ(Fields(RoundTrip(request)), Fields(request));
+  const Reply reply{.id = 3, .code = 0, .result = Pack(1), .seq = 0, .ack = 7};
+  EXPECT_EQ(Fields(RoundTrip(reply)), Fields(reply));
+}
+
+TEST(CodecResume, SeqAndAckAreTheLastEntriesAndOnlyWhenNonzero) {
+  EXPECT_EQ(
+      Bytes(EncodeEnvelope(Data{.channel = "c", .peer = "p", .seq = 5, .ack = 4})),
+      Bytes(RawEnvelope(
+          Command::kData,
+          RawMap().Set("channel", "c").Set("peer", "p").Set("seq", 5).Set("ack", 4).Encode())));
+  EXPECT_EQ(Bytes(EncodeEnvelope(Request{.id = 1, .method = "m", .peer = "p", .ack = 9})),
+            Bytes(RawEnvelope(
+                Command::kRequest,
+                RawMap().Set("id", 1).Set("method", "m").Set("peer", "p").Set("ack", 9).Encode())));
+  EXPECT_EQ(Bytes(EncodeEnvelope(Reply{.id = 1, .code = 0, .error = "e", .seq = 300})),
+            Bytes(RawEnvelope(
+                Command::kReply,
+                RawMap().Set("id", 1).Set("code", 0).Set("error", "e").Set("seq", 300).Encode())));
+  // Zero is absent: the smallest DATA stays 6 bytes.
+  EXPECT_EQ(Bytes(EncodeEnvelope(Data{.seq = 0, .ack = 0})), std::string("PMP1\x06\x80", 6));
+}
+
+TEST(CodecResume, SeqAndAckWithAnInlinePayload) {
+  Frames payload;
+  payload.push_back(Frame("hi"));
+  Frames frames = Encode(Data{.seq = 1, .ack = 2}, std::move(payload), PayloadForm::kInlineSmall);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(
+      Bytes(frames[0]),
+      Bytes(RawEnvelope(Command::kData, RawMap().Set("seq", 1).Set("ack", 2).Encode())) + "hi");
+  Result<Message> decoded = DecodeFrames(std::move(frames));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(std::get<Data>(decoded->header).seq, 1u);
+  EXPECT_EQ(std::get<Data>(decoded->header).ack, 2u);
+  ASSERT_EQ(decoded->payload.size(), 1u);
+  EXPECT_EQ(Bytes(decoded->payload[0]), "hi");
+}
+
+TEST(CodecResume, MessagesOfOnePointOnePeersHaveNoSeqOrAck) {
+  // The empty map (fast path) and a map with other keys alike.
+  for (const std::string& header :
+       {std::string("\x80", 1), RawMap().Set("channel", "c").Set("peer", "p").Encode()}) {
+    Result<Message> data = DecodeRaw(Command::kData, header);
+    ASSERT_TRUE(data.ok()) << data.status().ToString();
+    EXPECT_EQ(std::get<Data>(data->header).seq, 0u);
+    EXPECT_EQ(std::get<Data>(data->header).ack, 0u);
+  }
+  Result<Message> request =
+      DecodeRaw(Command::kRequest, RawMap().Set("id", 1).Set("method", "m").Encode());
+  ASSERT_TRUE(request.ok()) << request.status().ToString();
+  EXPECT_EQ(std::get<Request>(request->header).seq, 0u);
+  EXPECT_EQ(std::get<Request>(request->header).ack, 0u);
+  Result<Message> reply = DecodeRaw(Command::kReply, RawMap().Set("id", 1).Set("code", 0).Encode());
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+  EXPECT_EQ(std::get<Reply>(reply->header).seq, 0u);
+  EXPECT_EQ(std::get<Reply>(reply->header).ack, 0u);
+}
+
+TEST(CodecResume, SeqAndAckOfTheWrongType) {
+  const std::pair<Command, RawMap> headers[] = {
+      {Command::kData, RawMap().Set("channel", "c")},
+      {Command::kRequest, RawMap().Set("id", 1).Set("method", "m")},
+      {Command::kReply, RawMap().Set("id", 1).Set("code", 0)},
+  };
+  for (const auto& [command, header] : headers) {
+    SCOPED_TRACE(std::string(CommandName(command)));
+    EXPECT_THAT(DecodeRaw(command, RawMap(header).Set("seq", "1").Encode()).status(),
+                IsMalformed(HasSubstr("'seq' must be an unsigned integer")));
+    EXPECT_THAT(DecodeRaw(command, RawMap(header).Set("seq", -1).Encode()).status(),
+                IsMalformed(HasSubstr("'seq' must be an unsigned integer")));
+    EXPECT_THAT(DecodeRaw(command, RawMap(header).Set("ack", true).Encode()).status(),
+                IsMalformed(HasSubstr("'ack' must be an unsigned integer")));
+    EXPECT_THAT(DecodeRaw(command, RawMap(header).Set("ack", 1.5).Encode()).status(),
+                IsMalformed(HasSubstr("'ack' must be an unsigned integer")));
+  }
+}
+
+TEST(CodecResume, ResumeAndResumedRoundTrip) {
+  const Resume resume{.session = "5f1e0c3a9b2d4e67",
+                      .token = std::string(kToken),
+                      .received = std::numeric_limits<uint64_t>::max()};
+  EXPECT_EQ(Fields(RoundTrip(resume)), Fields(resume));
+  const Resume nothing_yet{.session = "s", .token = "t", .received = 0};
+  EXPECT_EQ(Fields(RoundTrip(nothing_yet)), Fields(nothing_yet));
+  const Resumed resumed{.session = "5f1e0c3a9b2d4e67", .received = 1000};
+  EXPECT_EQ(Fields(RoundTrip(resumed)), Fields(resumed));
+  const Resumed zero{.session = "s"};
+  EXPECT_EQ(Fields(RoundTrip(zero)), Fields(zero));
+}
+
+TEST(CodecResume, ResumeAndResumedTakeNoPayload) {
+  EXPECT_FALSE(TakesPayload(Command::kResume));
+  EXPECT_FALSE(TakesPayload(Command::kResumed));
+  for (const Header& header :
+       {Header(Resume{.session = "s", .token = "t"}), Header(Resumed{.session = "s"})}) {
+    SCOPED_TRACE(std::string(CommandName(CommandOf(header))));
+    EXPECT_THAT(DecodeEnvelopeFrame(Frame(Bytes(EncodeEnvelope(header)) + "xy")).status(),
+                IsMalformed(HasSubstr("2 bytes follow the header map")));
+  }
+}
+
+// Computed by hand: a 32-character token no longer fits a fixstr (at most 31), so it
+// is a str 8; the session's 16 characters are a fixstr.
+TEST(CodecGolden, ResumeEnvelopeBytes) {
+  std::string golden("PMP1\x0c\x83", 6);                          // RESUME, map of 3
+  golden += std::string("\xa7session\xb0") + "5f1e0c3a9b2d4e67";  // fixstr 7, fixstr 16
+  golden += std::string("\xa5token\xd9\x20") + kToken;            // fixstr 5, str 8 of 32
+  golden += "\xa8received\x2a";                                   // fixstr 8, fixint 42
+  ASSERT_EQ(golden.size(), 81u);
+  ExpectGolden(Resume{.session = "5f1e0c3a9b2d4e67", .token = std::string(kToken), .received = 42},
+               golden);
+}
+
+TEST(CodecGolden, ResumedEnvelopeBytes) {
+  std::string golden("PMP1\x0d\x82", 6);                          // RESUMED, map of 2
+  golden += std::string("\xa7session\xb0") + "5f1e0c3a9b2d4e67";  // fixstr 7, fixstr 16
+  golden += "\xa8received\xcd\x03\xe8";                           // fixstr 8, uint 16 1000
+  ASSERT_EQ(golden.size(), 43u);
+  ExpectGolden(Resumed{.session = "5f1e0c3a9b2d4e67", .received = 1000}, golden);
+}
+
+TEST(CodecGolden, TheResumeExamplesOfProtocolSection17) {
+  // docs/PROTOCOL.md §17.4 to §17.6: the sizes, and the short ones byte for byte.
+  const std::string token = "9c1d6e0b4f2a87d35e60c1b9a4f7d208";
+  EXPECT_EQ(EncodeEnvelope(Welcome{.session = "5f1e0c3a9b2d4e67",
+                                   .role = "server",
+                                   .name = "viz-1",
+                                   .version = "1.2",
+                                   .software = "procmod 0.1.0",
+                                   .heartbeat_ms = 1000,
+                                   .liveness = 3,
+                                   .resume_token = token,
+                                   .resume_grace_ms = 60'000})
+                .size(),
+            188u);
+  EXPECT_EQ(EncodeEnvelope(Resume{.session = "5f1e0c3a9b2d4e67", .token = token, .received = 1041})
+                .size(),
+            83u);
+  EXPECT_EQ(Bytes(EncodeEnvelope(Resumed{.session = "5f1e0c3a9b2d4e67", .received = 998})),
+            std::string("PMP1\x0d\x82\xa7session\xb0"
+                        "5f1e0c3a9b2d4e67\xa8received\xcd\x03\xe6"));
+  Frames payload;
+  payload.push_back(Frame("hi"));
+  Frames data =
+      Encode(Data{.seq = 1042, .ack = 998}, std::move(payload), PayloadForm::kInlineSmall);
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(Bytes(data[0]), std::string("PMP1\x06\x82\xa3seq\xcd\x04\x12\xa3"
+                                        "ack\xcd\x03\xe6hi"));
+}
+
+TEST(PmpMalformed, ResumeRequiredKeysMissing) {
+  ExpectEachRequiredKeyIsRequired(
+      Command::kResume,
+      RawMap().Set("session", "s").Set("token", kToken).Set("received", 3).Set("future", 1),
+      {"session", "token", "received"});
+  EXPECT_THAT(DecodeRaw(Command::kResume, "\x80").status(),
+              IsMalformed(HasSubstr("required header key 'session' is missing")));
+}
+
+TEST(PmpMalformed, ResumedRequiredKeysMissing) {
+  ExpectEachRequiredKeyIsRequired(
+      Command::kResumed, RawMap().Set("session", "s").Set("received", 3), {"session", "received"});
+  EXPECT_THAT(DecodeRaw(Command::kResumed, "\x80").status(),
+              IsMalformed(HasSubstr("required header key 'session' is missing")));
+}
+
+TEST(PmpMalformed, ResumeAndResumedKeysOfTheWrongType) {
+  const RawMap resume = RawMap().Set("session", "s").Set("token", kToken).Set("received", 3);
+  EXPECT_THAT(DecodeRaw(Command::kResume, RawMap(resume).Set("session", 1).Encode()).status(),
+              IsMalformed(HasSubstr("'session' must be a string")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kResume, RawMap(resume).SetPacked("token", "\xc4\x01x").Encode())  // bin
+          .status(),
+      IsMalformed(HasSubstr("'token' must be a string")));
+  EXPECT_THAT(DecodeRaw(Command::kResume, RawMap(resume).Set("received", -3).Encode()).status(),
+              IsMalformed(HasSubstr("'received' must be an unsigned integer")));
+  const RawMap resumed = RawMap().Set("session", "s").Set("received", 3);
+  EXPECT_THAT(DecodeRaw(Command::kResumed, RawMap(resumed).Set("received", "3").Encode()).status(),
+              IsMalformed(HasSubstr("'received' must be an unsigned integer")));
+  EXPECT_THAT(DecodeRaw(Command::kResumed,
+                        RawMap(resumed).SetPacked("session", Pack(msgpack::type::nil_t())).Encode())
+                  .status(),
+              IsMalformed(HasSubstr("'session' must be a string")));
+}
+
+TEST(CodecResume, UnknownKeysOnResumeAreIgnored) {
+  Result<Message> decoded = DecodeRaw(Command::kResume, RawMap()
+                                                            .Set("x-future", std::vector<int>{1})
+                                                            .Set("session", "s")
+                                                            .Set("token", kToken)
+                                                            .Set("received", 3)
+                                                            .Encode());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(Fields(std::get<Resume>(decoded->header)),
+            Fields(Resume{.session = "s", .token = std::string(kToken), .received = 3}));
+}
+
+TEST(CodecResume, GoneIsNotFound) {
+  EXPECT_EQ(kCodeGone, 410u);
+  const Status gone = StatusFromPmpCode(kCodeGone, "gone: no resumable session s");
+  EXPECT_TRUE(gone.IsNotFound());
+  EXPECT_EQ(gone.pmp_code(), 410u);
+}
+
+TEST(EncodeRelayed, SeqAndAckSurviveARelayByteForByte) {
+  // `seq` in a wider encoding than ours: a relay that encoded again would shorten it.
+  const std::string wide_seq("\xcf\0\0\0\0\0\0\0\x07", 9);
+  for (Command command : {Command::kData, Command::kRequest, Command::kReply}) {
+    SCOPED_TRACE(std::string(CommandName(command)));
+    RawMap base;
+    if (command == Command::kRequest) base.Set("id", 1).Set("method", "m");
+    if (command == Command::kReply) base.Set("id", 1).Set("code", 0);
+    RawMap sent = RawMap(base).Set("peer", "c1").SetPacked("seq", wide_seq).Set("ack", 1'000'000);
+    Frames frames;
+    frames.push_back(RawEnvelope(command, sent.Encode()));
+    frames.push_back(Frame("payload"));
+    Frames relayed = Relay(std::move(frames), "c2", PayloadForm::kFrames);
+    ASSERT_EQ(relayed.size(), 2u);
+    // `peer` moves to the end; `seq` and `ack` go on as they came.
+    const std::string expected =
+        RawMap(base).SetPacked("seq", wide_seq).Set("ack", 1'000'000).Set("peer", "c2").Encode();
+    EXPECT_EQ(Bytes(relayed[0]), Bytes(RawEnvelope(command, expected)));
+    Result<Message> decoded = DecodeFrames(std::move(relayed));
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    std::visit(
+        [](const auto& h) {
+          if constexpr (requires { h.seq; }) {
+            EXPECT_EQ(h.seq, 7u);
+            EXPECT_EQ(h.ack, 1'000'000u);
+            EXPECT_EQ(h.peer, "c2");
+          } else {
+            ADD_FAILURE() << "not a payload command";
+          }
+        },
+        decoded->header);
+  }
+  // And from the server leg to a client leg (no `peer`), inline: the same entries.
+  Frames inlined = Encode(
+      Data{.channel = "c", .peer = "s1", .seq = 3, .ack = 2},
+      [] {
+        Frames p;
+        p.push_back(Frame("hi"));
+        return p;
+      }(),
+      PayloadForm::kInlineSmall);
+  Frames to_client = Relay(std::move(inlined), "", PayloadForm::kInlineSmall);
+  ASSERT_EQ(to_client.size(), 1u);
+  EXPECT_EQ(Bytes(to_client[0]), Bytes(Encode(
+                                     Data{.channel = "c", .seq = 3, .ack = 2},
+                                     [] {
+                                       Frames p;
+                                       p.push_back(Frame("hi"));
+                                       return p;
+                                     }(),
+                                     PayloadForm::kInlineSmall)[0]));
 }
 
 }  // namespace

@@ -89,6 +89,7 @@ Status StatusFromPmpCode(uint32_t pmp_code, std::string_view reason) {
     case 403:
       return {StatusCode::kPermissionDenied, reason, pmp_code};
     case 404:
+    case 410:  // RESUME of a session the acceptor no longer has
       return {StatusCode::kNotFound, reason, pmp_code};
     case 409:
     case 426:

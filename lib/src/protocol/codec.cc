@@ -60,9 +60,20 @@ template <typename T>
 uint32_t Present(const std::optional<T>& v) {
   return v.has_value() ? 1 : 0;
 }
+// For integer keys whose 0 means absent.
+uint32_t Present(uint64_t v) { return v != 0 ? 1 : 0; }
+
+// `seq` and `ack` of DATA, REQUEST and REPLY, the map's last entries: plain
+// integers, so the hot path gains two branches and no allocation.
+uint32_t SequenceKeys(uint64_t seq, uint64_t ack) { return Present(seq) + Present(ack); }
+void WriteSequence(MapWriter& w, uint64_t seq, uint64_t ack) {
+  if (seq != 0) w.Uint("seq", seq);
+  if (ack != 0) w.Uint("ack", ack);
+}
 
 void Write(MapWriter& w, const Hello& h) {
-  w.Begin(4 + Present(h.name) + Present(h.software) + Present(h.service) + (h.multi ? 1 : 0));
+  w.Begin(4 + Present(h.name) + Present(h.software) + Present(h.service) + (h.multi ? 1 : 0) +
+          (h.resume ? 1 : 0));
   w.Uint("connect_id", h.connect_id);
   w.Str("role", h.role);
   if (!h.name.empty()) w.Str("name", h.name);
@@ -71,10 +82,13 @@ void Write(MapWriter& w, const Hello& h) {
   w.Uint("heartbeat_ms", h.heartbeat_ms);
   if (!h.service.empty()) w.Str("service", h.service);
   if (h.multi) w.Bool("multi", true);
+  if (h.resume) w.Bool("resume", true);
 }
 
 void Write(MapWriter& w, const Welcome& m) {
-  w.Begin(5 + Present(m.role) + Present(m.name) + Present(m.software) + Present(m.expires_in_ms));
+  const bool resumable = !m.resume_token.empty();
+  w.Begin(5 + Present(m.role) + Present(m.name) + Present(m.software) + Present(m.expires_in_ms) +
+          (resumable ? 2 : 0));
   w.Str("session", m.session);
   if (!m.role.empty()) w.Str("role", m.role);
   if (!m.name.empty()) w.Str("name", m.name);
@@ -84,6 +98,10 @@ void Write(MapWriter& w, const Welcome& m) {
   w.Uint("liveness", m.liveness);
   w.Bool("multi", m.multi);
   if (m.expires_in_ms) w.Uint("expires_in_ms", *m.expires_in_ms);
+  if (resumable) {
+    w.Str("resume_token", m.resume_token);
+    w.Uint("resume_grace_ms", m.resume_grace_ms);
+  }
 }
 
 void Write(MapWriter& w, const Deny& m) {
@@ -93,10 +111,14 @@ void Write(MapWriter& w, const Deny& m) {
 }
 
 void Write(MapWriter& w, const Ping& m) {
-  w.Begin(1 + Present(m.echo) + Present(m.held));
+  w.Begin(1 + Present(m.echo) + Present(m.held) + Present(m.ack) + Present(m.sent) +
+          (m.resend ? 1 : 0));
   w.Uint("t", m.t);
   if (m.echo) w.Uint("echo", *m.echo);
   if (m.held) w.Uint("held", *m.held);
+  if (m.ack) w.Uint("ack", *m.ack);
+  if (m.sent) w.Uint("sent", *m.sent);
+  if (m.resend) w.Bool("resend", true);
 }
 
 void Write(MapWriter& w, const Bye& m) {
@@ -105,26 +127,29 @@ void Write(MapWriter& w, const Bye& m) {
 }
 
 void Write(MapWriter& w, const Data& m) {
-  w.Begin(Present(m.channel) + Present(m.peer));
+  w.Begin(Present(m.channel) + Present(m.peer) + SequenceKeys(m.seq, m.ack));
   if (!m.channel.empty()) w.Str("channel", m.channel);
   if (!m.peer.empty()) w.Str("peer", m.peer);
+  WriteSequence(w, m.seq, m.ack);
 }
 
 void Write(MapWriter& w, const Request& m) {
-  w.Begin(2 + Present(m.args) + Present(m.peer));
+  w.Begin(2 + Present(m.args) + Present(m.peer) + SequenceKeys(m.seq, m.ack));
   w.Uint("id", m.id);
   w.Str("method", m.method);
   if (!m.args.empty()) w.Raw("args", m.args);
   if (!m.peer.empty()) w.Str("peer", m.peer);
+  WriteSequence(w, m.seq, m.ack);
 }
 
 void Write(MapWriter& w, const Reply& m) {
-  w.Begin(2 + Present(m.error) + Present(m.result) + Present(m.peer));
+  w.Begin(2 + Present(m.error) + Present(m.result) + Present(m.peer) + SequenceKeys(m.seq, m.ack));
   w.Uint("id", m.id);
   w.Uint("code", m.code);
   if (!m.error.empty()) w.Str("error", m.error);
   if (!m.result.empty()) w.Raw("result", m.result);
   if (!m.peer.empty()) w.Str("peer", m.peer);
+  WriteSequence(w, m.seq, m.ack);
 }
 
 void Write(MapWriter& w, const Error& m) {
@@ -144,6 +169,19 @@ void Write(MapWriter& w, const Left& m) {
   w.Begin(1 + Present(m.reason));
   w.Str("session", m.session);
   if (!m.reason.empty()) w.Str("reason", m.reason);
+}
+
+void Write(MapWriter& w, const Resume& m) {
+  w.Begin(3);
+  w.Str("session", m.session);
+  w.Str("token", m.token);
+  w.Uint("received", m.received);
+}
+
+void Write(MapWriter& w, const Resumed& m) {
+  w.Begin(2);
+  w.Str("session", m.session);
+  w.Uint("received", m.received);
 }
 
 // ---- decoding -------------------------------------------------------------
@@ -195,6 +233,7 @@ class MapReader {
     out = v->via.boolean;
     return Status();
   }
+  bool Has(std::string_view key) const { return Find(key) != nullptr; }
   // Any value (or, with map_only, a map), re-encoded so it outlives the zone.
   Status Packed(std::string_view key, std::string& out, bool map_only) const {
     const msgpack::object* v = Find(key);
@@ -245,7 +284,7 @@ Status Read(const MapReader& r, Hello& h) {
   e << r.Uint("connect_id", h.connect_id, false) << r.Str("role", h.role, true)
     << r.Str("name", h.name, false) << r.Str("version", h.version, true)
     << r.Str("software", h.software, false) << r.Uint("heartbeat_ms", h.heartbeat_ms, false)
-    << r.Str("service", h.service, false) << r.Bool("multi", h.multi);
+    << r.Str("service", h.service, false) << r.Bool("multi", h.multi) << r.Bool("resume", h.resume);
   return e.Take();
 }
 
@@ -256,6 +295,18 @@ Status Read(const MapReader& r, Welcome& m) {
     << r.Str("software", m.software, false) << r.Uint("heartbeat_ms", m.heartbeat_ms, true)
     << r.Uint("liveness", m.liveness, true) << r.Bool("multi", m.multi)
     << r.Uint("expires_in_ms", m.expires_in_ms);
+  // The resume keys come together or not at all: half of them offers a resume the
+  // connector could not carry out.
+  if (r.Has("resume_token") || r.Has("resume_grace_ms")) {
+    e << r.Str("resume_token", m.resume_token, true)
+      << r.Uint("resume_grace_ms", m.resume_grace_ms, true);
+    Status s = e.Take();
+    if (!s.ok()) return s;
+    // An empty token would be written as no token at all.
+    if (m.resume_token.empty()) return Malformed("header key 'resume_token' must not be empty");
+    if (m.resume_grace_ms == 0) return Malformed("header key 'resume_grace_ms' must be at least 1");
+    return Status();
+  }
   return e.Take();
 }
 
@@ -267,7 +318,8 @@ Status Read(const MapReader& r, Deny& m) {
 
 Status Read(const MapReader& r, Ping& m) {
   FirstError e;
-  e << r.Uint("t", m.t, true) << r.Uint("echo", m.echo) << r.Uint("held", m.held);
+  e << r.Uint("t", m.t, true) << r.Uint("echo", m.echo) << r.Uint("held", m.held)
+    << r.Uint("ack", m.ack) << r.Uint("sent", m.sent) << r.Bool("resend", m.resend);
   return e.Take();
 }
 
@@ -275,21 +327,24 @@ Status Read(const MapReader& r, Bye& m) { return r.Str("reason", m.reason, false
 
 Status Read(const MapReader& r, Data& m) {
   FirstError e;
-  e << r.Str("channel", m.channel, false) << r.Str("peer", m.peer, false);
+  e << r.Str("channel", m.channel, false) << r.Str("peer", m.peer, false)
+    << r.Uint("seq", m.seq, false) << r.Uint("ack", m.ack, false);
   return e.Take();
 }
 
 Status Read(const MapReader& r, Request& m) {
   FirstError e;
   e << r.Uint("id", m.id, true) << r.Str("method", m.method, true)
-    << r.Packed("args", m.args, /*map_only=*/true) << r.Str("peer", m.peer, false);
+    << r.Packed("args", m.args, /*map_only=*/true) << r.Str("peer", m.peer, false)
+    << r.Uint("seq", m.seq, false) << r.Uint("ack", m.ack, false);
   return e.Take();
 }
 
 Status Read(const MapReader& r, Reply& m) {
   FirstError e;
   e << r.Uint("id", m.id, true) << r.Code("code", m.code, true) << r.Str("error", m.error, false)
-    << r.Packed("result", m.result, false) << r.Str("peer", m.peer, false);
+    << r.Packed("result", m.result, false) << r.Str("peer", m.peer, false)
+    << r.Uint("seq", m.seq, false) << r.Uint("ack", m.ack, false);
   return e.Take();
 }
 
@@ -309,6 +364,19 @@ Status Read(const MapReader& r, Joined& m) {
 Status Read(const MapReader& r, Left& m) {
   FirstError e;
   e << r.Str("session", m.session, true) << r.Str("reason", m.reason, false);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Resume& m) {
+  FirstError e;
+  e << r.Str("session", m.session, true) << r.Str("token", m.token, true)
+    << r.Uint("received", m.received, true);
+  return e.Take();
+}
+
+Status Read(const MapReader& r, Resumed& m) {
+  FirstError e;
+  e << r.Str("session", m.session, true) << r.Uint("received", m.received, true);
   return e.Take();
 }
 
@@ -349,6 +417,12 @@ bool SetEmptyHeader(uint8_t command, Header* header) {
       return true;
     case Command::kLeft:
       header->emplace<Left>();
+      return true;
+    case Command::kResume:
+      header->emplace<Resume>();
+      return true;
+    case Command::kResumed:
+      header->emplace<Resumed>();
       return true;
   }
   return false;
@@ -599,6 +673,10 @@ std::string_view CommandName(Command command) {
       return "JOINED";
     case Command::kLeft:
       return "LEFT";
+    case Command::kResume:
+      return "RESUME";
+    case Command::kResumed:
+      return "RESUMED";
   }
   return "UNKNOWN";
 }

@@ -33,7 +33,7 @@
 namespace procmod::pmp {
 
 inline constexpr std::string_view kSignature = "PMP1";
-inline constexpr std::string_view kProtocolVersion = "1.1";
+inline constexpr std::string_view kProtocolVersion = "1.2";
 inline constexpr size_t kMinEnvelopeSize = 6;  // signature, command, at least 0x80
 
 enum class Command : uint8_t {
@@ -48,6 +48,8 @@ enum class Command : uint8_t {
   kError = 0x09,
   kJoined = 0x0A,
   kLeft = 0x0B,
+  kResume = 0x0C,   // protocol 1.2
+  kResumed = 0x0D,  // protocol 1.2
 };
 
 // Parses "MAJOR.MINOR" (MINOR optional). False when it is not of that form.
@@ -63,6 +65,7 @@ enum Code : uint32_t {
   kCodeForbidden = 403,
   kCodeUnknownSession = 404,
   kCodeBusy = 409,
+  kCodeGone = 410,  // RESUME for a session that cannot be resumed
   kCodeTooLarge = 413,
   kCodeUnsupportedVersion = 426,
   kCodeFull = 503,
@@ -81,6 +84,7 @@ struct Hello {
   uint64_t heartbeat_ms = 0;  // 0: no preference
   std::string service;        // broker only
   bool multi = false;         // broker only, servers
+  bool resume = false;        // 1.2: the sender can resume this session
 };
 
 struct Welcome {
@@ -93,6 +97,9 @@ struct Welcome {
   uint64_t liveness = 0;      // required
   bool multi = false;
   std::optional<uint64_t> expires_in_ms;  // remaining server lifetime, when known
+  // 1.2, resumable sessions only: both set (written) or both absent.
+  std::string resume_token;      // what RESUME presents
+  uint64_t resume_grace_ms = 0;  // how long a lost session is kept; >= 1 when set
 };
 
 struct Deny {
@@ -104,15 +111,21 @@ struct Ping {
   uint64_t t = 0;                // required: sender's monotonic clock, µs
   std::optional<uint64_t> echo;  // last `t` received from the peer
   std::optional<uint64_t> held;  // µs between receiving `echo` and sending this
+  std::optional<uint64_t> ack;   // 1.2: highest seq received in order
+  std::optional<uint64_t> sent;  // 1.2: highest seq sent so far
+  bool resend = false;           // 1.2: send again everything after `ack`
 };
 
 struct Bye {
   std::string reason;
 };
 
+// `seq` and `ack` (protocol 1.2, resumable sessions only): 0 means absent.
 struct Data {
   std::string channel;
   std::string peer;  // broker leg only
+  uint64_t seq = 0;  // this side's number for the message, 1, 2, 3, ...
+  uint64_t ack = 0;  // highest seq received in order from the other side
 };
 
 struct Request {
@@ -120,6 +133,8 @@ struct Request {
   std::string method;  // required
   std::string args;    // msgpack map, encoded; empty = absent
   std::string peer;
+  uint64_t seq = 0;
+  uint64_t ack = 0;
 };
 
 struct Reply {
@@ -128,6 +143,8 @@ struct Reply {
   std::string error;
   std::string result;  // one msgpack value, encoded; empty = absent
   std::string peer;
+  uint64_t seq = 0;
+  uint64_t ack = 0;
 };
 
 struct Error {
@@ -146,9 +163,22 @@ struct Left {
   std::string reason;   // "bye" or "expired"
 };
 
+// Connecting side, on a new connection instead of HELLO (protocol 1.2).
+struct Resume {
+  std::string session;    // required
+  std::string token;      // required: WELCOME's resume_token
+  uint64_t received = 0;  // required: highest seq received in order
+};
+
+// Accepting side, answers a RESUME it accepts (protocol 1.2).
+struct Resumed {
+  std::string session;    // required
+  uint64_t received = 0;  // required: highest seq received in order
+};
+
 // Alternatives in command order, so index() + 1 is the command byte.
-using Header =
-    std::variant<Hello, Welcome, Deny, Ping, Bye, Data, Request, Reply, Error, Joined, Left>;
+using Header = std::variant<Hello, Welcome, Deny, Ping, Bye, Data, Request, Reply, Error, Joined,
+                            Left, Resume, Resumed>;
 
 Command CommandOf(const Header& header);
 
