@@ -255,6 +255,14 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     }
     return;
   }
+  if (decoded.command() == pmp::Command::kResume) {
+    // procmod 0.1's broker gives no resume token (its WELCOME has none), so no
+    // RESUME can be for one of its sessions: the one answer for a session that
+    // cannot resume (PROTOCOL §6.12).
+    SendTo(routing_id, pmp::Encode(pmp::Deny{pmp::kCodeGone,
+                                             "gone: this broker does not resume sessions"}));
+    return;
+  }
   if (leg == nullptr) {
     // No session: the peer must HELLO again (e.g. after the broker restarted).
     SendTo(routing_id, ErrorFrames(pmp::kCodeUnknownSession, "unknown session; send HELLO"));
@@ -340,6 +348,8 @@ void Relay::OnLegMessage(Leg& leg, pmp::Message& message, const zmq::message_t& 
     case pmp::Command::kDeny:
     case pmp::Command::kJoined:
     case pmp::Command::kLeft:
+    case pmp::Command::kResume:  // answered before a leg is looked at
+    case pmp::Command::kResumed:
       SendTo(leg.peer.routing_id,
              ErrorFrames(pmp::kCodeMalformed, std::string(pmp::CommandName(message.command())) +
                                                   " is not expected from this peer"));

@@ -75,13 +75,20 @@ std::string KeyCell(const json& peer) {
   return key.empty() ? "-" : key.substr(0, 8) + "...";
 }
 
+// "suspended 42s": a session waiting for its peer to resume shows the time left.
+std::string StateCell(const json& peer) {
+  const std::string state = Cell(peer, "state");
+  if (state != "suspended" || !Number(peer, "resume_left_ms")) return state;
+  return state + " " + DurationCell(peer, "resume_left_ms");
+}
+
 std::vector<std::string> PeerRow(const json& peer, bool with_key) {
   std::optional<int64_t> rtt = Number(peer, "rtt_us");
   std::vector<std::string> row = {Cell(peer, "session"),
                                   Cell(peer, "name"),
                                   Cell(peer, "role"),
                                   Cell(peer, "address"),
-                                  Cell(peer, "state"),
+                                  StateCell(peer),
                                   IsTrue(peer, "master") ? "yes" : "-",
                                   DurationCell(peer, "connected_ms"),
                                   DurationCell(peer, "idle_ms"),

@@ -367,4 +367,10 @@ void Client::OnConnected(ConnectedCallback callback) {
   on_connected_ = std::move(callback);
 }
 
+void Client::OnSuspended(SuspendedCallback callback) {
+  module_->OnSuspended(std::move(callback));
+}
+
+void Client::OnResumed(ConnectedCallback callback) { module_->OnResumed(std::move(callback)); }
+
 }  // namespace procmod

@@ -263,5 +263,7 @@ void ProcessModule::OnDisconnected(DisconnectedCallback cb) {
   });
 }
 void ProcessModule::OnData(DataCallback cb) { loop_->SetOnData(std::move(cb)); }
+void ProcessModule::OnSuspended(SuspendedCallback cb) { loop_->SetOnSuspended(std::move(cb)); }
+void ProcessModule::OnResumed(ConnectedCallback cb) { loop_->SetOnResumed(std::move(cb)); }
 
 }  // namespace procmod

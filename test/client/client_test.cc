@@ -132,7 +132,9 @@ TEST_F(ClientTest, ReconnectStopsAtADeny) {
 
 TEST_F(ClientTest, WithoutReconnectTheSessionJustEnds) {
   auto server = StartServer({"--port", "0"});
-  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_);
+  ClientOptions options;
+  options.module.resume.grace = milliseconds(0);  // no resume: the loss ends it at once
+  Result<std::unique_ptr<Client>> client = Client::Connect(endpoint_, options);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   auto run = std::async(std::launch::async, [&] { return (*client)->module().Run(); });
   server->Signal(SIGKILL);

@@ -71,6 +71,7 @@ TEST_F(EndToEnd, ClientSeesItsServerKilled) {
   auto [server, endpoint] = ServerPeer("single");
   Options o = TestOptions(Role::kClient);
   o.server_url = endpoint;
+  o.resume.grace = milliseconds(0);  // no resume: the loss ends the session at expiry
   ProcessModule* client = Init(o);
   ASSERT_TRUE(client->Start().ok());
   auto run = Async([client] { return client->Run(); });

@@ -314,7 +314,8 @@ TEST(MonitorList, SilentPeerIsGoneWithinHeartbeatExpiry) {
 }
 
 TEST(MonitorList, KilledPeerProcessIsGoneWithinHeartbeatExpiry) {
-  Server server(kShortHeartbeat);
+  // Resume off: the session ends at expiry.
+  Server server(std::string(kShortHeartbeat) + "resume: {grace: 0s}\n");
   // A real procmod client in a process of its own: pings, then holds its session.
   Subprocess client({PROCMOD_TEST_PEER, "client", "forward", "single", server.url(), "0", "hold"},
                     /*merge_stderr=*/true);
@@ -326,6 +327,43 @@ TEST(MonitorList, KilledPeerProcessIsGoneWithinHeartbeatExpiry) {
   ASSERT_EQ(client.Wait(kDeadline), 128 + SIGKILL);
   EXPECT_TRUE(EventuallyListed(server.admin(), "test-peer-client", false));
   EXPECT_LT(Since(killed), kShortExpiry + milliseconds(1000));
+}
+
+// The state of the first peer named `name` in `list --json`, "" when none is.
+std::string StateOf(const std::string& admin, const std::string& name, json* peer_out = nullptr) {
+  for (const json& peer : ListJson(admin)) {
+    if (peer.value("name", "") != name) continue;
+    if (peer_out) *peer_out = peer;
+    return peer.value("state", "");
+  }
+  return "";
+}
+
+TEST(MonitorList, AKilledPeersResumableSessionIsSuspendedThenGoneAfterTheGrace) {
+  Server server(std::string(kShortHeartbeat) + "resume: {grace: 1500ms}\n");
+  Subprocess client({PROCMOD_TEST_PEER, "client", "forward", "single", server.url(), "0", "hold"},
+                    /*merge_stderr=*/true);
+  ASSERT_TRUE(client.WaitForLine("HOLDING", kDeadline).has_value());
+  ASSERT_TRUE(EventuallyListed(server.admin(), "test-peer-client", true));
+  EXPECT_EQ(StateOf(server.admin(), "test-peer-client"), "admitted");
+
+  client.Signal(SIGKILL);
+  const auto killed = Clock::now();
+  ASSERT_EQ(client.Wait(kDeadline), 128 + SIGKILL);
+  // Noticed within the heartbeat's expiry, and kept for a resume meanwhile.
+  ASSERT_TRUE(Eventually(
+      [&] { return StateOf(server.admin(), "test-peer-client") == "suspended"; }, kDeadline));
+  EXPECT_LT(Since(killed), kShortExpiry + milliseconds(1000));
+  json peer;
+  StateOf(server.admin(), "test-peer-client", &peer);
+  ASSERT_TRUE(peer.contains("resume_left_ms")) << peer.dump();
+  EXPECT_GT(peer["resume_left_ms"].get<int64_t>(), 0);
+  EXPECT_LE(peer["resume_left_ms"].get<int64_t>(), 1500);
+  const MonitorRun table = Monitor({"--admin", server.admin(), "list"});
+  EXPECT_NE(table.output.find("suspended "), std::string::npos) << table.output;
+  // Nobody resumes it: it goes when the grace period is over.
+  EXPECT_TRUE(EventuallyListed(server.admin(), "test-peer-client", false));
+  EXPECT_GE(Since(killed), milliseconds(1500));
 }
 
 // ---------------------------------------------------------------------------------

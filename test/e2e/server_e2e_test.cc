@@ -286,7 +286,9 @@ TEST(ServerForward, ExitsWith3WhenItsClientGoesSilent) {
 
 TEST(ServerForward, ExitsWith3WhenItsClientProcessIsKilled) {
   TempDir dir;
-  const std::string config = dir.Write("server.yaml", kShortHeartbeat);
+  // Resume off: the session ends at expiry (the next test has it on).
+  const std::string config =
+      dir.Write("server.yaml", std::string(kShortHeartbeat) + "resume: {grace: 0s}\n");
   Server server({"--config", config, "--port", "0"});
   const std::string endpoint = server.WaitReady();
 
@@ -303,6 +305,28 @@ TEST(ServerForward, ExitsWith3WhenItsClientProcessIsKilled) {
   EXPECT_EQ(client.Wait(kDeadline), 128 + SIGKILL);
   EXPECT_EQ(server.Wait(), 3);
   EXPECT_LT(Since(killed), milliseconds(2000));
+}
+
+TEST(ServerForward, WaitsOutTheResumeGraceThenExitsWith3WhenItsClientIsKilled) {
+  TempDir dir;
+  const std::string config =
+      dir.Write("server.yaml", std::string(kShortHeartbeat) + "resume: {grace: 800ms}\n");
+  Server server({"--config", config, "--port", "0"});
+  const std::string endpoint = server.WaitReady();
+  Subprocess client({PROCMOD_TEST_PEER, "client", "forward", "single", endpoint, "0", "hold"},
+                    /*merge_stderr=*/true);
+  ASSERT_TRUE(client.WaitForLine("HOLDING", kDeadline).has_value());
+  ASSERT_TRUE(server.WaitFor("admitted client \"test-peer-client\"").has_value());
+  client.Signal(SIGKILL);
+  const auto killed = Clock::now();
+  EXPECT_EQ(client.Wait(kDeadline), 128 + SIGKILL);
+  // Suspended at expiry (300 ms), not ended: the server stays up for the grace period.
+  ASSERT_TRUE(server.WaitFor("it may resume within 800ms").has_value());
+  EXPECT_EQ(server.Wait(), 3);
+  EXPECT_GE(Since(killed), milliseconds(800));
+  EXPECT_LT(Since(killed), milliseconds(3000));
+  EXPECT_NE(server.Transcript().find("not resumed within 800ms"), std::string::npos)
+      << server.Transcript();
 }
 
 TEST(ServerForward, ExitsWith4WhenNoClientComesWithinAcceptTimeout) {

@@ -116,7 +116,7 @@ TEST(ToolsCli, VersionNamesTheProtocolInEveryTool) {
   for (const Tool& tool : kTools) {
     ToolRun run = RunOne(tool, {"--version"});
     EXPECT_EQ(run.code, 0) << tool.name;
-    EXPECT_EQ(run.output, std::string(tool.name) + " " + PROCMOD_VERSION + " (protocol PMP/1.1)\n");
+    EXPECT_EQ(run.output, std::string(tool.name) + " " + PROCMOD_VERSION + " (protocol PMP/1.2)\n");
   }
 }
 

@@ -138,7 +138,7 @@ TEST(ParseDurationFlag, RejectsTheRestNamingWhatCame) {
 
 TEST(VersionLine, NamesTheProtocol) {
   EXPECT_EQ(VersionLine("procmod"),
-            std::string("procmod ") + PROCMOD_VERSION + " (protocol PMP/1.1)");
+            std::string("procmod ") + PROCMOD_VERSION + " (protocol PMP/1.2)");
 }
 
 }  // namespace

@@ -137,6 +137,11 @@ class Client {
   void OnDisconnected(DisconnectedCallback callback);
   // Called on every admission, the first and each reconnect.
   void OnConnected(ConnectedCallback callback);
+  // Session resume (options.module.resume): the link to the server was lost and the
+  // session waits up to `grace` for it; then it resumes (nothing lost either way)
+  // or ends (OnDisconnected). A resume is not a reconnect: OnConnected is not called.
+  void OnSuspended(SuspendedCallback callback);
+  void OnResumed(ConnectedCallback callback);
 
   // The part of the process module an application may use beside the façade: wait
   // for it to end, stop it, look at it, serve requests the server sends. It leaves

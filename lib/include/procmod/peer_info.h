@@ -23,13 +23,16 @@ struct PeerInfo {
   std::string address;     // peer address (IP of an accepted peer, URL of a dialed one)
   std::string version;     // the peer's protocol version, MAJOR.MINOR
   std::string software;    // e.g. "procmod 0.1.0", when the peer said
-  std::string state;       // "admitted" (the only state a snapshot shows today)
+  // "admitted", or "suspended": its link was lost and the session waits up to
+  // resume_left for the peer to resume it (PMP/1.2; options.resume.grace).
+  std::string state;
   std::string public_key;  // CURVE: the peer's public key (Z85, the ZAP user id); else ""
   bool incoming = true;    // true: it connected to us; false: we connected to it
   bool master = false;     // the oldest admitted client (ParaView's collaboration master)
   std::chrono::milliseconds connected_for{0};  // since admission
   std::chrono::milliseconds idle_for{0};       // since the last well-formed message
   std::chrono::microseconds rtt{0};            // last measured round trip, 0 if none
+  std::chrono::milliseconds resume_left{0};    // suspended: time left to resume
   uint64_t msgs_in = 0;
   uint64_t msgs_out = 0;
   uint64_t bytes_in = 0;

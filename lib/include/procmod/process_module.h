@@ -115,6 +115,11 @@ using DisconnectCallback = std::function<void(const Connection& peer, const Disc
 using DisconnectedCallback = std::function<void(const Connection& peer, DisconnectReason reason)>;
 using DataCallback =
     std::function<void(const Connection& peer, std::string_view channel, Frames payload)>;
+// A session's link was lost and the session waits up to `grace` for it to come
+// back (options.resume). Nothing is lost meanwhile: sends are kept and go out on
+// resume, requests in flight stay pending.
+using SuspendedCallback =
+    std::function<void(const Connection& peer, std::chrono::milliseconds grace)>;
 
 class ProcessModule {
  public:
@@ -216,6 +221,13 @@ class ProcessModule {
   void OnDisconnected(DisconnectCallback callback);
   void OnDisconnected(DisconnectedCallback callback);
   void OnData(DataCallback callback);
+  // Session resume (options.resume, both peers procmod 0.1 with protocol 1.2): the
+  // link of an admitted session was lost (silence for heartbeat interval x
+  // liveness). OnDisconnected is not called unless the session is not resumed
+  // within the grace period; OnResumed is called when it is, after which every
+  // message sent either way meanwhile arrives, once and in order.
+  void OnSuspended(SuspendedCallback callback);
+  void OnResumed(ConnectedCallback callback);
 
  private:
   ProcessModule() = default;

@@ -117,7 +117,7 @@ Result<json> ReloadKeysForAdmin(ZapHandler* zap) {
 }
 
 json PeerToJson(const PeerInfo& peer) {
-  return json{
+  json out{
       {"session", peer.session},
       {"name", peer.name},
       {"role", peer.role},
@@ -137,6 +137,9 @@ json PeerToJson(const PeerInfo& peer) {
       {"bytes_out", peer.bytes_out},
       {"dropped", peer.dropped},
   };
+  // Only a suspended session has time left to resume: absent otherwise.
+  if (peer.state == "suspended") out["resume_left_ms"] = peer.resume_left.count();
+  return out;
 }
 
 }  // namespace procmod

@@ -15,6 +15,7 @@
 
 #include "io/io_loop_internal.h"
 #include "io/sockets.h"
+#include "procmod/config.h"
 
 namespace procmod {
 
@@ -303,16 +304,24 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
   // Accepting side: every silent peer expires, not only the oldest; idle ones get
   // a PING.
   if (acceptor_) {
-    for (PeerRecord& gone : acceptor_->table().Expire(now, heartbeat_)) {
+    // A resumable session is suspended instead (io_loop_resume.cc), and ends here
+    // when its grace period is over.
+    std::vector<PeerRecord*> suspended;
+    for (PeerRecord& gone : acceptor_->table().Expire(now, heartbeat_, &suspended)) {
+      std::string said;
+      if (gone.suspended()) {
+        said = "not resumed within " + FormatDuration(std::chrono::duration_cast<milliseconds>(
+                                           gone.resume->grace()));
+      }
       requests_.FailSession(gone.session, UnavailableError("peer " + gone.session + " expired"));
-      Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired);
+      Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired, std::move(said));
     }
+    for (PeerRecord* peer : suspended) Suspended(*peer, /*incoming=*/true);
     // Sending changes no table entry (a gone transport just fails), so PINGs go out
     // during the one pass: no list of ids, no second lookup per peer.
     acceptor_->table().ForEach([&](PeerRecord& peer) {
-      if (!heartbeat_.ShouldPing(peer.last_sent, now)) return;
-      SendToRoutingId(peer.routing_id, pmp::Encode(HeartbeatPolicy::MakePing(peer.echo, now)),
-                      &peer);
+      if (peer.suspended() || !heartbeat_.ShouldPing(peer.last_sent, now)) return;
+      SendToRoutingId(peer.routing_id, pmp::Encode(PingFor(peer, now)), &peer);
     });
   }
   // Connecting side: the same with each link's adopted heartbeat.
@@ -323,9 +332,15 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
     if (it == links_.end() || !it->second->admitted()) continue;
     Link& link = *it->second;
     if (link.heartbeat().IsExpired(link.peer().last_seen, now)) {
-      DropLink(id, DisconnectReason::kExpired);
+      if (link.peer().resume) {
+        SuspendLink(link, "no sign of life for " +
+                              FormatDuration(link.heartbeat().settings().interval *
+                                             link.heartbeat().settings().liveness));
+      } else {
+        DropLink(id, DisconnectReason::kExpired);
+      }
     } else if (link.heartbeat().ShouldPing(link.peer().last_sent, now)) {
-      SendOnLink(link, pmp::Encode(HeartbeatPolicy::MakePing(link.peer().echo, now)));
+      SendOnLink(link, pmp::Encode(PingFor(link.peer(), now)));
     }
   }
 }
@@ -634,6 +649,14 @@ void IoLoop::SetOnDisconnected(DisconnectCallback callback) {
 
 void IoLoop::SetOnData(DataCallback callback) {
   Post([this, callback = std::move(callback)]() mutable { on_data_ = std::move(callback); });
+}
+
+void IoLoop::SetOnSuspended(SuspendedCallback callback) {
+  Post([this, callback = std::move(callback)]() mutable { on_suspended_ = std::move(callback); });
+}
+
+void IoLoop::SetOnResumed(ConnectedCallback callback) {
+  Post([this, callback = std::move(callback)]() mutable { on_resumed_ = std::move(callback); });
 }
 
 }  // namespace procmod

@@ -168,6 +168,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void SetOnConnected(ConnectedCallback callback);
   void SetOnDisconnected(DisconnectCallback callback);
   void SetOnData(DataCallback callback);
+  void SetOnSuspended(SuspendedCallback callback);
+  void SetOnResumed(ConnectedCallback callback);
 
  private:
   // Where a session lives: accepted on our ROUTER, at the other end of one of our
@@ -296,6 +298,39 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
                            std::shared_ptr<SendWindow> window = nullptr, uint64_t link_id = 0);
   std::vector<PeerInfo> SnapshotOnIoThread();
 
+  // ---- io_loop_resume.cc: sessions that outlive their link (PMP/1.2) --------------
+  // Stamps `seq` and `ack` on a DATA, REQUEST or REPLY to a resumable peer. Its
+  // seq; 0 when the header takes none or the session does not resume.
+  uint64_t Stamp(PeerRecord& peer, pmp::Header& header);
+  uint64_t Stamp(PeerRecord& peer, uint64_t& seq, uint64_t& ack);
+  // Keeps a copy of stamped message `seq` for a resend. False when the peer's
+  // resume buffer is full: the session is ended (next turn) and nothing is sent.
+  bool Keep(PeerRecord& peer, uint64_t seq, Frames& frames);
+  bool Keep(PeerRecord& peer, uint64_t seq, zmq::message_t& envelope, Frames& payload);
+  // What `seq`, `ack` and PING's `sent` and `resend` of a message from a
+  // resumable peer mean: false when it must not be handed on (a duplicate, or one
+  // after a gap, which is asked for again).
+  bool Sequence(PeerRecord& peer, PeerKind kind, pmp::Message& message);
+  // A PING to `peer`, with `ack` and `sent` when its session resumes.
+  pmp::Ping PingFor(PeerRecord& peer, TimePoint now);
+  // A message of our own (not the application's) to an admitted peer, however it
+  // is reached; nothing while it is suspended.
+  void SendControl(PeerRecord& peer, PeerKind kind, Frames frames);
+  void AskResend(PeerRecord& peer, PeerKind kind);
+  // Sends again what `peer` has not received: every kept message after `after`.
+  void Resend(PeerRecord& peer, PeerKind kind, uint64_t after);
+  // Accepting side.
+  void OnResume(const std::string& routing_id, const pmp::Resume& resume, std::string address,
+                std::string public_key);
+  void Suspended(const PeerRecord& peer, bool incoming);
+  // Connecting side.
+  void SuspendLink(Link& link, std::string_view why);
+  void OnLinkResumed(Link& link, const pmp::Resumed& resumed);
+  // The suspended session of `link` is over: `reason` (kExpired: the grace period
+  // ran out; kForgotten: the acceptor refused the RESUME).
+  void EndSuspendedLink(Link& link, DisconnectReason reason, std::string said);
+  void EndForFullBuffer(const std::string& session);
+
   // ---- io_loop_fast_path.cc: the caller's Send and Request -------------------------
   // DATA from Connection::Send (I/O thread).
   void SendData(Command& data);
@@ -369,6 +404,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   ConnectedCallback on_connected_;
   DisconnectCallback on_disconnected_;
   DataCallback on_data_;
+  SuspendedCallback on_suspended_;
+  ConnectedCallback on_resumed_;
   bool single_peer_ = false;
   bool ever_admitted_ = false;
   TimePoint accept_deadline_ = TimePoint::max();

@@ -14,6 +14,16 @@ using pmp::ErrorFrames;
 using io_loop_internal::Invoke;
 using io_loop_internal::kMaxMessagesPerTurn;
 
+namespace {
+
+// Protocol 1.2 or later (same major): the peer numbers and resumes sessions.
+bool SpeaksResume(std::string_view version) {
+  uint32_t major = 0, minor = 0;
+  return pmp::ParseProtocolVersion(version, major, minor) && major == 1 && minor >= 2;
+}
+
+}  // namespace
+
 Frames IoLoop::TooLargeFrames(uint64_t bytes) const {
   return pmp::TooLargeFrames(bytes, options_.limits.max_message_size);
 }
@@ -49,6 +59,20 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
     std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
     std::string key = curve_.enabled && frames.size() > 1 ? PeerKeyOf(frames[1]) : std::string();
     OnHello(routing_id, std::get<pmp::Hello>(message.header), std::move(address), std::move(key));
+    return;
+  }
+  if (message.command() == pmp::Command::kResume) {
+    std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
+    std::string key = curve_.enabled && frames.size() > 1 ? PeerKeyOf(frames[1]) : std::string();
+    OnResume(routing_id, std::get<pmp::Resume>(message.header), std::move(address),
+             std::move(key));
+    return;
+  }
+  if (peer != nullptr && peer->suspended()) {
+    // libzmq redialed with the same routing id after we suspended the session:
+    // only a RESUME brings it back, and tells us what to send again.
+    SendToRoutingId(routing_id,
+                    ErrorFrames(pmp::kCodeUnknownSession, "session suspended; send RESUME"));
     return;
   }
   if (peer == nullptr) {
@@ -119,6 +143,12 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::
   welcome.multi = table.policy().multi;
   if (std::optional<milliseconds> left = lifetime_.Left(now)) {
     welcome.expires_in_ms = static_cast<uint64_t>(left->count());
+  }
+  if (hello.resume && options_.resume.grace.count() > 0 && SpeaksResume(hello.version)) {
+    peer.resume = std::make_shared<ResumeState>(NewResumeToken(), options_.resume.grace,
+                                                options_.resume.buffer);
+    welcome.resume_token = peer.resume->token();
+    welcome.resume_grace_ms = static_cast<uint64_t>(options_.resume.grace.count());
   }
   if (!SendToRoutingId(routing_id, pmp::Encode(welcome), &peer)) {
     table.Remove(routing_id);  // it left before it could hear the answer

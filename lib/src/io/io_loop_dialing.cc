@@ -7,6 +7,7 @@
 #include "base/log_text.h"
 #include "io/io_loop.h"
 #include "io/io_loop_internal.h"
+#include "procmod/config.h"
 #include "protocol/url.h"
 
 namespace procmod {
@@ -66,6 +67,14 @@ void IoLoop::OpenLinkSocket(Link& link) {
   if (Status s = link.Open(context_, options_, curve_, link_fds_, jitter_); !s.ok()) {
     return FailLink(link, std::move(s));
   }
+  if (link.resuming()) {
+    // The session goes on where it was: RESUME instead of HELLO.
+    const PeerRecord& peer = link.peer();
+    Frames frames = pmp::Encode(
+        pmp::Resume{peer.session, peer.resume->token(), peer.resume->received()});
+    (void)link.SendNow(frames);
+    return;
+  }
   // Queued now, delivered as soon as the transport is up.
   pmp::Hello hello;
   hello.connect_id = options_.connect_id;
@@ -73,6 +82,7 @@ void IoLoop::OpenLinkSocket(Link& link) {
   hello.heartbeat_ms = static_cast<uint64_t>(options_.heartbeat.interval.count());
   hello.service = link.target().service;
   hello.multi = link.registered() && multi_;
+  hello.resume = options_.resume.grace.count() > 0 && !link.registered();
   Frames frames = pmp::Encode(hello);
   (void)link.SendNow(frames);  // a fresh socket's queue is empty
 }
@@ -83,6 +93,10 @@ void IoLoop::ServiceWatch(Link& link) {
     case Link::HandshakeNews::kNothing:
       return;
     case Link::HandshakeNews::kFailed:
+      // Resuming, the keys are the ones that worked: a link that drops during the
+      // handshake is the outage itself (a proxy or NAT that takes the connection
+      // and closes it), so it is retried until the grace period ends.
+      if (link.resuming()) return link.Retry(clock_.Now(), jitter_);
       return FailLink(link, news.why);
     case Link::HandshakeNews::kRefused:
       link.CountRefusals(news.refused);
@@ -131,6 +145,19 @@ void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
     if (link.registered() && OnRelayedMessage(link, message)) return;
     return OnPeerMessage(link.peer(), PeerKind::kLinked, message);
   }
+  if (link.resuming()) {
+    switch (message.command()) {
+      case pmp::Command::kResumed:
+        return OnLinkResumed(link, std::get<pmp::Resumed>(message.header));
+      case pmp::Command::kDeny: {
+        const auto& deny = std::get<pmp::Deny>(message.header);
+        return EndSuspendedLink(link, DisconnectReason::kForgotten,
+                                "resume refused: " + std::to_string(deny.code) + " " + deny.reason);
+      }
+      default:
+        return;  // stale traffic of the lost connection
+    }
+  }
   switch (message.command()) {
     case pmp::Command::kWelcome:
       return OnWelcome(link, std::get<pmp::Welcome>(message.header));
@@ -160,6 +187,10 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
   }
   const TimePoint now = clock_.Now();
   link.Admit(welcome, now);
+  if (!welcome.resume_token.empty() && options_.resume.grace.count() > 0) {
+    link.peer().resume = std::make_shared<ResumeState>(
+        welcome.resume_token, milliseconds(welcome.resume_grace_ms), options_.resume.buffer);
+  }
   tick_.AtMost(TickFor(link.heartbeat()), now);
   link_by_session_[welcome.session] = link.id();
   // A broker's WELCOME is not a client yet: that is its first JOINED.
@@ -174,6 +205,17 @@ void IoLoop::OnWelcome(Link& link, const pmp::Welcome& welcome) {
 }
 
 void IoLoop::FailLink(Link& link, Status why) {
+  if (link.resuming()) {
+    // The session was suspended: the grace period ran out, or the transport cannot
+    // come back (CURVE refused us).
+    if (why.IsDeadlineExceeded()) {
+      return EndSuspendedLink(link, DisconnectReason::kExpired,
+                              "not resumed within " +
+                                  FormatDuration(std::chrono::duration_cast<milliseconds>(
+                                      link.peer().resume->grace())));
+    }
+    return EndSuspendedLink(link, DisconnectReason::kExpired, std::string(why.message()));
+  }
   const bool was_reconnecting = link.reconnecting();
   const bool registration = link.registered();
   if (was_reconnecting && registration) {
@@ -206,7 +248,7 @@ void IoLoop::DropLink(uint64_t id, DisconnectReason reason, std::string said) {
   std::unique_ptr<Link> link = std::move(it->second);
   links_.erase(it);
   if (link->waiter()) link->waiter()->set_value(AbortedError("connection closed"));
-  if (!link->admitted()) return;  // never had a session
+  if (!link->admitted() && !link->resuming()) return;  // never had a session
   link_by_session_.erase(link->peer().session);
   link->ClearOutbox(/*close_window=*/true);
   link->CloseSocket();

@@ -40,8 +40,14 @@ void IoLoop::SendData(Command& data) {
     if (it != links_.end() && it->second->admitted() && it->second->peer().session == to.session) {
       Link& link = *it->second;
       // The same session, so the same window: Link::Admit makes one per session.
-      zmq::message_t envelope = pmp::EncodeEnvelope(pmp::Data{std::move(data.channel), {}},
-                                                    data.payload, link.peer().payload_form);
+      pmp::Data header{std::move(data.channel), {}};
+      const uint64_t seq = Stamp(link.peer(), header.seq, header.ack);
+      zmq::message_t envelope =
+          pmp::EncodeEnvelope(header, data.payload, link.peer().payload_form);
+      if (!Keep(link.peer(), seq, envelope, data.payload)) {
+        if (data.window_bytes >= 0) to.window->Release(data.window_bytes);
+        return;
+      }
       link.Send(std::move(envelope), std::move(data.payload), now_, data.window_bytes);
       return;
     }
@@ -148,6 +154,13 @@ void IoLoop::AwaitReplyOnLink(Link& link, uint64_t request_id, TimePoint until) 
     receive = true;
     if (received) {
       // REPLYs (another thread's too) and PINGs run no callback: settled here.
+      // Their sequence numbers too (a duplicate, or a REPLY after a gap, which is
+      // asked for again, is dropped); what is held is sequenced by the I/O thread.
+      const pmp::Command command = rx_message_.command();
+      if ((command == pmp::Command::kReply || command == pmp::Command::kPing) &&
+          link.peer().resume && !Sequence(link.peer(), PeerKind::kLinked, rx_message_)) {
+        continue;
+      }
       // Anything else goes to the I/O thread, and so does all that follows it.
       switch (rx_message_.command()) {
         case pmp::Command::kReply: {

@@ -16,6 +16,7 @@ using io_loop_internal::Invoke;
 
 void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
   const bool incoming = kind != PeerKind::kLinked;
+  if (peer.resume && !Sequence(peer, kind, message)) return;
   switch (message.command()) {
     case pmp::Command::kPing:
       return OnPing(peer, std::get<pmp::Ping>(message.header));
@@ -48,7 +49,10 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
                      Clip(error.reason));
       }
       if (kind == PeerKind::kLinked && error.code == pmp::kCodeUnknownSession) {
-        return DropLink(link_by_session_.at(peer.session), DisconnectReason::kForgotten);
+        Link& link = *links_.at(link_by_session_.at(peer.session));
+        // It no longer knows this connection: a resumable session is asked back.
+        if (peer.resume) return SuspendLink(link, "the peer no longer knew this connection");
+        return DropLink(link.id(), DisconnectReason::kForgotten);
       }
       return;
     }
@@ -56,17 +60,13 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
     case pmp::Command::kWelcome:
     case pmp::Command::kDeny:
     case pmp::Command::kJoined:
-    case pmp::Command::kLeft: {
-      Frames error =
-          ErrorFrames(pmp::kCodeMalformed, std::string(pmp::CommandName(message.command())) +
-                                               " is not expected from this peer");
-      if (kind == PeerKind::kAccepted) {
-        SendToRoutingId(peer.routing_id, std::move(error), &peer);
-      } else if (kind == PeerKind::kLinked) {
-        SendOnLink(*links_.at(link_by_session_.at(peer.session)), std::move(error));
-      }
-      return;
-    }
+    case pmp::Command::kLeft:
+    case pmp::Command::kResume:
+    case pmp::Command::kResumed:
+      return SendControl(peer, kind,
+                         ErrorFrames(pmp::kCodeMalformed,
+                                     std::string(pmp::CommandName(message.command())) +
+                                         " is not expected from this peer"));
   }
 }
 
@@ -130,14 +130,21 @@ PeerRecord* IoLoop::FindPeer(const std::string& session, bool* incoming) {
 bool IoLoop::SendToPeer(const std::string& session, pmp::Header header, Frames payload) {
   std::optional<PeerRef> ref = Resolve(session);
   if (!ref) return false;
+  PeerRecord& peer = *ref->record;
+  const uint64_t seq = Stamp(peer, header);
   switch (ref->kind) {
-    case PeerKind::kAccepted:
-      return SendToRoutingId(ref->record->routing_id,
-                             pmp::Encode(header, std::move(payload), ref->record->payload_form),
-                             ref->record);
+    case PeerKind::kAccepted: {
+      Frames frames = pmp::Encode(header, std::move(payload), peer.payload_form);
+      if (!Keep(peer, seq, frames)) return false;
+      if (peer.suspended()) return seq != 0;  // kept: it goes out on resume
+      return SendToRoutingId(peer.routing_id, std::move(frames), &peer);
+    }
     case PeerKind::kLinked: {
       Link& link = *links_.at(ref->link_id);
-      return SendOnLink(link, pmp::Encode(header, std::move(payload), link.peer().payload_form));
+      Frames frames = pmp::Encode(header, std::move(payload), peer.payload_form);
+      if (!Keep(peer, seq, frames)) return false;
+      if (link.resuming()) return seq != 0;
+      return SendOnLink(link, std::move(frames));
     }
     case PeerKind::kRelayed:
       return SendRelayed(*ref->record, *links_.at(ref->link_id), std::move(header),
@@ -192,7 +199,7 @@ std::vector<PeerInfo> IoLoop::SnapshotOnIoThread() {
   std::vector<PeerInfo> peers =
       acceptor_ ? acceptor_->table().Snapshot(now) : std::vector<PeerInfo>{};
   for (const auto& [id, link] : links_) {
-    if (!link->admitted()) continue;
+    if (!link->admitted() && !link->resuming()) continue;  // no session (yet)
     PeerInfo info = link->peer().Snapshot(now);
     info.incoming = false;
     peers.push_back(std::move(info));

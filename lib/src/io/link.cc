@@ -318,6 +318,33 @@ void Link::StartReconnecting(TimePoint now, std::mt19937_64& rng) {
   Retry(now, rng);
 }
 
+// ---- resume ---------------------------------------------------------------------
+
+void Link::Suspend(TimePoint now, TimePoint resume_by) {
+  for (const Outgoing& waiting : outbox_) ReleaseWindow(waiting.window_bytes);
+  outbox_.clear();
+  CloseSocket();
+  resuming_ = true;
+  state_ = State::kRetryWait;
+  retry_at_ = now;  // the first RESUME goes at once; Retry() backs off after that
+  backoff_ = kFirstBackoff;
+  handshake_deadline_ = TimePoint::max();
+  connect_deadline_ = resume_by;
+  dialing_since_ = now;
+  refused_ = 0;
+}
+
+void Link::OnResumed(TimePoint now) {
+  spdlog::info("procmod: session {} with {} resumed", peer_.session, target_.url);
+  state_ = State::kAdmitted;
+  resuming_ = false;
+  refused_ = 0;
+  watch_.reset();  // as at WELCOME: one socket per link to poll
+  handshake_deadline_ = connect_deadline_ = retry_at_ = TimePoint::max();
+  backoff_ = kFirstBackoff;
+  peer_.last_seen = peer_.last_sent = now;
+}
+
 // ---- policy ---------------------------------------------------------------------
 
 bool Link::KeepsDialing(Role role) const {
@@ -325,7 +352,7 @@ bool Link::KeepsDialing(Role role) const {
   // ConnectToRemote(), and nothing listens there. A server dials because it must (its
   // client, R2; its broker) and may well start first; and a link bringing a lost
   // session back waits for its peer to return. Those try until timeouts.connect.
-  return role != Role::kClient || reconnecting_;
+  return role != Role::kClient || reconnecting_ || resuming_;
 }
 
 bool Link::RetriesDeny(uint32_t code) const {

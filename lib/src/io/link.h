@@ -186,6 +186,19 @@ class Link {
   // back within timeouts.connect). Call ClearOutbox(true) first.
   void StartReconnecting(TimePoint now, std::mt19937_64& rng);
 
+  // ---- resume (PMP/1.2) ----------------------------------------------------------
+  // The session's link is lost (silence, or the acceptor no longer knows this
+  // connection): the socket goes, what waits in the outbox goes (the session's
+  // resume buffer keeps every DATA, REQUEST and REPLY of it, and windowed senders
+  // get their slots back), and a new socket is opened at once to RESUME, then after
+  // the usual backoff, until `resume_by` (Check says kUnreachable then).
+  void Suspend(TimePoint now, TimePoint resume_by);
+  // RESUMED: the session is admitted again on the new socket.
+  void OnResumed(TimePoint now);
+  // The resume failed: the session is over (the link may HELLO anew).
+  void EndResume() { resuming_ = false; }
+  bool resuming() const { return resuming_; }
+
   // ---- policy: why the link exists decides -------------------------------------
   // A refused connect fails the dial at once (false), or libzmq redials until
   // timeouts.connect (true). `role`: this process's.
@@ -241,6 +254,7 @@ class Link {
   TimePoint retry_at_ = TimePoint::max();
   Duration backoff_ = std::chrono::seconds(1);
   bool reconnecting_ = false;
+  bool resuming_ = false;  // between Suspend and OnResumed (or EndResume)
   // Until admitted: since when it dials, how many connects were refused, and when
   // the next "connection refused; retrying" line is due.
   TimePoint dialing_since_{};

@@ -115,10 +115,20 @@ bool IdentityTable::Remove(const std::string& routing_id) {
   return true;
 }
 
-std::vector<PeerRecord> IdentityTable::Expire(TimePoint now, const HeartbeatPolicy& heartbeat) {
+std::vector<PeerRecord> IdentityTable::Expire(TimePoint now, const HeartbeatPolicy& heartbeat,
+                                              std::vector<PeerRecord*>* suspended) {
   std::vector<PeerRecord> expired;
   for (auto it = peers_.begin(); it != peers_.end();) {
-    if (heartbeat.IsExpired(it->second.last_seen, now)) {
+    PeerRecord& peer = it->second;
+    const bool silent = heartbeat.IsExpired(peer.last_seen, now);
+    if (silent && peer.resume && !peer.resume->suspended()) {
+      peer.resume->Suspend(now);
+      if (suspended) suspended->push_back(&peer);
+      ++it;
+      continue;
+    }
+    const bool gone = peer.suspended() ? peer.resume->resume_by() <= now : silent;
+    if (gone) {
       by_session_.erase(it->second.session);
       expired.push_back(std::move(it->second));
       it = peers_.erase(it);
@@ -132,10 +142,51 @@ std::vector<PeerRecord> IdentityTable::Expire(TimePoint now, const HeartbeatPoli
 TimePoint IdentityTable::NextDeadline(const HeartbeatPolicy& heartbeat, TimePoint fallback) const {
   TimePoint next = fallback;
   for (const auto& [id, peer] : peers_) {
+    if (peer.suspended()) {
+      next = std::min(next, peer.resume->resume_by());
+      continue;
+    }
     next =
         std::min({next, heartbeat.ExpiresAt(peer.last_seen), heartbeat.NextPingAt(peer.last_sent)});
   }
   return next;
+}
+
+IdentityTable::Resumption IdentityTable::Resume(const std::string& routing_id,
+                                                const pmp::Resume& resume, std::string address,
+                                                const std::string& public_key, TimePoint now) {
+  Resumption r;
+  auto by_session = by_session_.find(resume.session);
+  auto it = by_session == by_session_.end() ? peers_.end() : peers_.find(by_session->second);
+  if (it == peers_.end() || !it->second.resume ||
+      !SameToken(it->second.resume->token(), resume.token)) {
+    r.deny_code = pmp::kCodeGone;
+    r.reason = "gone: no resumable session " + resume.session;
+    return r;
+  }
+  if (it->second.public_key != public_key) {
+    r.deny_code = pmp::kCodeForbidden;
+    r.reason = "session " + resume.session + " belongs to another key";
+    return r;
+  }
+  if (it->first != routing_id) {
+    if (peers_.count(routing_id) != 0) {
+      r.deny_code = pmp::kCodeBusy;
+      r.reason = "this connection already has another session";
+      return r;
+    }
+    auto node = peers_.extract(it);
+    node.key() = routing_id;
+    node.mapped().routing_id = routing_id;
+    it = peers_.insert(std::move(node)).position;
+    by_session->second = routing_id;
+  }
+  PeerRecord& peer = it->second;
+  if (!address.empty()) peer.address = std::move(address);
+  peer.resume->Resumed();
+  peer.last_seen = now;
+  r.peer = &peer;
+  return r;
 }
 
 std::vector<PeerInfo> IdentityTable::Snapshot(TimePoint now) const {

@@ -68,8 +68,26 @@ class IdentityTable {
   bool Remove(const std::string& routing_id);
 
   // Removes and returns every peer silent for interval * liveness. All peers are
-  // checked, not only the oldest.
-  std::vector<PeerRecord> Expire(TimePoint now, const HeartbeatPolicy& heartbeat);
+  // checked, not only the oldest. A peer whose session may resume (PMP/1.2) is
+  // suspended instead: kept, with its slot, and listed in `*suspended`. One that
+  // stayed suspended past its grace period is removed and returned (its record
+  // still says suspended()).
+  std::vector<PeerRecord> Expire(TimePoint now, const HeartbeatPolicy& heartbeat,
+                                 std::vector<PeerRecord*>* suspended = nullptr);
+
+  // RESUME from `routing_id`: the session resumes there if the token is its own
+  // and, with CURVE, `public_key` is its HELLO's. The record takes the new routing
+  // id and, when known, `address`; a session still admitted elsewhere (the peer
+  // noticed the loss first) is taken over the same way. Refusals: 410 for an
+  // unknown or ended session or a wrong token (one answer, so a guesser learns
+  // nothing), 403 for another key.
+  struct Resumption {
+    PeerRecord* peer = nullptr;  // resumed; valid until the next change
+    uint32_t deny_code = 0;
+    std::string reason;
+  };
+  Resumption Resume(const std::string& routing_id, const pmp::Resume& resume, std::string address,
+                    const std::string& public_key, TimePoint now);
 
   // The earliest instant at which some peer will expire or need a PING; `fallback`
   // when the table is empty. Lets the loop sleep exactly until there is work.

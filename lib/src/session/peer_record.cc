@@ -1,5 +1,7 @@
 #include "session/peer_record.h"
 
+#include <algorithm>
+
 namespace procmod {
 
 PeerInfo PeerRecord::Snapshot(TimePoint now) const {
@@ -11,7 +13,11 @@ PeerInfo PeerRecord::Snapshot(TimePoint now) const {
   info.version = version;
   info.software = software;
   info.public_key = public_key;
-  info.state = "admitted";
+  info.state = suspended() ? "suspended" : "admitted";
+  if (suspended()) {
+    info.resume_left = std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(
+                                                     resume->resume_by() - now));
+  }
   info.connected_for = std::chrono::duration_cast<milliseconds>(now - connected_at);
   info.idle_for = std::chrono::duration_cast<milliseconds>(now - last_seen);
   info.rtt = rtt;

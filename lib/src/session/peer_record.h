@@ -12,6 +12,7 @@
 #define PROCMOD_SRC_SESSION_PEER_RECORD_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "base/clock.h"
@@ -19,6 +20,7 @@
 #include "procmod/peer_info.h"
 #include "protocol/codec.h"
 #include "session/heartbeat.h"
+#include "session/resume_state.h"
 
 namespace procmod {
 
@@ -41,11 +43,16 @@ struct PeerRecord {
   PingEcho echo;          // for RTT
   microseconds rtt{0};
   uint64_t msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0, dropped = 0;
+  // PMP/1.2: set when the session may outlive its link (resume_state.h); shared by
+  // the copies of the record the loop makes for callbacks.
+  std::shared_ptr<ResumeState> resume;
   // Made once at admission by the I/O loop and handed to every callback about this
   // peer (a copy is one reference count).
   Connection handle;
 
   PeerInfo Snapshot(TimePoint now) const;
+  // The link is lost and the session waits for a RESUME.
+  bool suspended() const { return resume && resume->suspended(); }
   // A message of `bytes` went out to the peer at `now`.
   void CountSent(uint64_t bytes, TimePoint now) {
     last_sent = now;

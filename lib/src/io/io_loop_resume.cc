@@ -1,0 +1,253 @@
+// Sessions that outlive their link (PMP/1.2, docs/PROTOCOL.md "Session resume").
+//
+// A resumable session numbers what the application sends (`seq`) and acknowledges
+// what it received (`ack`); ResumeState (session/resume_state.h) keeps what the
+// peer has not acknowledged and decides what an arrival means. This file wires it
+// to both sides: stamping and keeping on the way out, dropping duplicates and
+// asking again after a gap on the way in, suspending a session whose link went
+// silent instead of ending it, and the RESUME/RESUMED exchange that brings it back
+// on a new connection, from wherever the peer now is.
+#include <spdlog/spdlog.h>
+
+#include "base/log_text.h"
+#include "io/io_loop.h"
+#include "io/io_loop_internal.h"
+#include "procmod/config.h"
+
+namespace procmod {
+
+using io_loop_internal::Invoke;
+
+namespace {
+
+milliseconds GraceOf(const PeerRecord& peer) {
+  return std::chrono::duration_cast<milliseconds>(peer.resume->grace());
+}
+
+}  // namespace
+
+// ---- on the way out -------------------------------------------------------------
+
+uint64_t IoLoop::Stamp(PeerRecord& peer, uint64_t& seq, uint64_t& ack) {
+  if (!peer.resume) return 0;
+  seq = peer.resume->NextSeq();
+  ack = peer.resume->AckToSend();
+  return seq;
+}
+
+uint64_t IoLoop::Stamp(PeerRecord& peer, pmp::Header& header) {
+  if (!peer.resume) return 0;
+  return std::visit(
+      [&](auto& message) -> uint64_t {
+        if constexpr (requires { message.seq; message.ack; }) {
+          return Stamp(peer, message.seq, message.ack);
+        } else {
+          return 0;
+        }
+      },
+      header);
+}
+
+bool IoLoop::Keep(PeerRecord& peer, uint64_t seq, Frames& frames) {
+  if (seq == 0 || peer.resume->Keep(seq, frames)) return true;
+  if (peer.resume->Overflow()) EndForFullBuffer(peer.session);
+  return false;
+}
+
+bool IoLoop::Keep(PeerRecord& peer, uint64_t seq, zmq::message_t& envelope, Frames& payload) {
+  if (seq == 0 || peer.resume->Keep(seq, envelope, payload)) return true;
+  if (peer.resume->Overflow()) EndForFullBuffer(peer.session);
+  return false;
+}
+
+void IoLoop::EndForFullBuffer(const std::string& session) {
+  // Not now: the sender's caller may hold the record. The next turn ends it.
+  Post([this, session] {
+    std::optional<PeerRef> ref = Resolve(session);
+    if (!ref || !ref->record->resume) return;
+    const std::string said = "resume buffer full (" +
+                             std::to_string(ref->record->resume->kept_bytes()) +
+                             " bytes unacknowledged; resume.buffer is " +
+                             std::to_string(ref->record->resume->buffer_limit()) + ")";
+    spdlog::error("procmod: session {} ends: {}", session, said);
+    SendControl(*ref->record, ref->kind, pmp::Encode(pmp::Bye{said}));
+    if (ref->kind == PeerKind::kAccepted) {
+      return RemovePeer(ref->record->routing_id, DisconnectReason::kClosed, said);
+    }
+    Link& link = *links_.at(ref->link_id);
+    if (link.resuming()) return EndSuspendedLink(link, DisconnectReason::kClosed, said);
+    DropLink(ref->link_id, DisconnectReason::kClosed, said);
+  });
+}
+
+pmp::Ping IoLoop::PingFor(PeerRecord& peer, TimePoint now) {
+  pmp::Ping ping = HeartbeatPolicy::MakePing(peer.echo, now);
+  if (peer.resume) {
+    ping.ack = peer.resume->AckToSend();
+    ping.sent = peer.resume->sent();
+  }
+  return ping;
+}
+
+void IoLoop::SendControl(PeerRecord& peer, PeerKind kind, Frames frames) {
+  if (peer.suspended()) return;
+  switch (kind) {
+    case PeerKind::kAccepted:
+      SendToRoutingId(peer.routing_id, std::move(frames), &peer);
+      return;
+    case PeerKind::kLinked: {
+      auto it = link_by_session_.find(peer.session);
+      if (it == link_by_session_.end()) return;
+      Link& link = *links_.at(it->second);
+      if (link.admitted()) SendOnLink(link, std::move(frames));
+      return;
+    }
+    case PeerKind::kRelayed:
+      return;  // the broker's leg is not this peer's
+  }
+}
+
+void IoLoop::Resend(PeerRecord& peer, PeerKind kind, uint64_t after) {
+  for (Frames& frames : peer.resume->Unacknowledged(after)) {
+    SendControl(peer, kind, std::move(frames));
+  }
+}
+
+// ---- on the way in --------------------------------------------------------------
+
+bool IoLoop::Sequence(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
+  ResumeState& resume = *peer.resume;
+  uint64_t seq = 0;
+  switch (message.command()) {
+    case pmp::Command::kData: {
+      const auto& data = std::get<pmp::Data>(message.header);
+      resume.Acknowledge(data.ack);
+      seq = data.seq;
+      break;
+    }
+    case pmp::Command::kRequest: {
+      const auto& request = std::get<pmp::Request>(message.header);
+      resume.Acknowledge(request.ack);
+      seq = request.seq;
+      break;
+    }
+    case pmp::Command::kReply: {
+      const auto& reply = std::get<pmp::Reply>(message.header);
+      resume.Acknowledge(reply.ack);
+      seq = reply.seq;
+      break;
+    }
+    case pmp::Command::kPing: {
+      const auto& ping = std::get<pmp::Ping>(message.header);
+      if (ping.ack) resume.Acknowledge(*ping.ack);
+      if (ping.resend) Resend(peer, kind, ping.ack.value_or(0));
+      // Its `sent` tells of a lost tail, which no later message would reveal.
+      if (ping.sent && *ping.sent > resume.received()) AskResend(peer, kind);
+      return true;
+    }
+    default:
+      return true;
+  }
+  if (seq == 0) return true;  // not numbered: a peer that does not resume this way
+  switch (resume.OnReceived(seq, FrameBytes(message.payload))) {
+    case ResumeState::Arrival::kDeliver:
+      if (resume.AckDue()) SendControl(peer, kind, pmp::Encode(PingFor(peer, now_)));
+      return true;
+    case ResumeState::Arrival::kDuplicate:
+      return false;
+    case ResumeState::Arrival::kGap:
+      AskResend(peer, kind);
+      return false;
+  }
+  return false;
+}
+
+void IoLoop::AskResend(PeerRecord& peer, PeerKind kind) {
+  if (!peer.resume->ShouldAskResend(now_, heartbeat_.settings().interval)) return;
+  pmp::Ping ping = PingFor(peer, now_);
+  ping.resend = true;
+  SendControl(peer, kind, pmp::Encode(ping));
+}
+
+// ---- accepting side -------------------------------------------------------------
+
+void IoLoop::OnResume(const std::string& routing_id, const pmp::Resume& resume,
+                      std::string address, std::string public_key) {
+  IdentityTable& table = acceptor_->table();
+  const PeerRecord* before = table.FindSession(resume.session);
+  const bool was_suspended = before != nullptr && before->suspended();
+  const std::string from = address.empty() ? std::string("?") : address;
+  IdentityTable::Resumption r =
+      table.Resume(routing_id, resume, std::move(address), public_key, now_);
+  if (r.peer == nullptr) {
+    if (denial_log_.Allow(now_, "denials")) {
+      spdlog::info("procmod: refused to resume session {:?} from {}: {} {:?}",
+                   Clip(resume.session), from, r.deny_code, r.reason);
+    }
+    SendToRoutingId(routing_id, pmp::Encode(pmp::Deny{r.deny_code, r.reason}));
+    return;
+  }
+  PeerRecord& peer = *r.peer;
+  peer.resume->Acknowledge(resume.received);
+  SendToRoutingId(routing_id, pmp::Encode(pmp::Resumed{peer.session, peer.resume->received()}),
+                  &peer);
+  const size_t again = peer.resume->kept_messages();
+  Resend(peer, PeerKind::kAccepted, resume.received);
+  spdlog::info("procmod: session {} of {} {:?} resumed from {} ({} messages sent again)",
+               peer.session, peer.role, Clip(peer.name), from, again);
+  if (was_suspended) Invoke("resumed", on_resumed_, MakeConnection(peer, /*incoming=*/true));
+}
+
+void IoLoop::Suspended(const PeerRecord& peer, bool incoming) {
+  spdlog::warn("procmod: lost the link of session {} ({} {:?} from {}); it may resume within {}",
+               peer.session, peer.role, Clip(peer.name), peer.address,
+               FormatDuration(GraceOf(peer)));
+  Invoke("suspended", on_suspended_, MakeConnection(peer, incoming), GraceOf(peer));
+}
+
+// ---- connecting side ------------------------------------------------------------
+
+void IoLoop::SuspendLink(Link& link, std::string_view why) {
+  PeerRecord& peer = link.peer();
+  const TimePoint now = clock_.Now();
+  peer.resume->Suspend(now);
+  link.Suspend(now, peer.resume->resume_by());
+  spdlog::warn("procmod: lost the link to {} ({}); resuming session {} for up to {}", link.url(),
+               why, peer.session, FormatDuration(GraceOf(peer)));
+  Invoke("suspended", on_suspended_, MakeConnection(peer, /*incoming=*/false), GraceOf(peer));
+}
+
+void IoLoop::OnLinkResumed(Link& link, const pmp::Resumed& resumed) {
+  if (resumed.session != link.peer().session) {
+    return EndSuspendedLink(link, DisconnectReason::kForgotten,
+                            "RESUMED named another session: " + resumed.session);
+  }
+  link.OnResumed(clock_.Now());
+  PeerRecord& peer = link.peer();
+  peer.resume->Resumed();
+  peer.resume->Acknowledge(resumed.received);
+  Resend(peer, PeerKind::kLinked, resumed.received);
+  Invoke("resumed", on_resumed_, MakeConnection(peer, /*incoming=*/false));
+}
+
+void IoLoop::EndSuspendedLink(Link& link, DisconnectReason reason, std::string said) {
+  spdlog::warn("procmod: session {} with {} could not resume: {}", link.peer().session,
+               link.url(), said);
+  link.EndResume();
+  const bool lost = reason == DisconnectReason::kExpired || reason == DisconnectReason::kForgotten;
+  if (!stopping_ && options_.reconnect && lost && !link.registered()) {
+    // The application asked for a new session when one is lost for good.
+    return Reconnect(link, reason, said);
+  }
+  auto it = links_.find(link.id());
+  std::unique_ptr<Link> owned = std::move(it->second);
+  links_.erase(it);
+  link_by_session_.erase(owned->peer().session);
+  owned->ClearOutbox(/*close_window=*/true);
+  owned->CloseSocket();
+  requests_.FailSession(owned->peer().session,
+                        UnavailableError("session " + owned->peer().session + " ended: " + said));
+  Disconnected(owned->peer(), /*incoming=*/false, reason, std::move(said));
+}
+
+}  // namespace procmod

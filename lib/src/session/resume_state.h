@@ -1,0 +1,136 @@
+// resume_state.h: what one side keeps so a session can outlive its link (PMP/1.2).
+//
+// A resumable session numbers its DATA, REQUEST and REPLY per direction (`seq`) and
+// acknowledges what it received in order (`ack`). Each side keeps what it sent
+// until the peer acknowledges it, in a replay buffer bounded in bytes, so that after
+// a lost TCP connection (a libzmq redial, or a RESUME on a new socket) it can send
+// again exactly what the peer missed; the receiver drops what it already has. The
+// result: every message arrives once, in order, whatever the link did meanwhile.
+//
+// This class decides; it owns no socket. The IoLoop stamps each outgoing message
+// with NextSeq() and AckToSend(), keeps a copy with Keep(), and asks OnReceived()
+// what to do with each incoming one. Kept messages are libzmq copies: a large
+// payload is shared by reference count, not copied. I/O thread only (or a thread
+// holding the loop lock), like the PeerRecord that holds it.
+//
+//   ResumeState resume(token, std::chrono::seconds(60), 64 << 20);
+//   data.seq = resume.NextSeq(); data.ack = resume.AckToSend();
+//   if (!resume.Keep(data.seq, frames)) end the session: "resume buffer full";
+//   switch (resume.OnReceived(message_seq, bytes)) { kDeliver: ...; kGap: ask again }
+#ifndef PROCMOD_SRC_SESSION_RESUME_STATE_H_
+#define PROCMOD_SRC_SESSION_RESUME_STATE_H_
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "base/clock.h"
+
+namespace procmod {
+
+class ResumeState {
+ public:
+  // A side sends a standalone acknowledgement (a PING) after receiving this many
+  // messages, or bytes, without acknowledging any: a one-way stream still frees
+  // its sender's buffer long before it fills (PROTOCOL.md, "Session resume").
+  static constexpr uint64_t kAckEveryMessages = 1000;
+  static constexpr uint64_t kAckEveryBytes = uint64_t{1} << 20;
+
+  // `token` and `grace` as the acceptor's WELCOME said; `buffer_limit`: bytes of
+  // unacknowledged messages this side keeps at most (resume.buffer).
+  ResumeState(std::string token, Duration grace, uint64_t buffer_limit);
+
+  const std::string& token() const { return token_; }
+  Duration grace() const { return grace_; }
+
+  // ---- sending ------------------------------------------------------------------
+  // The `seq` of the next DATA, REQUEST or REPLY.
+  uint64_t NextSeq() { return ++sent_; }
+  // The highest seq handed out (PING's `sent`).
+  uint64_t sent() const { return sent_; }
+  // The `ack` to stamp on a message going out now; it acknowledges all received.
+  uint64_t AckToSend();
+  // Keeps a copy of message `seq` until the peer acknowledges it. False when that
+  // would take the buffer past its limit: the session must end (nothing was kept).
+  bool Keep(uint64_t seq, std::vector<zmq::message_t>& frames);
+  bool Keep(uint64_t seq, zmq::message_t& envelope, std::vector<zmq::message_t>& payload);
+  // The peer has everything up to `ack`: those copies go.
+  void Acknowledge(uint64_t ack);
+  // Copies of the kept messages after `after` (the peer's `received`), oldest
+  // first, to send again; the buffer keeps them until acknowledged.
+  std::vector<std::vector<zmq::message_t>> Unacknowledged(uint64_t after);
+  uint64_t kept_bytes() const { return kept_bytes_; }
+  size_t kept_messages() const { return kept_.size(); }
+  uint64_t buffer_limit() const { return buffer_limit_; }
+
+  // ---- receiving ----------------------------------------------------------------
+  enum class Arrival {
+    kDeliver,    // the next in order: hand it to the application
+    kDuplicate,  // had it already (sent again after a resume): drop it
+    kGap,        // some before it were lost: drop it and ask for them again
+  };
+  Arrival OnReceived(uint64_t seq, uint64_t bytes);
+  // The highest seq received in order (RESUME's and RESUMED's `received`).
+  uint64_t received() const { return received_; }
+  // Enough arrived unacknowledged that an acknowledgement should go now.
+  bool AckDue() const {
+    return unacked_messages_ >= kAckEveryMessages || unacked_bytes_ >= kAckEveryBytes;
+  }
+  // Whether to ask the peer to send again what followed received() (a gap was seen,
+  // or its PING said it sent more): once, then again only after `interval` while
+  // received() has not moved, in case the first request was lost too.
+  bool ShouldAskResend(TimePoint now, Duration interval);
+
+  // ---- suspension ---------------------------------------------------------------
+  // The link is lost at `now`: the session waits for a resume until now + grace.
+  void Suspend(TimePoint now) {
+    suspended_ = true;
+    resume_by_ = now + grace_;
+  }
+  void Resumed() { suspended_ = false; }
+  bool suspended() const { return suspended_; }
+  // A Keep() failed: true the first time only, so the session is ended once.
+  bool Overflow() { return !std::exchange(overflowed_, true); }
+  TimePoint resume_by() const { return resume_by_; }
+
+ private:
+  // The envelope apart from the payload: a small DATA (payload inline) costs no
+  // vector allocation.
+  struct Kept {
+    uint64_t seq = 0;
+    uint64_t bytes = 0;
+    zmq::message_t envelope;
+    std::vector<zmq::message_t> payload;
+  };
+  bool Fits(uint64_t bytes) const { return kept_bytes_ + bytes <= buffer_limit_; }
+
+  const std::string token_;
+  const Duration grace_;
+  const uint64_t buffer_limit_;
+  uint64_t sent_ = 0;
+  uint64_t received_ = 0;
+  uint64_t unacked_messages_ = 0;
+  uint64_t unacked_bytes_ = 0;
+  std::deque<Kept> kept_;  // seq ascending
+  uint64_t kept_bytes_ = 0;
+  uint64_t resend_asked_at_received_ = UINT64_MAX;
+  TimePoint resend_asked_at_{};
+  bool suspended_ = false;
+  bool overflowed_ = false;
+  TimePoint resume_by_ = TimePoint::max();
+};
+
+// 32 lowercase hex digits of 128 random bits (std::random_device): the secret a
+// RESUME must show.
+std::string NewResumeToken();
+
+// Compares two tokens in time that depends only on their length.
+bool SameToken(const std::string& a, const std::string& b);
+
+}  // namespace procmod
+
+#endif  // PROCMOD_SRC_SESSION_RESUME_STATE_H_

@@ -1,0 +1,143 @@
+// ResumeState: numbering, the replay buffer and its bound, what arrives twice or
+// out of order, and when acknowledgements and resend requests are due.
+#include "session/resume_state.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace procmod {
+namespace {
+
+using Frames = std::vector<zmq::message_t>;
+
+Frames Message(const std::string& text) {
+  Frames frames;
+  frames.emplace_back(text.data(), text.size());
+  return frames;
+}
+
+std::string Text(const Frames& frames) { return frames.at(0).to_string(); }
+
+TEST(ResumeStateTest, NumbersEachDirectionFromOne) {
+  ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
+  EXPECT_EQ(resume.sent(), 0u);
+  EXPECT_EQ(resume.NextSeq(), 1u);
+  EXPECT_EQ(resume.NextSeq(), 2u);
+  EXPECT_EQ(resume.sent(), 2u);
+  EXPECT_EQ(resume.received(), 0u);
+}
+
+TEST(ResumeStateTest, KeepsUntilAcknowledgedAndSendsAgainWhatThePeerMissed) {
+  ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
+  for (int i = 1; i <= 5; ++i) {
+    Frames frames = Message("m" + std::to_string(i));
+    const uint64_t seq = resume.NextSeq();
+    ASSERT_TRUE(resume.Keep(seq, frames));
+    EXPECT_EQ(Text(frames), "m" + std::to_string(i)) << "the original stays sendable";
+  }
+  EXPECT_EQ(resume.kept_messages(), 5u);
+  EXPECT_EQ(resume.kept_bytes(), 10u);
+  resume.Acknowledge(2);
+  EXPECT_EQ(resume.kept_messages(), 3u);
+  EXPECT_EQ(resume.kept_bytes(), 6u);
+
+  std::vector<Frames> again = resume.Unacknowledged(3);  // the peer had up to 3
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(Text(again[0]), "m4");
+  EXPECT_EQ(Text(again[1]), "m5");
+  EXPECT_EQ(resume.kept_messages(), 3u) << "sent again, still kept until acknowledged";
+  resume.Acknowledge(5);
+  EXPECT_EQ(resume.kept_messages(), 0u);
+  EXPECT_EQ(resume.kept_bytes(), 0u);
+}
+
+TEST(ResumeStateTest, KeepsAnEnvelopeAndItsPayloadAsOneMessage) {
+  ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
+  zmq::message_t envelope("env", 3);
+  Frames payload = Message(std::string(4096, 'x'));
+  ASSERT_TRUE(resume.Keep(resume.NextSeq(), envelope, payload));
+  EXPECT_EQ(resume.kept_bytes(), 3u + 4096u);
+  std::vector<Frames> again = resume.Unacknowledged(0);
+  ASSERT_EQ(again.size(), 1u);
+  ASSERT_EQ(again[0].size(), 2u);
+  EXPECT_EQ(again[0][0].to_string(), "env");
+  EXPECT_EQ(again[0][1].size(), 4096u);
+}
+
+TEST(ResumeStateTest, AFullBufferRefusesRatherThanGrows) {
+  ResumeState resume("t", std::chrono::seconds(60), 10);
+  Frames six = Message("123456");
+  ASSERT_TRUE(resume.Keep(resume.NextSeq(), six));
+  Frames five = Message("12345");
+  EXPECT_FALSE(resume.Keep(resume.NextSeq(), five));
+  EXPECT_EQ(resume.kept_bytes(), 6u) << "nothing of the refused message is kept";
+  resume.Acknowledge(1);
+  Frames ten = Message("1234567890");
+  EXPECT_TRUE(resume.Keep(resume.NextSeq(), ten));
+}
+
+TEST(ResumeStateTest, DeliversInOrderDropsDuplicatesAndReportsGaps) {
+  ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
+  EXPECT_EQ(resume.OnReceived(1, 10), ResumeState::Arrival::kDeliver);
+  EXPECT_EQ(resume.OnReceived(2, 10), ResumeState::Arrival::kDeliver);
+  EXPECT_EQ(resume.OnReceived(2, 10), ResumeState::Arrival::kDuplicate);
+  EXPECT_EQ(resume.OnReceived(1, 10), ResumeState::Arrival::kDuplicate);
+  EXPECT_EQ(resume.OnReceived(4, 10), ResumeState::Arrival::kGap);
+  EXPECT_EQ(resume.received(), 2u) << "a gap does not move what was received";
+  EXPECT_EQ(resume.OnReceived(3, 10), ResumeState::Arrival::kDeliver);
+  EXPECT_EQ(resume.OnReceived(4, 10), ResumeState::Arrival::kDeliver);
+  EXPECT_EQ(resume.received(), 4u);
+}
+
+TEST(ResumeStateTest, AnAcknowledgementIsDueAfterAThousandMessagesOrAMebibyte) {
+  ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
+  uint64_t seq = 0;
+  for (uint64_t i = 1; i < ResumeState::kAckEveryMessages; ++i) resume.OnReceived(++seq, 8);
+  EXPECT_FALSE(resume.AckDue());
+  resume.OnReceived(++seq, 8);
+  EXPECT_TRUE(resume.AckDue());
+  EXPECT_EQ(resume.AckToSend(), seq);
+  EXPECT_FALSE(resume.AckDue()) << "any message carrying ack counts";
+  resume.OnReceived(++seq, ResumeState::kAckEveryBytes);
+  EXPECT_TRUE(resume.AckDue());
+}
+
+TEST(ResumeStateTest, AsksForAResendOncePerIntervalWhileNothingMoves) {
+  ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
+  const TimePoint t0{};
+  const Duration interval = std::chrono::seconds(1);
+  EXPECT_TRUE(resume.ShouldAskResend(t0, interval));
+  EXPECT_FALSE(resume.ShouldAskResend(t0 + std::chrono::milliseconds(500), interval));
+  EXPECT_TRUE(resume.ShouldAskResend(t0 + std::chrono::seconds(1), interval))
+      << "the first request may have been lost too";
+  resume.OnReceived(1, 1);
+  EXPECT_TRUE(resume.ShouldAskResend(t0 + std::chrono::seconds(1), interval))
+      << "a new gap after progress is asked for at once";
+}
+
+TEST(ResumeStateTest, SuspensionLastsTheGracePeriod) {
+  ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
+  EXPECT_FALSE(resume.suspended());
+  const TimePoint t0 = TimePoint{} + std::chrono::seconds(5);
+  resume.Suspend(t0);
+  EXPECT_TRUE(resume.suspended());
+  EXPECT_EQ(resume.resume_by(), t0 + std::chrono::seconds(60));
+  resume.Resumed();
+  EXPECT_FALSE(resume.suspended());
+}
+
+TEST(ResumeStateTest, TokensAreFreshHexAndComparedWhole) {
+  const std::string a = NewResumeToken();
+  const std::string b = NewResumeToken();
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(a, b);
+  EXPECT_TRUE(SameToken(a, a));
+  EXPECT_FALSE(SameToken(a, b));
+  EXPECT_FALSE(SameToken(a, a.substr(0, 31)));
+}
+
+}  // namespace
+}  // namespace procmod
