@@ -217,6 +217,27 @@ TEST_F(BrokerTest, SecondServerForAServiceGetsDeny409) {
   EXPECT_TRUE(Register(*second, "other"));
 }
 
+TEST_F(BrokerTest, AResumeGetsDeny410AndAResumableHelloAWelcomeWithoutAToken) {
+  Broker broker;
+  auto server = Dealer(broker);
+  ASSERT_TRUE(Register(*server, "viz"));
+  // A procmod client of protocol 1.2 asks for resume; this broker offers none.
+  auto client = Dealer(broker);
+  pmp::Hello hello = ClientHello("viz");
+  hello.resume = true;
+  std::optional<pmp::Welcome> welcome = client->Hello(hello);
+  ASSERT_TRUE(welcome);
+  EXPECT_TRUE(welcome->resume_token.empty());
+  EXPECT_EQ(welcome->resume_grace_ms, 0u);
+  // So no RESUME can be for one of its sessions: the one answer, 410.
+  auto stranger = Dealer(broker);
+  stranger->Send(pmp::Resume{welcome->session, std::string(32, '0'), 0});
+  std::optional<pmp::Deny> deny = As<pmp::Deny>(stranger->Receive());
+  ASSERT_TRUE(deny);
+  EXPECT_EQ(deny->code, 410u);
+  EXPECT_EQ(deny->reason, "gone: this broker does not resume sessions");
+}
+
 TEST_F(BrokerTest, HelloWithoutServiceGetsDeny400) {
   Broker broker;
   auto server = Dealer(broker);

@@ -142,7 +142,8 @@ struct Side {
 class ResumeTest : public ::testing::Test {
  protected:
   // A server (accepting, single client) and a client dialing it through `proxy_`.
-  void StartPair(milliseconds grace, milliseconds client_grace = milliseconds(-1)) {
+  void StartPair(milliseconds grace, milliseconds client_grace = milliseconds(-1),
+                 uint64_t client_buffer = 64 << 20) {
     auto server = IoLoop::Create(SideOptions(Role::kServer, grace));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_.loop = *server;
@@ -153,8 +154,10 @@ class ResumeTest : public ::testing::Test {
     AdmissionPolicy policy;
     ASSERT_TRUE(server_.loop->Bind(policy, /*gated=*/false).ok());
     proxy_ = std::make_unique<RecordingProxy>(PortOf(server_.loop->ListenEndpoint()));
-    auto client = IoLoop::Create(
-        SideOptions(Role::kClient, client_grace.count() < 0 ? grace : client_grace));
+    Options client_options =
+        SideOptions(Role::kClient, client_grace.count() < 0 ? grace : client_grace);
+    client_options.resume.buffer = client_buffer;
+    auto client = IoLoop::Create(client_options);
     ASSERT_TRUE(client.ok()) << client.status().ToString();
     client_.loop = *client;
     client_.Watch();
@@ -211,6 +214,7 @@ TEST_F(ResumeTest, TenThousandEachWayAcrossFiveCutsArriveExactlyOnceInOrder) {
   EXPECT_GE(proxy_->connections(), 2) << "the link was really cut";
   EXPECT_EQ(client_.disconnected.count(), 0u) << client_.disconnected.last();
   EXPECT_EQ(server_.disconnected.count(), 0u) << server_.disconnected.last();
+  EXPECT_GE(client_.suspended.count(), 1u) << "the long outages suspended the session";
   EXPECT_EQ(client_.suspended.count(), client_.resumed.count());
   EXPECT_EQ(server_.suspended.count(), server_.resumed.count());
   EXPECT_EQ(client_.connected.count(), 1u) << "a resume is not a new session";
@@ -280,6 +284,21 @@ TEST_F(ResumeTest, WithoutResumeALostLinkEndsTheSessionAsBefore) {
   EXPECT_EQ(server_.suspended.count(), 0u);
 }
 
+TEST_F(ResumeTest, AFullResumeBufferEndsTheSessionWithTheReasonInsteadOfGrowing) {
+  ASSERT_NO_FATAL_FAILURE(StartPair(seconds(30), milliseconds(-1), /*client_buffer=*/65536));
+  proxy_->SetDown(true);
+  proxy_->Cut();
+  ASSERT_TRUE(client_.suspended.WaitFor(1));
+  // Kept while suspended, up to 64 KiB: the 65th KiB does not fit.
+  const std::string kib(1024, 'x');
+  for (int i = 0; i < 100; ++i) (void)to_server_.Send(kib);
+  ASSERT_TRUE(client_.disconnected.WaitFor(1));
+  EXPECT_EQ(client_.disconnected.last().rfind("closed: resume buffer full: ", 0), 0u)
+      << client_.disconnected.last();
+  EXPECT_NE(client_.disconnected.last().find("resume.buffer is 65536"), std::string::npos);
+  EXPECT_FALSE(to_server_.Send(kib).ok()) << "the session is over";
+}
+
 // A raw DEALER speaking PMP/1 by hand, for what a procmod peer would never send.
 class RawDealer {
  public:
@@ -331,19 +350,69 @@ TEST_F(ResumeTest, AForgedTokenIsRefusedAndTheSessionStaysItsOwners) {
   EXPECT_EQ(server_.data.numbers(), std::vector<uint32_t>{7});
 }
 
+// The resume token of the WELCOME the proxy saw go by (in clear: no CURVE here),
+// as a sniffer on the path would read it: "resume_token", then str8 of 32 bytes.
+std::string SniffedToken(const std::string& wire) {
+  const std::string key = "resume_token";
+  const size_t at = wire.find(key);
+  if (at == std::string::npos || at + key.size() + 2 + 32 > wire.size()) return "";
+  const size_t value = at + key.size();
+  if (static_cast<uint8_t>(wire[value]) != 0xd9 || wire[value + 1] != 32) return "";
+  return wire.substr(value + 2, 32);
+}
+
 TEST_F(ResumeTest, ATokenOfASessionThatEndedIsRefused) {
   ASSERT_NO_FATAL_FAILURE(StartPair(seconds(30)));
   // What a sniffer could replay: the session's own id and token, once it is over.
-  std::string token;
+  const std::string token = SniffedToken(proxy_->Recorded());
+  ASSERT_EQ(token.size(), 32u);
   ASSERT_TRUE(to_server_.Close().ok());
   ASSERT_TRUE(server_.disconnected.WaitFor(1));
   zmq::context_t context;
   RawDealer late(context, server_.loop->ListenEndpoint());
-  late.Send(pmp::Resume{to_client_.session(), std::string(32, 'a'), 0});
+  late.Send(pmp::Resume{to_client_.session(), token, 0});
   std::optional<pmp::Message> answer = late.Receive();
   ASSERT_TRUE(answer.has_value());
   ASSERT_EQ(answer->command(), pmp::Command::kDeny);
   EXPECT_EQ(std::get<pmp::Deny>(answer->header).code, 410u);
+}
+
+TEST_F(ResumeTest, AClientThatComesBackFromANewAddressResumes) {
+  ASSERT_NO_FATAL_FAILURE(StartPair(seconds(30)));
+  ASSERT_EQ(server_.loop->Snapshot().at(0).address, "127.0.0.1");
+  // A VPN reconnect: the link drops, and the client's packets now come from
+  // another address. The token, not the address, says whose session it is.
+  proxy_->SetSourceAddress("127.0.0.2");
+  proxy_->SetDown(true);
+  proxy_->Cut();
+  ASSERT_TRUE(server_.suspended.WaitFor(1));
+  ASSERT_TRUE(to_server_.Send(Numbered(1)).ok()) << "kept while suspended";
+  proxy_->SetDown(false);
+  ASSERT_TRUE(server_.resumed.WaitFor(1));
+  ASSERT_TRUE(server_.data.WaitFor(1));
+  EXPECT_EQ(server_.data.numbers(), std::vector<uint32_t>{1});
+  std::vector<PeerInfo> peers = server_.loop->Snapshot();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(peers[0].session, to_client_.session());
+  EXPECT_EQ(peers[0].address, "127.0.0.2");
+  EXPECT_EQ(peers[0].state, "admitted");
+}
+
+TEST_F(ResumeTest, AForgedTokenOnTheWireLeavesTheRealSessionToResume) {
+  ASSERT_NO_FATAL_FAILURE(StartPair(seconds(30)));
+  proxy_->SetDown(true);
+  proxy_->Cut();
+  ASSERT_TRUE(server_.suspended.WaitFor(1));
+  // While the owner is away, someone tries its session with a guessed token.
+  zmq::context_t context;
+  RawDealer intruder(context, server_.loop->ListenEndpoint());
+  intruder.Send(pmp::Resume{to_client_.session(), std::string(32, 'f'), 0});
+  std::optional<pmp::Message> answer = intruder.Receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(std::get<pmp::Deny>(answer->header).code, 410u);
+  proxy_->SetDown(false);
+  ASSERT_TRUE(server_.resumed.WaitFor(1)) << "the owner still resumes";
+  EXPECT_EQ(server_.disconnected.count(), 0u);
 }
 
 }  // namespace

@@ -216,5 +216,116 @@ TEST(IdentityTableMaster, OldestClientIsMasterAndHandsOverWhenItLeaves) {
   EXPECT_EQ(table.MasterSession(), second);  // the oldest remaining client
 }
 
+// ---- resume (PMP/1.2) -------------------------------------------------------------
+
+class IdentityTableResumeTest : public ::testing::Test {
+ protected:
+  // One admitted, resumable client "a" from routing id r1, public key `key`.
+  PeerRecord& AdmitResumable(const std::string& key = {}) {
+    Admission a = table_.Admit("r1", ClientHello("a"), "127.0.0.1", clock_.Now());
+    EXPECT_TRUE(a.admitted);
+    a.peer->public_key = key;
+    a.peer->resume = std::make_shared<ResumeState>(NewResumeToken(), std::chrono::seconds(10),
+                                                   1 << 20);
+    return *a.peer;
+  }
+  pmp::Resume ResumeOf(const PeerRecord& peer) {
+    return pmp::Resume{peer.session, peer.resume->token(), 0};
+  }
+
+  FakeClock clock_;
+  IdentityTable table_{Single()};
+  HeartbeatPolicy heartbeat_{HeartbeatSettings{milliseconds(100), 3}};
+};
+
+TEST_F(IdentityTableResumeTest, ASilentResumablePeerIsSuspendedWithItsSlotThenEndsAfterTheGrace) {
+  const std::string session = AdmitResumable().session;
+  clock_.Advance(milliseconds(300));
+  std::vector<PeerRecord*> suspended;
+  EXPECT_TRUE(table_.Expire(clock_.Now(), heartbeat_, &suspended).empty());
+  ASSERT_EQ(suspended.size(), 1u);
+  EXPECT_TRUE(suspended[0]->suspended());
+  EXPECT_EQ(table_.size(), 1u) << "kept, with its slot";
+  EXPECT_FALSE(table_.Admit("r2", ClientHello("b"), "", clock_.Now()).admitted)
+      << "single mode: the slot is still the suspended session's";
+  EXPECT_EQ(table_.Snapshot(clock_.Now()).at(0).state, "suspended");
+  EXPECT_EQ(table_.Snapshot(clock_.Now()).at(0).resume_left, std::chrono::seconds(10));
+  EXPECT_EQ(table_.NextDeadline(heartbeat_, TimePoint::max()),
+            clock_.Now() + std::chrono::seconds(10))
+      << "no PING or expiry for it: only the end of its grace";
+  clock_.Advance(std::chrono::seconds(9));
+  EXPECT_TRUE(table_.Expire(clock_.Now(), heartbeat_).empty());
+  clock_.Advance(std::chrono::seconds(1));
+  std::vector<PeerRecord> ended = table_.Expire(clock_.Now(), heartbeat_);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].session, session);
+  EXPECT_TRUE(ended[0].suspended()) << "the caller tells a grace's end from an expiry";
+  EXPECT_TRUE(table_.empty());
+}
+
+TEST_F(IdentityTableResumeTest, ResumeMovesTheSessionToTheNewRoutingIdAndAddress) {
+  PeerRecord& peer = AdmitResumable();
+  const std::string session = peer.session;
+  const pmp::Resume resume = ResumeOf(peer);
+  clock_.Advance(milliseconds(300));
+  table_.Expire(clock_.Now(), heartbeat_);
+  IdentityTable::Resumption r = table_.Resume("r9", resume, "127.0.0.2", "", clock_.Now());
+  ASSERT_NE(r.peer, nullptr) << r.reason;
+  EXPECT_EQ(r.peer->routing_id, "r9");
+  EXPECT_EQ(r.peer->address, "127.0.0.2");
+  EXPECT_FALSE(r.peer->suspended());
+  EXPECT_EQ(table_.Find("r1"), nullptr);
+  EXPECT_EQ(table_.Find("r9"), r.peer);
+  EXPECT_EQ(table_.FindSession(session), r.peer);
+}
+
+TEST_F(IdentityTableResumeTest, ASessionStillAdmittedElsewhereIsTakenOver) {
+  PeerRecord& peer = AdmitResumable();
+  IdentityTable::Resumption r = table_.Resume("r2", ResumeOf(peer), "", "", clock_.Now());
+  ASSERT_NE(r.peer, nullptr) << r.reason;
+  EXPECT_EQ(r.peer->routing_id, "r2");
+  EXPECT_EQ(r.peer->address, "127.0.0.1") << "an unknown address keeps the old one";
+  EXPECT_EQ(table_.size(), 1u);
+}
+
+TEST_F(IdentityTableResumeTest, AWrongTokenAnUnknownSessionAndAnEndedOneAllGet410) {
+  PeerRecord& peer = AdmitResumable();
+  pmp::Resume forged = ResumeOf(peer);
+  forged.token = std::string(32, '0');
+  IdentityTable::Resumption r = table_.Resume("r2", forged, "", "", clock_.Now());
+  EXPECT_EQ(r.peer, nullptr);
+  EXPECT_EQ(r.deny_code, 410u);
+  EXPECT_EQ(table_.Find("r1")->routing_id, "r1") << "the owner keeps its session";
+
+  r = table_.Resume("r2", pmp::Resume{"0123456789abcdef", forged.token, 0}, "", "", clock_.Now());
+  EXPECT_EQ(r.deny_code, 410u);
+
+  const pmp::Resume genuine = ResumeOf(peer);
+  table_.Remove("r1");
+  r = table_.Resume("r2", genuine, "", "", clock_.Now());
+  EXPECT_EQ(r.deny_code, 410u) << "an ended session's token is worth nothing";
+  EXPECT_EQ(r.reason, "gone: no resumable session " + genuine.session);
+}
+
+TEST_F(IdentityTableResumeTest, ASessionAdmittedWithoutResumeCannotBeResumed) {
+  Admission a = table_.Admit("r1", ClientHello("a"), "", clock_.Now());
+  ASSERT_TRUE(a.admitted);
+  IdentityTable::Resumption r =
+      table_.Resume("r2", pmp::Resume{a.peer->session, std::string(32, '0'), 0}, "", "",
+                    clock_.Now());
+  EXPECT_EQ(r.deny_code, 410u);
+}
+
+TEST_F(IdentityTableResumeTest, WithCurveAResumeMustComeWithTheHellosKey) {
+  PeerRecord& peer = AdmitResumable("KEY-OF-ALICE");
+  IdentityTable::Resumption r =
+      table_.Resume("r2", ResumeOf(peer), "", "KEY-OF-MALLORY", clock_.Now());
+  EXPECT_EQ(r.peer, nullptr);
+  EXPECT_EQ(r.deny_code, 403u);
+  EXPECT_EQ(table_.Find("r1")->routing_id, "r1");
+  r = table_.Resume("r2", ResumeOf(*table_.Find("r1")), "", "KEY-OF-ALICE", clock_.Now());
+  EXPECT_NE(r.peer, nullptr) << r.reason;
+}
+
 }  // namespace
 }  // namespace procmod

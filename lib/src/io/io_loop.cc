@@ -316,7 +316,14 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
       requests_.FailSession(gone.session, UnavailableError("peer " + gone.session + " expired"));
       Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired, std::move(said));
     }
-    for (PeerRecord* peer : suspended) Suspended(*peer, /*incoming=*/true);
+    // By session, not by pointer: a callback above or below may end any session.
+    std::vector<std::string> sessions;
+    for (PeerRecord* peer : suspended) sessions.push_back(peer->session);
+    for (const std::string& session : sessions) {
+      if (PeerRecord* peer = acceptor_ ? acceptor_->table().FindSession(session) : nullptr) {
+        Suspended(*peer, /*incoming=*/true);
+      }
+    }
     // Sending changes no table entry (a gone transport just fails), so PINGs go out
     // during the one pass: no list of ids, no second lookup per peer.
     acceptor_->table().ForEach([&](PeerRecord& peer) {

@@ -65,10 +65,12 @@ void IoLoop::EndForFullBuffer(const std::string& session) {
   Post([this, session] {
     std::optional<PeerRef> ref = Resolve(session);
     if (!ref || !ref->record->resume) return;
-    const std::string said = "resume buffer full (" +
-                             std::to_string(ref->record->resume->kept_bytes()) +
-                             " bytes unacknowledged; resume.buffer is " +
-                             std::to_string(ref->record->resume->buffer_limit()) + ")";
+    // The figures and the way out, for the operator who reads it in a log.
+    const std::string said =
+        "resume buffer full: " + std::to_string(ref->record->resume->kept_bytes()) +
+        " bytes sent and not yet acknowledged, and more to send; resume.buffer is " +
+        std::to_string(ref->record->resume->buffer_limit()) +
+        " (raise it above the largest burst, or turn resume off with resume.grace: 0)";
     spdlog::error("procmod: session {} ends: {}", session, said);
     SendControl(*ref->record, ref->kind, pmp::Encode(pmp::Bye{said}));
     if (ref->kind == PeerKind::kAccepted) {
