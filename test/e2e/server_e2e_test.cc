@@ -26,6 +26,7 @@
 #include "procmod/config.h"
 #include "support/daemons.h"
 #include "support/module_fixture.h"
+#include "support/recording_proxy.h"
 #include "support/raw_peer.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
@@ -327,6 +328,32 @@ TEST(ServerForward, WaitsOutTheResumeGraceThenExitsWith3WhenItsClientIsKilled) {
   EXPECT_LT(Since(killed), milliseconds(3000));
   EXPECT_NE(server.Transcript().find("not resumed within 800ms"), std::string::npos)
       << server.Transcript();
+}
+
+TEST(ServerForward, KeepsItsClientsSessionAcrossACutLinkAndExitsOnlyWhenTheClientIsGone) {
+  TempDir dir;
+  const std::string config =
+      dir.Write("server.yaml", std::string(kShortHeartbeat) + "resume: {grace: 2s}\n");
+  Server server({"--config", config, "--port", "0"});
+  const std::string endpoint = server.WaitReady();
+  // The client dials the server through a proxy that can cut the link, as a blip does.
+  testing::RecordingProxy proxy(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+  Subprocess client(
+      {PROCMOD_TEST_PEER, "client", "forward", "single", proxy.endpoint(), "0", "hold"},
+      /*merge_stderr=*/true);
+  ASSERT_TRUE(client.WaitForLine("HOLDING", kDeadline).has_value());
+  proxy.SetDown(true);
+  proxy.Cut();
+  ASSERT_TRUE(server.WaitFor("it may resume within 2s").has_value());
+  proxy.SetDown(false);
+  ASSERT_TRUE(server.WaitFor("resumed from 127.0.0.1").has_value());
+  EXPECT_FALSE(client.Wait(milliseconds(300)).has_value()) << "the client's session goes on";
+  EXPECT_FALSE(server.Wait(milliseconds(0)).has_value()) << "so does the server";
+  // Now the client really goes: the server waits out the grace, then exits 3.
+  client.Signal(SIGKILL);
+  EXPECT_EQ(client.Wait(kDeadline), 128 + SIGKILL);
+  EXPECT_EQ(server.Wait(), 3);
+  EXPECT_NE(server.Transcript().find("not resumed within 2s"), std::string::npos);
 }
 
 TEST(ServerForward, ExitsWith4WhenNoClientComesWithinAcceptTimeout) {

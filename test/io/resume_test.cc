@@ -19,7 +19,10 @@
 
 #include "io/io_loop.h"
 #include "protocol/codec.h"
+#include "security/curve_keys.h"
+#include "support/curve_test_keys.h"
 #include "support/recording_proxy.h"
+#include "support/temp_dir.h"
 
 namespace procmod {
 namespace {
@@ -144,7 +147,7 @@ class ResumeTest : public ::testing::Test {
   // A server (accepting, single client) and a client dialing it through `proxy_`.
   void StartPair(milliseconds grace, milliseconds client_grace = milliseconds(-1),
                  uint64_t client_buffer = 64 << 20) {
-    auto server = IoLoop::Create(SideOptions(Role::kServer, grace));
+    auto server = IoLoop::Create(SideOptions(Role::kServer, grace), server_curve_);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_.loop = *server;
     server_.Watch();
@@ -157,7 +160,7 @@ class ResumeTest : public ::testing::Test {
     Options client_options =
         SideOptions(Role::kClient, client_grace.count() < 0 ? grace : client_grace);
     client_options.resume.buffer = client_buffer;
-    auto client = IoLoop::Create(client_options);
+    auto client = IoLoop::Create(client_options, client_curve_);
     ASSERT_TRUE(client.ok()) << client.status().ToString();
     client_.loop = *client;
     client_.Watch();
@@ -181,6 +184,25 @@ class ResumeTest : public ::testing::Test {
     proxy_->SetDown(false);
   }
 
+  // CURVE on both sides: server and client key pairs, the client's on the allow-list.
+  void UseCurve() {
+    testing::CurveTestKeys keys(dir_.path());
+    testing::CurveTestKey server = keys.Make("server", /*authorize=*/false);
+    testing::CurveTestKey client = keys.Make("client", /*authorize=*/true);
+    Result<CurveSetup> s = ResolveCurve({.secret_key_file = server.secret_file,
+                                         .authorized_keys_dir = keys.AuthorizedDir()},
+                                        /*accepts=*/true, /*dials=*/false);
+    Result<CurveSetup> c = ResolveCurve(
+        {.secret_key_file = client.secret_file, .server_public_key = server.pair.public_key},
+        /*accepts=*/false, /*dials=*/true);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    server_curve_ = *s;
+    client_curve_ = *c;
+  }
+
+  testing::TempDir dir_;
+  CurveSetup server_curve_, client_curve_;
   Side server_, client_;
   std::unique_ptr<RecordingProxy> proxy_;
   Connection to_server_, to_client_;
@@ -218,6 +240,22 @@ TEST_F(ResumeTest, TenThousandEachWayAcrossFiveCutsArriveExactlyOnceInOrder) {
   EXPECT_EQ(client_.suspended.count(), client_.resumed.count());
   EXPECT_EQ(server_.suspended.count(), server_.resumed.count());
   EXPECT_EQ(client_.connected.count(), 1u) << "a resume is not a new session";
+}
+
+TEST_F(ResumeTest, ACurveSessionResumesWithTheSameKeyAndNothingReadableOnTheWire) {
+  ASSERT_NO_FATAL_FAILURE(UseCurve());
+  ASSERT_NO_FATAL_FAILURE(StartPair(seconds(30)));
+  proxy_->SetDown(true);
+  proxy_->Cut();
+  ASSERT_TRUE(server_.suspended.WaitFor(1));
+  ASSERT_TRUE(to_server_.Send("secret-after-the-cut").ok());
+  proxy_->SetDown(false);
+  ASSERT_TRUE(server_.resumed.WaitFor(1));
+  ASSERT_TRUE(server_.data.WaitFor(1));
+  EXPECT_EQ(server_.loop->Snapshot().at(0).public_key, client_curve_.own.public_key);
+  EXPECT_EQ(proxy_->Recorded().find("resume_token"), std::string::npos)
+      << "the token travels encrypted";
+  EXPECT_EQ(proxy_->Recorded().find("secret-after-the-cut"), std::string::npos);
 }
 
 TEST_F(ResumeTest, ARequestInFlightCompletesAfterTheResume) {
