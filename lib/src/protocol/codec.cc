@@ -73,7 +73,7 @@ void WriteSequence(MapWriter& w, uint64_t seq, uint64_t ack) {
 
 void Write(MapWriter& w, const Hello& h) {
   w.Begin(4 + Present(h.name) + Present(h.software) + Present(h.service) + (h.multi ? 1 : 0) +
-          (h.resume ? 1 : 0));
+          (h.resume ? 1 : 0) + (h.resume_grace_ms > 0 ? 1 : 0));
   w.Uint("connect_id", h.connect_id);
   w.Str("role", h.role);
   if (!h.name.empty()) w.Str("name", h.name);
@@ -83,6 +83,7 @@ void Write(MapWriter& w, const Hello& h) {
   if (!h.service.empty()) w.Str("service", h.service);
   if (h.multi) w.Bool("multi", true);
   if (h.resume) w.Bool("resume", true);
+  if (h.resume_grace_ms > 0) w.Uint("resume_grace_ms", h.resume_grace_ms);
 }
 
 void Write(MapWriter& w, const Welcome& m) {
@@ -112,18 +113,20 @@ void Write(MapWriter& w, const Deny& m) {
 
 void Write(MapWriter& w, const Ping& m) {
   w.Begin(1 + Present(m.echo) + Present(m.held) + Present(m.ack) + Present(m.sent) +
-          (m.resend ? 1 : 0));
+          (m.resend ? 1 : 0) + Present(m.peer));
   w.Uint("t", m.t);
   if (m.echo) w.Uint("echo", *m.echo);
   if (m.held) w.Uint("held", *m.held);
   if (m.ack) w.Uint("ack", *m.ack);
   if (m.sent) w.Uint("sent", *m.sent);
   if (m.resend) w.Bool("resend", true);
+  if (!m.peer.empty()) w.Str("peer", m.peer);
 }
 
 void Write(MapWriter& w, const Bye& m) {
-  w.Begin(Present(m.reason));
+  w.Begin(Present(m.reason) + Present(m.peer));
   if (!m.reason.empty()) w.Str("reason", m.reason);
+  if (!m.peer.empty()) w.Str("peer", m.peer);
 }
 
 void Write(MapWriter& w, const Data& m) {
@@ -159,10 +162,16 @@ void Write(MapWriter& w, const Error& m) {
 }
 
 void Write(MapWriter& w, const Joined& m) {
-  w.Begin(1 + Present(m.name) + Present(m.role));
+  w.Begin(1 + Present(m.name) + Present(m.role) + Present(m.resume_token) +
+          (m.resume ? 2 : 0));
   w.Str("session", m.session);
   if (!m.name.empty()) w.Str("name", m.name);
   if (!m.role.empty()) w.Str("role", m.role);
+  if (!m.resume_token.empty()) w.Str("resume_token", m.resume_token);
+  if (m.resume) {
+    w.Bool("resume", true);
+    w.Uint("received", m.received);
+  }
 }
 
 void Write(MapWriter& w, const Left& m) {
@@ -172,10 +181,11 @@ void Write(MapWriter& w, const Left& m) {
 }
 
 void Write(MapWriter& w, const Resume& m) {
-  w.Begin(3);
+  w.Begin(3 + Present(m.service));
   w.Str("session", m.session);
   w.Str("token", m.token);
   w.Uint("received", m.received);
+  if (!m.service.empty()) w.Str("service", m.service);
 }
 
 void Write(MapWriter& w, const Resumed& m) {
@@ -284,7 +294,8 @@ Status Read(const MapReader& r, Hello& h) {
   e << r.Uint("connect_id", h.connect_id, false) << r.Str("role", h.role, true)
     << r.Str("name", h.name, false) << r.Str("version", h.version, true)
     << r.Str("software", h.software, false) << r.Uint("heartbeat_ms", h.heartbeat_ms, false)
-    << r.Str("service", h.service, false) << r.Bool("multi", h.multi) << r.Bool("resume", h.resume);
+    << r.Str("service", h.service, false) << r.Bool("multi", h.multi) << r.Bool("resume", h.resume)
+    << r.Uint("resume_grace_ms", h.resume_grace_ms, false);
   return e.Take();
 }
 
@@ -319,11 +330,16 @@ Status Read(const MapReader& r, Deny& m) {
 Status Read(const MapReader& r, Ping& m) {
   FirstError e;
   e << r.Uint("t", m.t, true) << r.Uint("echo", m.echo) << r.Uint("held", m.held)
-    << r.Uint("ack", m.ack) << r.Uint("sent", m.sent) << r.Bool("resend", m.resend);
+    << r.Uint("ack", m.ack) << r.Uint("sent", m.sent) << r.Bool("resend", m.resend)
+    << r.Str("peer", m.peer, false);
   return e.Take();
 }
 
-Status Read(const MapReader& r, Bye& m) { return r.Str("reason", m.reason, false); }
+Status Read(const MapReader& r, Bye& m) {
+  FirstError e;
+  e << r.Str("reason", m.reason, false) << r.Str("peer", m.peer, false);
+  return e.Take();
+}
 
 Status Read(const MapReader& r, Data& m) {
   FirstError e;
@@ -357,7 +373,9 @@ Status Read(const MapReader& r, Error& m) {
 Status Read(const MapReader& r, Joined& m) {
   FirstError e;
   e << r.Str("session", m.session, true) << r.Str("name", m.name, false)
-    << r.Str("role", m.role, false);
+    << r.Str("role", m.role, false) << r.Str("resume_token", m.resume_token, false)
+    << r.Bool("resume", m.resume);
+  if (m.resume) e << r.Uint("received", m.received, true);
   return e.Take();
 }
 
@@ -370,7 +388,7 @@ Status Read(const MapReader& r, Left& m) {
 Status Read(const MapReader& r, Resume& m) {
   FirstError e;
   e << r.Str("session", m.session, true) << r.Str("token", m.token, true)
-    << r.Uint("received", m.received, true);
+    << r.Uint("received", m.received, true) << r.Str("service", m.service, false);
   return e.Take();
 }
 

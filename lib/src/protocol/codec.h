@@ -85,6 +85,9 @@ struct Hello {
   std::string service;        // broker only
   bool multi = false;         // broker only, servers
   bool resume = false;        // 1.2: the sender can resume this session
+  // 1.2, a server registering with a broker: it resumes its clients' sessions, with
+  // this grace (the broker offers their resume in its WELCOME). 0: absent.
+  uint64_t resume_grace_ms = 0;
 };
 
 struct Welcome {
@@ -114,10 +117,14 @@ struct Ping {
   std::optional<uint64_t> ack;   // 1.2: highest seq received in order
   std::optional<uint64_t> sent;  // 1.2: highest seq sent so far
   bool resend = false;           // 1.2: send again everything after `ack`
+  // 1.2, broker legs: the relayed client whose session `ack`, `sent` and `resend`
+  // are about (server leg; the broker carries them to and from that client).
+  std::string peer;
 };
 
 struct Bye {
   std::string reason;
+  std::string peer;  // 1.2, server leg to a broker: ends that relayed client's session
 };
 
 // `seq` and `ack` (protocol 1.2, resumable sessions only): 0 means absent.
@@ -156,6 +163,12 @@ struct Joined {
   std::string session;  // required
   std::string name;
   std::string role;
+  // 1.2: the client's resume token (the broker gave it in its WELCOME); with
+  // `resume`, this JOINED asks the server to resume that session instead, the client
+  // having received up to `received` (required then).
+  std::string resume_token;
+  bool resume = false;
+  uint64_t received = 0;
 };
 
 struct Left {
@@ -168,6 +181,7 @@ struct Resume {
   std::string session;    // required
   std::string token;      // required: WELCOME's resume_token
   uint64_t received = 0;  // required: highest seq received in order
+  std::string service;    // to a broker: the service (a restarted broker knows no session)
 };
 
 // Accepting side, answers a RESUME it accepts (protocol 1.2).
