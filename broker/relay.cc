@@ -238,8 +238,11 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     return;
   }
   Leg* leg = directory_.Find(routing_id);
-  if (leg != nullptr && curve_.enabled && frames.size() > 1 &&
-      decoded.command() != pmp::Command::kHello && EndIfTakenOver(routing_id, frames[1])) {
+  // HELLO and RESUME start afresh whatever the routing id had: not checked here.
+  const bool handshake =
+      decoded.command() == pmp::Command::kHello || decoded.command() == pmp::Command::kResume;
+  if (leg != nullptr && curve_.enabled && frames.size() > 1 && !handshake &&
+      EndIfTakenOver(routing_id, frames[1])) {
     return;  // not the session's message: it came from whoever holds the routing id now
   }
   if (leg != nullptr) {  // any well-formed message is life, a HELLO too
@@ -256,11 +259,9 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     return;
   }
   if (decoded.command() == pmp::Command::kResume) {
-    // procmod 0.1's broker gives no resume token (its WELCOME has none), so no
-    // RESUME can be for one of its sessions: the one answer for a session that
-    // cannot resume (PROTOCOL §6.12).
-    SendTo(routing_id, pmp::Encode(pmp::Deny{pmp::kCodeGone,
-                                             "gone: this broker does not resume sessions"}));
+    std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
+    std::string key = frames.size() > 1 ? PeerKeyOf(frames[1]) : std::string();
+    OnResume(routing_id, std::get<pmp::Resume>(decoded.header), std::move(address), std::move(key));
     return;
   }
   if (leg == nullptr) {
@@ -316,15 +317,73 @@ void Relay::OnHello(const std::string& routing_id, const pmp::Hello& hello, std:
   }
 }
 
+void Relay::OnResume(const std::string& routing_id, const pmp::Resume& resume, std::string address,
+                     std::string public_key) {
+  const std::string from = address.empty() ? std::string("?") : address;
+  ResumeOutcome o = directory_.Resume(routing_id, resume, std::move(address), std::move(public_key),
+                                      SteadyClock::now());
+  if (!o.forwarded) {
+    if (denial_log_.Allow(SteadyClock::now(), "denials")) {
+      spdlog::info("procmod-broker: refused RESUME of session {:?} from {} (service {:?}): {} {:?}",
+                   Clip(resume.session), from, Clip(resume.service), o.deny_code, Clip(o.reason));
+    }
+    SendOutbox(o.out);
+    return;
+  }
+  LogEnded(o.ended);
+  // The token is the server's to check: the session's state is there, not here.
+  spdlog::info("procmod-broker: RESUME of session {} from {} for service {:?}: asked its server",
+               resume.session, from, Clip(resume.service));
+  SendOutbox(o.out);
+}
+
+void Relay::OnResumed(Leg& server, const pmp::Resumed& resumed) {
+  const std::string server_id = server.peer.routing_id;
+  ResumedOutcome o = directory_.Resumed(server_id, resumed, SteadyClock::now());
+  LogEnded(o.ended);
+  if (o.routing_id.empty()) {
+    SendOutbox(o.out);  // a LEFT for an answer nobody waits for any more, or nothing
+    return;
+  }
+  const Leg* client = directory_.Find(o.routing_id);
+  spdlog::info("procmod-broker: resumed session {} of service {:?} from {}", resumed.session,
+               Clip(client->service), client->peer.address.empty() ? "?" : client->peer.address);
+  // As a WELCOME (§10.2): a RESUMED that cannot be delivered ends the leg at once.
+  bool lost = false;
+  for (Outgoing& m : o.out) {
+    const SendOutcome sent = SendTo(m.routing_id, pmp::Encode(m.header));
+    if (m.routing_id == o.routing_id && sent == SendOutcome::kPeerGone) lost = true;
+  }
+  if (lost) {
+    EndOutcome e = directory_.Lost(o.routing_id);
+    LogEnded(e.ended);
+    SendOutbox(e.out);
+  }
+}
+
 void Relay::OnLegMessage(Leg& leg, pmp::Message& message, const zmq::message_t& envelope) {
   switch (message.command()) {
-    case pmp::Command::kPing:
-      if (auto rtt = HeartbeatPolicy::OnPing(std::get<pmp::Ping>(message.header),
-                                             SteadyClock::now(), leg.peer.echo)) {
-        leg.peer.rtt = *rtt;
+    case pmp::Command::kPing: {
+      const auto& ping = std::get<pmp::Ping>(message.header);
+      const TimePoint now = SteadyClock::now();
+      // A server's PING naming a client (`peer`) is about that client's session, not
+      // the server leg's heartbeat: no echo taken (it was life all the same).
+      if (!leg.is_server() || ping.peer.empty()) {
+        if (auto rtt = HeartbeatPolicy::OnPing(ping, now, leg.peer.echo)) leg.peer.rtt = *rtt;
       }
+      // Acknowledgements and resend requests are end to end: carried on.
+      Outbox forwarded = directory_.ForwardPing(leg.peer.routing_id, ping, now);
+      SendOutbox(forwarded);
       return;
+    }
     case pmp::Command::kBye: {
+      const auto& bye = std::get<pmp::Bye>(message.header);
+      if (leg.is_server() && !bye.peer.empty()) {  // about one client, not the server
+        EndOutcome e = directory_.ServerBye(leg.peer.routing_id, bye);
+        LogEnded(e.ended);
+        SendOutbox(e.out);
+        return;
+      }
       const std::string routing_id = leg.peer.routing_id;  // `leg` goes with the BYE
       EndOutcome e = directory_.Bye(routing_id);
       LogEnded(e.ended);
@@ -343,13 +402,15 @@ void Relay::OnLegMessage(Leg& leg, pmp::Message& message, const zmq::message_t& 
       }
       return;
     }
+    case pmp::Command::kResumed:  // from a server: its answer to a JOINED {resume}
+      if (leg.is_server()) return OnResumed(leg, std::get<pmp::Resumed>(message.header));
+      [[fallthrough]];
     case pmp::Command::kHello:  // handled before a leg is looked at
     case pmp::Command::kWelcome:
     case pmp::Command::kDeny:
     case pmp::Command::kJoined:
     case pmp::Command::kLeft:
     case pmp::Command::kResume:  // answered before a leg is looked at
-    case pmp::Command::kResumed:
       SendTo(leg.peer.routing_id,
              ErrorFrames(pmp::kCodeMalformed, std::string(pmp::CommandName(message.command())) +
                                                   " is not expected from this peer"));

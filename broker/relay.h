@@ -21,6 +21,11 @@
 // liveness expires (all legs, not only the oldest), and each leg sent nothing for an
 // interval gets a PING.
 //
+// Resume (PROTOCOL §12): the session's state is the client's and the server's; the
+// broker hands out the token, carries a RESUME to the server as JOINED {resume} and
+// its RESUMED (or BYE {peer}) back, and PINGs' ack/sent/resend both ways (Directory).
+// It keeps nothing for a lost client, so a restarted broker resumes sessions too.
+//
 // Threads: Create() and Run() on one thread (the daemon's main thread); Stop() from
 // any thread, including a signal-handling one.
 //
@@ -97,6 +102,11 @@ class Relay : private AdminTarget {
   // its HELLO's ends the leg as the Directory says (CheckKey); true then.
   bool EndIfTakenOver(const std::string& routing_id, zmq::message_t& frame);
   void OnHello(const std::string& routing_id, const pmp::Hello& hello, std::string address);
+  // A RESUME goes on to the session's server as JOINED {resume} (or is refused);
+  // the server's RESUMED admits the client's new leg.
+  void OnResume(const std::string& routing_id, const pmp::Resume& resume, std::string address,
+                std::string public_key);
+  void OnResumed(Leg& server, const pmp::Resumed& resumed);
   // `envelope`: the message's envelope as received, relayed with only `peer` changed.
   void OnLegMessage(Leg& leg, pmp::Message& message, const zmq::message_t& envelope);
   void RelayMessage(Leg& from, pmp::Message& message, const zmq::message_t& envelope);

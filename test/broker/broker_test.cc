@@ -49,22 +49,35 @@ milliseconds Since(Clock::time_point start) {
   return duration_cast<milliseconds>(Clock::now() - start);
 }
 
-// procmod-broker as a child process: `--port 0`, `--admin none` unless `args` name
-// one, and the test's args. Its log (stderr) goes to the test's output.
+// procmod-broker as a child process: `--port 0` unless `args` name a `--listen`
+// endpoint (a broker that comes back where an earlier one was), `--admin none`
+// unless they name one, and the test's args. Its log (stderr) goes to the test's
+// output.
 class Broker {
  public:
   explicit Broker(std::vector<std::string> args = {}) {
     if (std::find(args.begin(), args.end(), "--admin") == args.end()) {
       args.insert(args.end(), {"--admin", "none"});
     }
-    args.insert(args.begin(), {PROCMOD_BROKER, "--port", "0", "--name", "test-broker"});
+    if (std::find(args.begin(), args.end(), "--listen") == args.end()) {
+      args.insert(args.begin(), {"--port", "0"});
+    }
+    args.insert(args.begin(), {PROCMOD_BROKER, "--name", "test-broker"});
     daemon_ = StartDaemon(std::move(args), kBrokerReady);
   }
 
   // Stops it cleanly (SIGTERM) if the test did not, so its admin socket file goes.
   ~Broker() {
+    if (killed_) return;
     daemon_.process->Signal(SIGTERM);
     EXPECT_EQ(daemon_.process->Wait(kDeadline), 0);
+  }
+
+  // A crash: SIGKILL, so nobody hears a BYE; returns once it is gone.
+  void Kill() {
+    daemon_.process->Signal(SIGKILL);
+    EXPECT_EQ(daemon_.process->Wait(kDeadline), 128 + SIGKILL);
+    killed_ = true;
   }
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
@@ -74,6 +87,7 @@ class Broker {
 
  private:
   Daemon daemon_;
+  bool killed_ = false;
 };
 
 // Runs procmod-broker to completion with `args`; its exit code and all it printed.
@@ -177,6 +191,35 @@ class BrokerTest : public ::testing::Test {
     return welcome->session;
   }
 
+  // HELLO as a server of `service` that resumes its clients' sessions (PMP/1.2).
+  std::optional<pmp::Welcome> RegisterResuming(RawDealer& server, const std::string& service,
+                                               uint64_t grace_ms = 30000) {
+    pmp::Hello hello = ServerHello(service, /*multi=*/true);
+    hello.resume_grace_ms = grace_ms;
+    std::optional<pmp::Welcome> welcome = server.Hello(hello);
+    EXPECT_TRUE(welcome.has_value()) << "no WELCOME for server of " << service;
+    return welcome;
+  }
+
+  // HELLO with `resume: true` as a client of `service`: its WELCOME. Checks the
+  // server's JOINED, and that it carries the WELCOME's token.
+  std::optional<pmp::Welcome> JoinResumable(RawDealer& client, RawDealer& server,
+                                            const std::string& service,
+                                            const std::string& name = "alice") {
+    pmp::Hello hello = ClientHello(service, 0, name);
+    hello.resume = true;
+    std::optional<pmp::Welcome> welcome = client.Hello(hello);
+    EXPECT_TRUE(welcome.has_value()) << "no WELCOME for client " << name;
+    std::optional<pmp::Joined> joined = As<pmp::Joined>(server.Receive());
+    EXPECT_TRUE(joined.has_value()) << "no JOINED for client " << name;
+    if (welcome && joined) {
+      EXPECT_EQ(joined->session, welcome->session);
+      EXPECT_EQ(joined->resume_token, welcome->resume_token);
+      EXPECT_FALSE(joined->resume);
+    }
+    return welcome;
+  }
+
   std::optional<pmp::Deny> Denied(RawDealer& dealer, const pmp::Hello& hello) {
     dealer.Send(hello);
     return As<pmp::Deny>(dealer.Receive());
@@ -217,25 +260,37 @@ TEST_F(BrokerTest, SecondServerForAServiceGetsDeny409) {
   EXPECT_TRUE(Register(*second, "other"));
 }
 
-TEST_F(BrokerTest, AResumeGetsDeny410AndAResumableHelloAWelcomeWithoutAToken) {
+TEST_F(BrokerTest, AResumableClientGetsATokenOnlyWhenItsServerResumes) {
   Broker broker;
-  auto server = Dealer(broker);
-  ASSERT_TRUE(Register(*server, "viz"));
-  // A procmod client of protocol 1.2 asks for resume; this broker offers none.
+  auto resuming = Dealer(broker);
+  auto plain = Dealer(broker);
+  ASSERT_TRUE(RegisterResuming(*resuming, "viz", /*grace_ms=*/45000));
+  ASSERT_TRUE(Register(*plain, "plain", /*multi=*/true));
   auto client = Dealer(broker);
-  pmp::Hello hello = ClientHello("viz");
-  hello.resume = true;
-  std::optional<pmp::Welcome> welcome = client->Hello(hello);
+  std::optional<pmp::Welcome> welcome = JoinResumable(*client, *resuming, "viz");
   ASSERT_TRUE(welcome);
-  EXPECT_TRUE(welcome->resume_token.empty());
-  EXPECT_EQ(welcome->resume_grace_ms, 0u);
-  // So no RESUME can be for one of its sessions: the one answer, 410.
+  EXPECT_EQ(welcome->resume_token.size(), 32u);
+  EXPECT_EQ(welcome->resume_token.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(welcome->resume_grace_ms, 45000u);  // the server's grace
+  // A server that registered without resume_grace_ms: as before, no token.
+  auto other = Dealer(broker);
+  pmp::Hello hello = ClientHello("plain");
+  hello.resume = true;
+  std::optional<pmp::Welcome> none = other->Hello(hello);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->resume_token.empty());
+  EXPECT_EQ(none->resume_grace_ms, 0u);
+  std::optional<pmp::Joined> joined = As<pmp::Joined>(plain->Receive());
+  ASSERT_TRUE(joined);
+  EXPECT_TRUE(joined->resume_token.empty());
+  // A RESUME without `service` (procmod 0.1's broker gave no token): 410.
   auto stranger = Dealer(broker);
-  stranger->Send(pmp::Resume{welcome->session, std::string(32, '0'), 0});
+  stranger->Send(pmp::Resume{welcome->session, welcome->resume_token, 0});
   std::optional<pmp::Deny> deny = As<pmp::Deny>(stranger->Receive());
   ASSERT_TRUE(deny);
   EXPECT_EQ(deny->code, 410u);
-  EXPECT_EQ(deny->reason, "gone: this broker does not resume sessions");
+  EXPECT_EQ(deny->reason, "gone: no resumable session " + welcome->session +
+                              "; a RESUME to a broker needs `service`");
 }
 
 TEST_F(BrokerTest, HelloWithoutServiceGetsDeny400) {
@@ -627,6 +682,210 @@ TEST_F(BrokerTest, SilentServerExpiresAndItsClientsGetByeServerLost) {
   EXPECT_LE(took, kShortExpiry + kExpirySlack);
   // The registration went with it: a new server may take the name.
   EXPECT_TRUE(Register(*replacement, "viz"));
+}
+
+// ---- resume ------------------------------------------------------------------------
+
+TEST_F(BrokerTest, LostClientResumesFromANewDealerWithItsSessionAndDataFlowsBothWays) {
+  Broker broker({"--config", dir_.Write("short.yaml", kShortHeartbeat)});
+  auto server = Dealer(broker);
+  auto client = Dealer(broker);
+  ASSERT_TRUE(RegisterResuming(*server, "viz"));
+  std::optional<pmp::Welcome> welcome = JoinResumable(*client, *server, "viz");
+  ASSERT_TRUE(welcome);
+  const std::string session = welcome->session;
+  // The client's link goes quiet: its server hears LEFT expired, as for any client
+  // (a resuming server suspends the session on it).
+  std::optional<pmp::Left> left = As<pmp::Left>(ReceiveKeepingAlive(*server, {server.get()}));
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->session, session);
+  EXPECT_EQ(left->reason, "expired");
+
+  // It comes back on a new connection with RESUME; the server decides.
+  auto back = Dealer(broker);
+  back->Send(pmp::Resume{session, welcome->resume_token, 2, "viz"});
+  std::optional<pmp::Joined> joined = As<pmp::Joined>(ReceiveKeepingAlive(*server, {server.get()}));
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(joined->session, session);
+  EXPECT_EQ(joined->role, "client");
+  EXPECT_TRUE(joined->resume);
+  EXPECT_EQ(joined->resume_token, welcome->resume_token);
+  EXPECT_EQ(joined->received, 2u);
+  server->Send(pmp::Resumed{session, 1});
+  std::optional<pmp::Resumed> resumed =
+      As<pmp::Resumed>(ReceiveKeepingAlive(*back, {server.get()}));
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->session, session);
+  EXPECT_EQ(resumed->received, 1u);
+
+  // The same session on the new leg, seq and ack carried as they came.
+  back->Send(pmp::Data{.channel = "c", .seq = 2, .ack = 3}, TextFrames({"again"}));
+  std::optional<pmp::Message> m = ReceiveKeepingAlive(*server, {server.get(), back.get()});
+  ASSERT_TRUE(As<pmp::Data>(m));
+  EXPECT_EQ(As<pmp::Data>(m)->peer, session);
+  EXPECT_EQ(As<pmp::Data>(m)->seq, 2u);
+  EXPECT_EQ(As<pmp::Data>(m)->ack, 3u);
+  EXPECT_EQ(Texts(m->payload), std::vector<std::string>{"again"});
+  server->Send(pmp::Data{.channel = "c", .peer = session, .seq = 4, .ack = 2}, TextFrames({"hi"}));
+  m = ReceiveKeepingAlive(*back, {server.get(), back.get()});
+  ASSERT_TRUE(As<pmp::Data>(m));
+  EXPECT_EQ(As<pmp::Data>(m)->peer, "");
+  EXPECT_EQ(As<pmp::Data>(m)->seq, 4u);
+  EXPECT_EQ(Texts(m->payload), std::vector<std::string>{"hi"});
+}
+
+TEST_F(BrokerTest, ServerByeWithPeerRefusesTheResumeWithDeny410AndItsReason) {
+  Broker broker;
+  auto server = Dealer(broker);
+  auto client = Dealer(broker);
+  ASSERT_TRUE(RegisterResuming(*server, "viz"));
+  std::optional<pmp::Welcome> welcome = JoinResumable(*client, *server, "viz");
+  ASSERT_TRUE(welcome);
+  client->Send(pmp::Bye{"done"});  // ended for good at the server
+  ASSERT_TRUE(As<pmp::Left>(server->Receive()));
+  // The broker keeps nothing of the session: the server answers the RESUME.
+  auto back = Dealer(broker);
+  back->Send(pmp::Resume{welcome->session, welcome->resume_token, 0, "viz"});
+  std::optional<pmp::Joined> joined = As<pmp::Joined>(server->Receive());
+  ASSERT_TRUE(joined);
+  EXPECT_TRUE(joined->resume);
+  const std::string reason = "gone: no resumable session " + welcome->session;
+  server->Send(pmp::Bye{reason, welcome->session});
+  std::optional<pmp::Deny> deny = As<pmp::Deny>(back->Receive());
+  ASSERT_TRUE(deny);
+  EXPECT_EQ(deny->code, 410u);
+  EXPECT_EQ(deny->reason, reason);
+  // The server's BYE about one client is not the server's: it is still registered.
+  auto newcomer = Dealer(broker);
+  EXPECT_FALSE(Join(*newcomer, *server, "viz", 0, "bob").empty());
+}
+
+TEST_F(BrokerTest, ServerByeWithPeerEndsThatClientsSessionOnly) {
+  Broker broker;
+  auto server = Dealer(broker);
+  auto first = Dealer(broker);
+  auto second = Dealer(broker);
+  ASSERT_TRUE(RegisterResuming(*server, "viz"));
+  std::optional<pmp::Welcome> a = JoinResumable(*first, *server, "viz");
+  const std::string b = Join(*second, *server, "viz", 0, "bob");
+  ASSERT_TRUE(a);
+  server->Send(pmp::Bye{"resume buffer full", a->session});
+  std::optional<pmp::Bye> bye = As<pmp::Bye>(first->Receive());
+  ASSERT_TRUE(bye);
+  EXPECT_EQ(bye->reason, "resume buffer full");
+  EXPECT_FALSE(server->Receive(milliseconds(100)).has_value());  // no LEFT back
+  second->Send(pmp::Data{.channel = "c"}, TextFrames({"still here"}));
+  std::optional<pmp::Message> m = server->Receive();
+  ASSERT_TRUE(As<pmp::Data>(m));
+  EXPECT_EQ(As<pmp::Data>(m)->peer, b);
+}
+
+TEST_F(BrokerTest, ResumeForAServiceWithNoServerGetsDeny404) {
+  Broker broker;
+  auto client = Dealer(broker);
+  client->Send(pmp::Resume{"0123456789abcdef", std::string(32, 'a'), 0, "viz"});
+  std::optional<pmp::Deny> deny = As<pmp::Deny>(client->Receive());
+  ASSERT_TRUE(deny);
+  EXPECT_EQ(deny->code, 404u);
+  EXPECT_EQ(deny->reason, "no server for service viz");
+}
+
+TEST_F(BrokerTest, SilentServerLeavesResumableClientsWithoutByeAndOthersGetServerLost) {
+  Broker broker({"--config", dir_.Write("short.yaml", kShortHeartbeat)});
+  auto server = Dealer(broker);
+  auto resumable = Dealer(broker);
+  auto plain = Dealer(broker);
+  ASSERT_TRUE(RegisterResuming(*server, "viz"));
+  ASSERT_TRUE(JoinResumable(*resumable, *server, "viz"));
+  Join(*plain, *server, "viz", 0, "bob");
+  server->Send(Ping());  // then never again
+  std::optional<pmp::Bye> bye =
+      As<pmp::Bye>(ReceiveKeepingAlive(*plain, {plain.get(), resumable.get()}));
+  ASSERT_TRUE(bye);
+  EXPECT_EQ(bye->reason, "server lost");
+  // The resumable client heard no BYE: its next message tells it to start again
+  // (with a RESUME, once its server is back).
+  resumable->Send(Ping());
+  std::optional<pmp::Error> error = As<pmp::Error>(resumable->Receive());
+  ASSERT_TRUE(error) << "a resumable client must get no BYE";
+  EXPECT_EQ(error->code, 404u);
+  EXPECT_EQ(error->reason, "unknown session; send HELLO");
+}
+
+// The next PING `dealer` gets that carries `ack` (the broker's own heartbeat PINGs
+// carry none).
+std::optional<pmp::Ping> NextAckPing(RawDealer& dealer) {
+  const auto deadline = Clock::now() + kDeadline;
+  while (Clock::now() < deadline) {
+    std::optional<pmp::Ping> ping = As<pmp::Ping>(dealer.Receive(kDeadline, /*skip_pings=*/false));
+    if (ping && ping->ack) return ping;
+  }
+  return std::nullopt;
+}
+
+TEST_F(BrokerTest, PingsCarryAcksAndResendRequestsBothWays) {
+  Broker broker;
+  auto server = Dealer(broker);
+  auto client = Dealer(broker);
+  ASSERT_TRUE(RegisterResuming(*server, "viz"));
+  std::optional<pmp::Welcome> welcome = JoinResumable(*client, *server, "viz");
+  ASSERT_TRUE(welcome);
+  pmp::Ping from_client = Ping();
+  from_client.ack = 3;
+  from_client.sent = 5;
+  from_client.resend = true;
+  client->Send(from_client);
+  std::optional<pmp::Ping> at_server = NextAckPing(*server);
+  ASSERT_TRUE(at_server);
+  EXPECT_EQ(at_server->peer, welcome->session);
+  EXPECT_EQ(at_server->ack, 3u);
+  EXPECT_EQ(at_server->sent, 5u);
+  EXPECT_TRUE(at_server->resend);
+  EXPECT_FALSE(at_server->echo.has_value());
+
+  pmp::Ping from_server = Ping();
+  from_server.ack = 7;
+  from_server.peer = welcome->session;
+  server->Send(from_server);
+  std::optional<pmp::Ping> at_client = NextAckPing(*client);
+  ASSERT_TRUE(at_client);
+  EXPECT_EQ(at_client->ack, 7u);
+  EXPECT_FALSE(at_client->sent.has_value());
+  EXPECT_FALSE(at_client->resend);
+  EXPECT_EQ(at_client->peer, "");
+  EXPECT_EQ(at_client->echo, from_client.t);  // the broker's PING on that leg
+}
+
+TEST_F(BrokerTest, ARestartedBrokerTakesAResumeToTheRegisteredAgainServer) {
+  auto first = std::make_unique<Broker>();
+  const std::string endpoint = first->endpoint();
+  ASSERT_FALSE(endpoint.empty());
+  auto server = Dealer(*first);
+  auto client = Dealer(*first);
+  ASSERT_TRUE(RegisterResuming(*server, "viz"));
+  std::optional<pmp::Welcome> welcome = JoinResumable(*client, *server, "viz");
+  ASSERT_TRUE(welcome);
+  first->Kill();  // it knew the token; the new one knows nothing
+
+  Broker second({"--listen", endpoint});
+  ASSERT_EQ(second.endpoint(), endpoint);
+  // The server registers again; the client RESUMEs naming its service.
+  auto server_again = Dealer(second);
+  ASSERT_TRUE(RegisterResuming(*server_again, "viz"));
+  auto client_again = Dealer(second);
+  client_again->Send(pmp::Resume{welcome->session, welcome->resume_token, 4, "viz"});
+  std::optional<pmp::Joined> joined = As<pmp::Joined>(server_again->Receive());
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(joined->session, welcome->session);
+  EXPECT_TRUE(joined->resume);
+  EXPECT_EQ(joined->resume_token, welcome->resume_token);
+  EXPECT_EQ(joined->received, 4u);
+  server_again->Send(pmp::Resumed{welcome->session, 0});
+  std::optional<pmp::Resumed> resumed = As<pmp::Resumed>(client_again->Receive());
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->session, welcome->session);
+  server_again->Send(pmp::Data{.channel = "c", .peer = welcome->session}, TextFrames({"hi"}));
+  EXPECT_TRUE(As<pmp::Data>(client_again->Receive()));
 }
 
 // ---- malformed input -----------------------------------------------------------------
