@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "procmod/admin_client.h"
@@ -37,8 +39,11 @@ class BrokerE2E : public ::testing::Test {
   // procmod-server registered with this test's broker as the server of `service`.
   std::unique_ptr<Subprocess> StartServer(const std::string& service,
                                           std::vector<std::string> extra = {}) {
-    extra.insert(extra.begin(), {PROCMOD_SERVER, "--config", config_, "--admin", "none",
-                                 "--broker-url", broker_.endpoint, "--service", service});
+    // The fast heartbeat's config unless `extra` names one of its own.
+    const bool own_config = std::find(extra.begin(), extra.end(), "--config") != extra.end();
+    extra.insert(extra.begin(), {PROCMOD_SERVER, "--admin", "none", "--broker-url",
+                                 broker_.endpoint, "--service", service});
+    if (!own_config) extra.insert(extra.begin() + 1, {"--config", config_});
     return StartDaemon(std::move(extra), "procmod-server: registered as ").process;
   }
 
@@ -121,7 +126,10 @@ TEST_F(BrokerE2E, MultiServiceRelaysRequestsAndBroadcastsBetweenSeveralClients) 
 }
 
 TEST_F(BrokerE2E, KilledClientGivesLeftAndTheSingleServerExits3) {
-  auto server = StartServer("viz");
+  // Resume off: LEFT expired ends the session at once (the next test has it on).
+  const std::string no_resume = dir_.Write(
+      "no-resume.yaml", "heartbeat: {interval: 100ms, liveness: 3}\nresume: {grace: 0s}\n");
+  auto server = StartServer("viz", {"--config", no_resume});
   auto client = std::make_unique<Subprocess>(std::vector<std::string>{
       PROCMOD_TEST_PEER, "client", "forward", "single", ServiceUrl("viz"), "0", "hold"});
   ASSERT_TRUE(client->WaitForLine("HOLDING", kDeadline).has_value());
@@ -130,9 +138,26 @@ TEST_F(BrokerE2E, KilledClientGivesLeftAndTheSingleServerExits3) {
   EXPECT_EQ(server->Wait(kDeadline), 3);
 }
 
+TEST_F(BrokerE2E, AKilledClientsResumableSessionIsKeptForTheGraceThenTheServerExits3) {
+  const std::string short_grace = dir_.Write(
+      "grace.yaml", "heartbeat: {interval: 100ms, liveness: 3}\nresume: {grace: 800ms}\n");
+  auto server = StartServer("viz", {"--config", short_grace});
+  auto client = std::make_unique<Subprocess>(std::vector<std::string>{
+      PROCMOD_TEST_PEER, "client", "forward", "single", ServiceUrl("viz"), "0", "hold"});
+  ASSERT_TRUE(client->WaitForLine("HOLDING", kDeadline).has_value());
+  const auto killed_at = std::chrono::steady_clock::now();
+  client->Signal(SIGKILL);
+  // LEFT expired suspends the session; nobody resumes it within 800 ms.
+  EXPECT_EQ(server->Wait(kDeadline), 3);
+  EXPECT_GE(std::chrono::steady_clock::now() - killed_at, milliseconds(800));
+}
+
 TEST_F(BrokerE2E, KilledServerGivesItsClientsByeWithinIntervalTimesLiveness) {
   auto server = StartServer("viz", {"--multi-clients"});
   ClientOptions options;
+  // Resume off: the broker's BYE ends the session (with resume the client would
+  // wait for the server to come back, BrokerResume.* in broker_resume_e2e_test).
+  options.module.resume.grace = milliseconds(0);
   Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("viz"), options);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   (*client)->OnDisconnected([this](const Connection&, const Disconnect& how) {

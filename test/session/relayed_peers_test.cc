@@ -70,20 +70,50 @@ TEST_F(RelayedPeersTest, TheOldestClientComesFirstItIsTheMaster) {
   EXPECT_EQ(relayed_.InJoinOrder().front()->name, "second");
 }
 
-TEST_F(RelayedPeersTest, OnlyDataRequestAndReplyNameARelayedClient) {
+TEST_F(RelayedPeersTest, DataRequestReplyAndAResumePingNameARelayedClient) {
   pmp::Message data;
   data.header = pmp::Data{"ch", "c-1"};
   ASSERT_NE(RelayedPeers::From(data), nullptr);
   EXPECT_EQ(*RelayedPeers::From(data), "c-1");
   pmp::Message ping;
   ping.header = pmp::Ping{};
-  EXPECT_EQ(RelayedPeers::From(ping), nullptr);  // the broker's own
+  ASSERT_NE(RelayedPeers::From(ping), nullptr);
+  EXPECT_TRUE(RelayedPeers::From(ping)->empty());  // no peer: the broker's own
+  std::get<pmp::Ping>(ping.header).peer = "c-1";  // 1.2: about c-1's resumable session
+  EXPECT_EQ(*RelayedPeers::From(ping), "c-1");
+  pmp::Message broker_bye;
+  broker_bye.header = pmp::Bye{"x"};
+  EXPECT_EQ(RelayedPeers::From(broker_bye), nullptr);
 
   pmp::Header request = pmp::Request{1, "m", "", {}};
   EXPECT_TRUE(RelayedPeers::AddressTo("c-2", request));
   EXPECT_EQ(std::get<pmp::Request>(request).peer, "c-2");
   pmp::Header bye = pmp::Bye{"x"};
   EXPECT_FALSE(RelayedPeers::AddressTo("c-2", bye));  // cannot be relayed to one client
+}
+
+TEST_F(RelayedPeersTest, AResumableSessionOutlivesItsBrokerLinkUntilItsGraceEnds) {
+  FakeClock& clock = clock_;
+  relayed_.Join(7, "via b", pmp::Joined{"plain", "p", "client"}, clock.Now());
+  PeerRecord& resumable =
+      relayed_.Join(7, "via b", pmp::Joined{"kept", "k", "client"}, clock.Now());
+  resumable.resume = std::make_shared<ResumeState>("t", std::chrono::seconds(5), 1 << 20);
+  std::vector<PeerRecord*> kept;
+  std::vector<PeerRecord> ended = relayed_.DropLink(7, &kept);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].session, "plain");
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0]->session, "kept");
+  kept[0]->resume->Suspend(clock.Now());
+  relayed_.Reattach("kept", 9);
+  EXPECT_EQ(relayed_.LinkOf("kept"), 9u);
+  clock.Advance(std::chrono::seconds(4));
+  EXPECT_TRUE(relayed_.EndSuspended(clock.Now()).empty());
+  clock.Advance(std::chrono::seconds(1));
+  std::vector<PeerRecord> over = relayed_.EndSuspended(clock.Now());
+  ASSERT_EQ(over.size(), 1u);
+  EXPECT_EQ(over[0].session, "kept");
+  EXPECT_EQ(relayed_.Find("kept"), nullptr);
 }
 
 TEST_F(RelayedPeersTest, ClientsOfALostBrokerAreLostUnlessWeClosedIt) {

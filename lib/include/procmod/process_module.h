@@ -211,8 +211,10 @@ class ProcessModule {
   // there, or use a self-pipe, and call Stop() from a thread).
   void Stop();
 
-  // Handlers and callbacks may be set at any time; they take effect on the I/O
-  // thread in order with traffic. A handler for an existing method replaces it.
+  // Handlers and callbacks may be set at any time. Called from any thread but the
+  // I/O thread, the setter returns once it is in place: every message that arrives
+  // after the call reaches it. From a callback (on the I/O thread) it takes effect
+  // once that callback returns. A handler for an existing method replaces it.
   void RegisterHandler(std::string method, RequestHandler handler);
   void OnConnected(ConnectedCallback callback);
   // Called once per admitted peer whose session ended, however it ended. The two

@@ -331,6 +331,7 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
       SendToRoutingId(peer.routing_id, pmp::Encode(PingFor(peer, now)), &peer);
     });
   }
+  OnRelayedResumeTick(now);
   // Connecting side: the same with each link's adopted heartbeat.
   std::vector<uint64_t> ids;  // expiry drops links
   for (const auto& [id, link] : links_) ids.push_back(id);
@@ -638,32 +639,51 @@ void IoLoop::AdminSetConnectId(uint64_t connect_id) {
 // The application's handlers and callbacks
 // ============================================================================
 
+void IoLoop::Install(std::function<void()> install) {
+  // On the I/O thread it is posted: a callback or handler may replace itself while
+  // it runs, and must not be destroyed under its own feet.
+  if (OnIoThread()) {
+    Post(std::move(install));
+    return;
+  }
+  // Elsewhere the call returns once it is in place, so that whatever comes after
+  // the call (a message the application then makes its peer send) finds it.
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> installed = done->get_future();
+  if (!Post([install = std::move(install), done] {
+        install();
+        done->set_value();
+      })) {
+    return;  // finalized: nothing will call it
+  }
+  installed.wait();
+}
+
 void IoLoop::SetHandler(std::string method, RequestHandler handler) {
-  // Posted even from the I/O thread: a handler may replace itself while it runs.
-  Post([this, method = std::move(method), handler = std::move(handler)]() mutable {
+  Install([this, method = std::move(method), handler = std::move(handler)]() mutable {
     handlers_[method] = std::move(handler);
   });
 }
 
 void IoLoop::SetOnConnected(ConnectedCallback callback) {
-  Post([this, callback = std::move(callback)]() mutable { on_connected_ = std::move(callback); });
+  Install([this, callback = std::move(callback)]() mutable { on_connected_ = std::move(callback); });
 }
 
 void IoLoop::SetOnDisconnected(DisconnectCallback callback) {
-  Post(
+  Install(
       [this, callback = std::move(callback)]() mutable { on_disconnected_ = std::move(callback); });
 }
 
 void IoLoop::SetOnData(DataCallback callback) {
-  Post([this, callback = std::move(callback)]() mutable { on_data_ = std::move(callback); });
+  Install([this, callback = std::move(callback)]() mutable { on_data_ = std::move(callback); });
 }
 
 void IoLoop::SetOnSuspended(SuspendedCallback callback) {
-  Post([this, callback = std::move(callback)]() mutable { on_suspended_ = std::move(callback); });
+  Install([this, callback = std::move(callback)]() mutable { on_suspended_ = std::move(callback); });
 }
 
 void IoLoop::SetOnResumed(ConnectedCallback callback) {
-  Post([this, callback = std::move(callback)]() mutable { on_resumed_ = std::move(callback); });
+  Install([this, callback = std::move(callback)]() mutable { on_resumed_ = std::move(callback); });
 }
 
 }  // namespace procmod

@@ -198,6 +198,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   bool Enqueue(Command command);
   // Runs `fn` now when called on the I/O thread, else posts it.
   bool Dispatch(std::function<void()> fn);
+  // A callback or handler setter's work: posted, and off the I/O thread waited for.
+  void Install(std::function<void()> install);
   template <typename T>
   T Call(std::function<T()> fn, T if_stopped);
   bool OnIoThread() const { return std::this_thread::get_id() == thread_.get_id(); }
@@ -277,7 +279,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   bool OnRelayedMessage(Link& broker, pmp::Message& message);
   void OnJoined(Link& broker, const pmp::Joined& joined);
   void OnLeft(const pmp::Left& left);
-  bool SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload);
+  // `seq`: what Stamp() gave the header (0: not numbered).
+  bool SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload,
+                   uint64_t seq);
   // The relay went with the broker's session: its clients' sessions are lost.
   void DropRelayOf(const Link& link, DisconnectReason reason, const std::string& said);
 
@@ -311,8 +315,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // resumable peer mean: false when it must not be handed on (a duplicate, or one
   // after a gap, which is asked for again).
   bool Sequence(PeerRecord& peer, PeerKind kind, pmp::Message& message);
-  // A PING to `peer`, with `ack` and `sent` when its session resumes.
-  pmp::Ping PingFor(PeerRecord& peer, TimePoint now);
+  // A PING to `peer`, with `ack` and `sent` when its session resumes (and `peer`
+  // when it is relayed: the broker carries it to that client).
+  pmp::Ping PingFor(PeerRecord& peer, TimePoint now, PeerKind kind = PeerKind::kAccepted);
   // A message of our own (not the application's) to an admitted peer, however it
   // is reached; nothing while it is suspended.
   void SendControl(PeerRecord& peer, PeerKind kind, Frames frames);
@@ -323,6 +328,12 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void OnResume(const std::string& routing_id, const pmp::Resume& resume, std::string address,
                 std::string public_key);
   void Suspended(const PeerRecord& peer, bool incoming);
+  // Broker mode, server side: JOINED {resume}: a relayed client asks for its session
+  // back through `broker`; RESUMED, or BYE {peer} when it has none to resume.
+  void ResumeRelayed(Link& broker, const pmp::Joined& joined);
+  // Relayed resumable sessions: the end of a suspension's grace, and the PING that
+  // acknowledges what arrived (the broker's own heartbeat says nothing of them).
+  void OnRelayedResumeTick(TimePoint now);
   // Connecting side.
   void SuspendLink(Link& link, std::string_view why);
   void OnLinkResumed(Link& link, const pmp::Resumed& resumed);

@@ -70,8 +70,9 @@ void IoLoop::OpenLinkSocket(Link& link) {
   if (link.resuming()) {
     // The session goes on where it was: RESUME instead of HELLO.
     const PeerRecord& peer = link.peer();
-    Frames frames = pmp::Encode(
-        pmp::Resume{peer.session, peer.resume->token(), peer.resume->received()});
+    // The service too: a broker that restarted knows no session, only services.
+    Frames frames = pmp::Encode(pmp::Resume{peer.session, peer.resume->token(),
+                                            peer.resume->received(), link.target().service});
     (void)link.SendNow(frames);
     return;
   }
@@ -83,6 +84,10 @@ void IoLoop::OpenLinkSocket(Link& link) {
   hello.service = link.target().service;
   hello.multi = link.registered() && multi_;
   hello.resume = options_.resume.grace.count() > 0 && !link.registered();
+  if (link.registered() && options_.resume.grace.count() > 0) {
+    // Our clients behind the broker may resume their sessions with us.
+    hello.resume_grace_ms = static_cast<uint64_t>(options_.resume.grace.count());
+  }
   Frames frames = pmp::Encode(hello);
   (void)link.SendNow(frames);  // a fresh socket's queue is empty
 }
@@ -151,6 +156,13 @@ void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
         return OnLinkResumed(link, std::get<pmp::Resumed>(message.header));
       case pmp::Command::kDeny: {
         const auto& deny = std::get<pmp::Deny>(message.header);
+        if (!link.target().service.empty() &&
+            (deny.code == pmp::kCodeUnknownSession || deny.code == pmp::kCodeFull)) {
+          // A broker whose server is not back yet (it restarted, or lost it): the
+          // server may still hold our session, so we try until the grace is over.
+          spdlog::info("procmod: {}: {} {}; trying again", link.url(), deny.code, deny.reason);
+          return link.Retry(clock_.Now(), jitter_);
+        }
         return EndSuspendedLink(link, DisconnectReason::kForgotten,
                                 "resume refused: " + std::to_string(deny.code) + " " + deny.reason);
       }
@@ -305,7 +317,12 @@ bool IoLoop::OnRelayedMessage(Link& broker, pmp::Message& message) {
 }
 
 void IoLoop::OnJoined(Link& broker, const pmp::Joined& joined) {
+  if (joined.resume) return ResumeRelayed(broker, joined);
   PeerRecord& client = relayed_.Join(broker.id(), "via " + broker.url(), joined, clock_.Now());
+  if (!joined.resume_token.empty() && options_.resume.grace.count() > 0) {
+    client.resume = std::make_shared<ResumeState>(joined.resume_token, options_.resume.grace,
+                                                  options_.resume.buffer);
+  }
   ever_admitted_ = true;
   spdlog::info("procmod: admitted client {:?} via broker as session {}", Clip(client.name),
                client.session);
@@ -315,6 +332,16 @@ void IoLoop::OnJoined(Link& broker, const pmp::Joined& joined) {
 }
 
 void IoLoop::OnLeft(const pmp::Left& left) {
+  if (PeerRecord* relayed = relayed_.Find(left.session);
+      relayed != nullptr && relayed->resume && left.reason == "expired") {
+    // Its link to the broker was lost, not its session: it may RESUME (through
+    // this broker or another run of it) within the grace period.
+    if (!relayed->suspended()) {
+      relayed->resume->Suspend(clock_.Now());
+      Suspended(*relayed, /*incoming=*/true);
+    }
+    return;
+  }
   std::optional<PeerRecord> client = relayed_.Leave(left.session);
   if (!client) return;
   requests_.FailSession(client->session, UnavailableError("peer " + client->session + " is gone"));
@@ -323,10 +350,15 @@ void IoLoop::OnLeft(const pmp::Left& left) {
                left.reason);
 }
 
-bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload) {
+bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload,
+                          uint64_t seq) {
   if (!RelayedPeers::AddressTo(client.session, header)) return false;
   const uint64_t bytes = FrameBytes(payload);
-  if (!SendOnLink(broker, pmp::Encode(header, std::move(payload), broker.peer().payload_form))) {
+  Frames frames = pmp::Encode(header, std::move(payload), broker.peer().payload_form);
+  if (!Keep(client, seq, frames)) return false;
+  // Suspended, or the broker away: kept, it goes out when the client resumes.
+  if (client.suspended() || !broker.admitted()) return seq != 0;
+  if (!SendOnLink(broker, std::move(frames))) {
     client.dropped++;
     return false;
   }
@@ -339,7 +371,21 @@ bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, F
 void IoLoop::DropRelayOf(const Link& link, DisconnectReason reason, const std::string& said) {
   if (!link.registered()) return;
   const std::string broker_said = reason == DisconnectReason::kBye ? said : std::string();
-  for (const PeerRecord& client : relayed_.DropLink(link.id())) {
+  // A broker that said BYE is gone for good; one that went silent may be back (it
+  // restarted): sessions that may resume wait for their clients to RESUME.
+  std::vector<PeerRecord*> kept;
+  std::vector<PeerRecord> ended =
+      relayed_.DropLink(link.id(), reason == DisconnectReason::kBye ? nullptr : &kept);
+  std::vector<std::string> suspended;
+  for (PeerRecord* client : kept) {
+    if (client->suspended()) continue;
+    client->resume->Suspend(clock_.Now());
+    suspended.push_back(client->session);
+  }
+  for (const std::string& session : suspended) {
+    if (PeerRecord* client = relayed_.Find(session)) Suspended(*client, /*incoming=*/true);
+  }
+  for (const PeerRecord& client : ended) {
     requests_.FailSession(client.session, UnavailableError("broker connection lost"));
     Disconnected(client, /*incoming=*/true, RelayedPeers::LossFor(reason), broker_said);
   }

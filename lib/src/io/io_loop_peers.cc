@@ -19,6 +19,8 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
   if (peer.resume && !Sequence(peer, kind, message)) return;
   switch (message.command()) {
     case pmp::Command::kPing:
+      // A relayed PING's clock is the broker's: no round trip of ours to measure.
+      if (kind == PeerKind::kRelayed) return;
       return OnPing(peer, std::get<pmp::Ping>(message.header));
     case pmp::Command::kBye: {
       // Its reason reaches OnDisconnected (Disconnect::message): an administrator's
@@ -63,6 +65,7 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
     case pmp::Command::kLeft:
     case pmp::Command::kResume:
     case pmp::Command::kResumed:
+      if (kind == PeerKind::kRelayed) return;  // ERROR names no client: it would reach the broker
       return SendControl(peer, kind,
                          ErrorFrames(pmp::kCodeMalformed,
                                      std::string(pmp::CommandName(message.command())) +
@@ -146,9 +149,11 @@ bool IoLoop::SendToPeer(const std::string& session, pmp::Header header, Frames p
       if (link.resuming()) return seq != 0;
       return SendOnLink(link, std::move(frames));
     }
-    case PeerKind::kRelayed:
-      return SendRelayed(*ref->record, *links_.at(ref->link_id), std::move(header),
-                         std::move(payload));
+    case PeerKind::kRelayed: {
+      auto link = links_.find(ref->link_id);
+      if (link == links_.end()) return false;
+      return SendRelayed(peer, *link->second, std::move(header), std::move(payload), seq);
+    }
   }
   return false;
 }

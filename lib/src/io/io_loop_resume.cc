@@ -82,12 +82,13 @@ void IoLoop::EndForFullBuffer(const std::string& session) {
   });
 }
 
-pmp::Ping IoLoop::PingFor(PeerRecord& peer, TimePoint now) {
+pmp::Ping IoLoop::PingFor(PeerRecord& peer, TimePoint now, PeerKind kind) {
   pmp::Ping ping = HeartbeatPolicy::MakePing(peer.echo, now);
   if (peer.resume) {
     ping.ack = peer.resume->AckToSend();
     ping.sent = peer.resume->sent();
   }
+  if (kind == PeerKind::kRelayed) ping.peer = peer.session;
   return ping;
 }
 
@@ -104,8 +105,13 @@ void IoLoop::SendControl(PeerRecord& peer, PeerKind kind, Frames frames) {
       if (link.admitted()) SendOnLink(link, std::move(frames));
       return;
     }
-    case PeerKind::kRelayed:
-      return;  // the broker's leg is not this peer's
+    case PeerKind::kRelayed: {
+      // Over the broker's link: what goes is addressed to the client already (a kept
+      // message, or a PING with `peer`).
+      auto it = links_.find(relayed_.LinkOf(peer.session));
+      if (it != links_.end() && it->second->admitted()) SendOnLink(*it->second, std::move(frames));
+      return;
+    }
   }
 }
 
@@ -153,7 +159,7 @@ bool IoLoop::Sequence(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
   if (seq == 0) return true;  // not numbered: a peer that does not resume this way
   switch (resume.OnReceived(seq, FrameBytes(message.payload))) {
     case ResumeState::Arrival::kDeliver:
-      if (resume.AckDue()) SendControl(peer, kind, pmp::Encode(PingFor(peer, now_)));
+      if (resume.AckDue()) SendControl(peer, kind, pmp::Encode(PingFor(peer, now_, kind)));
       return true;
     case ResumeState::Arrival::kDuplicate:
       return false;
@@ -166,7 +172,7 @@ bool IoLoop::Sequence(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
 
 void IoLoop::AskResend(PeerRecord& peer, PeerKind kind) {
   if (!peer.resume->ShouldAskResend(now_, heartbeat_.settings().interval)) return;
-  pmp::Ping ping = PingFor(peer, now_);
+  pmp::Ping ping = PingFor(peer, now_, kind);
   ping.resend = true;
   SendControl(peer, kind, pmp::Encode(ping));
 }
@@ -205,6 +211,50 @@ void IoLoop::Suspended(const PeerRecord& peer, bool incoming) {
                peer.session, peer.role, Clip(peer.name), peer.address,
                FormatDuration(GraceOf(peer)));
   Invoke("suspended", on_suspended_, MakeConnection(peer, incoming), GraceOf(peer));
+}
+
+// ---- broker mode, server side -----------------------------------------------------
+
+void IoLoop::ResumeRelayed(Link& broker, const pmp::Joined& joined) {
+  PeerRecord* client = relayed_.Find(joined.session);
+  if (client == nullptr || !client->resume ||
+      !SameToken(client->resume->token(), joined.resume_token)) {
+    // The broker tells the client: DENY 410, as a process module's acceptor would.
+    SendOnLink(broker, pmp::Encode(pmp::Bye{"gone: no resumable session " + joined.session,
+                                            joined.session}));
+    return;
+  }
+  const bool was_suspended = client->suspended();
+  relayed_.Reattach(client->session, broker.id());
+  client->resume->Resumed();
+  client->last_seen = now_;
+  client->resume->Acknowledge(joined.received);
+  SendOnLink(broker, pmp::Encode(pmp::Resumed{client->session, client->resume->received()}));
+  const size_t again = client->resume->kept_messages();
+  Resend(*client, PeerKind::kRelayed, joined.received);
+  spdlog::info("procmod: session {} of {} {:?} resumed via {} ({} messages sent again)",
+               client->session, client->role, Clip(client->name), broker.url(), again);
+  if (was_suspended) Invoke("resumed", on_resumed_, MakeConnection(*client, /*incoming=*/true));
+}
+
+void IoLoop::OnRelayedResumeTick(TimePoint now) {
+  for (PeerRecord& gone : relayed_.EndSuspended(now)) {
+    requests_.FailSession(gone.session, UnavailableError("peer " + gone.session + " expired"));
+    Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired,
+                 "not resumed within " + FormatDuration(GraceOf(gone)));
+  }
+  std::vector<std::string> owed;  // a send may end a session: by name, not pointer
+  relayed_.ForEach([&](PeerRecord& client, uint64_t) {
+    if (!client.resume || client.suspended()) return;
+    const bool unsettled = client.resume->kept_messages() > 0 || client.resume->OwesAck();
+    if (unsettled && heartbeat_.ShouldPing(client.last_sent, now)) owed.push_back(client.session);
+  });
+  for (const std::string& session : owed) {
+    PeerRecord* client = relayed_.Find(session);
+    if (client == nullptr) continue;
+    client->last_sent = now;
+    SendControl(*client, PeerKind::kRelayed, pmp::Encode(PingFor(*client, now, PeerKind::kRelayed)));
+  }
 }
 
 // ---- connecting side ------------------------------------------------------------

@@ -27,10 +27,30 @@ std::optional<PeerRecord> RelayedPeers::Leave(const std::string& session) {
   return client;
 }
 
-std::vector<PeerRecord> RelayedPeers::DropLink(uint64_t link_id) {
+std::vector<PeerRecord> RelayedPeers::DropLink(uint64_t link_id, std::vector<PeerRecord*>* kept) {
   std::vector<PeerRecord> gone;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (it->second.link_id == link_id) {
+    if (it->second.link_id == link_id && it->second.record.resume && kept != nullptr) {
+      kept->push_back(&it->second.record);
+      ++it;
+    } else if (it->second.link_id == link_id) {
+      gone.push_back(std::move(it->second.record));
+      it = sessions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return gone;
+}
+
+void RelayedPeers::Reattach(const std::string& session, uint64_t link_id) {
+  if (auto it = sessions_.find(session); it != sessions_.end()) it->second.link_id = link_id;
+}
+
+std::vector<PeerRecord> RelayedPeers::EndSuspended(TimePoint now) {
+  std::vector<PeerRecord> gone;
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (it->second.record.suspended() && it->second.record.resume->resume_by() <= now) {
       gone.push_back(std::move(it->second.record));
       it = sessions_.erase(it);
     } else {
@@ -68,6 +88,8 @@ std::string* RelayedPeers::From(pmp::Message& message) {
       return &std::get<pmp::Request>(message.header).peer;
     case pmp::Command::kReply:
       return &std::get<pmp::Reply>(message.header).peer;
+    case pmp::Command::kPing:
+      return &std::get<pmp::Ping>(message.header).peer;
     default:
       return nullptr;
   }

@@ -37,8 +37,17 @@ class RelayedPeers {
                    TimePoint now);
   // The session a LEFT ends; nullopt when it is not ours.
   std::optional<PeerRecord> Leave(const std::string& session);
-  // Every session relayed through link `link_id`, which ended.
-  std::vector<PeerRecord> DropLink(uint64_t link_id);
+  // Every session relayed through link `link_id`, which ended. One that may resume
+  // (PMP/1.2) is kept instead, to be suspended, and listed in `*kept`.
+  std::vector<PeerRecord> DropLink(uint64_t link_id, std::vector<PeerRecord*>* kept = nullptr);
+  // A resumed session is reached through `link_id` from now on.
+  void Reattach(const std::string& session, uint64_t link_id);
+  // Removes and returns the suspended sessions whose grace is over at `now`.
+  std::vector<PeerRecord> EndSuspended(TimePoint now);
+  template <typename F>
+  void ForEach(F&& f) {
+    for (auto& [session, relayed] : sessions_) f(relayed.record, relayed.link_id);
+  }
 
   PeerRecord* Find(const std::string& session);
   // The link `session` is reached through (0 when unknown).
@@ -47,8 +56,9 @@ class RelayedPeers {
   std::vector<const PeerRecord*> InJoinOrder() const;
   size_t size() const { return sessions_.size(); }
 
-  // The client a relayed DATA, REQUEST or REPLY names (`peer`); null for what the
-  // broker says for itself (PING, BYE, ERROR, ...).
+  // The client a relayed DATA, REQUEST or REPLY names (`peer`), or a PING about a
+  // resumable client's session (1.2); null for what the broker says for itself
+  // (its own PING, BYE, ERROR, ...: their `peer` is absent, so empty).
   static std::string* From(pmp::Message& message);
   // Names `client` as the one `header` is for: false for commands that cannot be
   // relayed to a client (anything but DATA, REQUEST, REPLY).

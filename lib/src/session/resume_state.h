@@ -76,6 +76,8 @@ class ResumeState {
   Arrival OnReceived(uint64_t seq, uint64_t bytes);
   // The highest seq received in order (RESUME's and RESUMED's `received`).
   uint64_t received() const { return received_; }
+  // Something arrived that this side has not acknowledged yet.
+  bool OwesAck() const { return unacked_messages_ > 0; }
   // Enough arrived unacknowledged that an acknowledgement should go now.
   bool AckDue() const {
     return unacked_messages_ >= kAckEveryMessages || unacked_bytes_ >= kAckEveryBytes;
