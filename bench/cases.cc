@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -22,6 +23,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -90,6 +93,7 @@ class Driver {
   void AdmissionRate();
   void Scale();
   void Expiry();
+  void Resume();
   ScaleResult Sessions(ServerKind kind, size_t n, size_t window, bool idle);
 
   bool Wanted(const std::string& name) const { return s_.only.empty() || s_.only.contains(name); }
@@ -965,6 +969,262 @@ void Driver::Expiry() {
 }
 
 // ----------------------------------------------------------------------------
+// Session resume: on against off
+// ----------------------------------------------------------------------------
+
+// The same client twice, in processes of their own (resume.grace is module-wide and
+// the driver's module has one): a pm-probe with resume on (the default) against a
+// procmod-server and a pm-server with theirs on, and a pm-probe with
+// resume.grace 0 against a procmod-server (`resume: {grace: 0s}`) and a pm-server
+// (--resume-grace-ms 0) with theirs off. They and a raw DEALER take turns, in
+// blocks, as in the other cases.
+void Driver::Resume() {
+  const std::string off_config = s_.tmp + "/resume-off.yaml";
+  std::ofstream(off_config) << "resume: {grace: 0s}\n";
+  struct Side {
+    std::unique_ptr<Child> server;  // procmod-server, forward, single client
+    std::unique_ptr<Child> sink;    // pm-server: counts DATA
+    std::unique_ptr<Child> probe;   // pm-probe: the client module
+  };
+  auto start_side = [&](bool on) {
+    Side side;
+    std::string server_endpoint, sink_endpoint;
+    std::vector<std::string> server_flags = {
+        "--listen", "tcp://127.0.0.1:0",
+        "--admin",  "none",
+        "--name",   on ? "bench-resume-on" : "bench-resume-off"};
+    std::vector<std::string> sink_flags = {"--listen", "tcp://127.0.0.1:0", "--multi"};
+    std::vector<std::string> probe_flags;
+    if (!on) {
+      server_flags.insert(server_flags.end(), {"--config", off_config});
+      sink_flags.insert(sink_flags.end(), {"--resume-grace-ms", "0"});
+    }
+    side.server = StartServer(server_flags, &server_endpoint);
+    side.sink = StartPeer("pm-server", sink_flags, &sink_endpoint);
+    probe_flags = {"--rtt", server_endpoint, "--data", sink_endpoint};
+    if (!on) probe_flags.insert(probe_flags.end(), {"--resume-grace-ms", "0"});
+    side.probe = StartPeer("pm-probe", probe_flags, nullptr);
+    return side;
+  };
+  Side on = start_side(true);
+  Side off = start_side(false);
+  std::string raw_endpoint, raw_sink_endpoint;
+  auto echo = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0"}, &raw_endpoint);
+  auto raw_sink = StartPeer("raw-sink", {"--bind", "tcp://127.0.0.1:0"}, &raw_sink_endpoint);
+  zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(raw_endpoint);
+  zmq::socket_t sink_dealer(raw_context_, zmq::socket_type::dealer);
+  sink_dealer.set(zmq::sockopt::linger, 0);
+  sink_dealer.connect(raw_sink_endpoint);
+  RawCount(sink_dealer);
+
+  const milliseconds answer_timeout(120000);
+  auto ask = [&](Child& probe, const std::string& command, const std::string& prefix) {
+    if (!probe.WriteLine(command)) {
+      throw std::runtime_error("pm-probe is gone; see " + Log("pm-probe"));
+    }
+    std::optional<std::string> line = probe.WaitForLine(prefix, answer_timeout);
+    if (!line) {
+      throw std::runtime_error("pm-probe did not answer '" + command + "'; see " + Log("pm-probe"));
+    }
+    return *line;
+  };
+  auto stats = [&](Child& probe) {
+    std::istringstream in(ask(probe, "stats", "stats "));
+    uint64_t out = 0, bytes = 0, received = 0;
+    in >> out >> bytes >> received;
+    return std::array<uint64_t, 3>{out, bytes, received};
+  };
+
+  // Round trip, 64 B over tcp: blocks of `block` from each in turn.
+  const std::string payload(64, 'x');
+  const int warmup = s_.quick ? 300 : 1000;
+  const int rounds = s_.quick ? 4 : 10;
+  const int block = s_.quick ? 500 : 1000;
+  auto pm_block = [&](Child& probe, int n, std::vector<double>* samples) {
+    std::istringstream in(ask(probe, "rtt " + std::to_string(n) + " 64", "rtt "));
+    for (double us; in >> us;) {
+      if (samples) samples->push_back(us);
+    }
+  };
+  auto raw_block = [&](int n, std::vector<double>* samples) {
+    for (int i = 0; i < n; ++i) {
+      const double us = RawRoundTrip(dealer, payload);
+      if (samples) samples->push_back(us);
+    }
+  };
+  pm_block(*on.probe, warmup, nullptr);
+  pm_block(*off.probe, warmup, nullptr);
+  raw_block(warmup, nullptr);
+  const auto on_before = stats(*on.probe), off_before = stats(*off.probe);
+  std::vector<double> rtt_on, rtt_off, rtt_raw;
+  for (int r = 0; r < rounds; ++r) {
+    // on, off, raw; then off, on, raw: neither always follows the other.
+    Child& first = r % 2 == 0 ? *on.probe : *off.probe;
+    Child& second = r % 2 == 0 ? *off.probe : *on.probe;
+    pm_block(first, block, &first == on.probe.get() ? &rtt_on : &rtt_off);
+    pm_block(second, block, &second == on.probe.get() ? &rtt_on : &rtt_off);
+    raw_block(block, &rtt_raw);
+  }
+  const auto on_after = stats(*on.probe), off_after = stats(*off.probe);
+  const size_t expected = static_cast<size_t>(rounds * block);
+  auto on_off_row = [&](const std::string& name, double on_value, double off_value,
+                        const std::string& on_text, const std::string& off_text, Better better,
+                        double target, bool complete) {
+    Row row;
+    row.name = name;
+    row.pm = on_value;
+    row.raw = off_value;
+    row.pm_text = "on " + on_text;
+    row.raw_text = "off " + off_text;
+    row.better = better;
+    row.target = target;
+    row.invalid = !complete;
+    Add(row);
+  };
+  const bool rtt_complete = rtt_on.size() == expected && rtt_off.size() == expected;
+  for (double percent : {50.0, 99.0}) {
+    const std::string p = percent == 50 ? "p50" : "p99";
+    const double a = Percentile(rtt_on, percent), b = Percentile(rtt_off, percent);
+    on_off_row("resume on vs off: round trip 64 B tcp " + p, a, b, WithUnit(a, "us"),
+               WithUnit(b, "us"), Better::kLower, 1.05, rtt_complete);
+  }
+  LatencyRow("  resume on: round trip 64 B tcp p50 (vs raw)", rtt_on, rtt_raw, 50, 0);
+  LatencyRow("  resume off: round trip 64 B tcp p50 (vs raw)", rtt_off, rtt_raw, 50, 0);
+  // What the wire carried, to show each side did what it says: a REQUEST of a
+  // resumable session carries `seq` and `ack` (PeerInfo::bytes_out counts envelopes).
+  auto per_request = [](const std::array<uint64_t, 3>& a, const std::array<uint64_t, 3>& b) {
+    const uint64_t out = b[0] - a[0];
+    return out == 0 ? 0.0 : static_cast<double>(b[1] - a[1]) / static_cast<double>(out);
+  };
+  // Sorted ratios as "lowest-highest".
+  auto range = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? std::string("-") : Fmt(v.front()) + "x-" + Fmt(v.back()) + "x";
+  };
+  std::vector<double> rtt_paired;
+  for (size_t r = 0; r < rtt_on.size() / static_cast<size_t>(block); ++r) {
+    const auto slice = [&](const std::vector<double>& v) {
+      return std::vector<double>(v.begin() + static_cast<long>(r) * block,
+                                 v.begin() + static_cast<long>(r + 1) * block);
+    };
+    rtt_paired.push_back(Median(slice(rtt_on)) / Median(slice(rtt_off)));
+  }
+  Note("resume round trip: p50 on/off of each round's two blocks of " + std::to_string(block) +
+       ": median " + Fmt(Median(rtt_paired)) + "x (" + range(rtt_paired) + ")");
+  Note("resume round trip: " + Fmt(per_request(on_before, on_after)) +
+       " bytes per message sent with resume on, " + Fmt(per_request(off_before, off_after)) +
+       " with it off (" + std::to_string(rtt_on.size()) + " and " + std::to_string(rtt_off.size()) +
+       " round trips)");
+
+  // One-way DATA, 64 B: Send() in a loop, delivered / (first send ... count answered).
+  // Many short runs rather than a few long ones: on this VM a run's rate moves by 2x
+  // with where the scheduler puts five busy threads on two cores, and each pair of
+  // adjacent runs (on, off) gives a ratio of its own (see the note).
+  const uint64_t n = s_.quick ? 50000 : 100000;
+  const int reps = s_.quick ? 3 : 11;
+  // What one side's runs cost: PINGs the sender received (acknowledgements), and the
+  // CPU (utime + stime) of the sending and the receiving process.
+  struct Tally {
+    uint64_t acks = 0;
+    double sender_cpu = 0;
+    double receiver_cpu = 0;
+  };
+  auto pm_send = [&](Side& side, uint64_t count, Tally* tally) {
+    const double sender0 = CpuSeconds(side.probe->pid());
+    const double receiver0 = CpuSeconds(side.sink->pid());
+    std::istringstream in(ask(*side.probe, "send " + std::to_string(count) + " 64", "send "));
+    double rate = 0;
+    uint64_t delivered = 0, received = 0;
+    in >> rate >> delivered >> received;
+    if (delivered != count) {
+      throw std::runtime_error("pm-probe delivered " + std::to_string(delivered) + " of " +
+                               std::to_string(count));
+    }
+    if (tally) {
+      // Received meanwhile: the two count REPLYs, and PINGs (acknowledgements).
+      tally->acks += received >= 2 ? received - 2 : 0;
+      tally->sender_cpu += CpuSeconds(side.probe->pid()) - sender0;
+      tally->receiver_cpu += CpuSeconds(side.sink->pid()) - receiver0;
+    }
+    return rate;
+  };
+  auto raw_send = [&](uint64_t count) {
+    const uint64_t before = RawCount(sink_dealer);
+    const auto t0 = SteadyClock::now();
+    for (uint64_t i = 0; i < count; ++i) {
+      sink_dealer.send(zmq::message_t(payload.data(), payload.size()), zmq::send_flags::none);
+    }
+    const uint64_t delivered = RawCount(sink_dealer) - before;
+    const auto t1 = SteadyClock::now();
+    return static_cast<double>(delivered) / std::chrono::duration<double>(t1 - t0).count();
+  };
+  pm_send(on, n / 10, nullptr);  // warm-up
+  pm_send(off, n / 10, nullptr);
+  raw_send(n / 10);
+  std::vector<double> data_on, data_off, data_raw;
+  Tally tally_on, tally_off;
+  for (int r = 0; r < reps; ++r) {
+    if (r % 2 == 0) {
+      data_on.push_back(pm_send(on, n, &tally_on));
+      data_off.push_back(pm_send(off, n, &tally_off));
+    } else {
+      data_off.push_back(pm_send(off, n, &tally_off));
+      data_on.push_back(pm_send(on, n, &tally_on));
+    }
+    data_raw.push_back(raw_send(n));
+  }
+  const double mb = 64 / 1e6;
+  auto rate_text = [&](double rate) {
+    return Rate(rate) + "msg/s, " + WithUnit(rate * mb, "MB/s");
+  };
+  const double on_rate = Median(data_on), off_rate = Median(data_off), raw_rate = Median(data_raw);
+  on_off_row("resume on vs off: DATA one-way 64 B tcp, Send() in a loop", on_rate, off_rate,
+             rate_text(on_rate), rate_text(off_rate), Better::kHigher, 0.95, true);
+  for (const auto& [label, rate] :
+       {std::pair<const char*, double>{"  resume on: DATA one-way 64 B tcp (vs raw)", on_rate},
+        std::pair<const char*, double>{"  resume off: DATA one-way 64 B tcp (vs raw)", off_rate}}) {
+    Row row;
+    row.name = label;
+    row.pm = rate;
+    row.raw = raw_rate;
+    row.pm_text = rate_text(rate);
+    row.raw_text = rate_text(raw_rate);
+    Add(row);
+  }
+  // Where a message's time goes: with every thread busy on two cores, the rate is
+  // about the cores over the CPU a message costs in all threads of both processes.
+  const double sent = static_cast<double>(n) * reps;
+  for (const auto& [label, on_s, off_s] :
+       {std::tuple<const char*, double, double>{
+            "  resume on vs off: sending process CPU per DATA (pm-probe)", tally_on.sender_cpu,
+            tally_off.sender_cpu},
+        std::tuple<const char*, double, double>{
+            "  resume on vs off: receiving process CPU per DATA (pm-server)", tally_on.receiver_cpu,
+            tally_off.receiver_cpu}}) {
+    const double a = on_s / sent * 1e6, b = off_s / sent * 1e6;
+    on_off_row(label, a, b, WithUnit(a, "us"), WithUnit(b, "us"), Better::kInfo, 0, true);
+  }
+  auto spread = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? std::string("-") : Fmt(v.front() / 1e6) + "-" + Fmt(v.back() / 1e6) + " M";
+  };
+  // The ratio of each pair of adjacent runs: slow changes in the background load,
+  // which move both runs of a pair alike, cancel out.
+  std::vector<double> paired;
+  for (size_t i = 0; i < data_on.size() && i < data_off.size(); ++i) {
+    paired.push_back(data_on[i] / data_off[i]);
+  }
+  Note("resume DATA: " + std::to_string(reps) + " runs of " + std::to_string(n) + " each; on " +
+       spread(data_on) + " msg/s, off " + spread(data_off) + " msg/s, raw " + spread(data_raw) +
+       " msg/s; on/off of adjacent runs: median " + Fmt(Median(paired)) + "x (" + range(paired) +
+       "); the sender received " + Fmt(static_cast<double>(tally_on.acks) / sent * 1000) +
+       " PINGs per 1,000 DATA with resume on (acknowledgements), " +
+       Fmt(static_cast<double>(tally_off.acks) / sent * 1000) + " with it off");
+}
+
+// ----------------------------------------------------------------------------
 // Output
 // ----------------------------------------------------------------------------
 
@@ -1099,10 +1359,10 @@ int Driver::Run() {
     const char* name;
     void (Driver::*run)();
   };
-  const Case cases[] = {{"rtt", &Driver::RoundTrip},       {"data", &Driver::Throughput},
-                        {"broker", &Driver::Broker},       {"setup", &Driver::SessionSetup},
-                        {"setup", &Driver::AdmissionRate}, {"scale", &Driver::Scale},
-                        {"expiry", &Driver::Expiry}};
+  const Case cases[] = {{"rtt", &Driver::RoundTrip},      {"data", &Driver::Throughput},
+                        {"resume", &Driver::Resume},      {"broker", &Driver::Broker},
+                        {"setup", &Driver::SessionSetup}, {"setup", &Driver::AdmissionRate},
+                        {"scale", &Driver::Scale},        {"expiry", &Driver::Expiry}};
   int failed = 0;
   for (const Case& c : cases) {
     if (!Wanted(c.name)) continue;

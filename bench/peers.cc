@@ -10,6 +10,8 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <sstream>
+#include <stdexcept>
 #include <string_view>
 #include <thread>
 
@@ -240,6 +242,9 @@ int PmServer(const Flags& flags) {
   options.heartbeat.interval = milliseconds(flags.Int("--interval-ms", 1000));
   options.heartbeat.liveness = static_cast<uint32_t>(flags.Int("--liveness", 3));
   options.limits.max_connections = static_cast<size_t>(flags.Int("--max", 1024));
+  if (flags.Has("--resume-grace-ms")) {
+    options.resume.grace = milliseconds(flags.Int("--resume-grace-ms", 60000));
+  }
   options.admin.endpoint.clear();
   Result<ProcessModule*> module = ProcessModule::Initialize(options);
   if (!module.ok()) {
@@ -338,6 +343,7 @@ int RttProbe(const Flags& flags) {
 // send-probe: Connection::Send() N times from a process of its own, then REQUEST
 // "count" (pm-server answers it); for perf stat and callgrind:
 //   procmod-bench send-probe --connect URL [--n N] [--size B] [--window W]
+//                            [--resume-grace-ms MS]   (0: session resume off)
 int SendProbe(const Flags& flags) {
   (void)ConfigureLogging(LogOptions{"warn", "text"});
   const uint64_t n = static_cast<uint64_t>(flags.Int("--n", 100000));
@@ -347,6 +353,9 @@ int SendProbe(const Flags& flags) {
   options.name = "procmod-bench-probe";
   options.role = Role::kClient;
   options.server_url = flags.Get("--connect");
+  if (flags.Has("--resume-grace-ms")) {
+    options.resume.grace = milliseconds(flags.Int("--resume-grace-ms", 60000));
+  }
   Result<ProcessModule*> module = ProcessModule::Initialize(options);
   if (!module.ok() || !(*module)->Start().ok()) return 4;
   Result<Connection> server = (*module)->FindConnection((*module)->Connections().at(0).session);
@@ -372,6 +381,105 @@ int SendProbe(const Flags& flags) {
   Say("delivered " + std::to_string(delivered) + "/" + std::to_string(n) + " in " +
       std::to_string(seconds) + " s: " + std::to_string(delivered / seconds) + " msg/s");
   (void)server->Close();
+  ProcessModule::Finalize();
+  return 0;
+}
+
+// pm-probe: a client module in a process of its own that the driver steers over
+// stdin, so two of them can differ in a module-wide option (resume.grace) and still
+// be timed in alternating blocks, like the driver's own probes:
+//   procmod-bench pm-probe --rtt URL --data URL [--resume-grace-ms MS]
+// Commands, one line each, each answered with one line:
+//   rtt N SIZE    N Request("ping") round trips on --rtt: "rtt US US ..." (µs each)
+//   send N SIZE   N Send() on --data, then REQUEST "count" (a pm-server): "send RATE
+//                 DELIVERED IN" (msg/s delivered, and the messages the probe received
+//                 from that peer meanwhile: the count REPLYs plus any PING, e.g. the
+//                 acknowledgements of a resumable session, one per 1,000 DATA)
+//   stats         "stats OUT BYTES_OUT IN" of the --rtt connection (PeerInfo)
+int PmProbe(const Flags& flags) {
+  (void)ConfigureLogging(LogOptions{"warn", "text"});
+  Options options;
+  options.name = "procmod-bench-probe";
+  options.role = Role::kClient;
+  options.multiple_connections = true;
+  options.timeouts.connect = std::chrono::seconds(10);
+  if (flags.Has("--resume-grace-ms")) {
+    options.resume.grace = milliseconds(flags.Int("--resume-grace-ms", 60000));
+  }
+  Result<ProcessModule*> module = ProcessModule::Initialize(options);
+  if (!module.ok() || !(*module)->Start().ok()) return 4;
+  Result<Connection> rtt = (*module)->ConnectToRemote(flags.Get("--rtt"));
+  Result<Connection> data = (*module)->ConnectToRemote(flags.Get("--data"));
+  if (!rtt.ok() || !data.ok()) {
+    std::fprintf(stderr, "pm-probe: %s\n",
+                 (rtt.ok() ? data.status() : rtt.status()).ToString().c_str());
+    return 4;
+  }
+  auto count = [&]() -> uint64_t {
+    for (;;) {
+      Result<Reply> reply = data->Request("count", {}, std::chrono::seconds(120)).get();
+      if (reply.ok()) return std::stoull(reply->payload.at(0).to_string());
+      if (!reply.status().IsResourceExhausted()) {
+        throw std::runtime_error("count: " + reply.status().ToString());
+      }
+      usleep(200);
+    }
+  };
+  count();
+  Say("ready " + rtt->session() + " " + data->session());
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in(line);
+    std::string command;
+    uint64_t n = 0;
+    size_t size = 64;
+    in >> command >> n >> size;
+    const std::string payload(size, 'x');
+    if (command == "rtt") {
+      std::string out = "rtt";
+      out.reserve(n * 8 + 4);
+      char sample[32];
+      for (uint64_t i = 0; i < n; ++i) {
+        Frames frames;
+        frames.emplace_back(payload.data(), payload.size());
+        const auto t0 = SteadyClock::now();
+        Result<Reply> reply = rtt->Request("ping", std::move(frames)).get();
+        const double us =
+            std::chrono::duration<double, std::micro>(SteadyClock::now() - t0).count();
+        if (!reply.ok() || reply->payload.size() != 1 || reply->payload[0].size() != size) {
+          throw std::runtime_error("ping: " + reply.status().ToString());
+        }
+        std::snprintf(sample, sizeof sample, " %.2f", us);
+        out += sample;
+      }
+      Say(out);
+    } else if (command == "send") {
+      const uint64_t in_before = data->Stats().ok() ? data->Stats()->msgs_in : 0;
+      const uint64_t before = count();
+      const auto t0 = SteadyClock::now();
+      for (uint64_t i = 0; i < n; ++i) {
+        Frames frames;
+        frames.emplace_back(payload.data(), payload.size());
+        if (Status s = data->Send(std::move(frames)); !s.ok()) {
+          throw std::runtime_error("Send: " + s.ToString());
+        }
+      }
+      const uint64_t delivered = count() - before;
+      const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+      const uint64_t in_after = data->Stats().ok() ? data->Stats()->msgs_in : 0;
+      Say("send " + std::to_string(static_cast<double>(delivered) / seconds) + " " +
+          std::to_string(delivered) + " " + std::to_string(in_after - in_before));
+    } else if (command == "stats") {
+      Result<PeerInfo> info = rtt->Stats();
+      if (!info.ok()) throw std::runtime_error("Stats: " + info.status().ToString());
+      Say("stats " + std::to_string(info->msgs_out) + " " + std::to_string(info->bytes_out) + " " +
+          std::to_string(info->msgs_in));
+    } else {
+      Say("error unknown command " + command);
+    }
+  }
+  (void)rtt->Close();
+  (void)data->Close();
   ProcessModule::Finalize();
   return 0;
 }
@@ -542,6 +650,7 @@ int RunPeerRole(const std::string& role, const std::vector<std::string>& args) {
   if (role == "hb-clients") return HbClients(flags);
   if (role == "rtt-probe") return RttProbe(flags);
   if (role == "send-probe") return SendProbe(flags);
+  if (role == "pm-probe") return PmProbe(flags);
   return -1;
 }
 

@@ -14,16 +14,23 @@
 //   raw-relay-echo --connect EP raw DEALER: sends "SERVER" to a raw-relay, then every
 //                               message back as it came ([client, payload...])
 //   pm-server --listen EP [--multi] [--interval-ms N] [--liveness N] [--max N]
+//             [--resume-grace-ms MS]
 //                               a process module server on the public API: "ping"
 //                               echoes, "count" answers the DATA count; prints
 //                               "gone SESSION REASON NS" when a peer's session ends
+//                               (--resume-grace-ms 0: session resume off)
 //   pm-client --connect URL     a process module client that connects and idles
 //   rtt-probe --connect URL --mode pm|raw [--n N] [--size B]
 //                               N round trips from a process of its own (procmod client
 //                               module or raw DEALER), for perf stat and callgrind
-//   send-probe --connect URL [--n N] [--size B] [--window W]
+//   send-probe --connect URL [--n N] [--size B] [--window W] [--resume-grace-ms MS]
 //                               Connection::Send() N times to a pm-server, then counts
 //                               what arrived (REQUEST "count"); for perf and callgrind
+//   pm-probe --rtt URL --data URL [--resume-grace-ms MS]
+//                               a client module dialing a procmod server (--rtt) and a
+//                               pm-server (--data), steered over stdin: "rtt N SIZE"
+//                               times N round trips, "send N SIZE" N Send()s (the
+//                               resume case runs one with resume on and one off)
 //   hb-clients --connect EP --n N --proto pmp|raw [--interval-ms N] [--timeout-ms N]
 //              [--window K]     N raw DEALERs: on "go" each connects and sends HELLO
 //                               (PMP/1 bytes, by hand) and waits for its first answer
