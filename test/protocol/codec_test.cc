@@ -1456,6 +1456,39 @@ TEST(CodecResume, SeqAndAckWithAnInlinePayload) {
   EXPECT_EQ(Bytes(decoded->payload[0]), "hi");
 }
 
+TEST(CodecResume, ADataOfOnlySeqAndAckIsReadLikeAnyOtherHeader) {
+  // The decoder reads this common header without the unpacker; what it reads must
+  // be what the general path would, for every integer width and either key order.
+  const uint64_t values[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 0xFFFFFFFFull,
+                             0x100000000ull, std::numeric_limits<uint64_t>::max()};
+  for (uint64_t v : values) {
+    SCOPED_TRACE(v);
+    Result<Message> one = DecodeRaw(Command::kData, RawMap().Set("seq", v).Encode());
+    ASSERT_TRUE(one.ok()) << one.status().ToString();
+    EXPECT_EQ(std::get<Data>(one->header).seq, v);
+    Result<Message> two =
+        DecodeRaw(Command::kData, RawMap().Set("ack", v).Set("seq", v + 1).Encode());
+    ASSERT_TRUE(two.ok()) << two.status().ToString();
+    EXPECT_EQ(std::get<Data>(two->header).ack, v);
+    EXPECT_EQ(std::get<Data>(two->header).seq, v + 1);
+  }
+  // A repeated key: the first counts, as on the general path.
+  Result<Message> twice = DecodeRaw(Command::kData, std::string("\x82\xa3seq\x04\xa3seq\x09", 11));
+  ASSERT_TRUE(twice.ok()) << twice.status().ToString();
+  EXPECT_EQ(std::get<Data>(twice->header).seq, 4u);
+  // Another 3-letter key is not taken for one of them: the general path reads it.
+  Result<Message> other = DecodeRaw(Command::kData, RawMap().Set("seq", 4).Set("sex", 1).Encode());
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(std::get<Data>(other->header).seq, 4u);
+  // Truncated: malformed, as before.
+  std::string cut = RawMap().Set("seq", 300).Encode();
+  cut.pop_back();
+  EXPECT_THAT(DecodeRaw(Command::kData, cut).status(), IsMalformed(::testing::_));
+  // A string value is still the wrong type.
+  EXPECT_THAT(DecodeRaw(Command::kData, RawMap().Set("seq", "1").Encode()).status(),
+              IsMalformed(HasSubstr("'seq' must be an unsigned integer")));
+}
+
 TEST(CodecResume, MessagesOfOnePointOnePeersHaveNoSeqOrAck) {
   // The empty map (fast path) and a map with other keys alike.
   for (const std::string& header :

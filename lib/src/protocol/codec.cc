@@ -33,7 +33,27 @@ class MapWriter {
   }
   void Uint(std::string_view key, uint64_t value) {
     Key(key);
-    packer_.pack_uint64(value);
+    // msgpack's shortest form, written at once: every numbered DATA carries two
+    // (`seq`, `ack`), and the packer's byte-at-a-time path costs more than the rest
+    // of the envelope.
+    char bytes[9];
+    size_t n = 0;
+    if (value < 0x80) {
+      bytes[n++] = static_cast<char>(value);
+    } else if (value <= 0xFF) {
+      bytes[n++] = static_cast<char>(0xCC);
+      bytes[n++] = static_cast<char>(value);
+    } else if (value <= 0xFFFF) {
+      bytes[n++] = static_cast<char>(0xCD);
+      for (int shift = 8; shift >= 0; shift -= 8) bytes[n++] = static_cast<char>(value >> shift);
+    } else if (value <= 0xFFFFFFFF) {
+      bytes[n++] = static_cast<char>(0xCE);
+      for (int shift = 24; shift >= 0; shift -= 8) bytes[n++] = static_cast<char>(value >> shift);
+    } else {
+      bytes[n++] = static_cast<char>(0xCF);
+      for (int shift = 56; shift >= 0; shift -= 8) bytes[n++] = static_cast<char>(value >> shift);
+    }
+    buffer_.write(bytes, n);
   }
   void Bool(std::string_view key, bool value) {
     Key(key);
@@ -47,6 +67,13 @@ class MapWriter {
 
  private:
   void Key(std::string_view key) {
+    if (key.size() < 32) {  // a fixstr, as every key of PMP/1 is: one write
+      char bytes[32];
+      bytes[0] = static_cast<char>(0xA0 | key.size());
+      std::memcpy(bytes + 1, key.data(), key.size());
+      buffer_.write(bytes, key.size() + 1);
+      return;
+    }
     packer_.pack_str(static_cast<uint32_t>(key.size()));
     packer_.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
   }
@@ -760,6 +787,69 @@ struct Decoder::Zone {
   msgpack::zone zone;
 };
 
+namespace {
+
+// A msgpack unsigned integer at bytes[*pos] (positive fixint, uint 8/16/32/64): its
+// value, and *pos moved past it; false for anything else.
+bool ReadUintAt(const char* bytes, size_t size, size_t* pos, uint64_t* value) {
+  if (*pos >= size) return false;
+  const auto tag = static_cast<uint8_t>(bytes[*pos]);
+  size_t width = 0;
+  if (tag < 0x80) {
+    *value = tag;
+    *pos += 1;
+    return true;
+  }
+  switch (tag) {
+    case 0xCC: width = 1; break;
+    case 0xCD: width = 2; break;
+    case 0xCE: width = 4; break;
+    case 0xCF: width = 8; break;
+    default: return false;
+  }
+  if (*pos + 1 + width > size) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < width; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[*pos + 1 + i]);
+  *value = v;
+  *pos += 1 + width;
+  return true;
+}
+
+// A header map of one or two entries, each `seq` or `ack` with an unsigned value,
+// read into `data`; *end: where the map ends. False (and `data` untouched) for
+// any other header: the general path reads it, and reports what is wrong.
+bool ReadSequenceOnly(const char* bytes, size_t size, Data& data, size_t* end) {
+  const auto first = static_cast<uint8_t>(bytes[5]);
+  const size_t entries = first & 0x0F;
+  if ((first & 0xF0) != 0x80 || entries == 0 || entries > 2) return false;
+  size_t pos = 6;
+  uint64_t seq = 0, ack = 0;
+  bool have_seq = false, have_ack = false;
+  for (size_t i = 0; i < entries; ++i) {
+    if (pos + 4 > size || static_cast<uint8_t>(bytes[pos]) != 0xA3) return false;
+    const std::string_view key(bytes + pos + 1, 3);
+    pos += 4;
+    uint64_t value = 0;
+    if (!ReadUintAt(bytes, size, &pos, &value)) return false;
+    // A repeated key: the first occurrence counts (PROTOCOL §5.3 rule 4).
+    if (key == "seq") {
+      if (!have_seq) seq = value;
+      have_seq = true;
+    } else if (key == "ack") {
+      if (!have_ack) ack = value;
+      have_ack = true;
+    } else {
+      return false;
+    }
+  }
+  data.seq = seq;
+  data.ack = ack;
+  *end = pos;
+  return true;
+}
+
+}  // namespace
+
 Decoder::Decoder() : zone_(std::make_unique<Zone>()) {}
 Decoder::~Decoder() = default;
 
@@ -814,6 +904,12 @@ Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* heade
     if (end != size) return Malformed(std::to_string(size - end) + " bytes follow the header map");
     return Status();
   };
+  if (static_cast<Command>(command) == Command::kData) {
+    // A DATA on the default channel of a resumable session: `seq` and `ack` only.
+    // As common as the empty map below, and as cheap to read without the unpacker.
+    size_t end = 0;
+    if (ReadSequenceOnly(bytes, size, std::get<Data>(*header), &end)) return check_end(end);
+  }
   if (static_cast<uint8_t>(bytes[5]) == 0x80) {
     // An empty map (a DATA on the default channel, a plain BYE): the most common
     // envelope of a data stream, read without the unpacker. DATA and BYE have no

@@ -30,16 +30,36 @@ uint64_t ResumeState::AckToSend() {
   return received_;
 }
 
+ResumeState::Piece ResumeState::Store(zmq::message_t& frame) {
+  Piece piece;
+  piece.size = frame.size();
+  if (frame.size() <= kCopyAtMost) {
+    piece.at = log_base_ + log_.size();
+    const char* bytes = frame.data<char>();
+    log_.insert(log_.end(), bytes, bytes + frame.size());
+  } else {
+    piece.shared.emplace();
+    piece.shared->copy(frame);  // libzmq shares a large buffer by reference count
+  }
+  return piece;
+}
+
+zmq::message_t ResumeState::Load(Piece& piece) {
+  if (piece.shared) return CopyOf(*piece.shared);
+  return zmq::message_t(log_.data() + (piece.at - log_base_), piece.size);
+}
+
 bool ResumeState::Keep(uint64_t seq, std::vector<zmq::message_t>& frames) {
   const uint64_t bytes = BytesOf(frames);
   if (frames.empty() || !Fits(bytes)) return frames.empty();
   Kept& kept = kept_.emplace_back();
   kept.seq = seq;
   kept.bytes = bytes;
-  kept.envelope = CopyOf(frames[0]);
+  kept.log_from = log_base_ + log_.size();
+  kept.envelope = Store(frames[0]);
   if (frames.size() > 1) {
     kept.payload.reserve(frames.size() - 1);
-    for (size_t i = 1; i < frames.size(); ++i) kept.payload.push_back(CopyOf(frames[i]));
+    for (size_t i = 1; i < frames.size(); ++i) kept.payload.push_back(Store(frames[i]));
   }
   kept_bytes_ += bytes;
   return true;
@@ -52,30 +72,52 @@ bool ResumeState::Keep(uint64_t seq, zmq::message_t& envelope,
   Kept& kept = kept_.emplace_back();
   kept.seq = seq;
   kept.bytes = bytes;
-  kept.envelope = CopyOf(envelope);
+  kept.log_from = log_base_ + log_.size();
+  kept.envelope = Store(envelope);
   if (!payload.empty()) {
     kept.payload.reserve(payload.size());
-    for (zmq::message_t& frame : payload) kept.payload.push_back(CopyOf(frame));
+    for (zmq::message_t& frame : payload) kept.payload.push_back(Store(frame));
   }
   kept_bytes_ += bytes;
   return true;
 }
 
 void ResumeState::Acknowledge(uint64_t ack) {
-  while (!kept_.empty() && kept_.front().seq <= ack) {
-    kept_bytes_ -= kept_.front().bytes;
-    kept_.pop_front();
+  while (kept_head_ < kept_.size() && kept_[kept_head_].seq <= ack) {
+    kept_bytes_ -= kept_[kept_head_].bytes;
+    kept_[kept_head_] = Kept{};  // a shared frame goes now
+    ++kept_head_;
+  }
+  const bool none = kept_head_ == kept_.size();
+  const uint64_t keep_from = none ? log_base_ + log_.size() : kept_[kept_head_].log_from;
+  if (none) {
+    kept_.clear();
+    kept_head_ = 0;
+  } else if (kept_head_ >= 1024 && kept_head_ * 2 >= kept_.size()) {
+    kept_.erase(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_));
+    kept_head_ = 0;
+  }
+  // The log's acknowledged head goes once it is half the log (and worth a move):
+  // each byte is moved at most once on average, and nothing is allocated anew.
+  const auto drop = static_cast<size_t>(keep_from - log_base_);
+  if (drop == log_.size()) {
+    log_base_ += drop;
+    log_.clear();
+  } else if (drop >= (size_t{64} << 10) && drop * 2 >= log_.size()) {
+    log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(drop));
+    log_base_ += drop;
   }
 }
 
 std::vector<std::vector<zmq::message_t>> ResumeState::Unacknowledged(uint64_t after) {
   std::vector<std::vector<zmq::message_t>> out;
-  for (Kept& kept : kept_) {
+  for (size_t i = kept_head_; i < kept_.size(); ++i) {
+    Kept& kept = kept_[i];
     if (kept.seq <= after) continue;
     std::vector<zmq::message_t> frames;
     frames.reserve(kept.payload.size() + 1);
-    frames.push_back(CopyOf(kept.envelope));
-    for (zmq::message_t& frame : kept.payload) frames.push_back(CopyOf(frame));
+    frames.push_back(Load(kept.envelope));
+    for (Piece& piece : kept.payload) frames.push_back(Load(piece));
     out.push_back(std::move(frames));
   }
   return out;
