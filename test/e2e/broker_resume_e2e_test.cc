@@ -18,6 +18,7 @@
 
 #include "io/io_loop.h"
 #include "support/daemons.h"
+#include "support/numbered_stream.h"
 #include "support/recording_proxy.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
@@ -27,7 +28,9 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::Numbered;
 using testing::RecordingProxy;
+using testing::ZeroTo;
 
 constexpr milliseconds kWait{30000};
 constexpr std::string_view kBrokerReady = "procmod-broker: ready on ";
@@ -36,44 +39,12 @@ int PortOf(const std::string& endpoint) {
   return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
 }
 
-Frames Numbered(uint32_t n) {
-  Frames frames;
-  frames.emplace_back(&n, sizeof n);
-  return frames;
-}
-
-// What one side received, in order.
-class Numbers {
+// What one side received, in order, waited for with this file's deadline.
+class Numbers : public testing::ReceivedNumbers {
  public:
-  void Add(const Frames& payload) {
-    uint32_t n = UINT32_MAX;
-    if (payload.size() == 1 && payload[0].size() == sizeof n) {
-      std::memcpy(&n, payload[0].data(), sizeof n);
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    numbers_.push_back(n);
-    cv_.notify_all();
-  }
-  bool WaitFor(size_t count) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, kWait, [&] { return numbers_.size() >= count; });
-  }
-  std::vector<uint32_t> Get() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return numbers_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<uint32_t> numbers_;
+  bool WaitFor(size_t count) { return ReceivedNumbers::WaitFor(count, kWait); }
+  std::vector<uint32_t> Get() { return numbers(); }
 };
-
-std::vector<uint32_t> ZeroTo(uint32_t n) {
-  std::vector<uint32_t> v(n);
-  for (uint32_t i = 0; i < n; ++i) v[i] = i;
-  return v;
-}
 
 Options LoopOptions(Role role) {
   Options o;

@@ -21,6 +21,7 @@
 #include "protocol/codec.h"
 #include "security/curve_keys.h"
 #include "support/curve_test_keys.h"
+#include "support/numbered_stream.h"
 #include "support/recording_proxy.h"
 #include "support/temp_dir.h"
 
@@ -29,7 +30,9 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::Numbered;
 using testing::RecordingProxy;
+using testing::ZeroTo;
 
 constexpr milliseconds kDeadline{20000};
 
@@ -51,37 +54,12 @@ Options SideOptions(Role role, milliseconds grace) {
   return o;
 }
 
-Frames Numbered(uint32_t n) {
-  Frames frames;
-  frames.emplace_back(&n, sizeof n);
-  return frames;
-}
-
-// What one side received, in order, and when the count reaches a target.
-class Received {
+// What one side received, in order, waited for with this file's deadline.
+class Received : public testing::ReceivedNumbers {
  public:
-  void Add(const Frames& payload) {
-    uint32_t n = 0;
-    if (payload.size() == 1 && payload[0].size() == sizeof n) {
-      std::memcpy(&n, payload[0].data(), sizeof n);
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    numbers_.push_back(n);
-    cv_.notify_all();
-  }
   bool WaitFor(size_t count, milliseconds timeout = kDeadline) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return numbers_.size() >= count; });
+    return ReceivedNumbers::WaitFor(count, timeout);
   }
-  std::vector<uint32_t> numbers() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return numbers_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<uint32_t> numbers_;
 };
 
 // Counts a callback's calls and waits for them.
@@ -208,11 +186,6 @@ class ResumeTest : public ::testing::Test {
   Connection to_server_, to_client_;
 };
 
-std::vector<uint32_t> ZeroTo(uint32_t n) {
-  std::vector<uint32_t> v(n);
-  for (uint32_t i = 0; i < n; ++i) v[i] = i;
-  return v;
-}
 
 TEST_F(ResumeTest, TenThousandEachWayAcrossFiveCutsArriveExactlyOnceInOrder) {
   ASSERT_NO_FATAL_FAILURE(StartPair(seconds(30)));
