@@ -166,8 +166,10 @@ void RecordingProxy::Run() {
           std::lock_guard<std::mutex> lock(mu_);
           recorded_.append(buffer, static_cast<size_t>(got));
         }
-        for (ssize_t sent = 0; sent < got;) {  // blocking write: test traffic is small
-          const ssize_t n = write(to, buffer + sent, static_cast<size_t>(got - sent));
+        // Blocking (test traffic is small); MSG_NOSIGNAL: an end that died (a
+        // broker killed by the test) ends the pair, not the test process (SIGPIPE).
+        for (ssize_t sent = 0; sent < got;) {
+          const ssize_t n = send(to, buffer + sent, static_cast<size_t>(got - sent), MSG_NOSIGNAL);
           if (n <= 0) {
             alive = false;
             break;

@@ -33,6 +33,10 @@ Result<std::shared_ptr<IoLoop>> IoLoop::Create(Options options, CurveSetup curve
   if (!loop->link_fds_.ok()) {
     return InternalError(std::string("epoll_create1: ") + std::strerror(errno));
   }
+  // spdlog's registry is a function-local static inside libspdlog, made at first
+  // use. Made here, on the caller's thread, it exists before any I/O thread logs:
+  // two loops in one process (tests, a tool) never race to make it.
+  (void)spdlog::default_logger_raw();
   loop->thread_ = std::thread([raw = loop.get()] { raw->ThreadMain(); });
   return loop;
 }
