@@ -173,5 +173,32 @@ TEST_F(BrokerResume, TheBrokerRestartsMidStreamAndEverythingArrivesOnceInOrder) 
   });
 }
 
+TEST_F(BrokerResume, AServerEndsOneRelayedClientsSessionAndStaysRegistered) {
+  Connection to_client;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    to_client = to_client_;
+  }
+  // BYE {peer} (protocol 1.2): the broker ends that client's session, not ours.
+  ASSERT_TRUE(to_client.Close("closed by the server").ok());
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!client_ended_.empty()) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the client never heard";
+    std::this_thread::sleep_for(milliseconds(10));  // polling a flag, with a deadline
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(client_ended_, "bye: closed by the server");
+  }
+  std::vector<PeerInfo> peers = server_->Snapshot();
+  ASSERT_EQ(peers.size(), 1u) << "the server keeps its registration";
+  EXPECT_EQ(peers[0].role, "broker");
+  EXPECT_EQ(peers[0].state, "admitted");
+}
+
 }  // namespace
 }  // namespace procmod

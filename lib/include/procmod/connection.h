@@ -127,7 +127,9 @@ class Connection {
                       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
                       std::string args = {}) const;
 
-  // Sends BYE with `reason` and forgets the peer. Idempotent.
+  // Sends BYE with `reason` and forgets the peer. Idempotent. A client a broker
+  // relays to this server is ended through the broker (BYE with `peer`, protocol
+  // 1.2); with an older broker that cannot be done: kFailedPrecondition.
   Status Close(std::string reason = "bye") const;
 
   // This peer's current statistics, or kUnavailable once it is gone.

@@ -331,6 +331,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // Broker mode, server side: JOINED {resume}: a relayed client asks for its session
   // back through `broker`; RESUMED, or BYE {peer} when it has none to resume.
   void ResumeRelayed(Link& broker, const pmp::Joined& joined);
+  // Ends one relayed client's session from this side: BYE {peer} to the broker.
+  void CloseRelayed(PeerRecord& client, const std::string& reason);
   // Relayed resumable sessions: the end of a suspension's grace, and the PING that
   // acknowledges what arrived (the broker's own heartbeat says nothing of them).
   void OnRelayedResumeTick(TimePoint now);

@@ -14,15 +14,6 @@ using pmp::ErrorFrames;
 using io_loop_internal::Invoke;
 using io_loop_internal::kMaxMessagesPerTurn;
 
-namespace {
-
-// Protocol 1.2 or later (same major): the peer numbers and resumes sessions.
-bool SpeaksResume(std::string_view version) {
-  uint32_t major = 0, minor = 0;
-  return pmp::ParseProtocolVersion(version, major, minor) && major == 1 && minor >= 2;
-}
-
-}  // namespace
 
 Frames IoLoop::TooLargeFrames(uint64_t bytes) const {
   return pmp::TooLargeFrames(bytes, options_.limits.max_message_size);
@@ -144,7 +135,7 @@ void IoLoop::Admit(const std::string& routing_id, const pmp::Hello& hello, std::
   if (std::optional<milliseconds> left = lifetime_.Left(now)) {
     welcome.expires_in_ms = static_cast<uint64_t>(left->count());
   }
-  if (hello.resume && options_.resume.grace.count() > 0 && SpeaksResume(hello.version)) {
+  if (hello.resume && options_.resume.grace.count() > 0 && io_loop_internal::SpeaksResume(hello.version)) {
     peer.resume = std::make_shared<ResumeState>(NewResumeToken(), options_.resume.grace,
                                                 options_.resume.buffer);
     welcome.resume_token = peer.resume->token();

@@ -45,6 +45,13 @@ void Introduce(Greeting& greeting, const Options& options) {
   greeting.software = "procmod " PROCMOD_VERSION;
 }
 
+// Protocol 1.2 or later (same major): the peer numbers and resumes sessions, and a
+// broker of it understands BYE {peer}.
+inline bool SpeaksResume(std::string_view version) {
+  uint32_t major = 0, minor = 0;
+  return pmp::ParseProtocolVersion(version, major, minor) && major == 1 && minor >= 2;
+}
+
 }  // namespace procmod::io_loop_internal
 
 #endif  // PROCMOD_SRC_IO_IO_LOOP_INTERNAL_H_

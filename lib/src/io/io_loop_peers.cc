@@ -261,11 +261,18 @@ Status IoLoop::Close(const std::string& session, std::string reason) {
             SendToPeer(session, pmp::Bye{reason});
             DropLink(ref->link_id, DisconnectReason::kClosed);
             break;
-          case PeerKind::kRelayed:
-            // PMP/1 has no way to end one relayed session from the server side.
-            return FailedPreconditionError("session " + session +
-                                           " is relayed by a broker; it ends when the "
-                                           "client leaves");
+          case PeerKind::kRelayed: {
+            auto broker = links_.find(ref->link_id);
+            if (broker == links_.end() ||
+                !io_loop_internal::SpeaksResume(broker->second->peer().version)) {
+              // Before 1.2 a broker took any BYE from us for our own leaving.
+              return FailedPreconditionError("session " + session +
+                                             " is relayed by a broker older than protocol "
+                                             "1.2; it ends when the client leaves");
+            }
+            CloseRelayed(*ref->record, reason);
+            break;
+          }
         }
         return Status();
       },

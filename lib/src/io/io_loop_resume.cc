@@ -72,6 +72,7 @@ void IoLoop::EndForFullBuffer(const std::string& session) {
         std::to_string(ref->record->resume->buffer_limit()) +
         " (raise it above the largest burst, or turn resume off with resume.grace: 0)";
     spdlog::error("procmod: session {} ends: {}", session, said);
+    if (ref->kind == PeerKind::kRelayed) return CloseRelayed(*ref->record, said);
     SendControl(*ref->record, ref->kind, pmp::Encode(pmp::Bye{said}));
     if (ref->kind == PeerKind::kAccepted) {
       return RemovePeer(ref->record->routing_id, DisconnectReason::kClosed, said);
@@ -235,6 +236,18 @@ void IoLoop::ResumeRelayed(Link& broker, const pmp::Joined& joined) {
   spdlog::info("procmod: session {} of {} {:?} resumed via {} ({} messages sent again)",
                client->session, client->role, Clip(client->name), broker.url(), again);
   if (was_suspended) Invoke("resumed", on_resumed_, MakeConnection(*client, /*incoming=*/true));
+}
+
+void IoLoop::CloseRelayed(PeerRecord& client, const std::string& reason) {
+  // BYE with `peer`: the broker ends that one client's session (PROTOCOL §12).
+  if (auto it = links_.find(relayed_.LinkOf(client.session));
+      it != links_.end() && it->second->admitted()) {
+    SendOnLink(*it->second, pmp::Encode(pmp::Bye{reason, client.session}));
+  }
+  std::optional<PeerRecord> gone = relayed_.Leave(client.session);
+  if (!gone) return;
+  requests_.FailSession(gone->session, UnavailableError("session " + gone->session + " closed"));
+  Disconnected(*gone, /*incoming=*/true, DisconnectReason::kClosed, reason);
 }
 
 void IoLoop::OnRelayedResumeTick(TimePoint now) {
