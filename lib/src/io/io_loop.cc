@@ -312,11 +312,7 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
     // when its grace period is over.
     std::vector<PeerRecord*> suspended;
     for (PeerRecord& gone : acceptor_->table().Expire(now, heartbeat_, &suspended)) {
-      std::string said;
-      if (gone.suspended()) {
-        said = "not resumed within " + FormatDuration(std::chrono::duration_cast<milliseconds>(
-                                           gone.resume->grace()));
-      }
+      std::string said = gone.suspended() ? io_loop_internal::NotResumedWithin(gone) : "";
       requests_.FailSession(gone.session, UnavailableError("peer " + gone.session + " expired"));
       Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired, std::move(said));
     }

@@ -7,7 +7,6 @@
 #include "base/log_text.h"
 #include "io/io_loop.h"
 #include "io/io_loop_internal.h"
-#include "procmod/config.h"
 #include "protocol/url.h"
 
 namespace procmod {
@@ -222,9 +221,7 @@ void IoLoop::FailLink(Link& link, Status why) {
     // come back (CURVE refused us).
     if (why.IsDeadlineExceeded()) {
       return EndSuspendedLink(link, DisconnectReason::kExpired,
-                              "not resumed within " +
-                                  FormatDuration(std::chrono::duration_cast<milliseconds>(
-                                      link.peer().resume->grace())));
+                              io_loop_internal::NotResumedWithin(link.peer()));
     }
     return EndSuspendedLink(link, DisconnectReason::kExpired, std::string(why.message()));
   }

@@ -14,8 +14,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "procmod/config.h"
 #include "procmod/options.h"
 #include "protocol/codec.h"
+#include "session/peer_record.h"
 
 namespace procmod::io_loop_internal {
 
@@ -50,6 +52,15 @@ void Introduce(Greeting& greeting, const Options& options) {
 inline bool SpeaksResume(std::string_view version) {
   uint32_t major = 0, minor = 0;
   return pmp::ParseProtocolVersion(version, major, minor) && major == 1 && minor >= 2;
+}
+
+// A resumable session's grace period, and the words for a session that ended
+// because it was not resumed within it (the module's log, OnDisconnected).
+inline milliseconds GraceOf(const PeerRecord& peer) {
+  return std::chrono::duration_cast<milliseconds>(peer.resume->grace());
+}
+inline std::string NotResumedWithin(const PeerRecord& peer) {
+  return "not resumed within " + FormatDuration(GraceOf(peer));
 }
 
 }  // namespace procmod::io_loop_internal

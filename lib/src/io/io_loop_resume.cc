@@ -16,15 +16,9 @@
 
 namespace procmod {
 
+using io_loop_internal::GraceOf;
 using io_loop_internal::Invoke;
-
-namespace {
-
-milliseconds GraceOf(const PeerRecord& peer) {
-  return std::chrono::duration_cast<milliseconds>(peer.resume->grace());
-}
-
-}  // namespace
+using io_loop_internal::NotResumedWithin;
 
 // ---- on the way out -------------------------------------------------------------
 
@@ -254,7 +248,7 @@ void IoLoop::OnRelayedResumeTick(TimePoint now) {
   for (PeerRecord& gone : relayed_.EndSuspended(now)) {
     requests_.FailSession(gone.session, UnavailableError("peer " + gone.session + " expired"));
     Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired,
-                 "not resumed within " + FormatDuration(GraceOf(gone)));
+                 NotResumedWithin(gone));
   }
   std::vector<std::string> owed;  // a send may end a session: by name, not pointer
   relayed_.ForEach([&](PeerRecord& client, uint64_t) {

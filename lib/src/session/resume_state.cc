@@ -7,12 +7,6 @@
 namespace procmod {
 namespace {
 
-uint64_t BytesOf(const std::vector<zmq::message_t>& frames) {
-  uint64_t bytes = 0;
-  for (const zmq::message_t& frame : frames) bytes += frame.size();
-  return bytes;
-}
-
 zmq::message_t CopyOf(zmq::message_t& frame) {
   zmq::message_t copy;
   copy.copy(frame);  // libzmq shares a large buffer by reference count
@@ -50,24 +44,19 @@ zmq::message_t ResumeState::Load(Piece& piece) {
 }
 
 bool ResumeState::Keep(uint64_t seq, std::vector<zmq::message_t>& frames) {
-  const uint64_t bytes = BytesOf(frames);
-  if (frames.empty() || !Fits(bytes)) return frames.empty();
-  Kept& kept = kept_.emplace_back();
-  kept.seq = seq;
-  kept.bytes = bytes;
-  kept.log_from = log_base_ + log_.size();
-  kept.envelope = Store(frames[0]);
-  if (frames.size() > 1) {
-    kept.payload.reserve(frames.size() - 1);
-    for (size_t i = 1; i < frames.size(); ++i) kept.payload.push_back(Store(frames[i]));
-  }
-  kept_bytes_ += bytes;
-  return true;
+  if (frames.empty()) return true;  // nothing to keep
+  return KeepMessage(seq, frames[0], std::span<zmq::message_t>(frames).subspan(1));
 }
 
 bool ResumeState::Keep(uint64_t seq, zmq::message_t& envelope,
                        std::vector<zmq::message_t>& payload) {
-  const uint64_t bytes = envelope.size() + BytesOf(payload);
+  return KeepMessage(seq, envelope, payload);
+}
+
+bool ResumeState::KeepMessage(uint64_t seq, zmq::message_t& envelope,
+                              std::span<zmq::message_t> payload) {
+  uint64_t bytes = envelope.size();
+  for (const zmq::message_t& frame : payload) bytes += frame.size();
   if (!Fits(bytes)) return false;
   Kept& kept = kept_.emplace_back();
   kept.seq = seq;

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -123,6 +124,8 @@ class ResumeState {
   // payload frame; shared above it.
   static constexpr size_t kCopyAtMost = 2048;
   bool Fits(uint64_t bytes) const { return kept_bytes_ + bytes <= buffer_limit_; }
+  // What both Keep()s do: `envelope` and `payload` as one kept message.
+  bool KeepMessage(uint64_t seq, zmq::message_t& envelope, std::span<zmq::message_t> payload);
   Piece Store(zmq::message_t& frame);
   zmq::message_t Load(Piece& piece);
 
