@@ -98,6 +98,59 @@ TEST(ResumeStateTest, WhatIsSentAgainIsWhatWasKeptAcrossManyAcknowledgements) {
   EXPECT_EQ(resume.kept_messages(), 0u);
 }
 
+TEST(ResumeStateTest, KeptBytesSurviveTheRingWrappingGrowingAndShrinking) {
+  // Envelopes of uneven sizes, so they straddle the ring's end; a burst of 4 MiB
+  // unacknowledged grows it, and acknowledging all but the tail shrinks it again.
+  ResumeState resume("t", std::chrono::seconds(60), 64 << 20);
+  auto body = [](uint64_t seq) {
+    std::string text(static_cast<size_t>(seq * 37 % 1999 + 1), ' ');
+    for (size_t k = 0; k < text.size(); ++k) text[k] = static_cast<char>('a' + (seq + k) % 26);
+    return text;
+  };
+  auto keep = [&](uint64_t upto) {
+    while (resume.sent() < upto) {
+      const uint64_t seq = resume.NextSeq();
+      const std::string text = body(seq);
+      zmq::message_t envelope(text.data(), text.size());
+      Frames none;
+      ASSERT_TRUE(resume.Keep(seq, envelope, none));
+    }
+  };
+  auto expect_kept_from = [&](uint64_t after) {
+    std::vector<Frames> again = resume.Unacknowledged(after);
+    ASSERT_EQ(again.size(), resume.sent() - after);
+    for (size_t k = 0; k < again.size(); ++k) {
+      ASSERT_EQ(again[k][0].to_string(), body(after + 1 + k)) << "seq " << after + 1 + k;
+    }
+  };
+  uint64_t acked = 0;
+  for (int round = 0; round < 200; ++round) {  // steady: about 100 KiB in flight
+    keep(resume.sent() + 150);
+    resume.Acknowledge(acked = resume.sent() - 100);
+  }
+  expect_kept_from(acked);
+  keep(resume.sent() + 4000);  // the burst
+  expect_kept_from(acked);
+  resume.Acknowledge(acked = resume.sent() - 10);
+  keep(resume.sent() + 50);
+  expect_kept_from(acked);
+  resume.Acknowledge(resume.sent());
+  EXPECT_EQ(resume.kept_bytes(), 0u);
+}
+
+TEST(ResumeStateTest, AnAckIsStampedOnlyWhenItSaysSomethingNew) {
+  ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
+  EXPECT_EQ(resume.AckToStamp(), 0u) << "nothing received yet";
+  ASSERT_EQ(resume.OnReceived(1, 10), ResumeState::Arrival::kDeliver);
+  ASSERT_EQ(resume.OnReceived(2, 10), ResumeState::Arrival::kDeliver);
+  EXPECT_EQ(resume.AckToStamp(), 2u);
+  EXPECT_EQ(resume.AckToStamp(), 0u) << "a one-way stream repeats no ack";
+  EXPECT_FALSE(resume.OwesAck());
+  ASSERT_EQ(resume.OnReceived(3, 10), ResumeState::Arrival::kDeliver);
+  EXPECT_EQ(resume.AckToSend(), 3u) << "a PING says it always";
+  EXPECT_EQ(resume.AckToStamp(), 0u) << "and it counts as said";
+}
+
 TEST(ResumeStateTest, AFullBufferRefusesRatherThanGrows) {
   ResumeState resume("t", std::chrono::seconds(60), 10);
   Frames six = Message("123456");

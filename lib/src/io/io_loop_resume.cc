@@ -25,7 +25,7 @@ using io_loop_internal::NotResumedWithin;
 uint64_t IoLoop::Stamp(PeerRecord& peer, uint64_t& seq, uint64_t& ack) {
   if (!peer.resume) return 0;
   seq = peer.resume->NextSeq();
-  ack = peer.resume->AckToSend();
+  ack = peer.resume->AckToStamp();
   return seq;
 }
 

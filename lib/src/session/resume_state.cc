@@ -1,7 +1,9 @@
 #include "session/resume_state.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <random>
 
 namespace procmod {
@@ -13,6 +15,21 @@ zmq::message_t CopyOf(zmq::message_t& frame) {
   return copy;
 }
 
+// `size` bytes between `ring` (of `capacity`, a power of two) at absolute position
+// `at` and flat memory, in at most two pieces where they wrap.
+void IntoRing(char* ring, size_t capacity, uint64_t at, const char* bytes, size_t size) {
+  const size_t index = static_cast<size_t>(at & (capacity - 1));
+  const size_t first = std::min(size, capacity - index);
+  std::memcpy(ring + index, bytes, first);
+  if (first < size) std::memcpy(ring, bytes + first, size - first);
+}
+void OutOfRing(const char* ring, size_t capacity, uint64_t at, char* bytes, size_t size) {
+  const size_t index = static_cast<size_t>(at & (capacity - 1));
+  const size_t first = std::min(size, capacity - index);
+  std::memcpy(bytes, ring + index, first);
+  if (first < size) std::memcpy(bytes + first, ring, size - first);
+}
+
 }  // namespace
 
 ResumeState::ResumeState(std::string token, Duration grace, uint64_t buffer_limit)
@@ -21,26 +38,57 @@ ResumeState::ResumeState(std::string token, Duration grace, uint64_t buffer_limi
 uint64_t ResumeState::AckToSend() {
   unacked_messages_ = 0;
   unacked_bytes_ = 0;
+  acked_ = received_;
   return received_;
+}
+
+void ResumeState::Append(const char* bytes, size_t size) {
+  const uint64_t live = ring_end_ - ring_begin_;
+  if (live + size > ring_capacity_) {
+    size_t capacity = std::max(ring_capacity_, kMinRing);
+    while (capacity < live + size) capacity *= 2;
+    Reshape(capacity);
+  }
+  IntoRing(ring_.get(), ring_capacity_, ring_end_, bytes, size);
+  ring_end_ += size;
+}
+
+zmq::message_t ResumeState::RingCopy(uint64_t at, size_t size) const {
+  zmq::message_t copy(size);
+  OutOfRing(ring_.get(), ring_capacity_, at, copy.data<char>(), size);
+  return copy;
+}
+
+// A new ring of `capacity` holding the live bytes at the same absolute positions.
+void ResumeState::Reshape(size_t capacity) {
+  auto ring = std::make_unique_for_overwrite<char[]>(capacity);  // no zeroing
+  const size_t live = static_cast<size_t>(ring_end_ - ring_begin_);
+  if (live > 0) {
+    // Two runs at most in the old ring, each copied to where it now belongs.
+    const size_t index = static_cast<size_t>(ring_begin_ & (ring_capacity_ - 1));
+    const size_t first = std::min(live, ring_capacity_ - index);
+    IntoRing(ring.get(), capacity, ring_begin_, ring_.get() + index, first);
+    IntoRing(ring.get(), capacity, ring_begin_ + first, ring_.get(), live - first);
+  }
+  ring_ = std::move(ring);
+  ring_capacity_ = capacity;
 }
 
 ResumeState::Piece ResumeState::Store(zmq::message_t& frame) {
   Piece piece;
   piece.size = frame.size();
-  if (frame.size() <= kCopyAtMost) {
-    piece.at = log_base_ + log_.size();
-    const char* bytes = frame.data<char>();
-    log_.insert(log_.end(), bytes, bytes + frame.size());
+  if (piece.size <= kCopyAtMost) {
+    piece.at = ring_end_;
+    Append(frame.data<char>(), piece.size);
   } else {
-    piece.shared.emplace();
-    piece.shared->copy(frame);  // libzmq shares a large buffer by reference count
+    piece.shared = CopyOf(frame);
   }
   return piece;
 }
 
 zmq::message_t ResumeState::Load(Piece& piece) {
   if (piece.shared) return CopyOf(*piece.shared);
-  return zmq::message_t(log_.data() + (piece.at - log_base_), piece.size);
+  return RingCopy(piece.at, piece.size);
 }
 
 bool ResumeState::Keep(uint64_t seq, std::vector<zmq::message_t>& frames) {
@@ -55,14 +103,17 @@ bool ResumeState::Keep(uint64_t seq, zmq::message_t& envelope,
 
 bool ResumeState::KeepMessage(uint64_t seq, zmq::message_t& envelope,
                               std::span<zmq::message_t> payload) {
-  uint64_t bytes = envelope.size();
+  // Each size asked once: zmq_msg_size is a call into libzmq, not inlined.
+  const size_t envelope_size = envelope.size();
+  uint64_t bytes = envelope_size;
   for (const zmq::message_t& frame : payload) bytes += frame.size();
   if (!Fits(bytes)) return false;
   Kept& kept = kept_.emplace_back();
   kept.seq = seq;
   kept.bytes = bytes;
-  kept.log_from = log_base_ + log_.size();
-  kept.envelope = Store(envelope);
+  kept.log_from = ring_end_;
+  kept.envelope_size = envelope_size;
+  Append(envelope.data<char>(), envelope_size);
   if (!payload.empty()) {
     kept.payload.reserve(payload.size());
     for (zmq::message_t& frame : payload) kept.payload.push_back(Store(frame));
@@ -71,30 +122,28 @@ bool ResumeState::KeepMessage(uint64_t seq, zmq::message_t& envelope,
   return true;
 }
 
-void ResumeState::Acknowledge(uint64_t ack) {
-  while (kept_head_ < kept_.size() && kept_[kept_head_].seq <= ack) {
-    kept_bytes_ -= kept_[kept_head_].bytes;
-    kept_[kept_head_] = Kept{};  // a shared frame goes now
+void ResumeState::Release(uint64_t ack) {
+  do {
+    Kept& kept = kept_[kept_head_];
+    kept_bytes_ -= kept.bytes;
+    if (!kept.payload.empty()) kept.payload = std::vector<Piece>();  // a shared frame goes now
     ++kept_head_;
-  }
-  const bool none = kept_head_ == kept_.size();
-  const uint64_t keep_from = none ? log_base_ + log_.size() : kept_[kept_head_].log_from;
-  if (none) {
+  } while (kept_head_ < kept_.size() && kept_[kept_head_].seq <= ack);
+  if (kept_head_ == kept_.size()) {
     kept_.clear();
     kept_head_ = 0;
-  } else if (kept_head_ >= 1024 && kept_head_ * 2 >= kept_.size()) {
-    kept_.erase(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_));
-    kept_head_ = 0;
+    ring_begin_ = ring_end_;
+  } else {
+    ring_begin_ = kept_[kept_head_].log_from;
+    if (kept_head_ >= 1024 && kept_head_ * 2 >= kept_.size()) {
+      kept_.erase(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_));
+      kept_head_ = 0;
+    }
   }
-  // The log's acknowledged head goes once it is half the log (and worth a move):
-  // each byte is moved at most once on average, and nothing is allocated anew.
-  const auto drop = static_cast<size_t>(keep_from - log_base_);
-  if (drop == log_.size()) {
-    log_base_ += drop;
-    log_.clear();
-  } else if (drop >= (size_t{64} << 10) && drop * 2 >= log_.size()) {
-    log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(drop));
-    log_base_ += drop;
+  // A burst grew the ring past what a steady stream needs; once it is mostly free,
+  // give half of it back.
+  if (ring_capacity_ > kKeptRing && (ring_end_ - ring_begin_) * 8 < ring_capacity_) {
+    Reshape(ring_capacity_ / 2);
   }
 }
 
@@ -105,20 +154,11 @@ std::vector<std::vector<zmq::message_t>> ResumeState::Unacknowledged(uint64_t af
     if (kept.seq <= after) continue;
     std::vector<zmq::message_t> frames;
     frames.reserve(kept.payload.size() + 1);
-    frames.push_back(Load(kept.envelope));
+    frames.push_back(RingCopy(kept.log_from, kept.envelope_size));
     for (Piece& piece : kept.payload) frames.push_back(Load(piece));
     out.push_back(std::move(frames));
   }
   return out;
-}
-
-ResumeState::Arrival ResumeState::OnReceived(uint64_t seq, uint64_t bytes) {
-  if (seq <= received_) return Arrival::kDuplicate;
-  if (seq != received_ + 1) return Arrival::kGap;
-  received_ = seq;
-  unacked_messages_++;
-  unacked_bytes_ += bytes;
-  return Arrival::kDeliver;
 }
 
 bool ResumeState::ShouldAskResend(TimePoint now, Duration interval) {

@@ -8,19 +8,21 @@
 // result: every message arrives once, in order, whatever the link did meanwhile.
 //
 // This class decides; it owns no socket. The IoLoop stamps each outgoing message
-// with NextSeq() and AckToSend(), keeps a copy with Keep(), and asks OnReceived()
-// what to do with each incoming one. Kept messages are libzmq copies: a large
-// payload is shared by reference count, not copied. I/O thread only (or a thread
-// holding the loop lock), like the PeerRecord that holds it.
+// with NextSeq() and AckToStamp(), keeps a copy with Keep(), and asks OnReceived()
+// what to do with each incoming one. A kept message's small frames are copied into
+// a ring of bytes; a large payload frame is shared with libzmq by reference count,
+// not copied. I/O thread only (or a thread holding the loop lock), like the
+// PeerRecord that holds it.
 //
 //   ResumeState resume(token, std::chrono::seconds(60), 64 << 20);
-//   data.seq = resume.NextSeq(); data.ack = resume.AckToSend();
+//   data.seq = resume.NextSeq(); data.ack = resume.AckToStamp();
 //   if (!resume.Keep(data.seq, frames)) end the session: "resume buffer full";
 //   switch (resume.OnReceived(message_seq, bytes)) { kDeliver: ...; kGap: ask again }
 #ifndef PROCMOD_SRC_SESSION_RESUME_STATE_H_
 #define PROCMOD_SRC_SESSION_RESUME_STATE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -53,14 +55,21 @@ class ResumeState {
   uint64_t NextSeq() { return ++sent_; }
   // The highest seq handed out (PING's `sent`).
   uint64_t sent() const { return sent_; }
-  // The `ack` to stamp on a message going out now; it acknowledges all received.
+  // The `ack` for a PING going out now: it acknowledges all received.
   uint64_t AckToSend();
+  // The `ack` to stamp on a DATA, REQUEST or REPLY going out now: all received, or
+  // 0 (the key is left out) when that is what the last `ack` sent said already. A
+  // one-way stream so carries one key per message, not two.
+  uint64_t AckToStamp() { return received_ == acked_ ? 0 : AckToSend(); }
   // Keeps a copy of message `seq` until the peer acknowledges it. False when that
   // would take the buffer past its limit: the session must end (nothing was kept).
   bool Keep(uint64_t seq, std::vector<zmq::message_t>& frames);
   bool Keep(uint64_t seq, zmq::message_t& envelope, std::vector<zmq::message_t>& payload);
-  // The peer has everything up to `ack`: those copies go.
-  void Acknowledge(uint64_t ack);
+  // The peer has everything up to `ack`: those copies go. Inline, because most
+  // messages acknowledge nothing new (or carry no `ack`): one comparison.
+  void Acknowledge(uint64_t ack) {
+    if (kept_head_ < kept_.size() && kept_[kept_head_].seq <= ack) Release(ack);
+  }
   // Copies of the kept messages after `after` (the peer's `received`), oldest
   // first, to send again; the buffer keeps them until acknowledged.
   std::vector<std::vector<zmq::message_t>> Unacknowledged(uint64_t after);
@@ -74,7 +83,14 @@ class ResumeState {
     kDuplicate,  // had it already (sent again after a resume): drop it
     kGap,        // some before it were lost: drop it and ask for them again
   };
-  Arrival OnReceived(uint64_t seq, uint64_t bytes);
+  Arrival OnReceived(uint64_t seq, uint64_t bytes) {
+    if (seq <= received_) return Arrival::kDuplicate;
+    if (seq != received_ + 1) return Arrival::kGap;
+    received_ = seq;
+    unacked_messages_++;
+    unacked_bytes_ += bytes;
+    return Arrival::kDeliver;
+  }
   // The highest seq received in order (RESUME's and RESUMED's `received`).
   uint64_t received() const { return received_; }
   // Something arrived that this side has not acknowledged yet.
@@ -101,48 +117,63 @@ class ResumeState {
   TimePoint resume_by() const { return resume_by_; }
 
  private:
-  // One kept frame: a small one's bytes in log_ (at the absolute position `at`), a
-  // large one shared with the sent message by libzmq's reference count. Copying a
-  // small frame costs less than sharing it: sharing makes libzmq's I/O thread and
-  // ours touch the same count, and each free is a malloc'd block (measured: a 64 B
-  // DATA stream lost a third of its rate to that).
+  // One kept payload frame: a small one's bytes in the ring (at the absolute
+  // position `at`), a large one shared with the sent message by libzmq's reference
+  // count. Copying a small frame costs less than sharing it: sharing makes libzmq's
+  // I/O thread and ours touch the same count, and each free is a malloc'd block
+  // (measured: a 64 B DATA stream lost a third of its rate to that).
   struct Piece {
     uint64_t at = 0;
     size_t size = 0;
     std::optional<zmq::message_t> shared;
   };
-  // The envelope apart from the payload: a small DATA (payload inline) costs no
-  // vector allocation.
+  // A kept message: its envelope (header, and a payload that rides inline) is always
+  // in the ring, from `log_from`; payload frames apart from it, when there are any,
+  // in `payload`. A small DATA so costs no allocation and nothing to destroy.
   struct Kept {
     uint64_t seq = 0;
     uint64_t bytes = 0;
-    uint64_t log_from = 0;  // where its first byte in log_ is (or would be)
-    Piece envelope;
+    uint64_t log_from = 0;
+    size_t envelope_size = 0;
     std::vector<Piece> payload;
   };
-  // Copied up to this size: every envelope (header and inline payload) and a small
-  // payload frame; shared above it.
+  // Payload frames are copied up to this size, and shared above it.
   static constexpr size_t kCopyAtMost = 2048;
+  // The ring's least size; it grows by doubling, and above kKeptRing halves again
+  // when mostly empty (below it, a stream's acknowledgement rhythm would make it
+  // shrink and grow over and over).
+  static constexpr size_t kMinRing = size_t{64} << 10;
+  static constexpr size_t kKeptRing = size_t{1} << 20;
+  // Acknowledge() when it releases something.
+  void Release(uint64_t ack);
   bool Fits(uint64_t bytes) const { return kept_bytes_ + bytes <= buffer_limit_; }
   // What both Keep()s do: `envelope` and `payload` as one kept message.
   bool KeepMessage(uint64_t seq, zmq::message_t& envelope, std::span<zmq::message_t> payload);
   Piece Store(zmq::message_t& frame);
   zmq::message_t Load(Piece& piece);
+  // The ring: bytes [ring_begin_, ring_end_) in absolute positions, at index
+  // position % capacity. Acknowledging moves ring_begin_; nothing is moved in memory.
+  void Append(const char* bytes, size_t size);
+  zmq::message_t RingCopy(uint64_t at, size_t size) const;
+  void Reshape(size_t capacity);
 
   const std::string token_;
   const Duration grace_;
   const uint64_t buffer_limit_;
   uint64_t sent_ = 0;
   uint64_t received_ = 0;
+  uint64_t acked_ = 0;  // the last `ack` sent
   uint64_t unacked_messages_ = 0;
   uint64_t unacked_bytes_ = 0;
-  // Seq ascending from kept_head_; the acknowledged head goes in bulk, like the
-  // log's, so keeping a message allocates nothing in the steady state.
+  // Seq ascending from kept_head_; the acknowledged head goes in bulk, so keeping
+  // a message allocates nothing in the steady state.
   std::vector<Kept> kept_;
   size_t kept_head_ = 0;
   uint64_t kept_bytes_ = 0;
-  std::vector<char> log_;  // the small frames' bytes, oldest first
-  uint64_t log_base_ = 0;  // the absolute position of log_[0]
+  std::unique_ptr<char[]> ring_;
+  size_t ring_capacity_ = 0;  // a power of two, or 0
+  uint64_t ring_begin_ = 0;
+  uint64_t ring_end_ = 0;
   uint64_t resend_asked_at_received_ = UINT64_MAX;
   TimePoint resend_asked_at_{};
   bool suspended_ = false;
