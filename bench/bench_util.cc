@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -40,7 +41,10 @@ double Median(std::vector<double> samples) { return Percentile(std::move(samples
 // Child
 // ----------------------------------------------------------------------------
 
-Child::Child(std::vector<std::string> argv, const std::string& stderr_path) {
+Child::Child(std::vector<std::string> argv, const std::string& stderr_path, int cpu) {
+  cpu_set_t pinned;
+  CPU_ZERO(&pinned);
+  if (cpu >= 0) CPU_SET(cpu, &pinned);
   int in_pipe[2];
   int out_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) {
@@ -71,6 +75,8 @@ Child::Child(std::vector<std::string> argv, const std::string& stderr_path) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Before exec, so every thread the child starts inherits it.
+    if (cpu >= 0) sched_setaffinity(0, sizeof pinned, &pinned);
     execv(args[0], args.data());
     _exit(127);
   }
@@ -80,6 +86,17 @@ Child::Child(std::vector<std::string> argv, const std::string& stderr_path) {
   pid_ = pid;
   in_fd_ = in_pipe[1];
   out_fd_ = out_pipe[0];
+}
+
+std::vector<int> UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
 }
 
 Child::~Child() {

@@ -32,9 +32,10 @@ double Median(std::vector<double> samples);
 // stderr goes to `stderr_path` (appended), or is inherited when that is empty. The
 // child gets SIGKILL when this process dies (PR_SET_PDEATHSIG), and the destructor
 // kills (SIGKILL) and reaps it if it still runs, so no child outlives a case.
+// `cpu` >= 0 pins the child (and every thread it starts) to that CPU.
 class Child {
  public:
-  Child(std::vector<std::string> argv, const std::string& stderr_path = {});
+  Child(std::vector<std::string> argv, const std::string& stderr_path = {}, int cpu = -1);
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
@@ -61,6 +62,9 @@ class Child {
   std::string buffer_;
   std::optional<int> status_;
 };
+
+// The CPUs this process may run on (sched_getaffinity), lowest first.
+std::vector<int> UsableCpus();
 
 // /proc/PID/stat utime + stime, in seconds of CPU.
 double CpuSeconds(pid_t pid);

@@ -100,10 +100,12 @@ class Driver {
 
   // Processes.
   std::string Log(const std::string& name) const { return s_.tmp + "/" + name + ".log"; }
+  // `cpu` >= 0: pinned to that CPU (Child).
   std::unique_ptr<Child> StartPeer(const std::string& role, std::vector<std::string> flags,
-                                   std::string* endpoint);
+                                   std::string* endpoint, int cpu = -1);
   std::unique_ptr<Child> StartServer(std::vector<std::string> flags, std::string* endpoint,
-                                     const std::string& ready_prefix = "procmod-server: ready on ");
+                                     const std::string& ready_prefix = "procmod-server: ready on ",
+                                     int cpu = -1);
 
   // Measurements.
   Connection Connect(const std::string& url);
@@ -140,9 +142,9 @@ class Driver {
 // ----------------------------------------------------------------------------
 
 std::unique_ptr<Child> Driver::StartPeer(const std::string& role, std::vector<std::string> flags,
-                                         std::string* endpoint) {
+                                         std::string* endpoint, int cpu) {
   flags.insert(flags.begin(), {self_, role});
-  auto child = std::make_unique<Child>(std::move(flags), Log(role));
+  auto child = std::make_unique<Child>(std::move(flags), Log(role), cpu);
   std::optional<std::string> ready = child->WaitForLine("ready ", kStartTimeout);
   if (!ready) {
     const std::optional<int> status = child->Wait(milliseconds(0));
@@ -156,9 +158,9 @@ std::unique_ptr<Child> Driver::StartPeer(const std::string& role, std::vector<st
 }
 
 std::unique_ptr<Child> Driver::StartServer(std::vector<std::string> flags, std::string* endpoint,
-                                           const std::string& ready_prefix) {
+                                           const std::string& ready_prefix, int cpu) {
   flags.insert(flags.begin(), s_.server_bin);
-  auto child = std::make_unique<Child>(std::move(flags), Log("procmod-server"));
+  auto child = std::make_unique<Child>(std::move(flags), Log("procmod-server"), cpu);
   std::optional<std::string> ready = child->WaitForLine(ready_prefix, kStartTimeout);
   if (!ready) {
     const std::optional<int> status = child->Wait(milliseconds(0));
@@ -986,6 +988,16 @@ void Driver::Resume() {
     std::unique_ptr<Child> sink;    // pm-server: counts DATA
     std::unique_ptr<Child> probe;   // pm-probe: the client module
   };
+  // Senders on one CPU, receivers on the other: where the scheduler put six busy
+  // threads on two cores used to move a run's rate by 2x, and so the ratio of two
+  // runs by as much (BENCHMARKS.md). Pinned, each side's threads take turns on their
+  // own core, and a run is bound by one side's CPU per message, as on a real link.
+  // PROCMOD_BENCH_PIN=0 leaves them to the scheduler.
+  const std::vector<int> cpus = UsableCpus();
+  const char* pin_env = std::getenv("PROCMOD_BENCH_PIN");
+  const bool pin = cpus.size() >= 2 && !(pin_env && std::string(pin_env) == "0");
+  const int sender_cpu = pin ? cpus[0] : -1;
+  const int receiver_cpu = pin ? cpus[1] : -1;
   auto start_side = [&](bool on) {
     Side side;
     std::string server_endpoint, sink_endpoint;
@@ -999,11 +1011,12 @@ void Driver::Resume() {
       server_flags.insert(server_flags.end(), {"--config", off_config});
       sink_flags.insert(sink_flags.end(), {"--resume-grace-ms", "0"});
     }
-    side.server = StartServer(server_flags, &server_endpoint);
-    side.sink = StartPeer("pm-server", sink_flags, &sink_endpoint);
+    side.server =
+        StartServer(server_flags, &server_endpoint, "procmod-server: ready on ", receiver_cpu);
+    side.sink = StartPeer("pm-server", sink_flags, &sink_endpoint, receiver_cpu);
     probe_flags = {"--rtt", server_endpoint, "--data", sink_endpoint};
     if (!on) probe_flags.insert(probe_flags.end(), {"--resume-grace-ms", "0"});
-    side.probe = StartPeer("pm-probe", probe_flags, nullptr);
+    side.probe = StartPeer("pm-probe", probe_flags, nullptr, sender_cpu);
     return side;
   };
   Side on = start_side(true);
@@ -1123,7 +1136,7 @@ void Driver::Resume() {
   // with where the scheduler puts five busy threads on two cores, and each pair of
   // adjacent runs (on, off) gives a ratio of its own (see the note).
   const uint64_t n = s_.quick ? 50000 : 100000;
-  const int reps = s_.quick ? 3 : 11;
+  const int reps = s_.quick ? 3 : 15;
   // What one side's runs cost: PINGs the sender received (acknowledgements), and the
   // CPU (utime + stime) of the sending and the receiving process.
   struct Tally {
@@ -1219,9 +1232,12 @@ void Driver::Resume() {
   Note("resume DATA: " + std::to_string(reps) + " runs of " + std::to_string(n) + " each; on " +
        spread(data_on) + " msg/s, off " + spread(data_off) + " msg/s, raw " + spread(data_raw) +
        " msg/s; on/off of adjacent runs: median " + Fmt(Median(paired)) + "x (" + range(paired) +
-       "); the sender received " + Fmt(static_cast<double>(tally_on.acks) / sent * 1000) +
-       " PINGs per 1,000 DATA with resume on (acknowledgements), " +
-       Fmt(static_cast<double>(tally_off.acks) / sent * 1000) + " with it off");
+       "); the sender received " + Fmt(static_cast<double>(tally_on.acks) / sent * 10000) +
+       " PINGs per 10,000 DATA with resume on (acknowledgements), " +
+       Fmt(static_cast<double>(tally_off.acks) / sent * 10000) + " with it off; " +
+       (pin ? "senders pinned to CPU " + std::to_string(sender_cpu) + ", receivers to CPU " +
+                  std::to_string(receiver_cpu)
+            : std::string("not pinned")));
 }
 
 // ----------------------------------------------------------------------------

@@ -394,7 +394,7 @@ int SendProbe(const Flags& flags) {
 //   send N SIZE   N Send() on --data, then REQUEST "count" (a pm-server): "send RATE
 //                 DELIVERED IN" (msg/s delivered, and the messages the probe received
 //                 from that peer meanwhile: the count REPLYs plus any PING, e.g. the
-//                 acknowledgements of a resumable session, one per 1,000 DATA)
+//                 acknowledgements of a resumable session, one per 10,000 DATA)
 //   stats         "stats OUT BYTES_OUT IN" of the --rtt connection (PeerInfo)
 int PmProbe(const Flags& flags) {
   (void)ConfigureLogging(LogOptions{"warn", "text"});

@@ -100,7 +100,7 @@ TEST(ResumeStateTest, WhatIsSentAgainIsWhatWasKeptAcrossManyAcknowledgements) {
 
 TEST(ResumeStateTest, KeptBytesSurviveTheRingWrappingGrowingAndShrinking) {
   // Envelopes of uneven sizes, so they straddle the ring's end; a burst of 4 MiB
-  // unacknowledged grows it, and acknowledging all but the tail shrinks it again.
+  // unacknowledged grows it, and Trim() shrinks it again once the burst is over.
   ResumeState resume("t", std::chrono::seconds(60), 64 << 20);
   auto body = [](uint64_t seq) {
     std::string text(static_cast<size_t>(seq * 37 % 1999 + 1), ' ');
@@ -131,8 +131,18 @@ TEST(ResumeStateTest, KeptBytesSurviveTheRingWrappingGrowingAndShrinking) {
   expect_kept_from(acked);
   keep(resume.sent() + 4000);  // the burst
   expect_kept_from(acked);
+  const size_t grown = resume.ring_capacity();
+  EXPECT_GE(grown, size_t{4} << 20) << "the burst is kept whole";
   resume.Acknowledge(acked = resume.sent() - 10);
+  resume.Trim();
+  EXPECT_EQ(resume.ring_capacity(), grown) << "the burst was in this interval: kept for the next";
   keep(resume.sent() + 50);
+  resume.Trim();
+  EXPECT_EQ(resume.ring_capacity(), grown / 2) << "an interval of little: half goes back";
+  expect_kept_from(acked);
+  for (int i = 0; i < 20; ++i) resume.Trim();
+  EXPECT_LE(resume.ring_capacity(), 4 * (resume.kept_bytes() + (size_t{64} << 10)))
+      << "down to about what is still kept";
   expect_kept_from(acked);
   resume.Acknowledge(resume.sent());
   EXPECT_EQ(resume.kept_bytes(), 0u);

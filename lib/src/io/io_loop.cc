@@ -19,7 +19,6 @@
 
 namespace procmod {
 
-
 // ============================================================================
 // Life
 // ============================================================================
@@ -95,7 +94,6 @@ bool IoLoop::Dispatch(std::function<void()> fn) {
   }
   return Post(std::move(fn));
 }
-
 
 // ============================================================================
 // The loop
@@ -327,6 +325,7 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
     // Sending changes no table entry (a gone transport just fails), so PINGs go out
     // during the one pass: no list of ids, no second lookup per peer.
     acceptor_->table().ForEach([&](PeerRecord& peer) {
+      if (peer.resume) peer.resume->Trim();  // once an interval (resume_state.h)
       if (peer.suspended() || !heartbeat_.ShouldPing(peer.last_sent, now)) return;
       SendToRoutingId(peer.routing_id, pmp::Encode(PingFor(peer, now)), &peer);
     });
@@ -339,11 +338,12 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
     auto it = links_.find(id);
     if (it == links_.end() || !it->second->admitted()) continue;
     Link& link = *it->second;
+    if (link.peer().resume) link.peer().resume->Trim();
     if (link.heartbeat().IsExpired(link.peer().last_seen, now)) {
       if (link.peer().resume) {
-        SuspendLink(link, "no sign of life for " +
-                              FormatDuration(link.heartbeat().settings().interval *
-                                             link.heartbeat().settings().liveness));
+        SuspendLink(link,
+                    "no sign of life for " + FormatDuration(link.heartbeat().settings().interval *
+                                                            link.heartbeat().settings().liveness));
       } else {
         DropLink(id, DisconnectReason::kExpired);
       }
@@ -389,8 +389,8 @@ void IoLoop::ShutdownOnIoThread() {
   zap_polled_ = {};
   acceptor_.reset();
   admin_.reset();
-  zap_.reset();                     // after the sockets it vets
-  context_.close();                 // returns once every socket's linger (≤ 1 s) has run out
+  zap_.reset();      // after the sockets it vets
+  context_.close();  // returns once every socket's linger (≤ 1 s) has run out
   for (const std::string& endpoint : ListenEndpoints()) {
     RemoveIpcFile(endpoint);  // a clean exit leaves no socket file behind
   }
@@ -666,7 +666,8 @@ void IoLoop::SetHandler(std::string method, RequestHandler handler) {
 }
 
 void IoLoop::SetOnConnected(ConnectedCallback callback) {
-  Install([this, callback = std::move(callback)]() mutable { on_connected_ = std::move(callback); });
+  Install(
+      [this, callback = std::move(callback)]() mutable { on_connected_ = std::move(callback); });
 }
 
 void IoLoop::SetOnDisconnected(DisconnectCallback callback) {
@@ -679,7 +680,8 @@ void IoLoop::SetOnData(DataCallback callback) {
 }
 
 void IoLoop::SetOnSuspended(SuspendedCallback callback) {
-  Install([this, callback = std::move(callback)]() mutable { on_suspended_ = std::move(callback); });
+  Install(
+      [this, callback = std::move(callback)]() mutable { on_suspended_ = std::move(callback); });
 }
 
 void IoLoop::SetOnResumed(ConnectedCallback callback) {

@@ -33,7 +33,10 @@ uint64_t IoLoop::Stamp(PeerRecord& peer, pmp::Header& header) {
   if (!peer.resume) return 0;
   return std::visit(
       [&](auto& message) -> uint64_t {
-        if constexpr (requires { message.seq; message.ack; }) {
+        if constexpr (requires {
+                        message.seq;
+                        message.ack;
+                      }) {
           return Stamp(peer, message.seq, message.ack);
         } else {
           return 0;
@@ -174,8 +177,8 @@ void IoLoop::AskResend(PeerRecord& peer, PeerKind kind) {
 
 // ---- accepting side -------------------------------------------------------------
 
-void IoLoop::OnResume(const std::string& routing_id, const pmp::Resume& resume,
-                      std::string address, std::string public_key) {
+void IoLoop::OnResume(const std::string& routing_id, const pmp::Resume& resume, std::string address,
+                      std::string public_key) {
   IdentityTable& table = acceptor_->table();
   const PeerRecord* before = table.FindSession(resume.session);
   const bool was_suspended = before != nullptr && before->suspended();
@@ -184,8 +187,8 @@ void IoLoop::OnResume(const std::string& routing_id, const pmp::Resume& resume,
       table.Resume(routing_id, resume, std::move(address), public_key, now_);
   if (r.peer == nullptr) {
     if (denial_log_.Allow(now_, "denials")) {
-      spdlog::info("procmod: refused to resume session {:?} from {}: {} {:?}",
-                   Clip(resume.session), from, r.deny_code, r.reason);
+      spdlog::info("procmod: refused to resume session {:?} from {}: {} {:?}", Clip(resume.session),
+                   from, r.deny_code, r.reason);
     }
     SendToRoutingId(routing_id, pmp::Encode(pmp::Deny{r.deny_code, r.reason}));
     return;
@@ -247,12 +250,13 @@ void IoLoop::CloseRelayed(PeerRecord& client, const std::string& reason) {
 void IoLoop::OnRelayedResumeTick(TimePoint now) {
   for (PeerRecord& gone : relayed_.EndSuspended(now)) {
     requests_.FailSession(gone.session, UnavailableError("peer " + gone.session + " expired"));
-    Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired,
-                 NotResumedWithin(gone));
+    Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired, NotResumedWithin(gone));
   }
   std::vector<std::string> owed;  // a send may end a session: by name, not pointer
   relayed_.ForEach([&](PeerRecord& client, uint64_t) {
-    if (!client.resume || client.suspended()) return;
+    if (!client.resume) return;
+    client.resume->Trim();
+    if (client.suspended()) return;
     const bool unsettled = client.resume->kept_messages() > 0 || client.resume->OwesAck();
     if (unsettled && heartbeat_.ShouldPing(client.last_sent, now)) owed.push_back(client.session);
   });
@@ -260,7 +264,8 @@ void IoLoop::OnRelayedResumeTick(TimePoint now) {
     PeerRecord* client = relayed_.Find(session);
     if (client == nullptr) continue;
     client->last_sent = now;
-    SendControl(*client, PeerKind::kRelayed, pmp::Encode(PingFor(*client, now, PeerKind::kRelayed)));
+    SendControl(*client, PeerKind::kRelayed,
+                pmp::Encode(PingFor(*client, now, PeerKind::kRelayed)));
   }
 }
 
@@ -290,8 +295,8 @@ void IoLoop::OnLinkResumed(Link& link, const pmp::Resumed& resumed) {
 }
 
 void IoLoop::EndSuspendedLink(Link& link, DisconnectReason reason, std::string said) {
-  spdlog::warn("procmod: session {} with {} could not resume: {}", link.peer().session,
-               link.url(), said);
+  spdlog::warn("procmod: session {} with {} could not resume: {}", link.peer().session, link.url(),
+               said);
   link.EndResume();
   const bool lost = reason == DisconnectReason::kExpired || reason == DisconnectReason::kForgotten;
   if (!stopping_ && options_.reconnect && lost && !link.registered()) {

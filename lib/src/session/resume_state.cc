@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <random>
 
 namespace procmod {
@@ -44,6 +45,7 @@ uint64_t ResumeState::AckToSend() {
 
 void ResumeState::Append(const char* bytes, size_t size) {
   const uint64_t live = ring_end_ - ring_begin_;
+  ring_peak_ = std::max(ring_peak_, live + size);
   if (live + size > ring_capacity_) {
     size_t capacity = std::max(ring_capacity_, kMinRing);
     while (capacity < live + size) capacity *= 2;
@@ -107,16 +109,21 @@ bool ResumeState::KeepMessage(uint64_t seq, zmq::message_t& envelope,
   const size_t envelope_size = envelope.size();
   uint64_t bytes = envelope_size;
   for (const zmq::message_t& frame : payload) bytes += frame.size();
-  if (!Fits(bytes)) return false;
+  if (!Fits(bytes) || envelope_size > UINT32_MAX) return false;
   Kept& kept = kept_.emplace_back();
+  kept_peak_ = std::max(kept_peak_, kept_.size() - kept_head_);
   kept.seq = seq;
-  kept.bytes = bytes;
-  kept.log_from = ring_end_;
-  kept.envelope_size = envelope_size;
+  kept.envelope_size = static_cast<uint32_t>(envelope_size);
   Append(envelope.data<char>(), envelope_size);
   if (!payload.empty()) {
-    kept.payload.reserve(payload.size());
-    for (zmq::message_t& frame : payload) kept.payload.push_back(Store(frame));
+    kept.has_payload = 1;
+    Payload& apart = payloads_.emplace_back();
+    apart.bytes = bytes - envelope_size;
+    apart.pieces.reserve(payload.size());
+    for (zmq::message_t& frame : payload) {
+      apart.pieces.push_back(Store(frame));
+      if (!apart.pieces.back().shared) apart.ring_bytes += apart.pieces.back().size;
+    }
   }
   kept_bytes_ += bytes;
   return true;
@@ -124,39 +131,58 @@ bool ResumeState::KeepMessage(uint64_t seq, zmq::message_t& envelope,
 
 void ResumeState::Release(uint64_t ack) {
   do {
-    Kept& kept = kept_[kept_head_];
-    kept_bytes_ -= kept.bytes;
-    if (!kept.payload.empty()) kept.payload = std::vector<Piece>();  // a shared frame goes now
+    const Kept& kept = kept_[kept_head_];
+    kept_bytes_ -= kept.envelope_size;
+    ring_begin_ += kept.envelope_size;
+    if (kept.has_payload) {  // its shared frames go now
+      kept_bytes_ -= payloads_.front().bytes;
+      ring_begin_ += payloads_.front().ring_bytes;
+      payloads_.pop_front();
+    }
     ++kept_head_;
   } while (kept_head_ < kept_.size() && kept_[kept_head_].seq <= ack);
   if (kept_head_ == kept_.size()) {
     kept_.clear();
     kept_head_ = 0;
-    ring_begin_ = ring_end_;
-  } else {
-    ring_begin_ = kept_[kept_head_].log_from;
-    if (kept_head_ >= 1024 && kept_head_ * 2 >= kept_.size()) {
-      kept_.erase(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_));
-      kept_head_ = 0;
-    }
+  } else if (kept_head_ >= 1024 && kept_head_ * 2 >= kept_.size()) {
+    kept_.erase(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_));
+    kept_head_ = 0;
   }
-  // A burst grew the ring past what a steady stream needs; once it is mostly free,
-  // give half of it back.
-  if (ring_capacity_ > kKeptRing && (ring_end_ - ring_begin_) * 8 < ring_capacity_) {
+}
+
+void ResumeState::Trim() {
+  if (ring_capacity_ > kMinRing && ring_peak_ * 4 < ring_capacity_) {
     Reshape(ring_capacity_ / 2);
   }
+  ring_peak_ = ring_end_ - ring_begin_;
+  if (kept_.capacity() > 1024 && kept_peak_ * 4 < kept_.capacity()) {
+    kept_.erase(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_));
+    kept_head_ = 0;
+    std::vector<Kept> smaller;
+    smaller.reserve(kept_.capacity() / 2);
+    std::move(kept_.begin(), kept_.end(), std::back_inserter(smaller));
+    kept_ = std::move(smaller);
+  }
+  kept_peak_ = kept_.size() - kept_head_;
 }
 
 std::vector<std::vector<zmq::message_t>> ResumeState::Unacknowledged(uint64_t after) {
   std::vector<std::vector<zmq::message_t>> out;
+  uint64_t at = ring_begin_;  // where the next kept message's bytes are
+  auto apart = payloads_.begin();
   for (size_t i = kept_head_; i < kept_.size(); ++i) {
-    Kept& kept = kept_[i];
-    if (kept.seq <= after) continue;
-    std::vector<zmq::message_t> frames;
-    frames.reserve(kept.payload.size() + 1);
-    frames.push_back(RingCopy(kept.log_from, kept.envelope_size));
-    for (Piece& piece : kept.payload) frames.push_back(Load(piece));
-    out.push_back(std::move(frames));
+    const Kept& kept = kept_[i];
+    Payload* payload = kept.has_payload ? &*apart++ : nullptr;
+    if (kept.seq > after) {
+      std::vector<zmq::message_t> frames;
+      frames.reserve(1 + (payload ? payload->pieces.size() : 0));
+      frames.push_back(RingCopy(at, kept.envelope_size));
+      if (payload) {
+        for (Piece& piece : payload->pieces) frames.push_back(Load(piece));
+      }
+      out.push_back(std::move(frames));
+    }
+    at += kept.envelope_size + (payload ? payload->ring_bytes : 0);
   }
   return out;
 }

@@ -22,6 +22,7 @@
 #define PROCMOD_SRC_SESSION_RESUME_STATE_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -40,7 +41,7 @@ class ResumeState {
   // A side sends a standalone acknowledgement (a PING) after receiving this many
   // messages, or bytes, without acknowledging any: a one-way stream still frees
   // its sender's buffer long before it fills (PROTOCOL.md, "Session resume").
-  static constexpr uint64_t kAckEveryMessages = 1000;
+  static constexpr uint64_t kAckEveryMessages = 10000;
   static constexpr uint64_t kAckEveryBytes = uint64_t{1} << 20;
 
   // `token` and `grace` as the acceptor's WELCOME said; `buffer_limit`: bytes of
@@ -74,6 +75,11 @@ class ResumeState {
   // first, to send again; the buffer keeps them until acknowledged.
   std::vector<std::vector<zmq::message_t>> Unacknowledged(uint64_t after);
   uint64_t kept_bytes() const { return kept_bytes_; }
+  // Gives memory back that a burst took and the stream since the last call did not
+  // need (at most half of it per call). Called once per heartbeat interval: a burst
+  // is kept for the next one, not freed and faulted in again within the same second.
+  void Trim();
+  size_t ring_capacity() const { return ring_capacity_; }
   size_t kept_messages() const { return kept_.size() - kept_head_; }
   uint64_t buffer_limit() const { return buffer_limit_; }
 
@@ -127,23 +133,25 @@ class ResumeState {
     size_t size = 0;
     std::optional<zmq::message_t> shared;
   };
-  // A kept message: its envelope (header, and a payload that rides inline) is always
-  // in the ring, from `log_from`; payload frames apart from it, when there are any,
-  // in `payload`. A small DATA so costs no allocation and nothing to destroy.
+  // A kept message, 16 bytes: at a few hundred thousand messages in flight (what
+  // loopback TCP buffers hold of 64 B DATA) every byte here is memory traffic. Its
+  // envelope (header, and a payload that rides inline) is in the ring, where the
+  // previous kept message's bytes end; payload frames apart from it, when there are
+  // any, in the front-most entry of payloads_ not yet taken.
   struct Kept {
     uint64_t seq = 0;
-    uint64_t bytes = 0;
-    uint64_t log_from = 0;
-    size_t envelope_size = 0;
-    std::vector<Piece> payload;
+    uint32_t envelope_size = 0;
+    uint32_t has_payload = 0;
+  };
+  struct Payload {
+    std::vector<Piece> pieces;
+    uint64_t bytes = 0;       // all of them
+    uint64_t ring_bytes = 0;  // those in the ring, after the envelope
   };
   // Payload frames are copied up to this size, and shared above it.
   static constexpr size_t kCopyAtMost = 2048;
-  // The ring's least size; it grows by doubling, and above kKeptRing halves again
-  // when mostly empty (below it, a stream's acknowledgement rhythm would make it
-  // shrink and grow over and over).
+  // The ring's least size; it grows by doubling, and Trim() halves it.
   static constexpr size_t kMinRing = size_t{64} << 10;
-  static constexpr size_t kKeptRing = size_t{1} << 20;
   // Acknowledge() when it releases something.
   void Release(uint64_t ack);
   bool Fits(uint64_t bytes) const { return kept_bytes_ + bytes <= buffer_limit_; }
@@ -169,11 +177,14 @@ class ResumeState {
   // a message allocates nothing in the steady state.
   std::vector<Kept> kept_;
   size_t kept_head_ = 0;
+  std::deque<Payload> payloads_;  // of the kept messages with has_payload, in order
   uint64_t kept_bytes_ = 0;
   std::unique_ptr<char[]> ring_;
   size_t ring_capacity_ = 0;  // a power of two, or 0
   uint64_t ring_begin_ = 0;
   uint64_t ring_end_ = 0;
+  uint64_t ring_peak_ = 0;  // the most bytes the ring held since the last Trim()
+  size_t kept_peak_ = 0;    // the most entries kept_ held since then
   uint64_t resend_asked_at_received_ = UINT64_MAX;
   TimePoint resend_asked_at_{};
   bool suspended_ = false;
