@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,16 +58,23 @@ class Fleet {
     // stderr too: the library's log lines must not fill a pipe nobody reads.
     clients_.push_back(std::make_unique<Subprocess>(
         std::vector<std::string>{PROCMOD_SOAK_CLIENT, url, name}, /*merge_stderr=*/true));
+    lines_.emplace_back();
+  }
+  ~Fleet() {
+    if (!::testing::Test::HasFailure()) return;
+    for (size_t i = 0; i < clients_.size(); ++i) {
+      std::fprintf(stderr, "--- client %zu\n", i);
+      for (const std::string& line : lines_[i]) std::fprintf(stderr, "%s\n", line.c_str());
+    }
   }
   size_t size() const { return clients_.size(); }
 
   // For each client, how long after `since` it printed a line that starts with
   // `prefix` (nothing for those that did not by `deadline`). Lines before it are
-  // read and dropped. Each idle client costs a 1 ms poll (ReadLine's 2 ms, less
-  // what rounding down to whole ms leaves), so the resolution is clients x 1 ms.
-  // `each_round`, when given, is called between sweeps over the clients: what the
-  // test watches meanwhile (a daemon's tables) is timed on the same clock, and no
-  // line waits in a pipe while it is asked.
+  // read, and kept for a failure's report. Each idle client costs a 1 ms poll (ReadLine's 2 ms,
+  // less what rounding down to whole ms leaves), so the resolution is clients x 1 ms. `each_round`,
+  // when given, is called between sweeps over the clients: what the test watches meanwhile (a
+  // daemon's tables) is timed on the same clock, and no line waits in a pipe while it is asked.
   std::vector<std::optional<milliseconds>> WaitEach(std::string_view prefix,
                                                     Clock::time_point since, milliseconds deadline,
                                                     const std::function<void()>& each_round = {}) {
@@ -78,6 +86,7 @@ class Fleet {
       for (size_t i = 0; i < clients_.size(); ++i) {
         if (at[i]) continue;
         while (std::optional<std::string> line = clients_[i]->ReadLine(milliseconds(2))) {
+          lines_[i].push_back(*line);
           if (line->rfind(prefix, 0) == 0) {
             at[i] = Since(since);
             --left;
@@ -89,10 +98,11 @@ class Fleet {
     return at;
   }
 
-  // Reads and drops what every client printed so far.
+  // Reads what every client printed so far.
   void Drain() {
-    for (auto& client : clients_) {
-      while (client->ReadLine(milliseconds(2))) {
+    for (size_t i = 0; i < clients_.size(); ++i) {
+      while (std::optional<std::string> line = clients_[i]->ReadLine(milliseconds(2))) {
+        lines_[i].push_back(*line);
       }
     }
   }
@@ -101,15 +111,18 @@ class Fleet {
   size_t Stop() {
     for (auto& client : clients_) client->Signal(SIGTERM);
     size_t clean = 0;
-    for (auto& client : clients_) {
-      client->ReadAll(kDeadline);  // to EOF: its last lines must not block its exit
-      if (client->Wait(kDeadline) == 0) ++clean;
+    for (size_t i = 0; i < clients_.size(); ++i) {
+      // To EOF: its last lines must not block its exit.
+      std::istringstream rest(clients_[i]->ReadAll(kDeadline));
+      for (std::string line; std::getline(rest, line);) lines_[i].push_back(line);
+      if (clients_[i]->Wait(kDeadline) == 0) ++clean;
     }
     return clean;
   }
 
  private:
   std::vector<std::unique_ptr<Subprocess>> clients_;
+  std::vector<std::vector<std::string>> lines_;  // what each printed, for a failure
 };
 
 // How many of `times` are set, and the largest and the median of those.
