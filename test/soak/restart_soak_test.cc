@@ -245,10 +245,13 @@ TEST(RestartSoak, ServersRegisterAgainAndClientsAreServedAfterTheBrokerIsKilled)
   const long services = SoakSize("PROCMOD_SOAK_SERVICES", 3);
   const long per_service = SoakSize("PROCMOD_SOAK_BROKER_CLIENTS", 4);
   const long clients = services * per_service;
-  constexpr long kIntervalMs = 200, kLiveness = 3;
+  // Quick, but not so quick that a loaded machine starves a leg into expiry: at
+  // 200 ms x 3 a server lost its registration while the test set up (load 14 on
+  // two cores), and its clients were refused.
+  constexpr long kIntervalMs = 500, kLiveness = 3;
   TempDir dir;
   const std::string config =
-      dir.Write("fast.yaml", "heartbeat: {interval: 200ms, liveness: 3}\nlog: {level: warn}\n");
+      dir.Write("fast.yaml", "heartbeat: {interval: 500ms, liveness: 3}\nlog: {level: warn}\n");
   const std::string admin = "ipc://" + dir.path() + "/broker.admin";
   Daemon broker = StartDaemon({PROCMOD_BROKER, "--config", config, "--port", "0", "--admin", admin},
                               kBrokerReady);
