@@ -142,6 +142,35 @@ TEST_F(LinkTest, RetryBacksOffFromOneSecondDoublingToThirtyTwoWithJitter) {
   }
 }
 
+TEST_F(LinkTest, AResumeIsRetriedAtLeastEveryTwoSecondsUntilTheGraceRunsOut) {
+  Link link(ClientTarget(), Limits(), DefaultHeartbeat(), clock_.Now());
+  link.Admit(WelcomeOf("s-1", 1000, 3), clock_.Now());
+  link.ClearOutbox(/*close_window=*/true);
+  const TimePoint resume_by = clock_.Now() + seconds(20);
+  link.Suspend(clock_.Now(), resume_by);
+  EXPECT_EQ(link.Check(clock_.Now()), Link::Due::kReopen);  // the first RESUME at once
+  link.RetryDue();
+  const double expected[] = {1, 2, 2, 2, 2, 2};
+  for (double base : expected) {
+    link.Retry(clock_.Now(), rng_);
+    const auto wait = link.NextDeadline() - clock_.Now();
+    EXPECT_GE(wait, std::chrono::duration<double>(base * 0.75)) << "base " << base;
+    EXPECT_LE(wait, std::chrono::duration<double>(base * 1.25)) << "base " << base;
+    clock_.Advance(wait);
+    ASSERT_EQ(link.Check(clock_.Now()), Link::Due::kReopen);
+    link.RetryDue();
+  }
+  // The grace still ends the resume: its end is the connect deadline.
+  link.Retry(clock_.Now(), rng_);
+  clock_.Advance(resume_by - clock_.Now());
+  EXPECT_EQ(link.Check(clock_.Now()), Link::Due::kUnreachable);
+
+  // Resumed, and lost again later as an ordinary session: the usual doubling.
+  link.OnResumed(clock_.Now());
+  for (int i = 0; i < 4; ++i) link.Retry(clock_.Now(), rng_);
+  EXPECT_GE(link.NextDeadline() - clock_.Now(), std::chrono::duration<double>(8 * 0.75));
+}
+
 TEST_F(LinkTest, AWelcomeResetsTheBackoffAndAdoptsTheAcceptorsHeartbeat) {
   Link link(ClientTarget(), Limits(), DefaultHeartbeat(), clock_.Now());
   for (int i = 0; i < 4; ++i) link.Retry(clock_.Now(), rng_);
@@ -325,8 +354,8 @@ TEST_F(LinkOutboxTest, AFullDealerQueuesInOrderThenDropsAndCountsBeyondSendQueue
   std::vector<int> seen;
   while (static_cast<int>(seen.size()) < sent && std::chrono::steady_clock::now() < deadline) {
     link.FlushOutbox(clock_.Now());
-    std::vector<int> more = acceptor.Drain(sent - seen.size(), std::chrono::steady_clock::now() +
-                                                                    milliseconds(50));
+    std::vector<int> more =
+        acceptor.Drain(sent - seen.size(), std::chrono::steady_clock::now() + milliseconds(50));
     seen.insert(seen.end(), more.begin(), more.end());
   }
   ASSERT_EQ(static_cast<int>(seen.size()), sent);

@@ -14,6 +14,12 @@ namespace {
 
 constexpr Duration kFirstBackoff = std::chrono::seconds(1);
 constexpr Duration kMaxBackoff = std::chrono::seconds(32);
+// A suspended session retries its RESUME at least this often. Its grace is counted
+// in tens of seconds, so a wait doubled to 4 or 8 s can cost a user a third of it:
+// after a broker restart, clients came back up to 8 s after their server had
+// registered again. A RESUME the acceptor cannot serve yet is answered at once and
+// cheaply, so a crowd retrying every second or two is no burden.
+constexpr Duration kMaxResumeBackoff = std::chrono::seconds(2);
 // Payload bytes Send may have queued for one dialed peer beyond ZeroMQ's own queue
 // (send_window.h): enough to keep the pipe full, little enough to stay in cache.
 constexpr int64_t kSendWindowBytes = int64_t{4} << 20;
@@ -157,8 +163,7 @@ void Link::ClearOutbox(bool close_window) {
 
 // ---- receiving ------------------------------------------------------------------
 
-Link::Received Link::Receive(pmp::Decoder& decoder, Frames& rx, pmp::Message& out,
-                             TimePoint now) {
+Link::Received Link::Receive(pmp::Decoder& decoder, Frames& rx, pmp::Message& out, TimePoint now) {
   Received received;
   if (held_) {
     out = std::move(*held_);
@@ -168,7 +173,8 @@ Link::Received Link::Receive(pmp::Decoder& decoder, Frames& rx, pmp::Message& ou
   }
   rx.clear();
   try {
-    const auto got = zmq::recv_multipart(*socket_, std::back_inserter(rx), zmq::recv_flags::dontwait);
+    const auto got =
+        zmq::recv_multipart(*socket_, std::back_inserter(rx), zmq::recv_flags::dontwait);
     polled_.SetDrained(!got);
     if (!got) return received;
   } catch (const zmq::error_t& e) {
@@ -273,7 +279,7 @@ void Link::Retry(TimePoint now, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> jitter(0.75, 1.25);
   const auto wait = std::chrono::duration_cast<Duration>(backoff_ * jitter(rng));
   retry_at_ = now + wait;
-  backoff_ = std::min<Duration>(backoff_ * 2, kMaxBackoff);
+  backoff_ = std::min<Duration>(backoff_ * 2, resuming_ ? kMaxResumeBackoff : kMaxBackoff);
 }
 
 void Link::Admit(const pmp::Welcome& welcome, TimePoint now) {
@@ -364,8 +370,7 @@ bool Link::RetriesDeny(uint32_t code) const {
          (code == pmp::kCodeBusy && target_.registered);
 }
 
-bool Link::ShouldReconnect(DisconnectReason reason, bool reconnect,
-                           bool keeps_registration) const {
+bool Link::ShouldReconnect(DisconnectReason reason, bool reconnect, bool keeps_registration) const {
   if (state_ != State::kAdmitted) return false;
   // A broker's session is not a peer's: whatever ended it (the broker's BYE when it
   // shuts down, its silence, ERROR 404 after a restart), the server registers again.

@@ -149,8 +149,8 @@ class Link {
   // What the transport's events mean for the dial.
   struct HandshakeNews {
     enum Kind { kNothing, kFailed, kRefused } kind = kNothing;
-    Status why;        // kFailed
-    int refused = 0;   // kRefused: connect attempts refused meanwhile
+    Status why;       // kFailed
+    int refused = 0;  // kRefused: connect attempts refused meanwhile
   };
   HandshakeNews OnHandshake(const HandshakeWatch::Progress& progress, TimePoint now);
   // A refusal was reported: timeouts.connect governs from now on.
@@ -172,8 +172,8 @@ class Link {
   // kDeadlineExceeded for a dial that ran out of timeouts.connect, saying what the
   // transport saw meanwhile.
   Status UnreachableError() const;
-  // Closes the socket and waits a backoff (1 s doubling to 32 s, ±25 % jitter so a
-  // crowd of clients spreads out) before kReopen.
+  // Closes the socket and waits a backoff (1 s doubling to 32 s, or to 2 s while
+  // resuming; ±25 % jitter so a crowd of clients spreads out) before kReopen.
   void Retry(TimePoint now, std::mt19937_64& rng);
   // The backoff is over and a new socket is being opened.
   void RetryDue() { retry_at_ = TimePoint::max(); }
