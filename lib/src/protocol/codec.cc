@@ -1,5 +1,6 @@
 #include "protocol/codec.h"
 
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -890,6 +891,143 @@ bool ReadSequenceOnly(const char* bytes, size_t size, Data& data, size_t* end) {
   return true;
 }
 
+// A msgpack string at bytes[*pos] (fixstr, str 8/16/32): its bytes, and *pos moved
+// past it; false for anything else or when it runs past `size`.
+bool ReadStrAt(const char* bytes, size_t size, size_t* pos, std::string_view* out) {
+  if (*pos >= size) return false;
+  const auto tag = static_cast<uint8_t>(bytes[*pos]);
+  size_t length = 0;
+  size_t width = 0;
+  if ((tag & 0xE0) == 0xA0) {
+    length = tag & 0x1F;
+  } else if (tag == 0xD9) {
+    width = 1;
+  } else if (tag == 0xDA) {
+    width = 2;
+  } else if (tag == 0xDB) {
+    width = 4;
+  } else {
+    return false;
+  }
+  if (*pos + 1 + width > size) return false;
+  for (size_t i = 0; i < width; ++i) {
+    length = (length << 8) | static_cast<uint8_t>(bytes[*pos + 1 + i]);
+  }
+  const size_t start = *pos + 1 + width;
+  if (length > size - start) return false;
+  *out = std::string_view(bytes + start, length);
+  *pos = start + length;
+  return true;
+}
+
+// One entry of a flat header map: a string key and an unsigned integer or a string.
+struct FlatEntry {
+  std::string_view key;
+  bool is_uint = false;
+  uint64_t uint = 0;
+  std::string_view str;
+};
+
+// The entries of a header map of at most 15 entries (a fixmap) whose keys are
+// strings and whose values are unsigned integers or strings: a REQUEST without
+// `args`, a REPLY without `result`, as nearly every round trip sends them. Read
+// without msgpack's unpacker, which builds every object in a zone and took 2,500
+// of the 12,000 instructions a calling thread spent per round trip (callgrind).
+// False for any other map: the general path reads it and reports what is wrong.
+class FlatMap {
+ public:
+  bool Read(const char* bytes, size_t size) {
+    const auto first = static_cast<uint8_t>(bytes[5]);
+    if ((first & 0xF0) != 0x80) return false;
+    count_ = first & 0x0F;
+    size_t pos = 6;
+    for (size_t i = 0; i < count_; ++i) {
+      FlatEntry& e = entries_[i];
+      if (!ReadStrAt(bytes, size, &pos, &e.key)) return false;
+      e.is_uint = ReadUintAt(bytes, size, &pos, &e.uint);
+      if (!e.is_uint && !ReadStrAt(bytes, size, &pos, &e.str)) return false;
+    }
+    end_ = pos;
+    return true;
+  }
+  // The first entry under `key` (PROTOCOL §5.3 rule 4), or nullptr.
+  const FlatEntry* Find(std::string_view key) const {
+    for (size_t i = 0; i < count_; ++i) {
+      if (entries_[i].key == key) return &entries_[i];
+    }
+    return nullptr;
+  }
+  size_t end() const { return end_; }
+
+ private:
+  std::array<FlatEntry, 15> entries_;
+  size_t count_ = 0;
+  size_t end_ = 0;
+};
+
+// Optional keys of the expected type go into `out`; false on a wrong type, which
+// the general path then reports.
+bool TakeUint(const FlatMap& map, std::string_view key, uint64_t& out) {
+  const FlatEntry* e = map.Find(key);
+  if (e == nullptr) return true;
+  if (!e->is_uint) return false;
+  out = e->uint;
+  return true;
+}
+bool TakeStr(const FlatMap& map, std::string_view key, std::string& out) {
+  const FlatEntry* e = map.Find(key);
+  if (e == nullptr) return true;
+  if (e->is_uint) return false;
+  out.assign(e->str);
+  return true;
+}
+
+bool ReadFlat(const FlatMap& map, Request& m) {
+  const FlatEntry* id = map.Find("id");
+  const FlatEntry* method = map.Find("method");
+  if (id == nullptr || !id->is_uint || method == nullptr || method->is_uint ||
+      map.Find("args") != nullptr) {
+    return false;
+  }
+  Request read;
+  read.id = id->uint;
+  read.method.assign(method->str);
+  if (!TakeStr(map, "peer", read.peer) || !TakeUint(map, "seq", read.seq) ||
+      !TakeUint(map, "ack", read.ack)) {
+    return false;
+  }
+  m = std::move(read);
+  return true;
+}
+
+bool ReadFlat(const FlatMap& map, Reply& m) {
+  const FlatEntry* id = map.Find("id");
+  const FlatEntry* code = map.Find("code");
+  if (id == nullptr || !id->is_uint || code == nullptr || !code->is_uint ||
+      code->uint > std::numeric_limits<uint32_t>::max() || map.Find("result") != nullptr) {
+    return false;
+  }
+  Reply read;
+  read.id = id->uint;
+  read.code = static_cast<uint32_t>(code->uint);
+  if (!TakeStr(map, "error", read.error) || !TakeStr(map, "peer", read.peer) ||
+      !TakeUint(map, "seq", read.seq) || !TakeUint(map, "ack", read.ack)) {
+    return false;
+  }
+  m = std::move(read);
+  return true;
+}
+
+// A REQUEST or REPLY header of a flat map, read into `header` (already of its
+// command's type); *end: where the map ends. False, `header` untouched, otherwise.
+template <typename T>
+bool ReadFlatHeader(const char* bytes, size_t size, Header* header, size_t* end) {
+  FlatMap map;
+  if (!map.Read(bytes, size) || !ReadFlat(map, std::get<T>(*header))) return false;
+  *end = map.end();
+  return true;
+}
+
 }  // namespace
 
 Decoder::Decoder() : zone_(std::make_unique<Zone>()) {}
@@ -951,6 +1089,14 @@ Status Decoder::DecodeEnvelopeInto(const zmq::message_t& envelope, Header* heade
     // As common as the empty map below, and as cheap to read without the unpacker.
     size_t end = 0;
     if (ReadSequenceOnly(bytes, size, std::get<Data>(*header), &end)) return check_end(end);
+  }
+  if (static_cast<Command>(command) == Command::kRequest ||
+      static_cast<Command>(command) == Command::kReply) {
+    size_t end = 0;
+    const bool read = static_cast<Command>(command) == Command::kRequest
+                          ? ReadFlatHeader<Request>(bytes, size, header, &end)
+                          : ReadFlatHeader<Reply>(bytes, size, header, &end);
+    if (read) return check_end(end);
   }
   if (static_cast<uint8_t>(bytes[5]) == 0x80) {
     // An empty map (a DATA on the default channel, a plain BYE): the most common
