@@ -53,7 +53,9 @@ auto Fields(const Left& m) { return std::tie(m.session, m.reason); }
 auto Fields(const Resume& m) { return std::tie(m.session, m.token, m.received); }
 auto Fields(const Resumed& m) { return std::tie(m.session, m.received); }
 
-zmq::message_t Frame(std::string_view bytes) { return zmq::message_t(bytes.data(), bytes.size()); }
+zmq::message_t Frame(std::string_view bytes) {
+  return zmq::message_t(bytes.data(), bytes.size());
+}
 
 std::string Bytes(const zmq::message_t& frame) {
   return std::string(frame.data<char>(), frame.size());
@@ -105,7 +107,8 @@ class RawMap {
 };
 
 // An envelope frame built by hand: signature, command byte, raw header bytes.
-zmq::message_t RawEnvelope(std::string_view signature, uint8_t command, std::string_view header) {
+zmq::message_t RawEnvelope(std::string_view signature, uint8_t command,
+                           std::string_view header) {
   std::string bytes(signature);
   bytes.push_back(static_cast<char>(command));
   bytes.append(header);
@@ -155,7 +158,8 @@ T RoundTrip(const T& header) {
 // The shape of every decode error: not OK, InvalidArgument, PMP code 400, and a
 // reason that names the problem.
 MATCHER_P(IsMalformed, reason,
-          "is a PMP 400 error whose reason " + ::testing::DescribeMatcher<std::string>(reason)) {
+          "is a PMP 400 error whose reason " +
+              ::testing::DescribeMatcher<std::string>(reason)) {
   if (arg.ok()) {
     *result_listener << "which is OK";
     return false;
@@ -219,7 +223,8 @@ TEST(CodecRoundTrip, WelcomeEveryField) {
 }
 
 TEST(CodecRoundTrip, WelcomeRequiredOnly) {
-  const Welcome w{.session = "s1", .version = "1.0", .heartbeat_ms = 250, .liveness = 5};
+  const Welcome w{
+      .session = "s1", .version = "1.0", .heartbeat_ms = 250, .liveness = 5};
   EXPECT_EQ(Fields(RoundTrip(w)), Fields(w));
 }
 
@@ -386,8 +391,8 @@ TEST(CodecRoundTrip, DecoderIsReusableAndDecodedValuesOutliveTheFrames) {
 // Computed by hand from the msgpack spec (not with the C++ encoder): keys in the
 // order the encoder writes them, absent optional keys omitted.
 constexpr unsigned char kGoldenHello[] = {
-    0x50, 0x4d, 0x50, 0x31, 0x01,                                      // "PMP1", HELLO
-    0x86,                                                              // map of 6
+    0x50, 0x4d, 0x50, 0x31, 0x01,  // "PMP1", HELLO
+    0x86,                          // map of 6
     0xaa, 0x63, 0x6f, 0x6e, 0x6e, 0x65, 0x63, 0x74, 0x5f, 0x69, 0x64,  // connect_id
     0x00,                                                              // 0
     0xa4, 0x72, 0x6f, 0x6c, 0x65,                                      // role
@@ -569,7 +574,8 @@ TEST(CodecForwardCompatible, UnknownHeaderKeysAreIgnored) {
 }
 
 TEST(CodecForwardCompatible, UnknownKeyBeforeKnownKeys) {
-  const std::string header = RawMap().Set("future", std::vector<int>{1, 2}).Set("t", 99).Encode();
+  const std::string header =
+      RawMap().Set("future", std::vector<int>{1, 2}).Set("t", 99).Encode();
   Result<Message> decoded = DecodeRaw(Command::kPing, header);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(std::get<Ping>(decoded->header).t, 99u);
@@ -577,10 +583,11 @@ TEST(CodecForwardCompatible, UnknownKeyBeforeKnownKeys) {
 
 TEST(CodecForwardCompatible, SmallUintsInWiderEncodingsAreAccepted) {
   // 1000 as uint64 (0xcf) and 5 as int8 (0xd0): still non-negative integers.
-  const std::string header = RawMap()
-                                 .SetPacked("t", std::string("\xcf\0\0\0\0\0\0\x03\xe8", 9))
-                                 .SetPacked("echo", std::string("\xd0\x05", 2))
-                                 .Encode();
+  const std::string header =
+      RawMap()
+          .SetPacked("t", std::string("\xcf\0\0\0\0\0\0\x03\xe8", 9))
+          .SetPacked("echo", std::string("\xd0\x05", 2))
+          .Encode();
   Result<Message> decoded = DecodeRaw(Command::kPing, header);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(std::get<Ping>(decoded->header).t, 1000u);
@@ -596,9 +603,11 @@ TEST(PmpMalformed, EmptyFrameVectorHasNoEnvelope) {
 TEST(PmpMalformed, FirstAtOrPastTheEndHasNoEnvelope) {
   Frames frames;
   frames.push_back(Frame("\x00\x01"));
-  EXPECT_THAT(DecodeFrames(std::move(frames), 1).status(), IsMalformed(HasSubstr("no envelope")));
+  EXPECT_THAT(DecodeFrames(std::move(frames), 1).status(),
+              IsMalformed(HasSubstr("no envelope")));
   Frames more = Encode(Bye{});
-  EXPECT_THAT(DecodeFrames(std::move(more), 5).status(), IsMalformed(HasSubstr("no envelope")));
+  EXPECT_THAT(DecodeFrames(std::move(more), 5).status(),
+              IsMalformed(HasSubstr("no envelope")));
 }
 
 TEST(PmpMalformed, EnvelopeShorterThanSixBytesGetsError400) {
@@ -606,14 +615,15 @@ TEST(PmpMalformed, EnvelopeShorterThanSixBytesGetsError400) {
   ASSERT_TRUE(DecodeEnvelopeFrame(Frame(valid)).ok());
   for (size_t size = 0; size < 6; ++size) {
     SCOPED_TRACE(std::to_string(size) + " bytes");
-    EXPECT_THAT(
-        DecodeEnvelopeFrame(Frame(valid.substr(0, size))).status(),
-        IsMalformed(AllOf(HasSubstr(std::to_string(size) + " bytes"), HasSubstr("at least 6"))));
+    EXPECT_THAT(DecodeEnvelopeFrame(Frame(valid.substr(0, size))).status(),
+                IsMalformed(AllOf(HasSubstr(std::to_string(size) + " bytes"),
+                                  HasSubstr("at least 6"))));
   }
 }
 
 TEST(PmpMalformed, WrongSignature) {
-  const std::string_view signatures[] = {"PMP2", "pmp1", "ZMP1", std::string_view("\0\0\0\0", 4)};
+  const std::string_view signatures[] = {"PMP2", "pmp1", "ZMP1",
+                                         std::string_view("\0\0\0\0", 4)};
   for (std::string_view signature : signatures) {
     SCOPED_TRACE(signature);
     EXPECT_THAT(DecodeEnvelopeFrame(RawEnvelope(signature, 0x05, "\x80")).status(),
@@ -633,16 +643,14 @@ TEST(PmpMalformed, UnknownCommand) {
 
 TEST(PmpMalformed, HeaderNotAMap) {
   const std::string headers[] = {
-      std::string("\x90", 1),           // empty array
-      std::string("\x92\xa1k\x01", 4),  // array
-      std::string("\x05", 1),           // positive int
-      std::string("\xff", 1),           // negative int
-      std::string("\xa3"
-                  "abc",
-                  4),                          // string
-      std::string("\xc0", 1),                  // nil
-      std::string("\xc3", 1),                  // true
-      std::string("\xc4\x01\x80", 3),          // bin
+      std::string("\x90", 1),              // empty array
+      std::string("\x92\xa1k\x01", 4),     // array
+      std::string("\x05", 1),              // positive int
+      std::string("\xff", 1),              // negative int
+      std::string("\xa3" "abc", 4),        // string
+      std::string("\xc0", 1),              // nil
+      std::string("\xc3", 1),              // true
+      std::string("\xc4\x01\x80", 3),      // bin
       std::string("\xcb\0\0\0\0\0\0\0\0", 9),  // float64
   };
   for (const std::string& header : headers) {
@@ -654,18 +662,17 @@ TEST(PmpMalformed, HeaderNotAMap) {
 
 TEST(PmpMalformed, TruncatedHeader) {
   const std::string headers[] = {
-      std::string("\x81", 1),               // map of 1, nothing in it
-      std::string("\x81\xa1t", 3),          // key without a value
-      std::string("\x81\xa1t\xcd\x03", 5),  // uint16 missing a byte
-      std::string("\x81\xa6reason\xa5"
-                  "bye",
-                  11),                  // string shorter than declared
-      std::string("\x82\xa1t\x01", 4),  // second entry missing
-      std::string("\xde\x00", 2),       // map16 size cut off
+      std::string("\x81", 1),                    // map of 1, nothing in it
+      std::string("\x81\xa1t", 3),               // key without a value
+      std::string("\x81\xa1t\xcd\x03", 5),       // uint16 missing a byte
+      std::string("\x81\xa6reason\xa5" "bye", 11),  // string shorter than declared
+      std::string("\x82\xa1t\x01", 4),           // second entry missing
+      std::string("\xde\x00", 2),                // map16 size cut off
   };
   for (const std::string& header : headers) {
     SCOPED_TRACE(::testing::PrintToString(header));
-    EXPECT_THAT(DecodeRaw(Command::kPing, header).status(), IsMalformed(HasSubstr("truncated")));
+    EXPECT_THAT(DecodeRaw(Command::kPing, header).status(),
+                IsMalformed(HasSubstr("truncated")));
   }
 }
 
@@ -972,7 +979,8 @@ TEST(PmpMalformed, KeyThatIsNotAString) {
   packer.pack(1);
   packer.pack(7);  // an integer key
   packer.pack(std::string("x"));
-  EXPECT_THAT(DecodeRaw(Command::kPing, std::string(buffer.data(), buffer.size())).status(),
+  EXPECT_THAT(DecodeRaw(Command::kPing, std::string(buffer.data(), buffer.size()))
+                  .status(),
               IsMalformed(HasSubstr("key that is not a string")));
   // A bin key with the bytes of a known key is not a string either.
   EXPECT_THAT(DecodeRaw(Command::kPing, std::string("\x81\xc4\x01t\x01", 5)).status(),
@@ -980,28 +988,34 @@ TEST(PmpMalformed, KeyThatIsNotAString) {
 }
 
 TEST(PmpMalformed, StringWhereUintExpected) {
-  EXPECT_THAT(DecodeRaw(Command::kHello, FullHello().Set("connect_id", "7").Encode()).status(),
+  EXPECT_THAT(DecodeRaw(Command::kHello, FullHello().Set("connect_id", "7").Encode())
+                  .status(),
               IsMalformed(HasSubstr("'connect_id' must be an unsigned integer")));
   EXPECT_THAT(
-      DecodeRaw(Command::kWelcome, FullWelcome().Set("heartbeat_ms", "1000").Encode()).status(),
+      DecodeRaw(Command::kWelcome, FullWelcome().Set("heartbeat_ms", "1000").Encode())
+          .status(),
       IsMalformed(HasSubstr("'heartbeat_ms' must be an unsigned integer")));
 }
 
 TEST(PmpMalformed, NegativeIntWhereUintExpected) {
   EXPECT_THAT(DecodeRaw(Command::kPing, RawMap().Set("t", -1).Encode()).status(),
               IsMalformed(HasSubstr("'t' must be an unsigned integer")));
-  EXPECT_THAT(DecodeRaw(Command::kPing, RawMap().Set("t", 1).Set("echo", -300).Encode()).status(),
-              IsMalformed(HasSubstr("'echo' must be an unsigned integer")));
   EXPECT_THAT(
-      DecodeRaw(Command::kRequest, RawMap().Set("id", -1).Set("method", "m").Encode()).status(),
-      IsMalformed(HasSubstr("'id' must be an unsigned integer")));
+      DecodeRaw(Command::kPing, RawMap().Set("t", 1).Set("echo", -300).Encode())
+          .status(),
+      IsMalformed(HasSubstr("'echo' must be an unsigned integer")));
+  EXPECT_THAT(DecodeRaw(Command::kRequest,
+                        RawMap().Set("id", -1).Set("method", "m").Encode())
+                  .status(),
+              IsMalformed(HasSubstr("'id' must be an unsigned integer")));
 }
 
 TEST(PmpMalformed, FloatWhereUintExpected) {
   // Written by hand: msgpack-cxx packs a whole double such as 1.0 as an integer.
   const std::string one_float64("\xcb\x3f\xf0\0\0\0\0\0\0", 9);
-  EXPECT_THAT(DecodeRaw(Command::kPing, RawMap().SetPacked("t", one_float64).Encode()).status(),
-              IsMalformed(HasSubstr("'t' must be an unsigned integer")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kPing, RawMap().SetPacked("t", one_float64).Encode()).status(),
+      IsMalformed(HasSubstr("'t' must be an unsigned integer")));
   EXPECT_THAT(DecodeRaw(Command::kPing, RawMap().Set("t", 1.5).Encode()).status(),
               IsMalformed(HasSubstr("'t' must be an unsigned integer")));
 }
@@ -1013,15 +1027,17 @@ TEST(PmpMalformed, UintWhereStringExpected) {
               IsMalformed(HasSubstr("'reason' must be a string")));
   // bin is not str, even with printable bytes.
   EXPECT_THAT(
-      DecodeRaw(Command::kData, RawMap().SetPacked("channel", "\xc4\x01x").Encode()).status(),
+      DecodeRaw(Command::kData, RawMap().SetPacked("channel", "\xc4\x01x").Encode())
+          .status(),
       IsMalformed(HasSubstr("'channel' must be a string")));
 }
 
 TEST(PmpMalformed, IntWhereBoolExpected) {
   EXPECT_THAT(DecodeRaw(Command::kHello, FullHello().Set("multi", 1).Encode()).status(),
               IsMalformed(HasSubstr("'multi' must be a boolean")));
-  EXPECT_THAT(DecodeRaw(Command::kWelcome, FullWelcome().Set("multi", 0).Encode()).status(),
-              IsMalformed(HasSubstr("'multi' must be a boolean")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kWelcome, FullWelcome().Set("multi", 0).Encode()).status(),
+      IsMalformed(HasSubstr("'multi' must be a boolean")));
 }
 
 TEST(PmpMalformed, RequestArgsNotAMap) {
@@ -1031,7 +1047,8 @@ TEST(PmpMalformed, RequestArgsNotAMap) {
   for (const std::string& packed : args) {
     SCOPED_TRACE(::testing::PrintToString(packed));
     EXPECT_THAT(
-        DecodeRaw(Command::kRequest, RawMap(request).SetPacked("args", packed).Encode()).status(),
+        DecodeRaw(Command::kRequest, RawMap(request).SetPacked("args", packed).Encode())
+            .status(),
         IsMalformed(HasSubstr("'args' must be a map")));
   }
 }
@@ -1042,15 +1059,18 @@ TEST(PmpMalformed, CodeOfTwoToTheThirtyTwoOrMore) {
     SCOPED_TRACE(code);
     EXPECT_THAT(DecodeRaw(Command::kDeny, RawMap().Set("code", code).Encode()).status(),
                 IsMalformed(HasSubstr("'code' must be an unsigned integer below 2^32")));
-    EXPECT_THAT(DecodeRaw(Command::kError, RawMap().Set("code", code).Encode()).status(),
-                IsMalformed(HasSubstr("'code' must be an unsigned integer below 2^32")));
     EXPECT_THAT(
-        DecodeRaw(Command::kReply, RawMap().Set("id", 1).Set("code", code).Encode()).status(),
+        DecodeRaw(Command::kError, RawMap().Set("code", code).Encode()).status(),
+        IsMalformed(HasSubstr("'code' must be an unsigned integer below 2^32")));
+    EXPECT_THAT(
+        DecodeRaw(Command::kReply, RawMap().Set("id", 1).Set("code", code).Encode())
+            .status(),
         IsMalformed(HasSubstr("'code' must be an unsigned integer below 2^32")));
   }
   // 2^32 - 1 is the largest code.
   const uint32_t largest = std::numeric_limits<uint32_t>::max();
-  Result<Message> max = DecodeRaw(Command::kDeny, RawMap().Set("code", largest).Encode());
+  Result<Message> max =
+      DecodeRaw(Command::kDeny, RawMap().Set("code", largest).Encode());
   ASSERT_TRUE(max.ok()) << max.status().ToString();
   EXPECT_EQ(std::get<Deny>(max->header).code, largest);
 }
@@ -1063,9 +1083,9 @@ void ExpectEachRequiredKeyIsRequired(Command command, const RawMap& full,
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   for (std::string_view key : required) {
     SCOPED_TRACE(key);
-    EXPECT_THAT(
-        DecodeRaw(command, RawMap(full).Erase(key).Encode()).status(),
-        IsMalformed(HasSubstr("required header key '" + std::string(key) + "' is missing")));
+    EXPECT_THAT(DecodeRaw(command, RawMap(full).Erase(key).Encode()).status(),
+                IsMalformed(HasSubstr("required header key '" + std::string(key) +
+                                      "' is missing")));
   }
 }
 
@@ -1079,13 +1099,13 @@ TEST(PmpMalformed, WelcomeRequiredKeysMissing) {
 }
 
 TEST(PmpMalformed, DenyRequiredKeysMissing) {
-  ExpectEachRequiredKeyIsRequired(Command::kDeny, RawMap().Set("code", 409).Set("reason", "busy"),
-                                  {"code"});
+  ExpectEachRequiredKeyIsRequired(
+      Command::kDeny, RawMap().Set("code", 409).Set("reason", "busy"), {"code"});
 }
 
 TEST(PmpMalformed, PingRequiredKeysMissing) {
-  ExpectEachRequiredKeyIsRequired(Command::kPing,
-                                  RawMap().Set("t", 1).Set("echo", 2).Set("held", 3), {"t"});
+  ExpectEachRequiredKeyIsRequired(
+      Command::kPing, RawMap().Set("t", 1).Set("echo", 2).Set("held", 3), {"t"});
 }
 
 TEST(PmpMalformed, RequestRequiredKeysMissing) {
@@ -1099,26 +1119,30 @@ TEST(PmpMalformed, RequestRequiredKeysMissing) {
 }
 
 TEST(PmpMalformed, ReplyRequiredKeysMissing) {
-  ExpectEachRequiredKeyIsRequired(
-      Command::kReply,
-      RawMap().Set("id", 1).Set("code", 500).Set("error", "boom").Set("result", 1).Set("peer", "p"),
-      {"id", "code"});
+  ExpectEachRequiredKeyIsRequired(Command::kReply,
+                                  RawMap()
+                                      .Set("id", 1)
+                                      .Set("code", 500)
+                                      .Set("error", "boom")
+                                      .Set("result", 1)
+                                      .Set("peer", "p"),
+                                  {"id", "code"});
 }
 
 TEST(PmpMalformed, ErrorRequiredKeysMissing) {
-  ExpectEachRequiredKeyIsRequired(Command::kError,
-                                  RawMap().Set("code", 404).Set("reason", "no session"), {"code"});
+  ExpectEachRequiredKeyIsRequired(
+      Command::kError, RawMap().Set("code", 404).Set("reason", "no session"), {"code"});
 }
 
 TEST(PmpMalformed, JoinedRequiredKeysMissing) {
   ExpectEachRequiredKeyIsRequired(
-      Command::kJoined, RawMap().Set("session", "s").Set("name", "n").Set("role", "server"),
-      {"session"});
+      Command::kJoined,
+      RawMap().Set("session", "s").Set("name", "n").Set("role", "server"), {"session"});
 }
 
 TEST(PmpMalformed, LeftRequiredKeysMissing) {
-  ExpectEachRequiredKeyIsRequired(Command::kLeft, RawMap().Set("session", "s").Set("reason", "bye"),
-                                  {"session"});
+  ExpectEachRequiredKeyIsRequired(
+      Command::kLeft, RawMap().Set("session", "s").Set("reason", "bye"), {"session"});
 }
 
 TEST(PmpMalformed, ByeAndDataHaveNoRequiredKeys) {
@@ -1153,20 +1177,21 @@ TEST(PmpMalformed, PayloadOnACommandThatTakesNone) {
 
 TEST(PmpMalformed, HugeDeclaredSizesFailFastWithoutAllocating) {
   const std::string headers[] = {
-      std::string("\xdf\xff\xff\xff\xff", 5),               // map32 of 4 billion entries
-      std::string("\xde\xff\xff", 3),                       // map16 of 65535 entries
-      std::string("\xdd\xff\xff\xff\xff", 5),               // array32 of 4 billion
-      std::string("\x81\xa1t\xdd\xff\xff\xff\xff", 8),      // ... as a value
-      std::string("\x81\xa1t\xdf\xff\xff\xff\xff", 8),      // map32 as a value
-      std::string("\x81\xdb\xff\xff\xff\xff", 6),           // str32 key of 4 GiB
-      std::string("\x81\xa1t\xc6\xff\xff\xff\xff", 8),      // bin32 of 4 GiB
+      std::string("\xdf\xff\xff\xff\xff", 5),          // map32 of 4 billion entries
+      std::string("\xde\xff\xff", 3),                  // map16 of 65535 entries
+      std::string("\xdd\xff\xff\xff\xff", 5),          // array32 of 4 billion
+      std::string("\x81\xa1t\xdd\xff\xff\xff\xff", 8),  // ... as a value
+      std::string("\x81\xa1t\xdf\xff\xff\xff\xff", 8),  // map32 as a value
+      std::string("\x81\xdb\xff\xff\xff\xff", 6),      // str32 key of 4 GiB
+      std::string("\x81\xa1t\xc6\xff\xff\xff\xff", 8),  // bin32 of 4 GiB
       std::string("\x81\xa1t\xc9\xff\xff\xff\xff\x01", 9),  // ext32 of 4 GiB
   };
   const auto start = std::chrono::steady_clock::now();
   for (const std::string& header : headers) {
     SCOPED_TRACE(::testing::PrintToString(header));
     EXPECT_THAT(DecodeRaw(Command::kPing, header).status(),
-                IsMalformed(::testing::AnyOf(HasSubstr("truncated"), HasSubstr("size overflow"))));
+                IsMalformed(::testing::AnyOf(HasSubstr("truncated"),
+                                             HasSubstr("size overflow"))));
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
@@ -1242,10 +1267,11 @@ TEST(PmpMalformed, DeepNestingInReplyResult) {
   std::string maps;
   for (int i = 0; i < 100'000; ++i) maps += "\x81\xa1k";
   maps += '\xc0';
-  EXPECT_THAT(DecodeRaw(Command::kReply,
-                        RawMap().Set("id", 1).Set("code", 0).SetPacked("result", maps).Encode())
-                  .status(),
-              IsMalformed(HasSubstr("depth")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kReply,
+                RawMap().Set("id", 1).Set("code", 0).SetPacked("result", maps).Encode())
+          .status(),
+      IsMalformed(HasSubstr("depth")));
 }
 
 // ---- protocol 1.2: session resume ------------------------------------------------
@@ -1433,17 +1459,8 @@ TEST(CodecResume, SeqAndAckWithAnInlinePayload) {
 TEST(CodecResume, ADataOfOnlySeqAndAckIsReadLikeAnyOtherHeader) {
   // The decoder reads this common header without the unpacker; what it reads must
   // be what the general path would, for every integer width and either key order.
-  const uint64_t values[] = {0,
-                             1,
-                             127,
-                             128,
-                             255,
-                             256,
-                             65535,
-                             65536,
-                             0xFFFFFFFFull,
-                             0x100000000ull,
-                             std::numeric_limits<uint64_t>::max()};
+  const uint64_t values[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 0xFFFFFFFFull,
+                             0x100000000ull, std::numeric_limits<uint64_t>::max()};
   for (uint64_t v : values) {
     SCOPED_TRACE(v);
     Result<Message> one = DecodeRaw(Command::kData, RawMap().Set("seq", v).Encode());
