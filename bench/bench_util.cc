@@ -99,6 +99,20 @@ std::vector<int> UsableCpus() {
   return cpus;
 }
 
+bool PinThreads(pid_t pid, const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
+  std::error_code ec;
+  bool all = true;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    const pid_t tid = static_cast<pid_t>(std::atoi(task.path().filename().c_str()));
+    if (tid > 0 && sched_setaffinity(tid, sizeof set, &set) != 0) all = false;
+  }
+  return all && !ec;
+}
+
 Child::~Child() {
   Kill();
   if (in_fd_ >= 0) close(in_fd_);
@@ -213,6 +227,18 @@ double CpuSeconds(pid_t pid) {
     if (index == 15) stime = std::stod(field);
   }
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+int64_t ThreadCpuNs(pid_t pid) {
+  std::error_code ec;
+  int64_t total = 0;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "schedstat");
+    int64_t ran_ns = 0;
+    if (in >> ran_ns) total += ran_ns;
+  }
+  return total;
 }
 
 int64_t RssKiB(pid_t pid) {

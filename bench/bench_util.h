@@ -66,8 +66,16 @@ class Child {
 // The CPUs this process may run on (sched_getaffinity), lowest first.
 std::vector<int> UsableCpus();
 
+// Sets the CPU affinity of every thread process `pid` has now (/proc/PID/task);
+// threads they start later inherit it. False if any thread could not be set.
+bool PinThreads(pid_t pid, const std::vector<int>& cpus);
+
 // /proc/PID/stat utime + stime, in seconds of CPU.
 double CpuSeconds(pid_t pid);
+// The CPU time all threads of `pid` have run, in ns (/proc/PID/task/*/schedstat:
+// the scheduler's own count, exact where utime + stime are sampled at the tick).
+// Threads that already exited are not counted.
+int64_t ThreadCpuNs(pid_t pid);
 // /proc/PID/status VmRSS in KiB (0 when unreadable).
 int64_t RssKiB(pid_t pid);
 

@@ -78,6 +78,80 @@ struct Settings {
 enum class ServerKind { kRaw, kRawBigBacklog, kDaemon, kBare };
 struct ScaleResult;
 
+// Where the rtt, data and broker cases run: the driver's threads (its client module,
+// its raw DEALERs) on one CPU, every peer process on the other. Left to the
+// scheduler, a case's busy threads landed on the two cores differently from run to
+// run (the two ends of a round trip on one core or on two; a DATA run's five busy
+// threads split 3:2 or 4:1), which moved the ratios between runs by more than the
+// targets' margins. Pinned, the same threads share a CPU in every block of every run.
+// PROCMOD_BENCH_PIN=0 leaves them to the scheduler.
+struct Placement {
+  bool pinned = false;
+  int driver_cpu = -1;
+  int peer_cpu = -1;
+  std::vector<int> all;  // the driver's CPUs before the case, given back after it
+
+  std::string Describe() const {
+    return pinned ? "the driver pinned to CPU " + std::to_string(driver_cpu) +
+                        ", its peer processes to CPU " + std::to_string(peer_cpu)
+                  : std::string("not pinned");
+  }
+};
+
+Placement PlanPlacement() {
+  Placement p;
+  p.all = UsableCpus();
+  const char* env = std::getenv("PROCMOD_BENCH_PIN");
+  p.pinned = p.all.size() >= 2 && !(env && std::string(env) == "0");
+  if (p.pinned) {
+    p.driver_cpu = p.all[0];
+    p.peer_cpu = p.all[1];
+  }
+  return p;
+}
+
+// Every thread of the driver (the module's I/O thread and libzmq's included) on the
+// driver's CPU while it lives; threads started meanwhile inherit it.
+class DriverPin {
+ public:
+  explicit DriverPin(const Placement& placement) : placement_(placement) {
+    if (placement_.pinned) PinThreads(getpid(), {placement_.driver_cpu});
+  }
+  ~DriverPin() {
+    if (placement_.pinned) PinThreads(getpid(), placement_.all);
+  }
+  DriverPin(const DriverPin&) = delete;
+  DriverPin& operator=(const DriverPin&) = delete;
+
+ private:
+  const Placement& placement_;
+};
+
+// One timed path of an interleave: `run` makes one round trip and returns it in µs;
+// the CPU of `peers` (the processes that answer it) is counted over its blocks.
+struct Probe {
+  std::function<double()> run;
+  std::vector<pid_t> peers;
+};
+
+// What Interleave measured, per probe: the samples in block order, and the CPU per
+// sample of the driver process and of each of the probe's peers.
+struct Interleaved {
+  std::vector<std::vector<double>> samples;
+  std::vector<double> driver_cpu_us;
+  std::vector<std::vector<double>> peer_cpu_us;
+  size_t block = 0;
+};
+
+// Sorted values as "median M (IQR a-b, range c-d, N)", ratios with an "x".
+std::string SpreadText(std::vector<double> v) {
+  if (v.empty()) return "-";
+  std::sort(v.begin(), v.end());
+  return "median " + Fmt(Median(v)) + "x (IQR " + Fmt(Percentile(v, 25)) + "x-" +
+         Fmt(Percentile(v, 75)) + "x, range " + Fmt(v.front()) + "x-" + Fmt(v.back()) + "x, " +
+         std::to_string(v.size()) + ")";
+}
+
 class Driver {
  public:
   explicit Driver(Settings settings) : s_(std::move(settings)), self_(SelfExe()) {}
@@ -112,8 +186,10 @@ class Driver {
   double PmRoundTrip(const Connection& c, const std::string& payload);
   double RawRoundTrip(zmq::socket_t& dealer, const std::string& payload);
   void RoundTripRows(const std::string& label, const Connection& c, zmq::socket_t& dealer,
-                     size_t size, double target_p50, double target_p99);
-  std::vector<std::vector<double>> Interleave(const std::vector<std::function<double()>>& probes);
+                     pid_t pm_peer, pid_t raw_peer, size_t size, bool targeted);
+  Interleaved Interleave(const std::vector<Probe>& probes, bool targeted);
+  void SpreadNote(const std::string& label, const Interleaved& run, size_t pm, size_t raw);
+  void CpuRow(const std::string& name, double pm_us, double raw_us);
   void LatencyRow(const std::string& name, const std::vector<double>& pm,
                   const std::vector<double>& raw, double percent, double target);
   void HopFloor();
@@ -130,6 +206,7 @@ class Driver {
   std::vector<Row> rows_;
   std::vector<std::string> notes_;
   std::mt19937 random_{std::random_device{}()};
+  Placement placement_;
 
   // OnDisconnected of the driver's module, by session: when and why.
   std::mutex mu_;
@@ -205,24 +282,78 @@ double Driver::RawRoundTrip(zmq::socket_t& dealer, const std::string& payload) {
   return std::chrono::duration<double, std::micro>(t1 - t0).count();
 }
 
-// Runs every probe (one round trip each, in µs) in alternating blocks, so all of
-// them see the same background load; returns the samples of each.
-std::vector<std::vector<double>> Driver::Interleave(
-    const std::vector<std::function<double()>>& probes) {
+// Runs every probe in alternating blocks (forward in even rounds, backward in odd
+// ones, so none always follows another), so all of them see the same background
+// load. `targeted`: the rows with a target get more rounds than the others.
+Interleaved Driver::Interleave(const std::vector<Probe>& probes, bool targeted) {
   const int warmup = s_.quick ? 300 : 2000;
-  const int rounds = s_.quick ? 4 : 20;
-  const int block = s_.quick ? 500 : 1000;
+  const int rounds = s_.quick ? (targeted ? 6 : 3) : (targeted ? 30 : 10);
+  const int block = s_.quick ? 300 : 500;
   for (int i = 0; i < warmup; ++i) {
-    for (const auto& probe : probes) probe();
+    for (const Probe& probe : probes) probe.run();
   }
-  std::vector<std::vector<double>> samples(probes.size());
-  for (auto& series : samples) series.reserve(static_cast<size_t>(rounds * block));
+  Interleaved out;
+  out.block = static_cast<size_t>(block);
+  out.samples.resize(probes.size());
+  std::vector<int64_t> driver_ns(probes.size(), 0);
+  std::vector<std::vector<int64_t>> peer_ns(probes.size());
+  for (size_t p = 0; p < probes.size(); ++p) {
+    out.samples[p].reserve(static_cast<size_t>(rounds * block));
+    peer_ns[p].assign(probes[p].peers.size(), 0);
+  }
+  const pid_t self = getpid();
   for (int r = 0; r < rounds; ++r) {
-    for (size_t p = 0; p < probes.size(); ++p) {
-      for (int i = 0; i < block; ++i) samples[p].push_back(probes[p]());
+    for (size_t k = 0; k < probes.size(); ++k) {
+      const size_t p = r % 2 == 0 ? k : probes.size() - 1 - k;
+      const Probe& probe = probes[p];
+      std::vector<int64_t> peer0;
+      for (pid_t peer : probe.peers) peer0.push_back(ThreadCpuNs(peer));
+      const int64_t driver0 = ThreadCpuNs(self);
+      for (int i = 0; i < block; ++i) out.samples[p].push_back(probe.run());
+      driver_ns[p] += ThreadCpuNs(self) - driver0;
+      for (size_t j = 0; j < probe.peers.size(); ++j) {
+        peer_ns[p][j] += ThreadCpuNs(probe.peers[j]) - peer0[j];
+      }
     }
   }
-  return samples;
+  const double per = static_cast<double>(rounds) * block * 1e3;  // ns -> µs per sample
+  for (size_t p = 0; p < probes.size(); ++p) {
+    out.driver_cpu_us.push_back(static_cast<double>(driver_ns[p]) / per);
+    out.peer_cpu_us.emplace_back();
+    for (int64_t ns : peer_ns[p]) out.peer_cpu_us.back().push_back(static_cast<double>(ns) / per);
+  }
+  return out;
+}
+
+// The p50 and p99 ratios of probe `pm` to probe `raw` in each round's pair of blocks,
+// as a note: how much the ratio of the whole run can be trusted.
+void Driver::SpreadNote(const std::string& label, const Interleaved& run, size_t pm, size_t raw) {
+  std::vector<double> p50, p99;
+  const auto& a = run.samples[pm];
+  const auto& b = run.samples[raw];
+  for (size_t start = 0; start + run.block <= a.size() && start + run.block <= b.size();
+       start += run.block) {
+    const auto slice = [&](const std::vector<double>& v) {
+      return std::vector<double>(v.begin() + static_cast<long>(start),
+                                 v.begin() + static_cast<long>(start + run.block));
+    };
+    p50.push_back(Median(slice(a)) / Median(slice(b)));
+    p99.push_back(Percentile(slice(a), 99) / Percentile(slice(b), 99));
+  }
+  Note(label + ": per pair of blocks of " + std::to_string(run.block) + ", p50 ratio " +
+       SpreadText(p50) + ", p99 ratio " + SpreadText(p99) + "; " + placement_.Describe());
+}
+
+// CPU per message or round trip (µs), procmod against raw: no target, the reason
+// behind a ratio. /proc schedstat, so it holds every thread of the process.
+void Driver::CpuRow(const std::string& name, double pm_us, double raw_us) {
+  Row row;
+  row.name = name;
+  row.pm = pm_us;
+  row.raw = raw_us;
+  row.pm_text = WithUnit(pm_us, "us CPU");
+  row.raw_text = WithUnit(raw_us, "us CPU");
+  Add(row);
 }
 
 void Driver::LatencyRow(const std::string& name, const std::vector<double>& pm,
@@ -238,13 +369,26 @@ void Driver::LatencyRow(const std::string& name, const std::vector<double>& pm,
   Add(row);
 }
 
+// The targeted round trip: p50 and p99 against raw, the spread of the per-block
+// ratios, and the CPU each side spent per round trip.
+constexpr double kRoundTripTarget = 1.15;
+
 void Driver::RoundTripRows(const std::string& label, const Connection& c, zmq::socket_t& dealer,
-                           size_t size, double target_p50, double target_p99) {
+                           pid_t pm_peer, pid_t raw_peer, size_t size, bool targeted) {
   const std::string payload(size, 'x');
-  const auto samples = Interleave(
-      {[&] { return PmRoundTrip(c, payload); }, [&] { return RawRoundTrip(dealer, payload); }});
-  LatencyRow(label + " p50", samples[0], samples[1], 50, target_p50);
-  LatencyRow(label + " p99", samples[0], samples[1], 99, target_p99);
+  const Interleaved run = Interleave({{[&] { return PmRoundTrip(c, payload); }, {pm_peer}},
+                                      {[&] { return RawRoundTrip(dealer, payload); }, {raw_peer}}},
+                                     targeted);
+  const double target = targeted ? kRoundTripTarget : 0;
+  LatencyRow(label + " p50", run.samples[0], run.samples[1], 50, target);
+  LatencyRow(label + " p99", run.samples[0], run.samples[1], 99, target);
+  if (targeted) {
+    SpreadNote(label, run, 0, 1);
+    CpuRow("  " + label + ": CPU per round trip, driver (module / raw DEALER)",
+           run.driver_cpu_us[0], run.driver_cpu_us[1]);
+    CpuRow("  " + label + ": CPU per round trip, server (procmod-server / raw-echo)",
+           run.peer_cpu_us[0][0], run.peer_cpu_us[1][0]);
+  }
 }
 
 // One raw round trip that must come back within `timeout`: proves a path is up before
@@ -299,6 +443,8 @@ class RawPmpClient {
 };
 
 void Driver::RoundTrip() {
+  DriverPin pin(placement_);
+  const int cpu = placement_.peer_cpu;
   HopFloor();
   for (const std::string transport : {"tcp", "ipc"}) {
     const bool tcp = transport == "tcp";
@@ -306,42 +452,51 @@ void Driver::RoundTrip() {
     auto server =
         StartServer({"--listen", tcp ? "tcp://127.0.0.1:0" : "ipc://" + s_.tmp + "/rtt-pm.ipc",
                      "--admin", "none", "--name", "bench-rtt"},
-                    &pm_endpoint);
+                    &pm_endpoint, "procmod-server: ready on ", cpu);
     auto echo = StartPeer(
         "raw-echo", {"--bind", tcp ? "tcp://127.0.0.1:0" : "ipc://" + s_.tmp + "/rtt-raw.ipc"},
-        &raw_endpoint);
+        &raw_endpoint, cpu);
     Connection c = Connect(pm_endpoint);
     zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
     dealer.set(zmq::sockopt::linger, 0);
     dealer.connect(raw_endpoint);
+    const std::string label = "round trip 64 B " + transport;
     if (tcp) {
-      // 64 B over tcp, the targeted case, with its two halves on their own: procmod's
-      // server side (a raw DEALER speaking PMP/1 to a second procmod-server) and its
-      // client side (this module against a raw ROUTER speaking PMP/1).
+      // 64 B over tcp with its two halves on their own: procmod's server side (a raw
+      // DEALER speaking PMP/1 to a second procmod-server) and its client side (this
+      // module against a raw ROUTER speaking PMP/1).
       std::string server_only_endpoint, client_only_endpoint;
       auto server_only =
           StartServer({"--listen", "tcp://127.0.0.1:0", "--admin", "none", "--name", "bench-rtt-2"},
-                      &server_only_endpoint);
+                      &server_only_endpoint, "procmod-server: ready on ", cpu);
       auto pmp_echo =
-          StartPeer("raw-pmp-echo", {"--bind", "tcp://127.0.0.1:0"}, &client_only_endpoint);
+          StartPeer("raw-pmp-echo", {"--bind", "tcp://127.0.0.1:0"}, &client_only_endpoint, cpu);
       RawPmpClient raw_pmp(raw_context_, server_only_endpoint);
       Connection to_raw_pmp = Connect(client_only_endpoint);
       const std::string payload(64, 'x');
-      const auto samples = Interleave({[&] { return PmRoundTrip(c, payload); },
-                                       [&] { return RawRoundTrip(dealer, payload); },
-                                       [&] { return raw_pmp.RoundTrip(payload); },
-                                       [&] { return PmRoundTrip(to_raw_pmp, payload); }});
-      LatencyRow("round trip 64 B tcp p50", samples[0], samples[1], 50, 1.3);
-      LatencyRow("round trip 64 B tcp p99", samples[0], samples[1], 99, 1.3);
-      LatencyRow("  part: raw PMP/1 DEALER -> procmod-server (server side only) p50", samples[2],
-                 samples[1], 50, 0);
-      LatencyRow("  part: procmod client -> raw PMP/1 ROUTER (client side only) p50", samples[3],
-                 samples[1], 50, 0);
+      const Interleaved run =
+          Interleave({{[&] { return PmRoundTrip(c, payload); }, {server->pid()}},
+                      {[&] { return RawRoundTrip(dealer, payload); }, {echo->pid()}},
+                      {[&] { return raw_pmp.RoundTrip(payload); }, {server_only->pid()}},
+                      {[&] { return PmRoundTrip(to_raw_pmp, payload); }, {pmp_echo->pid()}}},
+                     true);
+      LatencyRow(label + " p50", run.samples[0], run.samples[1], 50, kRoundTripTarget);
+      LatencyRow(label + " p99", run.samples[0], run.samples[1], 99, kRoundTripTarget);
+      SpreadNote(label, run, 0, 1);
+      LatencyRow("  part: raw PMP/1 DEALER -> procmod-server (server side only) p50",
+                 run.samples[2], run.samples[1], 50, 0);
+      LatencyRow("  part: procmod client -> raw PMP/1 ROUTER (client side only) p50",
+                 run.samples[3], run.samples[1], 50, 0);
+      CpuRow("  " + label + ": CPU per round trip, driver (module / raw DEALER)",
+             run.driver_cpu_us[0], run.driver_cpu_us[1]);
+      CpuRow("  " + label + ": CPU per round trip, server (procmod-server / raw-echo)",
+             run.peer_cpu_us[0][0], run.peer_cpu_us[1][0]);
       (void)to_raw_pmp.Close();
     } else {
-      RoundTripRows("round trip 64 B " + transport, c, dealer, 64, 0, 0);
+      RoundTripRows(label, c, dealer, server->pid(), echo->pid(), 64, true);
     }
-    RoundTripRows("round trip 4 KiB " + transport, c, dealer, 4096, 0, 0);
+    RoundTripRows("round trip 4 KiB " + transport, c, dealer, server->pid(), echo->pid(), 4096,
+                  false);
     (void)c.Close();
   }
 }
@@ -435,36 +590,52 @@ uint64_t RawCount(zmq::socket_t& dealer) {
 }
 
 void Driver::Throughput() {
+  DriverPin pin(placement_);
+  const int cpu = placement_.peer_cpu;
   std::string pm_endpoint, raw_endpoint;
-  auto sink = StartPeer("pm-server", {"--listen", "tcp://127.0.0.1:0", "--multi"}, &pm_endpoint);
-  auto raw_sink = StartPeer("raw-sink", {"--bind", "tcp://127.0.0.1:0"}, &raw_endpoint);
+  auto sink =
+      StartPeer("pm-server", {"--listen", "tcp://127.0.0.1:0", "--multi"}, &pm_endpoint, cpu);
+  auto raw_sink = StartPeer("raw-sink", {"--bind", "tcp://127.0.0.1:0"}, &raw_endpoint, cpu);
   Connection c = Connect(pm_endpoint);
   zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
   dealer.connect(raw_endpoint);
   RawCount(dealer);
 
+  // Many short runs of the targeted size rather than a few long ones: each adjacent
+  // pair (procmod, raw; the next pair raw first) gives a ratio of its own, and the
+  // spread of those says how far one run's ratio can be trusted (the note).
   struct Size {
     size_t bytes;
     const char* label;
     uint64_t messages;
     uint64_t quick_messages;
+    int reps;
     double target;
   };
-  const Size sizes[] = {{64, "64 B", 500000, 100000, 0.5},
-                        {1024, "1 KiB", 200000, 40000, 0},
-                        {65536, "64 KiB", 20000, 4000, 0.9}};
-  const int reps = s_.quick ? 1 : 5;
+  const Size sizes[] = {{64, "64 B", 200000, 50000, 15, 0.6},
+                        {1024, "1 KiB", 100000, 20000, 5, 0},
+                        {65536, "64 KiB", 10000, 2000, 5, 0.9}};
   constexpr uint64_t kWindow = 500;
+  constexpr int kWindowedReps = 5;  // the paced row has no target: fewer runs
+  const pid_t self = getpid();
   for (const Size& size : sizes) {
     const std::string payload(size.bytes, 'x');
     const uint64_t n = s_.quick ? size.quick_messages : size.messages;
+    const int reps = s_.quick ? 3 : size.reps;
+    // CPU of the sending (driver) and receiving process over a run, in ns.
+    struct Cpu {
+      int64_t sender = 0;
+      int64_t receiver = 0;
+      uint64_t messages = 0;
+    };
     // window 0: Send() as fast as it returns (it waits for room itself: the send
     // window, lib/src/session/send_window.h). Otherwise a "count" REQUEST after every `window`
     // messages, waited for, as an application that paces itself would.
-    auto pm_run = [&](uint64_t count, uint64_t window, double* dropped_fraction) {
+    auto pm_run = [&](uint64_t count, uint64_t window, double* dropped_fraction, Cpu* cpu_used) {
       const uint64_t before = PmCount(c);
       const uint64_t dropped_before = c.Stats().ok() ? c.Stats()->dropped : 0;
+      const int64_t sender0 = ThreadCpuNs(self), receiver0 = ThreadCpuNs(sink->pid());
       const auto t0 = SteadyClock::now();
       for (uint64_t i = 0; i < count; ++i) {
         Frames frames;
@@ -476,6 +647,11 @@ void Driver::Throughput() {
       }
       const uint64_t delivered = PmCount(c) - before;
       const auto t1 = SteadyClock::now();
+      if (cpu_used) {
+        cpu_used->sender += ThreadCpuNs(self) - sender0;
+        cpu_used->receiver += ThreadCpuNs(sink->pid()) - receiver0;
+        cpu_used->messages += delivered;
+      }
       const uint64_t dropped_after = c.Stats().ok() ? c.Stats()->dropped : 0;
       if (dropped_fraction) {
         *dropped_fraction =
@@ -483,27 +659,42 @@ void Driver::Throughput() {
       }
       return static_cast<double>(delivered) / std::chrono::duration<double>(t1 - t0).count();
     };
-    auto raw_run = [&](uint64_t count) {
+    auto raw_run = [&](uint64_t count, Cpu* cpu_used) {
       const uint64_t before = RawCount(dealer);
+      const int64_t sender0 = ThreadCpuNs(self), receiver0 = ThreadCpuNs(raw_sink->pid());
       const auto t0 = SteadyClock::now();
       for (uint64_t i = 0; i < count; ++i) {
         dealer.send(zmq::message_t(payload.data(), payload.size()), zmq::send_flags::none);
       }
       const uint64_t delivered = RawCount(dealer) - before;
       const auto t1 = SteadyClock::now();
+      if (cpu_used) {
+        cpu_used->sender += ThreadCpuNs(self) - sender0;
+        cpu_used->receiver += ThreadCpuNs(raw_sink->pid()) - receiver0;
+        cpu_used->messages += delivered;
+      }
       return static_cast<double>(delivered) / std::chrono::duration<double>(t1 - t0).count();
     };
-    pm_run(n / 10, 0, nullptr);  // warm-up
-    raw_run(n / 10);
-    std::vector<double> pm, pm_windowed, raw;
+    pm_run(n / 5, 0, nullptr, nullptr);  // warm-up
+    raw_run(n / 5, nullptr);
+    std::vector<double> pm, pm_windowed, raw, paired;
     double worst_drop = 0, worst_windowed_drop = 0;
+    Cpu pm_cpu, raw_cpu;
     for (int r = 0; r < reps; ++r) {
       double dropped = 0;
-      pm.push_back(pm_run(n, 0, &dropped));
+      if (r % 2 == 0) {
+        pm.push_back(pm_run(n, 0, &dropped, &pm_cpu));
+        raw.push_back(raw_run(n, &raw_cpu));
+      } else {
+        raw.push_back(raw_run(n, &raw_cpu));
+        pm.push_back(pm_run(n, 0, &dropped, &pm_cpu));
+      }
+      paired.push_back(pm.back() / raw.back());
       worst_drop = std::max(worst_drop, dropped);
-      raw.push_back(raw_run(n));
-      pm_windowed.push_back(pm_run(n, kWindow, &dropped));
-      worst_windowed_drop = std::max(worst_windowed_drop, dropped);
+      if (r < kWindowedReps) {
+        pm_windowed.push_back(pm_run(n, kWindow, &dropped, nullptr));
+        worst_windowed_drop = std::max(worst_windowed_drop, dropped);
+      }
     }
     const double mb = static_cast<double>(size.bytes) / 1e6;
     auto add = [&](const std::string& name, double pm_rate, double target, double drop) {
@@ -522,11 +713,30 @@ void Driver::Throughput() {
              "dialed peer should lose none: only delivered ones count");
       }
     };
-    add(std::string("DATA one-way ") + size.label + " tcp, Send() in a loop", Median(pm),
-        size.target, worst_drop);
+    const std::string name = std::string("DATA one-way ") + size.label + " tcp, Send() in a loop";
+    add(name, Median(pm), size.target, worst_drop);
     add(std::string("DATA one-way ") + size.label + " tcp, count REQUEST every " +
             std::to_string(kWindow) + " (no loss)",
         Median(pm_windowed), 0, worst_windowed_drop);
+    auto spread = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return Rate(v.front()) + "-" + Rate(v.back()) + "msg/s";
+    };
+    Note(name + ": " + std::to_string(reps) + " alternating pairs of runs of " + std::to_string(n) +
+         "; procmod " + spread(pm) + ", raw " + spread(raw) + "; procmod/raw of each pair " +
+         SpreadText(paired) + "; " + placement_.Describe());
+    if (size.target > 0 && pm_cpu.messages > 0 && raw_cpu.messages > 0) {
+      // With every thread busy, a run is bound by the CPU a message costs: on the
+      // busier CPU when pinned, over both cores when not.
+      const auto per = [](int64_t ns, uint64_t messages) {
+        return static_cast<double>(ns) / 1e3 / static_cast<double>(messages);
+      };
+      const std::string prefix = std::string("  DATA ") + size.label + ": CPU per message, ";
+      CpuRow(prefix + "sender (module / raw DEALER)", per(pm_cpu.sender, pm_cpu.messages),
+             per(raw_cpu.sender, raw_cpu.messages));
+      CpuRow(prefix + "receiver (pm-server / raw-sink)", per(pm_cpu.receiver, pm_cpu.messages),
+             per(raw_cpu.receiver, raw_cpu.messages));
+    }
   }
   (void)c.Close();
 }
@@ -538,15 +748,17 @@ void Driver::Throughput() {
 void Driver::Broker() {
   if (s_.broker_bin.empty() || access(s_.broker_bin.c_str(), X_OK) != 0) {
     Row row;
-    row.name = "broker relay round trip 64 B tcp p50";
+    row.name = "broker relay round trip 64 B tcp (vs the raw relay) p50";
     row.skipped = "procmod-broker is not built (target procmod-broker)";
     Add(row);
     return;
   }
+  DriverPin pin(placement_);
+  const int cpu = placement_.peer_cpu;
   std::string broker_endpoint, raw_endpoint;
   auto broker = std::make_unique<Child>(
       std::vector<std::string>{s_.broker_bin, "--port", "0", "--admin", "none"},
-      Log("procmod-broker"));
+      Log("procmod-broker"), cpu);
   std::optional<std::string> ready =
       broker->WaitForLine("procmod-broker: ready on ", kStartTimeout);
   if (!ready)
@@ -554,20 +766,21 @@ void Driver::Broker() {
   broker_endpoint = *ready;
   auto server = StartServer({"--broker-url", broker_endpoint, "--service", "bench", "--admin",
                              "none", "--name", "bench-relay"},
-                            nullptr, "procmod-server: registered as ");
-  auto echo = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0"}, &raw_endpoint);
+                            nullptr, "procmod-server: registered as ", cpu);
+  auto echo = StartPeer("raw-echo", {"--bind", "tcp://127.0.0.1:0"}, &raw_endpoint, cpu);
   Connection c = Connect("broker+" + broker_endpoint + "/bench");
   zmq::socket_t dealer(raw_context_, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
   dealer.connect(raw_endpoint);
 
-  // The floor any relay has here: a raw DEALER -> raw-relay (one raw ROUTER on one
-  // thread, no protocol) -> raw-relay-echo (a raw DEALER). All three paths are timed
-  // in one interleave, so procmod's relay, the raw relay and the direct round trip
-  // see the same background load and each ratio compares like with like.
+  // The same path with no protocol: a raw DEALER -> raw-relay (one raw ROUTER on one
+  // thread) -> raw-relay-echo (a raw DEALER). It is the baseline of the target: what
+  // procmod adds to a relay. All three paths are timed in one interleave, so procmod's
+  // relay, the raw relay and the direct round trip see the same background load. Each
+  // relay and the process behind it share the peers' CPU, as procmod's do.
   std::string relay_endpoint;
-  auto relay = StartPeer("raw-relay", {"--bind", "tcp://127.0.0.1:0"}, &relay_endpoint);
-  auto relay_echo = StartPeer("raw-relay-echo", {"--connect", relay_endpoint}, nullptr);
+  auto relay = StartPeer("raw-relay", {"--bind", "tcp://127.0.0.1:0"}, &relay_endpoint, cpu);
+  auto relay_echo = StartPeer("raw-relay-echo", {"--connect", relay_endpoint}, nullptr, cpu);
   // The relay drops what a client sends before its server registered: wait for that.
   if (!relay->WaitForLine("server registered", kStartTimeout)) {
     throw std::runtime_error("raw-relay-echo did not register; see " + Log("raw-relay"));
@@ -578,23 +791,32 @@ void Driver::Broker() {
   FirstRawRoundTrip(relay_dealer, "raw-relay", kStartTimeout);
 
   const std::string payload(64, 'x');
-  const auto samples = Interleave({[&] { return PmRoundTrip(c, payload); },
-                                   [&] { return RawRoundTrip(relay_dealer, payload); },
-                                   [&] { return RawRoundTrip(dealer, payload); }});
-  const std::vector<double>& pm_relay = samples[0];
-  const std::vector<double>& raw_relay = samples[1];
-  const std::vector<double>& direct = samples[2];
+  const Interleaved run = Interleave(
+      {{[&] { return PmRoundTrip(c, payload); }, {broker->pid(), server->pid()}},
+       {[&] { return RawRoundTrip(relay_dealer, payload); }, {relay->pid(), relay_echo->pid()}},
+       {[&] { return RawRoundTrip(dealer, payload); }, {echo->pid()}}},
+      true);
+  const std::vector<double>& pm_relay = run.samples[0];
+  const std::vector<double>& raw_relay = run.samples[1];
+  const std::vector<double>& direct = run.samples[2];
   const auto rows = [&](const std::string& label, const std::vector<double>& measured,
                         const std::vector<double>& against, double target) {
     LatencyRow(label + " p50", measured, against, 50, target);
     LatencyRow(label + " p99", measured, against, 99, target);
   };
-  rows("broker relay round trip 64 B tcp (vs direct raw)", pm_relay, direct, 2.2);
+  rows("broker relay round trip 64 B tcp (vs the raw relay)", pm_relay, raw_relay, 1.15);
+  SpreadNote("broker relay round trip 64 B tcp (vs the raw relay)", run, 0, 1);
+  rows("  broker relay round trip 64 B tcp (vs direct raw)", pm_relay, direct, 0);
   rows(
-      "raw relay round trip 64 B tcp (raw DEALER -> raw ROUTER relay -> raw DEALER echo, vs "
+      "  raw relay round trip 64 B tcp (raw DEALER -> raw ROUTER relay -> raw DEALER echo, vs "
       "direct raw)",
       raw_relay, direct, 0);
-  rows("broker relay round trip 64 B tcp (vs the raw relay)", pm_relay, raw_relay, 0);
+  CpuRow("  broker relay 64 B: CPU per round trip, driver (module / raw DEALER)",
+         run.driver_cpu_us[0], run.driver_cpu_us[1]);
+  CpuRow("  broker relay 64 B: CPU per round trip, relay (procmod-broker / raw-relay)",
+         run.peer_cpu_us[0][0], run.peer_cpu_us[1][0]);
+  CpuRow("  broker relay 64 B: CPU per round trip, server (procmod-server / raw-relay-echo)",
+         run.peer_cpu_us[0][1], run.peer_cpu_us[1][1]);
   (void)c.Close();
 }
 
@@ -1359,6 +1581,7 @@ int Driver::Run() {
     return 1;
   }
   module_ = *module;
+  placement_ = PlanPlacement();
   module_->OnDisconnected([this](const Connection& peer, DisconnectReason reason) {
     {
       std::lock_guard<std::mutex> lock(mu_);

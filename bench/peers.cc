@@ -344,11 +344,35 @@ int RttProbe(const Flags& flags) {
 // "count" (pm-server answers it); for perf stat and callgrind:
 //   procmod-bench send-probe --connect URL [--n N] [--size B] [--window W]
 //                            [--resume-grace-ms MS]   (0: session resume off)
+//   procmod-bench send-probe --mode raw --connect URL [--n N] [--size B]   (to raw-sink)
 int SendProbe(const Flags& flags) {
   (void)ConfigureLogging(LogOptions{"warn", "text"});
   const uint64_t n = static_cast<uint64_t>(flags.Int("--n", 100000));
   const uint64_t window = static_cast<uint64_t>(flags.Int("--window", 0));
   const std::string payload(static_cast<size_t>(flags.Int("--size", 64)), 'x');
+  if (flags.Get("--mode", "pm") == "raw") {
+    // The data case's raw side: a DEALER to raw-sink, the payload as one frame, END.
+    zmq::context_t context(1);
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(flags.Get("--connect"));
+    auto count = [&]() -> uint64_t {
+      dealer.send(zmq::str_buffer("END"), zmq::send_flags::none);
+      zmq::message_t reply;
+      if (!dealer.recv(reply)) return 0;
+      return std::stoull(reply.to_string());
+    };
+    const uint64_t before = count();
+    const auto t0 = SteadyClock::now();
+    for (uint64_t i = 0; i < n; ++i) {
+      dealer.send(zmq::message_t(payload.data(), payload.size()), zmq::send_flags::none);
+    }
+    const uint64_t delivered = count() - before;
+    const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+    Say("delivered " + std::to_string(delivered) + "/" + std::to_string(n) + " in " +
+        std::to_string(seconds) + " s: " + std::to_string(delivered / seconds) + " msg/s");
+    return 0;
+  }
   Options options;
   options.name = "procmod-bench-probe";
   options.role = Role::kClient;

@@ -1489,6 +1489,96 @@ TEST(CodecResume, ADataOfOnlySeqAndAckIsReadLikeAnyOtherHeader) {
               IsMalformed(HasSubstr("'seq' must be an unsigned integer")));
 }
 
+TEST(CodecFlatHeader, RequestsAndRepliesOfStringsAndIntegersReadLikeAnyOther) {
+  // The decoder reads a REQUEST or REPLY whose values are all strings and unsigned
+  // integers without the unpacker; what it reads must be what the general path
+  // would, for every integer and string width.
+  const uint64_t ids[] = {
+      0, 1, 127, 128, 65536, 0x100000000ull, std::numeric_limits<uint64_t>::max()};
+  const std::string methods[] = {"",
+                                 "ping",
+                                 std::string(31, 'm'),
+                                 std::string(32, 'm'),
+                                 std::string(300, 'm'),
+                                 std::string(70000, 'm')};
+  for (uint64_t id : ids) {
+    for (const std::string& method : methods) {
+      SCOPED_TRACE(std::to_string(id) + " " + std::to_string(method.size()));
+      Request request{.id = id, .method = method, .peer = "p", .seq = id, .ack = 3};
+      EXPECT_EQ(Fields(RoundTrip(request)), Fields(request));
+      Reply reply{.id = id, .code = 404, .error = method, .peer = "p", .seq = 2, .ack = id};
+      EXPECT_EQ(Fields(RoundTrip(reply)), Fields(reply));
+    }
+  }
+  Reply plain{.id = 7, .code = 0};
+  EXPECT_EQ(Fields(RoundTrip(plain)), Fields(plain));
+  // With `args` or `result` (a map or any value) the general path reads them.
+  Request with_args{.id = 1, .method = "m", .args = Pack(std::map<std::string, int>{{"a", 1}})};
+  EXPECT_EQ(Fields(RoundTrip(with_args)), Fields(with_args));
+  Reply with_result{.id = 1, .code = 0, .result = Pack("r")};
+  EXPECT_EQ(Fields(RoundTrip(with_result)), Fields(with_result));
+  // Unknown keys are skipped, whatever their value.
+  Result<Message> unknown = DecodeRaw(
+      Command::kRequest,
+      RawMap().Set("x", 5).Set("id", 9).Set("y", "z").Set("method", "m").Set("w", 1.5).Encode());
+  ASSERT_TRUE(unknown.ok()) << unknown.status().ToString();
+  EXPECT_EQ(std::get<Request>(unknown->header).id, 9u);
+  EXPECT_EQ(std::get<Request>(unknown->header).method, "m");
+  Result<Message> unknown_reply =
+      DecodeRaw(Command::kReply, RawMap().Set("code", 1).Set("later", "k").Set("id", 4).Encode());
+  ASSERT_TRUE(unknown_reply.ok()) << unknown_reply.status().ToString();
+  EXPECT_EQ(std::get<Reply>(unknown_reply->header).id, 4u);
+  EXPECT_EQ(std::get<Reply>(unknown_reply->header).code, 1u);
+  // A repeated key: the first counts, as on the general path.
+  Result<Message> twice = DecodeRaw(Command::kReply, std::string("\x83\xa2id\x04\xa4"
+                                                                 "code\x00\xa2id\x09",
+                                                                 15));
+  ASSERT_TRUE(twice.ok()) << twice.status().ToString();
+  EXPECT_EQ(std::get<Reply>(twice->header).id, 4u);
+}
+
+TEST(CodecFlatHeader, WrongOrMissingValuesAreStillMalformed) {
+  EXPECT_THAT(DecodeRaw(Command::kRequest, RawMap().Set("method", "m").Encode()).status(),
+              IsMalformed(HasSubstr("'id' is missing")));
+  EXPECT_THAT(DecodeRaw(Command::kRequest, RawMap().Set("id", 1).Encode()).status(),
+              IsMalformed(HasSubstr("'method' is missing")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kRequest, RawMap().Set("id", "1").Set("method", "m").Encode()).status(),
+      IsMalformed(HasSubstr("'id' must be an unsigned integer")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kRequest, RawMap().Set("id", 1).Set("method", 2).Encode()).status(),
+      IsMalformed(HasSubstr("'method' must be a string")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kRequest, RawMap().Set("id", 1).Set("method", "m").Set("peer", 3).Encode())
+          .status(),
+      IsMalformed(HasSubstr("'peer' must be a string")));
+  EXPECT_THAT(DecodeRaw(Command::kRequest,
+                        RawMap().Set("id", 1).Set("method", "m").Set("args", "a").Encode())
+                  .status(),
+              IsMalformed(HasSubstr("'args' must be a map")));
+  EXPECT_THAT(DecodeRaw(Command::kReply, RawMap().Set("id", 1).Encode()).status(),
+              IsMalformed(HasSubstr("'code' is missing")));
+  EXPECT_THAT(DecodeRaw(Command::kReply, RawMap().Set("id", 1).Set("code", 0x100000000ull).Encode())
+                  .status(),
+              IsMalformed(HasSubstr("'code' must be an unsigned integer below 2^32")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kReply, RawMap().Set("id", 1).Set("code", 0).Set("error", 5).Encode())
+          .status(),
+      IsMalformed(HasSubstr("'error' must be a string")));
+  EXPECT_THAT(
+      DecodeRaw(Command::kReply, RawMap().Set("id", 1).Set("code", 0).Set("seq", "1").Encode())
+          .status(),
+      IsMalformed(HasSubstr("'seq' must be an unsigned integer")));
+  // Truncated anywhere: malformed, never read past the frame.
+  const std::string whole =
+      RawMap().Set("id", 300).Set("method", std::string(40, 'm')).Set("seq", 70000).Encode();
+  for (size_t cut = 1; cut < whole.size(); ++cut) {
+    SCOPED_TRACE(cut);
+    EXPECT_THAT(DecodeRaw(Command::kRequest, whole.substr(0, cut)).status(),
+                IsMalformed(::testing::_));
+  }
+}
+
 TEST(CodecResume, MessagesOfOnePointOnePeersHaveNoSeqOrAck) {
   // The empty map (fast path) and a map with other keys alike.
   for (const std::string& header :
