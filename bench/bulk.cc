@@ -169,6 +169,9 @@ class PmSender : public Sender {
     options.role = Role::kClient;
     options.server_url = url;
     options.limits.max_message_size = kMaxMessage;
+    // Its own too: a dialing side's ZMTP heartbeat (libzmq's, on its DEALER) is set
+    // from its own options, not from WELCOME, and its PONG waits behind a big reply.
+    options.heartbeat.interval = kBulkHeartbeat;
     Result<ProcessModule*> module = ProcessModule::Initialize(options);
     if (!module.ok()) throw std::runtime_error(module.status().ToString());
     if (Status s = (*module)->Start(); !s.ok()) throw std::runtime_error(s.ToString());
