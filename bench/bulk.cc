@@ -375,12 +375,12 @@ void BulkCase(const CaseContext& context) {
         return std::stod(line->substr(prefix.size()));
       };
       auto run = [&](Side& side, bool timed) {
-        const double mb = static_cast<double>(size.bytes);
+        const double bytes = static_cast<double>(size.bytes);
         const double one_way = ask(side, "send " + std::to_string(size.one_way));
         const double rr = ask(side, "rr " + std::to_string(size.rr));
         if (!timed) return;
-        side.one_way.push_back(static_cast<double>(size.one_way) * mb / one_way);
-        side.rr.push_back(static_cast<double>(size.rr) * mb / rr);
+        side.one_way.push_back(static_cast<double>(size.one_way) * bytes / one_way);
+        side.rr.push_back(static_cast<double>(size.rr) * bytes / rr);
       };
       if (size.bytes < 256 * kMiB) {  // warm-up: connections, page tables, TCP windows
         run(pm, false);
