@@ -241,14 +241,23 @@ int64_t ThreadCpuNs(pid_t pid) {
   return total;
 }
 
-int64_t RssKiB(pid_t pid) {
+namespace {
+
+// A "Key:   1234 kB" line of /proc/PID/status, in KiB; 0 when missing.
+int64_t StatusKiB(pid_t pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtoll(line.c_str() + 6, nullptr, 10);
+    if (line.rfind(key, 0) == 0) return std::strtoll(line.c_str() + key.size(), nullptr, 10);
   }
   return 0;
 }
+
+}  // namespace
+
+int64_t RssKiB(pid_t pid) { return StatusKiB(pid, "VmRSS:"); }
+
+int64_t PeakRssKiB(pid_t pid) { return StatusKiB(pid, "VmHWM:"); }
 
 // ----------------------------------------------------------------------------
 // Odds and ends

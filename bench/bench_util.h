@@ -78,6 +78,9 @@ double CpuSeconds(pid_t pid);
 int64_t ThreadCpuNs(pid_t pid);
 // /proc/PID/status VmRSS in KiB (0 when unreadable).
 int64_t RssKiB(pid_t pid);
+// /proc/PID/status VmHWM in KiB: the most RSS the process had since it started (0
+// when unreadable).
+int64_t PeakRssKiB(pid_t pid);
 
 // A fresh directory under /tmp (mkdtemp) removed with its contents by the destructor.
 class TempDir {

@@ -30,9 +30,11 @@
 #include <zmq_addon.hpp>
 
 #include "bench_util.h"
+#include "bulk.h"
 #include "procmod/logging.h"
 #include "procmod/process_module.h"
 #include "protocol/codec.h"
+#include "table.h"
 
 namespace procmod::bench {
 namespace {
@@ -43,19 +45,7 @@ constexpr milliseconds kStartTimeout{15000};
 // The table
 // ----------------------------------------------------------------------------
 
-enum class Better { kLower, kHigher, kInfo };
-
-struct Row {
-  std::string name;
-  double pm = 0;
-  double raw = 0;
-  std::string pm_text;  // the figures as shown, with units
-  std::string raw_text;
-  Better better = Better::kInfo;
-  double target = 0;     // bound on procmod / raw
-  std::string skipped;   // non-empty: why the case did not run
-  bool invalid = false;  // the procmod side did not complete: MISSED whatever the ratio
-};
+// Row and Better: table.h.
 
 std::string WithUnit(double value, const std::string& unit) {
   return Fmt(value) + (unit.empty() ? "" : " " + unit);
@@ -168,6 +158,7 @@ class Driver {
   void Scale();
   void Expiry();
   void Resume();
+  void Bulk();
   ScaleResult Sessions(ServerKind kind, size_t n, size_t window, bool idle);
 
   bool Wanted(const std::string& name) const { return s_.only.empty() || s_.only.contains(name); }
@@ -1463,6 +1454,22 @@ void Driver::Resume() {
 }
 
 // ----------------------------------------------------------------------------
+// Bulk data: bulk.cc
+// ----------------------------------------------------------------------------
+
+void Driver::Bulk() {
+  CaseContext context;
+  context.quick = s_.quick;
+  context.start_peer = [this](const std::string& role, std::vector<std::string> flags,
+                              std::string* endpoint,
+                              int cpu) { return StartPeer(role, std::move(flags), endpoint, cpu); };
+  context.add = [this](Row row) { Add(std::move(row)); };
+  context.note = [this](const std::string& note) { Note(note); };
+  context.log = [this](const std::string& role) { return Log(role); };
+  BulkCase(context);
+}
+
+// ----------------------------------------------------------------------------
 // Output
 // ----------------------------------------------------------------------------
 
@@ -1601,7 +1608,8 @@ int Driver::Run() {
   const Case cases[] = {{"rtt", &Driver::RoundTrip},      {"data", &Driver::Throughput},
                         {"resume", &Driver::Resume},      {"broker", &Driver::Broker},
                         {"setup", &Driver::SessionSetup}, {"setup", &Driver::AdmissionRate},
-                        {"scale", &Driver::Scale},        {"expiry", &Driver::Expiry}};
+                        {"scale", &Driver::Scale},        {"expiry", &Driver::Expiry},
+                        {"bulk", &Driver::Bulk}};
   int failed = 0;
   for (const Case& c : cases) {
     if (!Wanted(c.name)) continue;

@@ -10,7 +10,7 @@
 namespace procmod::bench {
 
 // `procmod-bench run [--quick] --server PATH [--broker PATH] [--tmp DIR]
-//  [--only rtt,data,broker,setup,scale,expiry,resume]`; the exit code.
+//  [--only rtt,data,broker,setup,scale,expiry,resume,bulk]`; the exit code.
 int RunDriver(const std::vector<std::string>& args);
 
 }  // namespace procmod::bench

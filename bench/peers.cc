@@ -19,6 +19,7 @@
 #include <zmq_addon.hpp>
 
 #include "bench_util.h"
+#include "bulk.h"
 #include "procmod/logging.h"
 #include "procmod/process_module.h"
 #include "protocol/codec.h"  // procmod_internal: PMP/1 frames by hand for hb-clients
@@ -675,6 +676,7 @@ int RunPeerRole(const std::string& role, const std::vector<std::string>& args) {
   if (role == "rtt-probe") return RttProbe(flags);
   if (role == "send-probe") return SendProbe(flags);
   if (role == "pm-probe") return PmProbe(flags);
+  if (role == "bulk-sink" || role == "bulk-probe") return RunBulkRole(role, args);
   return -1;
 }
 

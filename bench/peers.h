@@ -37,6 +37,17 @@
 //                               (all at once, or at most K unanswered at a time), then
 //                               PINGs every interval; prints "admitted COUNT START_NS
 //                               LAST_NS" and, on "stop", "stats key=value ..."
+//   bulk-sink --listen EP --mode pm|raw
+//                               the receiving side of the bulk case (bulk.cc): counts
+//                               one-way messages and their bytes, answers "count"
+//                               (pm: a REQUEST; raw: the frame "END") with "MESSAGES
+//                               BYTES", echoes a request's payload (pm: REQUEST
+//                               "echo"; raw: the frames ["E", payload])
+//   bulk-probe --connect EP --mode pm|raw --size B
+//                               the sending side: a B-byte buffer of its own, sent
+//                               without a copy, steered over stdin: "send N" N
+//                               one-way messages, then "count" ("send SECONDS");
+//                               "rr N" N requests of B bytes, each echoed ("rr SECONDS")
 #ifndef PROCMOD_BENCH_PEERS_H_
 #define PROCMOD_BENCH_PEERS_H_
 

@@ -4,7 +4,7 @@
 #
 #   bench/run.sh            full run: stable figures, a few minutes
 #   bench/run.sh --quick    every case with fewer iterations, under a minute
-#   bench/run.sh --only rtt,data,broker,setup,scale,expiry,resume   some cases only
+#   bench/run.sh --only rtt,data,broker,setup,scale,expiry,resume,bulk   some cases only
 #
 # Environment: BUILD_DIR (default: build next to this folder's parent), NO_BUILD=1 to
 # use the binaries as they are.

@@ -310,6 +310,40 @@ TEST_F(ResumeTest, AFullResumeBufferEndsTheSessionWithTheReasonInsteadOfGrowing)
   EXPECT_FALSE(to_server_.Send(kib).ok()) << "the session is over";
 }
 
+TEST_F(ResumeTest, AMessageBiggerThanTheResumeBufferGoesOnALiveLinkAndTheSessionStays) {
+  ASSERT_NO_FATAL_FAILURE(StartPair(seconds(30), milliseconds(-1), /*client_buffer=*/65536));
+  const std::string big(200 * 1024, 'b');  // three times the client's buffer
+  for (uint32_t i = 0; i < 3; ++i) ASSERT_TRUE(to_server_.Send(big).ok());
+  ASSERT_TRUE(to_server_.Send(Numbered(7)).ok());
+  ASSERT_TRUE(server_.data.WaitFor(4));
+  // Not 4-byte numbers, the big ones show as UINT32_MAX; all came, in order.
+  EXPECT_EQ(server_.data.numbers(), (std::vector<uint32_t>{UINT32_MAX, UINT32_MAX, UINT32_MAX, 7}));
+  EXPECT_EQ(client_.disconnected.count(), 0u);
+  EXPECT_EQ(server_.disconnected.count(), 0u);
+  EXPECT_TRUE(to_server_.Send(Numbered(8)).ok()) << "the session goes on";
+  ASSERT_TRUE(server_.data.WaitFor(5));
+}
+
+TEST_F(ResumeTest, ALinkLostWithAnUnkeptMessageUnreceivedEndsTheSessionInsteadOfLosingIt) {
+  ASSERT_NO_FATAL_FAILURE(StartPair(seconds(30), milliseconds(-1), /*client_buffer=*/65536));
+  // Cut before the client notices (0.3 s of silence): the message goes into the
+  // dead link, unkept, and the link's socket goes with it when the client suspends,
+  // so the resume that follows cannot send it again.
+  proxy_->SetDown(true);
+  proxy_->Cut();
+  ASSERT_TRUE(to_server_.Send(std::string(200 * 1024, 'b')).ok());
+  ASSERT_TRUE(client_.suspended.WaitFor(1));
+  proxy_->SetDown(false);
+  ASSERT_TRUE(client_.disconnected.WaitFor(1));
+  const std::string said = client_.disconnected.last();
+  // "resume buffer full" only if the client suspended before the Send got through.
+  EXPECT_TRUE(said.rfind("closed: cannot resend: message 1 (", 0) == 0 ||
+              said.rfind("closed: resume buffer full: ", 0) == 0)
+      << said;
+  ASSERT_TRUE(server_.disconnected.WaitFor(1)) << "the server is told (BYE), not left waiting";
+  EXPECT_TRUE(server_.data.numbers().empty()) << "nothing arrived half, or twice";
+}
+
 // A raw DEALER speaking PMP/1 by hand, for what a procmod peer would never send.
 class RawDealer {
  public:

@@ -161,8 +161,9 @@ TEST(ResumeStateTest, AnAckIsStampedOnlyWhenItSaysSomethingNew) {
   EXPECT_EQ(resume.AckToStamp(), 0u) << "and it counts as said";
 }
 
-TEST(ResumeStateTest, AFullBufferRefusesRatherThanGrows) {
+TEST(ResumeStateTest, WhileSuspendedAFullBufferRefusesRatherThanGrows) {
   ResumeState resume("t", std::chrono::seconds(60), 10);
+  resume.Suspend(TimePoint{});
   Frames six = Message("123456");
   ASSERT_TRUE(resume.Keep(resume.NextSeq(), six));
   Frames five = Message("12345");
@@ -171,6 +172,31 @@ TEST(ResumeStateTest, AFullBufferRefusesRatherThanGrows) {
   resume.Acknowledge(1);
   Frames ten = Message("1234567890");
   EXPECT_TRUE(resume.Keep(resume.NextSeq(), ten));
+}
+
+TEST(ResumeStateTest, OnALiveLinkWhatDoesNotFitGoesUnkeptAndOnlyAResendNeedingItFails) {
+  ResumeState resume("t", std::chrono::seconds(60), 10);
+  Frames six = Message("123456");
+  ASSERT_TRUE(resume.Keep(resume.NextSeq(), six));
+  // Bigger than the whole buffer, and more than is left of it: both go, unkept.
+  Frames big = Message("0123456789ABCDEF");
+  EXPECT_TRUE(resume.Keep(resume.NextSeq(), big));
+  Frames five = Message("12345");
+  EXPECT_TRUE(resume.Keep(resume.NextSeq(), five));
+  EXPECT_EQ(resume.kept_bytes(), 6u) << "nothing of either is kept";
+  EXPECT_EQ(resume.kept_messages(), 1u);
+  EXPECT_EQ(resume.unkept_through(), 3u);
+  EXPECT_FALSE(resume.CanResend(0)) << "messages 2 and 3 cannot be sent again";
+  EXPECT_FALSE(resume.CanResend(2));
+  EXPECT_TRUE(resume.CanResend(3)) << "the peer has them: nothing after 3 is missing";
+  resume.Acknowledge(3);
+  Frames four = Message("1234");
+  ASSERT_TRUE(resume.Keep(resume.NextSeq(), four));
+  EXPECT_EQ(resume.kept_bytes(), 4u);
+  EXPECT_TRUE(resume.CanResend(3));
+  const auto again = resume.Unacknowledged(3);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0][0].to_string(), "1234");
 }
 
 TEST(ResumeStateTest, DeliversInOrderDropsDuplicatesAndReportsGaps) {

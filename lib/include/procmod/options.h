@@ -82,7 +82,9 @@ struct ResumeOptions {
   // this long ends. The accepting side's value is what both sides use; each side
   // offers resume only when its own is above 0. 0 turns resume off. Default: 60 s.
   std::chrono::milliseconds grace{60000};
-  // Bytes of unacknowledged messages kept per session to send again after a resume;
+  // Bytes of unacknowledged messages kept per session to send again after a resume.
+  // On a live link a message that does not fit goes without a replay copy, and a
+  // resume that would need it ends the session ("cannot resend"); while suspended,
   // a session that needs more ends ("resume buffer full"). Default: 64 MiB.
   uint64_t buffer = 64ull * 1024 * 1024;
 };

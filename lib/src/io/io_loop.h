@@ -307,8 +307,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // seq; 0 when the header takes none or the session does not resume.
   uint64_t Stamp(PeerRecord& peer, pmp::Header& header);
   uint64_t Stamp(PeerRecord& peer, uint64_t& seq, uint64_t& ack);
-  // Keeps a copy of stamped message `seq` for a resend. False when the peer's
-  // resume buffer is full: the session is ended (next turn) and nothing is sent.
+  // Keeps a copy of stamped message `seq` for a resend (one that does not fit goes
+  // without, ResumeState::Keep). False when the session is suspended and its resume
+  // buffer full: the session is ended (next turn) and nothing is sent.
   bool Keep(PeerRecord& peer, uint64_t seq, Frames& frames);
   bool Keep(PeerRecord& peer, uint64_t seq, zmq::message_t& envelope, Frames& payload);
   // What `seq`, `ack` and PING's `sent` and `resend` of a message from a
@@ -322,7 +323,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // is reached; nothing while it is suspended.
   void SendControl(PeerRecord& peer, PeerKind kind, Frames frames);
   void AskResend(PeerRecord& peer, PeerKind kind);
-  // Sends again what `peer` has not received: every kept message after `after`.
+  // Sends again what `peer` has not received: every kept message after `after`. When
+  // that includes a message sent without a replay copy, ends the session instead
+  // (next turn): the peer would wait for it forever.
   void Resend(PeerRecord& peer, PeerKind kind, uint64_t after);
   // Accepting side.
   void OnResume(const std::string& routing_id, const pmp::Resume& resume, std::string address,
@@ -342,7 +345,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // The suspended session of `link` is over: `reason` (kExpired: the grace period
   // ran out; kForgotten: the acceptor refused the RESUME).
   void EndSuspendedLink(Link& link, DisconnectReason reason, std::string said);
-  void EndForFullBuffer(const std::string& session);
+  // Ends a resumable session (next turn) with BYE `said`, as closed.
+  void EndResumable(const std::string& session, std::string said);
+  void EndForFullBuffer(const PeerRecord& peer);
 
   // ---- io_loop_fast_path.cc: the caller's Send and Request -------------------------
   // DATA from Connection::Send (I/O thread).

@@ -47,27 +47,31 @@ uint64_t IoLoop::Stamp(PeerRecord& peer, pmp::Header& header) {
 
 bool IoLoop::Keep(PeerRecord& peer, uint64_t seq, Frames& frames) {
   if (seq == 0 || peer.resume->Keep(seq, frames)) return true;
-  if (peer.resume->Overflow()) EndForFullBuffer(peer.session);
+  if (peer.resume->Overflow()) EndForFullBuffer(peer);
   return false;
 }
 
 bool IoLoop::Keep(PeerRecord& peer, uint64_t seq, zmq::message_t& envelope, Frames& payload) {
   if (seq == 0 || peer.resume->Keep(seq, envelope, payload)) return true;
-  if (peer.resume->Overflow()) EndForFullBuffer(peer.session);
+  if (peer.resume->Overflow()) EndForFullBuffer(peer);
   return false;
 }
 
-void IoLoop::EndForFullBuffer(const std::string& session) {
+void IoLoop::EndForFullBuffer(const PeerRecord& peer) {
+  // The figures and the way out, for the operator who reads it in a log.
+  EndResumable(peer.session,
+               "resume buffer full: " + std::to_string(peer.resume->kept_bytes()) +
+                   " bytes sent and not yet acknowledged, and more to send while suspended; "
+                   "resume.buffer is " +
+                   std::to_string(peer.resume->buffer_limit()) +
+                   " (raise it above the largest burst, or turn resume off with resume.grace: 0)");
+}
+
+void IoLoop::EndResumable(const std::string& session, std::string said) {
   // Not now: the sender's caller may hold the record. The next turn ends it.
-  Post([this, session] {
+  Post([this, session, said = std::move(said)] {
     std::optional<PeerRef> ref = Resolve(session);
     if (!ref || !ref->record->resume) return;
-    // The figures and the way out, for the operator who reads it in a log.
-    const std::string said =
-        "resume buffer full: " + std::to_string(ref->record->resume->kept_bytes()) +
-        " bytes sent and not yet acknowledged, and more to send; resume.buffer is " +
-        std::to_string(ref->record->resume->buffer_limit()) +
-        " (raise it above the largest burst, or turn resume off with resume.grace: 0)";
     spdlog::error("procmod: session {} ends: {}", session, said);
     if (ref->kind == PeerKind::kRelayed) return CloseRelayed(*ref->record, said);
     SendControl(*ref->record, ref->kind, pmp::Encode(pmp::Bye{said}));
@@ -114,6 +118,15 @@ void IoLoop::SendControl(PeerRecord& peer, PeerKind kind, Frames frames) {
 }
 
 void IoLoop::Resend(PeerRecord& peer, PeerKind kind, uint64_t after) {
+  if (!peer.resume->CanResend(after)) {
+    return EndResumable(
+        peer.session,
+        "cannot resend: message " + std::to_string(peer.resume->unkept_through()) + " (" +
+            std::to_string(peer.resume->unkept_bytes()) +
+            " bytes) went without a replay copy, as it did not fit in resume.buffer (" +
+            std::to_string(peer.resume->buffer_limit()) +
+            "), and the peer has not received it (raise resume.buffer above the largest burst)");
+  }
   for (Frames& frames : peer.resume->Unacknowledged(after)) {
     SendControl(peer, kind, std::move(frames));
   }

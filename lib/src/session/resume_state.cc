@@ -109,7 +109,16 @@ bool ResumeState::KeepMessage(uint64_t seq, zmq::message_t& envelope,
   const size_t envelope_size = envelope.size();
   uint64_t bytes = envelope_size;
   for (const zmq::message_t& frame : payload) bytes += frame.size();
-  if (!Fits(bytes) || envelope_size > UINT32_MAX) return false;
+  if (!Fits(bytes) || envelope_size > UINT32_MAX) {
+    // A single message bigger than the buffer, or a burst that outgrew it, is what
+    // bulk data looks like: ending a healthy session for it would make the buffer
+    // a limit on message size. It goes unkept, and only a resume that would need
+    // it fails (CanResend). While suspended it could only wait here: refused.
+    if (suspended_) return false;
+    unkept_through_ = seq;
+    unkept_bytes_ = bytes;
+    return true;
+  }
   Kept& kept = kept_.emplace_back();
   kept_peak_ = std::max(kept_peak_, kept_.size() - kept_head_);
   kept.seq = seq;

@@ -17,6 +17,7 @@
 //   ResumeState resume(token, std::chrono::seconds(60), 64 << 20);
 //   data.seq = resume.NextSeq(); data.ack = resume.AckToStamp();
 //   if (!resume.Keep(data.seq, frames)) end the session: "resume buffer full";
+//   ... on a resend or resume: if (!resume.CanResend(received)) end it: not replayable
 //   switch (resume.OnReceived(message_seq, bytes)) { kDeliver: ...; kGap: ask again }
 #ifndef PROCMOD_SRC_SESSION_RESUME_STATE_H_
 #define PROCMOD_SRC_SESSION_RESUME_STATE_H_
@@ -62,8 +63,11 @@ class ResumeState {
   // 0 (the key is left out) when that is what the last `ack` sent said already. A
   // one-way stream so carries one key per message, not two.
   uint64_t AckToStamp() { return received_ == acked_ ? 0 : AckToSend(); }
-  // Keeps a copy of message `seq` until the peer acknowledges it. False when that
-  // would take the buffer past its limit: the session must end (nothing was kept).
+  // Keeps a copy of message `seq` until the peer acknowledges it. A message that
+  // would take the buffer past its limit is not kept: on a live link it goes
+  // without a replay copy (true; CanResend says whether a resume can still bring
+  // back what the peer missed), and while suspended, where it could only wait in
+  // the buffer, it cannot go at all (false: the session must end).
   bool Keep(uint64_t seq, std::vector<zmq::message_t>& frames);
   bool Keep(uint64_t seq, zmq::message_t& envelope, std::vector<zmq::message_t>& payload);
   // The peer has everything up to `ack`: those copies go. Inline, because most
@@ -71,6 +75,12 @@ class ResumeState {
   void Acknowledge(uint64_t ack) {
     if (kept_head_ < kept_.size() && kept_[kept_head_].seq <= ack) Release(ack);
   }
+  // Whether everything after `after` (the peer's `received` or `ack`) can be sent
+  // again: false while a message sent without a replay copy is not acknowledged.
+  bool CanResend(uint64_t after) const { return after >= unkept_through_; }
+  // The last message sent without a replay copy (0: none), and its size.
+  uint64_t unkept_through() const { return unkept_through_; }
+  uint64_t unkept_bytes() const { return unkept_bytes_; }
   // Copies of the kept messages after `after` (the peer's `received`), oldest
   // first, to send again; the buffer keeps them until acknowledged.
   std::vector<std::vector<zmq::message_t>> Unacknowledged(uint64_t after);
@@ -189,6 +199,8 @@ class ResumeState {
   TimePoint resend_asked_at_{};
   bool suspended_ = false;
   bool overflowed_ = false;
+  uint64_t unkept_through_ = 0;
+  uint64_t unkept_bytes_ = 0;
   TimePoint resume_by_ = TimePoint::max();
 };
 
