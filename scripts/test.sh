@@ -31,9 +31,11 @@ build_flags=(-DPROCMOD_WERROR=ON -DPROCMOD_SANITIZE="$sanitize"
              -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG")
 if [ -n "$sanitize" ]; then
   # Sanitizer builds are for the tests: light optimisation and line tables only
-  # (enough for readable reports), no benchmarks. About half the compile time.
+  # (enough for readable reports), no benchmarks, the library in unity files and one
+  # precompiled GoogleTest for the tests (docs/DEVELOPMENT.md, "CI"). The normal build
+  # stays file by file, as users build it, so a missing #include still fails there.
   build_flags+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
-                -DPROCMOD_BUILD_BENCH=OFF)
+                -DPROCMOD_BUILD_BENCH=OFF -DPROCMOD_UNITY_BUILD=ON -DPROCMOD_TEST_PCH=ON)
 fi
 cmake -S . -B "$build_dir" -G Ninja "${build_flags[@]}" >/dev/null
 cmake --build "$build_dir"
