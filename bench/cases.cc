@@ -1083,8 +1083,12 @@ void Driver::Expiry() {
   // Kills are spread over a heartbeat interval, so the samples do not all share one
   // phase of the expiry timer.
   std::uniform_int_distribution<int> phase(0, interval_ms);
-  const std::vector<std::string> heartbeat = {"--interval-ms", std::to_string(interval_ms),
-                                              "--liveness", std::to_string(liveness)};
+  // Resume off: a resumable session whose peer goes silent is suspended when it
+  // expires and ends (OnDisconnected, the "gone" line) only a grace period later.
+  // Suspension happens at the same moment, so this measures it too.
+  const std::vector<std::string> heartbeat = {"--interval-ms",     std::to_string(interval_ms),
+                                              "--liveness",        std::to_string(liveness),
+                                              "--resume-grace-ms", "0"};
 
   auto add = [&](const std::string& name, const std::vector<double>& detect_ms, int expected) {
     Row row;
