@@ -73,23 +73,32 @@ std::pair<uint64_t, uint64_t> ParseCount(const std::string& text) {
   return {messages, bytes};
 }
 
+// What both sides' modules share: room for the largest payload, and a heartbeat
+// that allows for it. Liveness counts whole messages (PROTOCOL.md §11): 256 MiB
+// took over 3 s (1 s x 3, the default) on a loaded VM even for raw libzmq. What this
+// case measures is throughput, so as a deployment that moves such messages must,
+// the heartbeat allows for them. The acceptor's heartbeat is both sides' PMP one,
+// but the dialing side needs its own too: its ZMTP heartbeat (libzmq's, on its
+// DEALER) is set from its own options, not from WELCOME, and its PONG waits behind
+// a big reply.
+Options BulkOptions(const char* name, Role role) {
+  Options options;
+  options.name = name;
+  options.role = role;
+  options.limits.max_message_size = kMaxMessage;
+  options.heartbeat.interval = kBulkHeartbeat;
+  return options;
+}
+
 // ----------------------------------------------------------------------------
 // bulk-sink
 // ----------------------------------------------------------------------------
 
 int PmSink(const std::string& listen) {
   (void)ConfigureLogging(LogOptions{"warn", "text"});
-  Options options;
-  options.name = "procmod-bench-bulk-sink";
-  options.role = Role::kServer;
+  Options options = BulkOptions("procmod-bench-bulk-sink", Role::kServer);
   options.listen = listen;
   options.multiple_connections = true;
-  options.limits.max_message_size = kMaxMessage;
-  // Liveness counts whole messages (PROTOCOL.md §11), and the acceptor's heartbeat
-  // is both sides': 256 MiB took over 3 s (1 s x 3, the default) on a loaded VM even
-  // for raw libzmq. What this case measures is throughput, so as a deployment that
-  // moves such messages must, the heartbeat allows for them.
-  options.heartbeat.interval = kBulkHeartbeat;
   options.admin.endpoint.clear();
   Result<ProcessModule*> module = ProcessModule::Initialize(options);
   if (!module.ok()) {
@@ -164,14 +173,8 @@ class PmSender : public Sender {
  public:
   explicit PmSender(const std::string& url) {
     (void)ConfigureLogging(LogOptions{"warn", "text"});
-    Options options;
-    options.name = "procmod-bench-bulk-probe";
-    options.role = Role::kClient;
+    Options options = BulkOptions("procmod-bench-bulk-probe", Role::kClient);
     options.server_url = url;
-    options.limits.max_message_size = kMaxMessage;
-    // Its own too: a dialing side's ZMTP heartbeat (libzmq's, on its DEALER) is set
-    // from its own options, not from WELCOME, and its PONG waits behind a big reply.
-    options.heartbeat.interval = kBulkHeartbeat;
     Result<ProcessModule*> module = ProcessModule::Initialize(options);
     if (!module.ok()) throw std::runtime_error(module.status().ToString());
     if (Status s = (*module)->Start(); !s.ok()) throw std::runtime_error(s.ToString());
