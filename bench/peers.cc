@@ -85,8 +85,9 @@ int RawEcho(const Flags& flags) {
   if (flags.Has("--backlog")) {
     router.set(zmq::sockopt::backlog, static_cast<int>(flags.Int("--backlog", 100)));
   }
-  // --zmtp-heartbeat MS: ZMTP heartbeats as procmod's sockets.cc sets them (interval,
-  // timeout and TTL interval x 3), to show what they cost at many connections.
+  // --zmtp-heartbeat MS: ZMTP heartbeats as the first design had procmod set them
+  // (interval, timeout and TTL interval x 3), to show what they cost at many
+  // connections (why sockets.cc sets none).
   if (const int64_t ivl = flags.Int("--zmtp-heartbeat", 0); ivl > 0) {
     router.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(ivl));
     router.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(ivl * 3));

@@ -255,6 +255,11 @@ class Directory {
 
   // Every leg, oldest first.
   std::vector<const Leg*> Legs() const;
+  // Every leg, in no order, for changes that leave the directory's shape alone.
+  template <typename F>
+  void ForEachLeg(F&& f) {
+    for (auto& [routing_id, leg] : legs_) f(leg);
+  }
   const std::map<std::string, Service>& services() const { return services_; }
   size_t client_count() const { return clients_; }
   size_t size() const { return legs_.size(); }

@@ -11,6 +11,8 @@
 #include <iterator>
 #include <zmq_addon.hpp>
 
+#include "io/transport_activity.h"
+
 namespace procmod::broker {
 namespace {
 
@@ -189,7 +191,18 @@ void Relay::ServiceZap() {
 // Time-driven work, once per tick: expiry of every silent leg, then PINGs.
 void Relay::OnTimer(TimePoint now) {
   if (!tick_.Due(now)) return;  // woken by traffic, not by the clock
+  // Bytes of a message still on its way are life too (transport_activity.h).
+  directory_.ForEachLeg([&](Leg& leg) {
+    if (heartbeat_.IsExpired(leg.peer.last_seen, now)) {
+      leg.peer.last_seen = leg.peer.LastSignOfLife(now);
+    }
+  });
   EndOutcome expired = directory_.Expire(now);
+  for (const Ended& end : expired.ended) {
+    // A silent leg's TCP connection goes with it, and whatever libzmq queued for it
+    // (a stopped peer's kernel would keep it open for ever).
+    if (heartbeat_.IsExpired(end.leg.peer.last_seen, now)) end.leg.peer.transport.Shutdown();
+  }
   LogEnded(expired.ended);
   SendOutbox(expired.out);
   for (const std::string& routing_id : directory_.DuePings(now)) {
@@ -228,12 +241,14 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
   const uint64_t bytes = FrameBytes(frames, 1);
   if (bytes > options_.limits.max_message_size) {
     // Dropped undecoded: not life, and it ends nobody's session.
+    NoteMalformed(routing_id);
     SendTo(routing_id, pmp::TooLargeFrames(bytes, options_.limits.max_message_size));
     return;
   }
   pmp::Message& decoded = rx_message_;
   if (Status s = decoder_.DecodeInto(frames, 1, &decoded); !s.ok()) {
     // Malformed: answered, dropped, not counted as life. Never ends a session.
+    NoteMalformed(routing_id);
     SendTo(routing_id, ErrorFrames(pmp::kCodeMalformed, std::string(s.message())));
     return;
   }
@@ -249,12 +264,17 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     leg->peer.last_seen = SteadyClock::now();
     leg->peer.msgs_in++;
     leg->peer.bytes_in += bytes;
+    // Idle: the time to look at its connection again (libzmq may have redialed).
+    if (decoded.command() == pmp::Command::kPing) {
+      leg->peer.transport = TcpConnection::Of(frames[1]);
+    }
   }
   if (decoded.command() == pmp::Command::kHello) {
     std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
     OnHello(routing_id, std::get<pmp::Hello>(decoded.header), std::move(address));
     if (Leg* admitted = directory_.Find(routing_id); admitted && frames.size() > 1) {
       admitted->peer.public_key = PeerKeyOf(frames[1]);
+      admitted->peer.transport = TcpConnection::Of(frames[1]);
     }
     return;
   }
@@ -262,6 +282,9 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
     std::string key = frames.size() > 1 ? PeerKeyOf(frames[1]) : std::string();
     OnResume(routing_id, std::get<pmp::Resume>(decoded.header), std::move(address), std::move(key));
+    if (Leg* resumed = directory_.Find(routing_id); resumed && frames.size() > 1) {
+      resumed->peer.transport = TcpConnection::Of(frames[1]);
+    }
     return;
   }
   if (leg == nullptr) {
@@ -270,6 +293,11 @@ void Relay::OnMessage(const std::string& routing_id, pmp::Frames& frames) {
     return;
   }
   OnLegMessage(*leg, decoded, frames[1]);
+}
+
+void Relay::NoteMalformed(const std::string& routing_id) {
+  // The bytes on its connection may be more of the same: not life either.
+  if (Leg* leg = directory_.Find(routing_id)) leg->peer.last_malformed = SteadyClock::now();
 }
 
 bool Relay::EndIfTakenOver(const std::string& routing_id, zmq::message_t& frame) {

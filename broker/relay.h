@@ -101,6 +101,8 @@ class Relay : private AdminTarget {
   // CURVE: a message on leg `routing_id` came with `frame`'s key. Another key than
   // its HELLO's ends the leg as the Directory says (CheckKey); true then.
   bool EndIfTakenOver(const std::string& routing_id, zmq::message_t& frame);
+  // A malformed or oversized message from `routing_id`, if it is a leg.
+  void NoteMalformed(const std::string& routing_id);
   void OnHello(const std::string& routing_id, const pmp::Hello& hello, std::string address);
   // A RESUME goes on to the session's server as JOINED {resume} (or is refused);
   // the server's RESUMED admits the client's new leg.

@@ -5,13 +5,11 @@
 // neither expired nor suspended nor ended because one message is bigger than the
 // replay buffer, with heartbeats flowing after it as before.
 //
-// Liveness counts whole messages (PROTOCOL.md §11): a message that takes longer
-// than interval x liveness to cross the link makes its receiver take the peer for
-// gone. On the 2-core VM this was written on, where every fresh page costs a fault,
-// even raw libzmq took 3 s to move 256 MiB one way under load (and more under a
-// sanitizer), so these tests use a 5 s x 3 heartbeat. The DISABLED_ ones use 200 ms
-// x 3 and fail there: they are for the fix (a side that is receiving bytes of a
-// message is alive), not for CI.
+// The heartbeat is short, 200 ms x 3: a side that takes 0.6 s or more to receive
+// one 256 MiB message (the 2-core VM this was written on took up to 3 s under load,
+// and sanitizers take longer) sees no whole message, nor the PINGs queued behind it,
+// for that long. The bytes arriving keep the session up (transport_activity.h);
+// before they counted, these tests needed a 5 s x 3 heartbeat.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -33,7 +31,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr size_t kPayload = size_t{256} << 20;
-constexpr milliseconds kLongInterval{5000};
+constexpr milliseconds kInterval{200};
 constexpr milliseconds kDeadline{60000};  // sanitizers move 256 MiB slowly
 
 Options SideOptions(Role role, milliseconds interval) {
@@ -124,7 +122,7 @@ std::string Joined(const std::vector<std::string>& lines) {
 class BulkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = IoLoop::Create(SideOptions(Role::kServer, interval_));
+    auto server = IoLoop::Create(SideOptions(Role::kServer, kInterval));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_.loop = *server;
     server_.Watch();
@@ -132,7 +130,7 @@ class BulkTest : public ::testing::Test {
       return Reply{0, {}, {}, std::move(request.payload)};
     });
     ASSERT_TRUE(server_.loop->Bind(AdmissionPolicy{}, /*gated=*/false).ok());
-    auto client = IoLoop::Create(SideOptions(Role::kClient, interval_));
+    auto client = IoLoop::Create(SideOptions(Role::kClient, kInterval));
     ASSERT_TRUE(client.ok()) << client.status().ToString();
     client_.loop = *client;
     client_.Watch();
@@ -151,7 +149,7 @@ class BulkTest : public ::testing::Test {
   // transfer, which began at once), the session stays up on both sides meanwhile,
   // and a small request still gets its answer.
   void ExpectAliveAfterwards() {
-    const auto until = std::chrono::steady_clock::now() + 4 * interval_;
+    const auto until = std::chrono::steady_clock::now() + seconds(5);  // a sanitizer is slow
     Result<PeerInfo> info = to_server_.Stats();
     while (info.ok() && info->rtt.count() == 0 && std::chrono::steady_clock::now() < until) {
       ASSERT_TRUE(client_.Ended().empty()) << Joined(client_.Ended());
@@ -161,7 +159,7 @@ class BulkTest : public ::testing::Test {
     }
     ASSERT_TRUE(info.ok()) << info.status().ToString();
     EXPECT_EQ(info->state, "admitted");
-    EXPECT_GT(info->rtt.count(), 0) << "no PING echoed within 4 intervals";
+    EXPECT_GT(info->rtt.count(), 0) << "no PING echoed within 5 s";
     EXPECT_TRUE(client_.Ended().empty()) << Joined(client_.Ended());
     EXPECT_TRUE(server_.Ended().empty()) << Joined(server_.Ended());
     Frames small;
@@ -205,7 +203,6 @@ class BulkTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(ExpectAliveAfterwards());
   }
 
-  milliseconds interval_ = kLongInterval;
   Pattern pattern_;
   Side server_, client_;
   Connection to_server_;
@@ -216,20 +213,6 @@ TEST_F(BulkTest, OneWayPayloadsFourTimesTheResumeBufferArriveIntactAndTheSession
 }
 
 TEST_F(BulkTest, RequestAndReplyOfFourTimesTheResumeBufferArriveIntactAndTheSessionStaysUp) {
-  ASSERT_NO_FATAL_FAILURE(RequestAndReply());
-}
-
-// Fails where 256 MiB take longer than 0.6 s to cross loopback (see the top).
-class BulkShortHeartbeatTest : public BulkTest {
- protected:
-  BulkShortHeartbeatTest() { interval_ = milliseconds(200); }
-};
-
-TEST_F(BulkShortHeartbeatTest, DISABLED_OneWayDoesNotExpireAShortHeartbeat) {
-  ASSERT_NO_FATAL_FAILURE(OneWay());
-}
-
-TEST_F(BulkShortHeartbeatTest, DISABLED_RequestAndReplyDoNotExpireAShortHeartbeat) {
   ASSERT_NO_FATAL_FAILURE(RequestAndReply());
 }
 

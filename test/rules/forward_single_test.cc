@@ -122,6 +122,22 @@ TEST_F(ForwardSingle, F4_RunEndsWhenTheClientExpires) {
   EXPECT_LE(took, milliseconds(300 + 100 + 50));
 }
 
+TEST_F(ForwardSingle, F4_AClientSendingOnlyGarbageExpiresAllTheSame) {
+  ProcessModule* server = StartServer(0, milliseconds(100));
+  RawDealer client(context_, endpoint_);
+  ASSERT_TRUE(client.Hello(MakeHello()).has_value());
+  auto run = Async([server] { return server->Run(); });
+  // Bytes keep arriving on its TCP connection, but they make malformed messages:
+  // not life, and not a big message on its way either.
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (run.wait_for(milliseconds(20)) == std::future_status::timeout &&
+         std::chrono::steady_clock::now() < deadline) {
+    client.SendFrames(TextFrames({"PMP"}));
+  }
+  ASSERT_EQ(run.wait_for(milliseconds(0)), std::future_status::ready);
+  EXPECT_EQ(run.get(), RunEnd::kPeerLost);
+}
+
 TEST_F(ForwardSingle, AcceptTimeoutEndsRunWhenNoClientCame) {
   Options o = TestOptions(Role::kServer);
   o.timeouts.accept = milliseconds(150);

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <stdexcept>
 #include <vector>
 
@@ -92,6 +94,19 @@ void RecordingProxy::SetSourceAddress(std::string ip) {
   source_ = address;
 }
 
+void RecordingProxy::SetRate(std::optional<size_t> bytes_per_second) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rate_ = bytes_per_second;
+  }
+  Wake();
+}
+
+void RecordingProxy::SetRecording(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  recording_ = on;
+}
+
 std::string RecordingProxy::Recorded() const {
   std::lock_guard<std::mutex> lock(mu_);
   return recorded_;
@@ -109,13 +124,30 @@ void RecordingProxy::Run() {
     }
     pairs.clear();
   };
+  // A token bucket for SetRate(): bytes that may pass now, refilled as time goes.
+  using Clock = std::chrono::steady_clock;
+  double allowance = 0;
+  Clock::time_point refilled = Clock::now();
+  std::optional<size_t> rate;
+  bool recording = true;
   for (;;) {
+    if (rate) {
+      const Clock::time_point now = Clock::now();
+      const double burst = std::max<double>(4096, static_cast<double>(*rate) / 20);
+      allowance = std::min(
+          burst, allowance + static_cast<double>(*rate) *
+                                 std::chrono::duration<double>(now - refilled).count());
+      refilled = now;
+    }
+    // Out of allowance, the pairs are not read: their senders' windows fill up.
+    const bool may_pass = !rate || allowance >= 1;
     std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
     for (const Pair& p : pairs) {
-      fds.push_back({p.a, POLLIN, 0});
-      fds.push_back({p.b, POLLIN, 0});
+      fds.push_back({p.a, static_cast<short>(may_pass ? POLLIN : 0), 0});
+      fds.push_back({p.b, static_cast<short>(may_pass ? POLLIN : 0), 0});
     }
-    if (poll(fds.data(), fds.size(), -1) < 0) continue;
+    const int wait_ms = may_pass || *rate == 0 ? -1 : 5;  // 5 ms: the bucket refills
+    if (poll(fds.data(), fds.size(), wait_ms) < 0) continue;
     bool down = false;
     std::optional<in_addr> source;
     if (fds[0].revents & POLLIN) {
@@ -127,6 +159,12 @@ void RecordingProxy::Run() {
       if (stopping_) break;
       down = down_;
       source = source_;
+      if (rate != rate_) {
+        rate = rate_;
+        allowance = 0;
+        refilled = Clock::now();
+      }
+      recording = recording_;
       if (cuts_done_ < cuts_asked_) {
         close_all();  // before this turn reads or writes anything more
         cuts_done_ = cuts_asked_;
@@ -157,12 +195,21 @@ void RecordingProxy::Run() {
         const int from = side == 0 ? pairs[i].a : pairs[i].b;
         const int to = side == 0 ? pairs[i].b : pairs[i].a;
         char buffer[65536];
-        const ssize_t got = read(from, buffer, sizeof buffer);
+        size_t want = sizeof buffer;
+        if (rate) want = std::min(want, static_cast<size_t>(std::max(allowance, 0.0)));
+        if (want == 0) {
+          // Not read now; but a hangup (reported even unasked) ends the pair, or
+          // poll() would report it again at once, for ever.
+          if (fds[2 + 2 * i + side].revents & (POLLHUP | POLLERR)) alive = false;
+          continue;
+        }
+        const ssize_t got = read(from, buffer, want);
         if (got <= 0) {
           alive = false;
           break;
         }
-        {
+        if (rate) allowance -= static_cast<double>(got);
+        if (recording) {
           std::lock_guard<std::mutex> lock(mu_);
           recorded_.append(buffer, static_cast<size_t>(got));
         }

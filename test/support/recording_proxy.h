@@ -12,6 +12,8 @@
 // dialer keeps redialing until SetDown(false). Tests of dropped links use it.
 // SetSourceAddress() makes the client seem to come back from a new address (a
 // laptop that moved to another network): the server sees the proxy's upstream end.
+// SetRate() makes it a slow link (bytes per second, both directions together), or
+// with 0 one that hangs without closing (a peer stopped mid-message).
 //
 //   RecordingProxy proxy(server_port);   // the client dials proxy.endpoint()
 //   proxy.SetDown(true); proxy.Cut();     // the link is down...
@@ -55,6 +57,11 @@ class RecordingProxy {
   // Only IPv4 loopback (127.0.0.0/8, all of which Linux routes to lo): anything else
   // throws std::invalid_argument. Connections already carried keep their address.
   void SetSourceAddress(std::string ip);
+  // From now on passes at most `bytes_per_second` (0: nothing, the connections stay
+  // open); nullopt: as fast as it can (the default). Bytes already read pass on.
+  void SetRate(std::optional<size_t> bytes_per_second);
+  // Off: passes bytes without keeping them (big transfers).
+  void SetRecording(bool on);
 
  private:
   void Run();
@@ -74,6 +81,8 @@ class RecordingProxy {
   uint64_t cuts_done_ = 0;
   int connections_ = 0;
   std::optional<in_addr> source_;  // unset: the kernel picks (127.0.0.1)
+  std::optional<size_t> rate_;     // bytes per second; unset: no limit
+  bool recording_ = true;
   std::thread thread_;
 };
 

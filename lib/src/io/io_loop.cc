@@ -15,6 +15,7 @@
 
 #include "io/io_loop_internal.h"
 #include "io/sockets.h"
+#include "io/transport_activity.h"
 #include "procmod/config.h"
 
 namespace procmod {
@@ -308,15 +309,27 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
   if (acceptor_) {
     // A resumable session is suspended instead (io_loop_resume.cc), and ends here
     // when its grace period is over.
+    // Bytes of a message still on its way are life too (transport_activity.h).
+    acceptor_->table().ForEach([&](PeerRecord& peer) {
+      if (!peer.suspended() && heartbeat_.IsExpired(peer.last_seen, now)) {
+        peer.last_seen = peer.LastSignOfLife(now);
+      }
+    });
     std::vector<PeerRecord*> suspended;
     for (PeerRecord& gone : acceptor_->table().Expire(now, heartbeat_, &suspended)) {
+      // Its TCP connection goes too, and with it whatever libzmq queued for it
+      // (a stopped peer's kernel would keep it open for ever).
+      gone.transport.Shutdown();
       std::string said = gone.suspended() ? io_loop_internal::NotResumedWithin(gone) : "";
       requests_.FailSession(gone.session, UnavailableError("peer " + gone.session + " expired"));
       Disconnected(gone, /*incoming=*/true, DisconnectReason::kExpired, std::move(said));
     }
     // By session, not by pointer: a callback above or below may end any session.
     std::vector<std::string> sessions;
-    for (PeerRecord* peer : suspended) sessions.push_back(peer->session);
+    for (PeerRecord* peer : suspended) {
+      peer->transport.Shutdown();  // it comes back on a new one, with RESUME
+      sessions.push_back(peer->session);
+    }
     for (const std::string& session : sessions) {
       if (PeerRecord* peer = acceptor_ ? acceptor_->table().FindSession(session) : nullptr) {
         Suspended(*peer, /*incoming=*/true);
@@ -338,17 +351,21 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
     auto it = links_.find(id);
     if (it == links_.end() || !it->second->admitted()) continue;
     Link& link = *it->second;
-    if (link.peer().resume) link.peer().resume->Trim();
-    if (link.heartbeat().IsExpired(link.peer().last_seen, now)) {
-      if (link.peer().resume) {
-        SuspendLink(link,
-                    "no sign of life for " + FormatDuration(link.heartbeat().settings().interval *
-                                                            link.heartbeat().settings().liveness));
+    PeerRecord& peer = link.peer();
+    const HeartbeatPolicy& heartbeat = link.heartbeat();
+    if (peer.resume) peer.resume->Trim();
+    if (heartbeat.IsExpired(peer.last_seen, now)) {
+      peer.last_seen = peer.LastSignOfLife(now);
+    }
+    if (heartbeat.IsExpired(peer.last_seen, now)) {
+      if (peer.resume) {
+        SuspendLink(link, "no sign of life for " + FormatDuration(heartbeat.settings().interval *
+                                                                   heartbeat.settings().liveness));
       } else {
         DropLink(id, DisconnectReason::kExpired);
       }
-    } else if (link.heartbeat().ShouldPing(link.peer().last_sent, now)) {
-      SendOnLink(link, pmp::Encode(PingFor(link.peer(), now)));
+    } else if (heartbeat.ShouldPing(peer.last_sent, now)) {
+      SendOnLink(link, pmp::Encode(PingFor(peer, now)));
     }
   }
 }

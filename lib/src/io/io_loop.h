@@ -254,6 +254,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // another key than its HELLO did: someone took its routing id over, so it now
   // leads to them (PROTOCOL §15; the broker does the same, Directory::CheckKey).
   bool SameKeyAsHello(PeerRecord& peer, zmq::message_t& frame);
+  // Notes the TCP connection of the admitted (or resumed) `routing_id`'s message.
+  void NoteTransport(const std::string& routing_id, const Frames& frames);
   // `said`: the peer's words for it (Disconnect::message), e.g. its BYE's reason.
   void RemovePeer(const std::string& routing_id, DisconnectReason reason, std::string said = {});
   bool SendToRoutingId(const std::string& routing_id, Frames frames, PeerRecord* peer = nullptr);

@@ -7,6 +7,7 @@
 #include "io/io_loop.h"
 #include "io/io_loop_internal.h"
 #include "io/sockets.h"
+#include "io/transport_activity.h"
 
 namespace procmod {
 
@@ -34,7 +35,9 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
   const uint64_t bytes = FrameBytes(frames, 1);
   if (bytes > options_.limits.max_message_size) {
     // Dropped undecoded: not life, and it ends nobody's session (PROTOCOL §7).
-    SendToRoutingId(routing_id, TooLargeFrames(bytes), table.Find(routing_id));
+    PeerRecord* peer = table.Find(routing_id);
+    if (peer) peer->last_malformed = now_;  // nor are the bytes on its connection now
+    SendToRoutingId(routing_id, TooLargeFrames(bytes), peer);
     return;
   }
   pmp::Message& message = rx_message_;
@@ -42,6 +45,7 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
   PeerRecord* peer = table.Find(routing_id);
   if (!decoded.ok()) {
     // Malformed: answered, dropped, not counted as life. Never ends a session.
+    if (peer) peer->last_malformed = now_;  // nor are the bytes on its connection now
     SendToRoutingId(routing_id, ErrorFrames(pmp::kCodeMalformed, std::string(decoded.message())),
                     peer);
     return;
@@ -50,6 +54,7 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
     std::string address = frames.size() > 1 ? PeerAddressOf(frames[1]) : std::string();
     std::string key = curve_.enabled && frames.size() > 1 ? PeerKeyOf(frames[1]) : std::string();
     OnHello(routing_id, std::get<pmp::Hello>(message.header), std::move(address), std::move(key));
+    NoteTransport(routing_id, frames);
     return;
   }
   if (message.command() == pmp::Command::kResume) {
@@ -57,6 +62,7 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
     std::string key = curve_.enabled && frames.size() > 1 ? PeerKeyOf(frames[1]) : std::string();
     OnResume(routing_id, std::get<pmp::Resume>(message.header), std::move(address),
              std::move(key));
+    NoteTransport(routing_id, frames);
     return;
   }
   if (peer != nullptr && peer->suspended()) {
@@ -76,7 +82,17 @@ void IoLoop::OnAcceptorMessage(const std::string& routing_id, Frames& frames) {
   peer->last_seen = now_;
   peer->msgs_in++;
   peer->bytes_in += bytes;
+  // A PING comes when the peer is idle: the time to look at its connection again
+  // (libzmq may have redialed under the same routing id).
+  if (message.command() == pmp::Command::kPing) peer->transport = TcpConnection::Of(frames[1]);
   OnPeerMessage(*peer, PeerKind::kAccepted, message);
+}
+
+void IoLoop::NoteTransport(const std::string& routing_id, const Frames& frames) {
+  if (!acceptor_ || frames.size() < 2) return;
+  if (PeerRecord* peer = acceptor_->table().Find(routing_id)) {
+    peer->transport = TcpConnection::Of(frames[1]);
+  }
 }
 
 bool IoLoop::SameKeyAsHello(PeerRecord& peer, zmq::message_t& frame) {

@@ -7,6 +7,7 @@
 
 #include <zmq_addon.hpp>
 
+#include "io/transport_activity.h"
 #include "protocol/url.h"
 
 namespace procmod {
@@ -184,17 +185,26 @@ Link::Received Link::Receive(pmp::Decoder& decoder, Frames& rx, pmp::Message& ou
   received.bytes = FrameBytes(rx);
   if (received.bytes > limits_.max_message_size) {
     received.kind = Received::kTooLarge;
+    peer_.last_malformed = now;  // not life, nor are the bytes on the connection now
     return received;
   }
   if (Status decoded = decoder.DecodeInto(rx, 0, &out); !decoded.ok()) {
     received.kind = Received::kMalformed;
     received.error = std::move(decoded);
+    peer_.last_malformed = now;  // not life, nor are the bytes on the connection now
     return received;
   }
   if (state_ == State::kAdmitted) {
     peer_.last_seen = now;
     peer_.msgs_in++;
     peer_.bytes_in += received.bytes;
+  }
+  // The connection to watch while a big message is on its way (transport_activity.h),
+  // looked at again whenever the peer is idle: libzmq may have redialed.
+  const pmp::Command command = out.command();
+  if (command == pmp::Command::kPing || command == pmp::Command::kWelcome ||
+      command == pmp::Command::kResumed) {
+    peer_.transport = TcpConnection::Of(rx[0]);
   }
   received.kind = Received::kMessage;
   return received;

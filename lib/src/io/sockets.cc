@@ -25,15 +25,6 @@ void ConfigureCommon(zmq::socket_t& socket, const Options& options) {
              static_cast<int>(std::max<int64_t>(options.timeouts.handshake.count(), 1)));
 }
 
-// ZMTP heartbeats only tear down dead TCP links; PMP PINGs decide liveness.
-void ConfigureZmtpHeartbeat(zmq::socket_t& socket, const Options& options) {
-  const auto interval = static_cast<int>(options.heartbeat.interval.count());
-  socket.set(zmq::sockopt::heartbeat_ivl, interval);
-  socket.set(zmq::sockopt::heartbeat_timeout,
-             interval * static_cast<int>(options.heartbeat.liveness));
-  socket.set(zmq::sockopt::heartbeat_ttl, interval * static_cast<int>(options.heartbeat.liveness));
-}
-
 }  // namespace
 
 void ConfigureAcceptor(zmq::socket_t& socket, const Options& options) {
@@ -43,7 +34,8 @@ void ConfigureAcceptor(zmq::socket_t& socket, const Options& options) {
   // No ZMTP heartbeat here, though the first design said so: libzmq 4.3.4 cancels a
   // heartbeat timer with a linear scan of all timers on every message received, so
   // with 5,000 peers it cost 4x the CPU of a plain ROUTER (bench/, BENCHMARKS.md).
-  // Our PMP expiry closes a dead peer's session just the same.
+  // Our PMP expiry closes a dead peer's session, and its TCP connection
+  // (transport_activity.h), just the same.
   // What a peer may have queued here unread. When a peer closes, libzmq keeps its
   // unread messages until we read them, so a flood of short-lived connections each
   // leaving a full queue behind grows the server faster than one thread reads:
@@ -57,7 +49,12 @@ void ConfigureAcceptor(zmq::socket_t& socket, const Options& options) {
 
 void ConfigureConnector(zmq::socket_t& socket, const Options& options) {
   ConfigureCommon(socket, options);
-  ConfigureZmtpHeartbeat(socket, options);
+  // No ZMTP heartbeat either, though the first design said so: libzmq counts only
+  // whole messages as life, so its timeout cut every link whose one message took
+  // longer than interval * liveness to arrive (a 256 MiB image on a slow link), and
+  // the redial sent it again, for ever. PMP expiry watches the link instead,
+  // counting the bytes of a message on its way (transport_activity.h), and closes
+  // the socket when it gives up.
   // Not IMMEDIATE, though the first design said so: with IMMEDIATE=1 libzmq drops
   // the pipe, and every message received but not yet read, when the connection
   // goes, so a server's last REPLY and BYE before it closes could be lost. The

@@ -25,8 +25,8 @@ namespace procmod {
 // sockets.cc for why).
 void ConfigureAcceptor(zmq::socket_t& socket, const Options& options);
 
-// DEALER that connects: reconnect backoff, bounded LINGER, MAXMSGSIZE, HWMs, ZMTP
-// heartbeats as a second line under PMP's. Not IMMEDIATE (see sockets.cc for why).
+// DEALER that connects: reconnect backoff, bounded LINGER, MAXMSGSIZE, HWMs. No
+// ZMTP heartbeat, and not IMMEDIATE (see sockets.cc for why).
 void ConfigureConnector(zmq::socket_t& socket, const Options& options);
 
 // The admin ROUTER (docs/PROTOCOL.md §13): no LINGER, and requests are small (1 MiB at most).

@@ -1,6 +1,7 @@
 #include "session/peer_record.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace procmod {
 
@@ -27,6 +28,13 @@ PeerInfo PeerRecord::Snapshot(TimePoint now) const {
   info.bytes_out = bytes_out;
   info.dropped = dropped;
   return info;
+}
+
+TimePoint PeerRecord::LastSignOfLife(TimePoint now) const {
+  if (!transport.known() || last_malformed > last_seen) return last_seen;
+  const std::optional<milliseconds> ago = transport.SinceDataArrived();
+  if (!ago) return last_seen;
+  return std::max(last_seen, now - *ago);
 }
 
 }  // namespace procmod

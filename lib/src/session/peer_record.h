@@ -16,6 +16,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "io/transport_activity.h"
 #include "procmod/connection.h"
 #include "procmod/peer_info.h"
 #include "protocol/codec.h"
@@ -40,6 +41,11 @@ struct PeerRecord {
   TimePoint connected_at{};
   TimePoint last_seen{};  // last well-formed message from the peer
   TimePoint last_sent{};  // last message to the peer (PING when idle)
+  // The TCP connection its messages come in on, so that one message too big to
+  // arrive within interval * liveness still shows life (io/transport_activity.h).
+  TcpConnection transport;
+  // The last malformed or oversized message from the peer (not life).
+  TimePoint last_malformed{};
   PingEcho echo;          // for RTT
   microseconds rtt{0};
   uint64_t msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0, dropped = 0;
@@ -51,6 +57,11 @@ struct PeerRecord {
   Connection handle;
 
   PeerInfo Snapshot(TimePoint now) const;
+  // When the peer last showed life: last_seen, or later if bytes arrived on its
+  // connection since (a message still on its way). Not when a malformed message
+  // came after last_seen: those bytes may be more of the same. Asks the kernel:
+  // for a peer that looks silent, not for every message.
+  TimePoint LastSignOfLife(TimePoint now) const;
   // The link is lost and the session waits for a RESUME.
   bool suspended() const { return resume && resume->suspended(); }
   // A message of `bytes` went out to the peer at `now`.

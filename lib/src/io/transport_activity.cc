@@ -1,0 +1,54 @@
+#include "io/transport_activity.h"
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace procmod {
+
+TcpConnection TcpConnection::Of(const zmq::message_t& frame) {
+  // ZMQ_SRCFD is deprecated but kept by libzmq 4.3 (it reads the message's "__fd"
+  // property); -1 for transports without a descriptor of their own.
+  return OfDescriptor(zmq_msg_get(const_cast<zmq_msg_t*>(frame.handle()), ZMQ_SRCFD));
+}
+
+TcpConnection TcpConnection::OfDescriptor(int fd) {
+  TcpConnection c;
+  if (fd < 0) return c;
+  sockaddr_storage remote{};
+  socklen_t size = sizeof remote;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &size) != 0) return c;
+  if (remote.ss_family != AF_INET && remote.ss_family != AF_INET6) return c;  // ipc://
+  if (size > sizeof c.remote_) return c;
+  std::memcpy(&c.remote_, &remote, size);
+  c.remote_size_ = size;
+  c.fd_ = fd;
+  return c;
+}
+
+bool TcpConnection::StillOurs() const {
+  if (fd_ < 0) return false;
+  sockaddr_storage now{};
+  socklen_t size = sizeof now;
+  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&now), &size) != 0) return false;
+  return size == remote_size_ && std::memcmp(&now, &remote_, size) == 0;
+}
+
+std::optional<milliseconds> TcpConnection::SinceDataArrived() const {
+  if (!StillOurs()) return std::nullopt;
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return std::nullopt;
+  if (info.tcpi_state != TCP_ESTABLISHED) return std::nullopt;
+  return milliseconds(info.tcpi_last_data_recv);
+}
+
+bool TcpConnection::Shutdown() const {
+  // Racy only in theory: libzmq would have to close the descriptor, and another
+  // connection from the same address and port take its number, between the check
+  // and the call.
+  return StillOurs() && shutdown(fd_, SHUT_RDWR) == 0;
+}
+
+}  // namespace procmod
