@@ -13,7 +13,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -23,12 +22,14 @@
 #include <vector>
 
 #include "io/io_loop.h"
+#include "support/loop_side.h"
 
 namespace procmod {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::LoopSide;
 
 constexpr size_t kPayload = size_t{256} << 20;
 constexpr milliseconds kInterval{200};
@@ -69,79 +70,15 @@ class Pattern {
   uint64_t sum_ = 0;
 };
 
-// What one side's callbacks saw.
-struct Side {
-  std::shared_ptr<IoLoop> loop;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<Frames> data;        // each DATA's payload, in order
-  std::vector<std::string> ended;  // suspended, resumed or disconnected, and why
-  Connection peer;
-
-  void Watch() {
-    loop->SetOnConnected([this](const Connection& c) {
-      std::lock_guard<std::mutex> lock(mu);
-      peer = c;
-      cv.notify_all();
-    });
-    loop->SetOnData([this](const Connection&, std::string_view, Frames payload) {
-      // Kept, and checked on the test's thread: summing 256 MiB here would hold up
-      // the I/O thread, and with it the heartbeats this test watches.
-      std::lock_guard<std::mutex> lock(mu);
-      data.push_back(std::move(payload));
-      cv.notify_all();
-    });
-    loop->SetOnSuspended([this](const Connection&, milliseconds) { Note("suspended"); });
-    loop->SetOnResumed([this](const Connection&) { Note("resumed"); });
-    loop->SetOnDisconnected([this](const Connection&, const Disconnect& how) {
-      Note(std::string(DisconnectReasonName(how.reason)) + ": " + how.message);
-    });
-  }
-  void Note(std::string what) {
-    std::lock_guard<std::mutex> lock(mu);
-    ended.push_back(std::move(what));
-    cv.notify_all();
-  }
-  bool WaitForData(size_t count) {
-    std::unique_lock<std::mutex> lock(mu);
-    return cv.wait_for(lock, kDeadline, [&] { return data.size() >= count || !ended.empty(); }) &&
-           data.size() >= count;
-  }
-  std::vector<std::string> Ended() {
-    std::lock_guard<std::mutex> lock(mu);
-    return ended;
-  }
-};
-
-std::string Joined(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const std::string& line : lines) out += line + "; ";
-  return out;
-}
-
 class BulkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = IoLoop::Create(SideOptions(Role::kServer, kInterval));
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_.loop = *server;
-    server_.Watch();
-    server_.loop->SetHandler("echo", [](IncomingRequest& request) {
-      return Reply{0, {}, {}, std::move(request.payload)};
-    });
+    ASSERT_TRUE(server_.Start(SideOptions(Role::kServer, kInterval), /*echo=*/true));
     ASSERT_TRUE(server_.loop->Bind(AdmissionPolicy{}, /*gated=*/false).ok());
-    auto client = IoLoop::Create(SideOptions(Role::kClient, kInterval));
-    ASSERT_TRUE(client.ok()) << client.status().ToString();
-    client_.loop = *client;
-    client_.Watch();
+    ASSERT_TRUE(client_.Start(SideOptions(Role::kClient, kInterval)));
     Result<Connection> connection = client_.loop->Connect(server_.loop->ListenEndpoint(), "server");
     ASSERT_TRUE(connection.ok()) << connection.status().ToString();
     to_server_ = *connection;
-  }
-
-  void TearDown() override {
-    if (client_.loop) client_.loop->Shutdown();
-    if (server_.loop) server_.loop->Shutdown();
   }
 
   // After a transfer: PINGs flow both ways (the client measures a round trip from
@@ -152,16 +89,16 @@ class BulkTest : public ::testing::Test {
     const auto until = std::chrono::steady_clock::now() + seconds(5);  // a sanitizer is slow
     Result<PeerInfo> info = to_server_.Stats();
     while (info.ok() && info->rtt.count() == 0 && std::chrono::steady_clock::now() < until) {
-      ASSERT_TRUE(client_.Ended().empty()) << Joined(client_.Ended());
-      ASSERT_TRUE(server_.Ended().empty()) << Joined(server_.Ended());
+      ASSERT_EQ(client_.EventText(), "");
+      ASSERT_EQ(server_.EventText(), "");
       std::this_thread::sleep_for(milliseconds(50));  // polling with a deadline
       info = to_server_.Stats();
     }
     ASSERT_TRUE(info.ok()) << info.status().ToString();
     EXPECT_EQ(info->state, "admitted");
     EXPECT_GT(info->rtt.count(), 0) << "no PING echoed within 5 s";
-    EXPECT_TRUE(client_.Ended().empty()) << Joined(client_.Ended());
-    EXPECT_TRUE(server_.Ended().empty()) << Joined(server_.Ended());
+    EXPECT_EQ(client_.EventText(), "");
+    EXPECT_EQ(server_.EventText(), "");
     Frames small;
     small.emplace_back("ok", 2);
     Result<Reply> reply = to_server_.Request("echo", std::move(small), seconds(10)).get();
@@ -177,7 +114,7 @@ class BulkTest : public ::testing::Test {
       frames.push_back(pattern_.Message());
       ASSERT_TRUE(to_server_.Send(std::move(frames)).ok());
     }
-    ASSERT_TRUE(server_.WaitForData(2)) << Joined(server_.Ended()) << Joined(client_.Ended());
+    ASSERT_TRUE(server_.WaitForData(2, kDeadline)) << server_.EventText() << client_.EventText();
     {
       std::lock_guard<std::mutex> lock(server_.mu);
       for (size_t i = 0; i < 2; ++i) {
@@ -195,7 +132,7 @@ class BulkTest : public ::testing::Test {
     Frames frames;
     frames.push_back(pattern_.Message());
     Result<Reply> reply = to_server_.Request("echo", std::move(frames), kDeadline).get();
-    ASSERT_TRUE(reply.ok()) << reply.status().ToString() << "; " << Joined(client_.Ended());
+    ASSERT_TRUE(reply.ok()) << reply.status().ToString() << "; " << client_.EventText();
     ASSERT_EQ(reply->payload.size(), 1u);
     ASSERT_EQ(reply->payload[0].size(), kPayload);
     EXPECT_EQ(Pattern::Sum(reply->payload[0].data(), kPayload), pattern_.sum());
@@ -204,7 +141,7 @@ class BulkTest : public ::testing::Test {
   }
 
   Pattern pattern_;
-  Side server_, client_;
+  LoopSide server_, client_;
   Connection to_server_;
 };
 
