@@ -27,15 +27,17 @@ bash scripts/install-deps.sh
 build_dir=build${sanitize:+-$sanitize}
 # Line tables (-g1) rather than full debug info: backtraces still name file and line,
 # and the build takes a good deal less time.
+# One precompiled GoogleTest and cppzmq for all the test programs, in every build
+# (docs/DEVELOPMENT.md, "CI").
 build_flags=(-DPROCMOD_WERROR=ON -DPROCMOD_SANITIZE="$sanitize"
-             -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG")
+             -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DPROCMOD_TEST_PCH=ON)
 if [ -n "$sanitize" ]; then
   # Sanitizer builds are for the tests: light optimisation and line tables only
-  # (enough for readable reports), no benchmarks, the library in unity files and one
-  # precompiled GoogleTest for the tests (docs/DEVELOPMENT.md, "CI"). The normal build
-  # stays file by file, as users build it, so a missing #include still fails there.
+  # (enough for readable reports), no benchmarks, the library in unity files. The
+  # normal build compiles the library file by file, as users build it, so a missing
+  # #include still fails there.
   build_flags+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
-                -DPROCMOD_BUILD_BENCH=OFF -DPROCMOD_UNITY_BUILD=ON -DPROCMOD_TEST_PCH=ON)
+                -DPROCMOD_BUILD_BENCH=OFF -DPROCMOD_UNITY_BUILD=ON)
 fi
 cmake -S . -B "$build_dir" -G Ninja "${build_flags[@]}" >/dev/null
 cmake --build "$build_dir"
