@@ -102,9 +102,9 @@ TEST(TcpConnection, OnceLibzmqClosedItTheConnectionIsNoLongerTrusted) {
 TEST(TcpConnection, ShutdownEndsTheConnectionForBothEnds) {
   Pair pair("tcp://127.0.0.1:0");
   zmq::socket_t monitor(pair.context, zmq::socket_type::pair);
-  ASSERT_EQ(zmq_socket_monitor(pair.dealer.handle(), "inproc://dealer-events",
-                               ZMQ_EVENT_DISCONNECTED),
-            0);
+  ASSERT_EQ(
+      zmq_socket_monitor(pair.dealer.handle(), "inproc://dealer-events", ZMQ_EVENT_DISCONNECTED),
+      0);
   monitor.connect("inproc://dealer-events");
   monitor.set(zmq::sockopt::rcvtimeo, 5000);
   const TcpConnection connection = TcpConnection::Of(pair.Receive());

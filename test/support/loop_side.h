@@ -70,9 +70,8 @@ struct LoopSide {
       data.push_back(std::move(payload));
       cv.notify_all();
     });
-    loop->SetOnSuspended([this](const Connection&, std::chrono::milliseconds) {
-      Note("suspended");
-    });
+    loop->SetOnSuspended(
+        [this](const Connection&, std::chrono::milliseconds) { Note("suspended"); });
     loop->SetOnResumed([this](const Connection&) { Note("resumed"); });
     loop->SetOnDisconnected([this](const Connection&, const Disconnect& how) {
       Note(std::string(DisconnectReasonName(how.reason)) + ": " + how.message);

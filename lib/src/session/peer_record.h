@@ -46,7 +46,7 @@ struct PeerRecord {
   TcpConnection transport;
   // The last malformed or oversized message from the peer (not life).
   TimePoint last_malformed{};
-  PingEcho echo;          // for RTT
+  PingEcho echo;  // for RTT
   microseconds rtt{0};
   uint64_t msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0, dropped = 0;
   // PMP/1.2: set when the session may outlive its link (resume_state.h); shared by
