@@ -1,6 +1,11 @@
 // Rules M0-M3: SupportMultipleConnections.
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <vector>
+
+#include <zmq_addon.hpp>
+
 #include "support/module_fixture.h"
 
 namespace procmod::testing {
@@ -43,6 +48,34 @@ TEST_F(Multi, M1_ServerKeepsAdmittingAndOutlivesItsClients) {
   ASSERT_TRUE(c.Hello(MakeHello("client", "c")).has_value());
   EXPECT_EQ(server->Connections().size(), 2u);
   EXPECT_EQ(run.wait_for(milliseconds(50)), std::future_status::timeout);
+  server->Stop();
+  EXPECT_EQ(run.get(), RunEnd::kStopped);
+}
+
+TEST_F(Multi, M1_AnExpiredClientsConnectionIsClosedWhileTheServerGoesOn) {
+  Options o = TestOptions(Role::kServer);
+  o.multiple_connections = true;
+  o.heartbeat.interval = milliseconds(100);
+  ProcessModule* server = StartAcceptor(o);
+  auto run = Async([server] { return server->Run(); });
+  RawDealer silent(context_, endpoint_);
+  ASSERT_TRUE(silent.Hello(MakeHello("client", "silent")).has_value());
+  // It stays connected and says nothing more, as a stopped process would: its
+  // kernel would keep the TCP connection, and the server's queue for it, for ever.
+  zmq::socket_t events(context_, zmq::socket_type::pair);
+  ASSERT_EQ(zmq_socket_monitor(silent.socket().handle(), "inproc://silent-client",
+                               ZMQ_EVENT_DISCONNECTED),
+            0);
+  events.connect("inproc://silent-client");
+  events.set(zmq::sockopt::rcvtimeo, 10000);
+  EXPECT_TRUE(Eventually([&] { return server->Connections().empty(); }));
+  // Expired, and the server shut its connection down (the multi server goes on,
+  // so nothing else would close it).
+  std::vector<zmq::message_t> event;
+  EXPECT_TRUE(zmq::recv_multipart(events, std::back_inserter(event)).has_value())
+      << "the expired client's TCP connection stayed open";
+  zmq_socket_monitor(silent.socket().handle(), nullptr, 0);
+  EXPECT_EQ(run.wait_for(milliseconds(0)), std::future_status::timeout);
   server->Stop();
   EXPECT_EQ(run.get(), RunEnd::kStopped);
 }
