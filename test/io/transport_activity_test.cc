@@ -2,7 +2,9 @@
 // libzmq sockets on loopback: a ROUTER that binds and a DEALER that dials.
 #include "io/transport_activity.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -97,6 +100,41 @@ TEST(TcpConnection, OnceLibzmqClosedItTheConnectionIsNoLongerTrusted) {
   }
   EXPECT_FALSE(connection.SinceDataArrived().has_value());
   EXPECT_FALSE(connection.Shutdown());
+}
+
+// A loopback TCP connection of plain sockets: {accepted, dialed}.
+std::pair<int, int> PlainTcpPair() {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), size), 0);
+  EXPECT_EQ(listen(listener, 1), 0);
+  EXPECT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  const int dialed = socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_EQ(connect(dialed, reinterpret_cast<sockaddr*>(&address), size), 0);
+  const int accepted = accept(listener, nullptr, nullptr);
+  close(listener);
+  return {accepted, dialed};
+}
+
+TEST(TcpConnection, ADescriptorNumberTakenByAnotherSocketIsNotTrusted) {
+  auto [first, first_peer] = PlainTcpPair();
+  const TcpConnection noted = TcpConnection::OfDescriptor(first);
+  ASSERT_TRUE(noted.known());
+  ASSERT_TRUE(noted.SinceDataArrived().has_value());
+  // The connection goes and its number is taken by another one, as libzmq's
+  // descriptors are when sessions churn.
+  auto [second, second_peer] = PlainTcpPair();
+  ASSERT_EQ(dup2(second, first), first);
+  EXPECT_FALSE(noted.SinceDataArrived().has_value());
+  EXPECT_FALSE(noted.Shutdown()) << "it shut down a connection it did not note";
+  // The newcomer is untouched: it still carries bytes.
+  ASSERT_EQ(write(second_peer, "x", 1), 1);
+  char byte = 0;
+  EXPECT_EQ(read(first, &byte, 1), 1);
+  for (int fd : {first, first_peer, second, second_peer}) close(fd);
 }
 
 TEST(TcpConnection, ShutdownEndsTheConnectionForBothEnds) {

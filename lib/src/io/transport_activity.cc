@@ -1,9 +1,9 @@
 #include "io/transport_activity.h"
 
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-
-#include <cstring>
+#include <sys/stat.h>
 
 namespace procmod {
 
@@ -20,19 +20,17 @@ TcpConnection TcpConnection::OfDescriptor(int fd) {
   socklen_t size = sizeof remote;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &size) != 0) return c;
   if (remote.ss_family != AF_INET && remote.ss_family != AF_INET6) return c;  // ipc://
-  if (size > sizeof c.remote_) return c;
-  std::memcpy(&c.remote_, &remote, size);
-  c.remote_size_ = size;
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return c;
   c.fd_ = fd;
+  c.inode_ = st.st_ino;
   return c;
 }
 
 bool TcpConnection::StillOurs() const {
   if (fd_ < 0) return false;
-  sockaddr_storage now{};
-  socklen_t size = sizeof now;
-  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&now), &size) != 0) return false;
-  return size == remote_size_ && std::memcmp(&now, &remote_, size) == 0;
+  struct stat st {};
+  return fstat(fd_, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == inode_;
 }
 
 std::optional<milliseconds> TcpConnection::SinceDataArrived() const {
@@ -46,8 +44,7 @@ std::optional<milliseconds> TcpConnection::SinceDataArrived() const {
 
 bool TcpConnection::Shutdown() const {
   // Racy only in theory: libzmq would have to close the descriptor, and another
-  // connection from the same address and port take its number, between the check
-  // and the call.
+  // socket take its number, between the check and the call.
   return StillOurs() && shutdown(fd_, SHUT_RDWR) == 0;
 }
 

@@ -11,9 +11,13 @@
 // (PeerRecord::LastSignOfLife). Bytes that may be more of a malformed message are
 // not life: that is the record's to judge.
 //
-// libzmq owns the descriptor: it may close it, and the number may then be reused.
-// A connection is therefore noted with its remote address, and is only trusted, or
-// shut down, while getpeername still gives that address.
+// libzmq owns the descriptor: it may close it, and the number may then be reused,
+// within milliseconds when sessions churn. A connection is therefore noted with
+// its socket's inode, and is only trusted, or shut down, while the descriptor
+// still names that socket. (Not the remote address: on loopback the kernel reuses
+// a closed connection's port at once, so a new connection on the same descriptor
+// number can come from the same address and port; shutting that one down ended a
+// newcomer's session in the churn soak test, 73 times in 40,000.)
 //
 // TCP only: a Unix socket (ipc://) has no such clock, nor does inproc://; their
 // records stay unknown() and their peers are judged by whole messages, as before.
@@ -24,8 +28,7 @@
 #ifndef PROCMOD_SRC_IO_TRANSPORT_ACTIVITY_H_
 #define PROCMOD_SRC_IO_TRANSPORT_ACTIVITY_H_
 
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <sys/types.h>
 
 #include <optional>
 
@@ -59,12 +62,11 @@ class TcpConnection {
   bool Shutdown() const;
 
  private:
-  // True when `fd_` still names the connection to `remote_`.
+  // True when `fd_` still names the socket noted.
   bool StillOurs() const;
 
   int fd_ = -1;
-  sockaddr_in6 remote_{};  // holds a sockaddr_in too (AF_INET, 16 bytes)
-  socklen_t remote_size_ = 0;
+  ino_t inode_ = 0;  // the socket's, from fstat
 };
 
 }  // namespace procmod
