@@ -341,8 +341,8 @@ EndOutcome Directory::Close(const std::string& session) {
 
 EndOutcome Directory::Expire(TimePoint now) {
   std::vector<std::string> silent_servers, silent_clients;
-  for (const auto& [routing_id, leg] : legs_) {
-    if (!heartbeat_.IsExpired(leg.peer.last_seen, now)) continue;
+  for (auto& [routing_id, leg] : legs_) {
+    if (!leg.peer.Silent(heartbeat_, now)) continue;  // bytes on their way are life
     (leg.is_server() ? silent_servers : silent_clients).push_back(routing_id);
   }
   // Servers first: their silent clients then end with the service ("server lost")

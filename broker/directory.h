@@ -214,7 +214,8 @@ class Directory {
   // An administrator closes the session: BYE "closed by the administrator" to it,
   // then what its BYE would have caused. Empty `ended` when there is no such session.
   EndOutcome Close(const std::string& session);
-  // Every leg silent for interval * liveness, servers first (every leg is checked);
+  // Every leg silent for interval * liveness (PeerRecord::Silent: bytes of a message
+  // on its way are not silence), servers first (every leg is checked);
   // and every RESUME unanswered for resume_answer_timeout is given up (silently).
   EndOutcome Expire(TimePoint now);
   // CURVE: a message of leg `routing_id` came with `public_key` (its ZAP user id).
@@ -255,11 +256,6 @@ class Directory {
 
   // Every leg, oldest first.
   std::vector<const Leg*> Legs() const;
-  // Every leg, in no order, for changes that leave the directory's shape alone.
-  template <typename F>
-  void ForEachLeg(F&& f) {
-    for (auto& [routing_id, leg] : legs_) f(leg);
-  }
   const std::map<std::string, Service>& services() const { return services_; }
   size_t client_count() const { return clients_; }
   size_t size() const { return legs_.size(); }

@@ -191,12 +191,6 @@ void Relay::ServiceZap() {
 // Time-driven work, once per tick: expiry of every silent leg, then PINGs.
 void Relay::OnTimer(TimePoint now) {
   if (!tick_.Due(now)) return;  // woken by traffic, not by the clock
-  // Bytes of a message still on its way are life too (transport_activity.h).
-  directory_.ForEachLeg([&](Leg& leg) {
-    if (heartbeat_.IsExpired(leg.peer.last_seen, now)) {
-      leg.peer.last_seen = leg.peer.LastSignOfLife(now);
-    }
-  });
   EndOutcome expired = directory_.Expire(now);
   for (const Ended& end : expired.ended) {
     // A silent leg's TCP connection goes with it, and whatever libzmq queued for it

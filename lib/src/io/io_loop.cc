@@ -309,12 +309,6 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
   if (acceptor_) {
     // A resumable session is suspended instead (io_loop_resume.cc), and ends here
     // when its grace period is over.
-    // Bytes of a message still on its way are life too (transport_activity.h).
-    acceptor_->table().ForEach([&](PeerRecord& peer) {
-      if (!peer.suspended() && heartbeat_.IsExpired(peer.last_seen, now)) {
-        peer.last_seen = peer.LastSignOfLife(now);
-      }
-    });
     std::vector<PeerRecord*> suspended;
     for (PeerRecord& gone : acceptor_->table().Expire(now, heartbeat_, &suspended)) {
       // Its TCP connection goes too, and with it whatever libzmq queued for it
@@ -354,13 +348,10 @@ void IoLoop::OnHeartbeatTick(TimePoint now) {
     PeerRecord& peer = link.peer();
     const HeartbeatPolicy& heartbeat = link.heartbeat();
     if (peer.resume) peer.resume->Trim();
-    if (heartbeat.IsExpired(peer.last_seen, now)) {
-      peer.last_seen = peer.LastSignOfLife(now);
-    }
-    if (heartbeat.IsExpired(peer.last_seen, now)) {
+    if (peer.Silent(heartbeat, now)) {
       if (peer.resume) {
         SuspendLink(link, "no sign of life for " + FormatDuration(heartbeat.settings().interval *
-                                                                   heartbeat.settings().liveness));
+                                                                  heartbeat.settings().liveness));
       } else {
         DropLink(id, DisconnectReason::kExpired);
       }

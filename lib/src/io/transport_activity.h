@@ -7,9 +7,9 @@
 // kernel does: TCP_INFO's tcpi_last_data_recv says how long ago the connection last
 // received data. So each peer record notes the connection its messages come in on
 // (libzmq names the descriptor of every message it delivers, ZMQ_SRCFD), and before
-// a silent peer is taken for gone the loop asks the kernel
-// (PeerRecord::LastSignOfLife). Bytes that may be more of a malformed message are
-// not life: that is the record's to judge.
+// a silent peer is taken for gone its record asks the kernel (PeerRecord::Silent).
+// Bytes that may be more of a malformed message are not life: that is the record's
+// to judge.
 //
 // libzmq owns the descriptor: it may close it, and the number may then be reused,
 // within milliseconds when sessions churn. A connection is therefore noted with

@@ -120,7 +120,7 @@ std::vector<PeerRecord> IdentityTable::Expire(TimePoint now, const HeartbeatPoli
   std::vector<PeerRecord> expired;
   for (auto it = peers_.begin(); it != peers_.end();) {
     PeerRecord& peer = it->second;
-    const bool silent = heartbeat.IsExpired(peer.last_seen, now);
+    const bool silent = !peer.suspended() && peer.Silent(heartbeat, now);
     if (silent && peer.resume && !peer.resume->suspended()) {
       peer.resume->Suspend(now);
       if (suspended) suspended->push_back(&peer);

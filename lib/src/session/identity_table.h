@@ -11,7 +11,9 @@
 // slot). In single mode a slot is used once for good: after the one client leaves,
 // the server is ending (F4) and must not admit a newcomer meanwhile.
 //
-// Pure state, no sockets; callers pass `now`. I/O thread only: not thread-safe.
+// State, no sockets of its own; callers pass `now`. Expire asks the kernel about a
+// silent peer's TCP connection (PeerRecord::Silent). I/O thread only: not
+// thread-safe.
 //
 //   IdentityTable table(AdmissionPolicy::ForwardServer(/*multi=*/false, options));
 //   Admission a = table.Admit(routing_id, hello, peer_address, now);
@@ -67,7 +69,8 @@ class IdentityTable {
   // Removes the peer; returns false if there was none.
   bool Remove(const std::string& routing_id);
 
-  // Removes and returns every peer silent for interval * liveness. All peers are
+  // Removes and returns every peer silent for interval * liveness (PeerRecord::
+  // Silent: bytes of a message on its way are not silence). All peers are
   // checked, not only the oldest. A peer whose session may resume (PMP/1.2) is
   // suspended instead: kept, with its slot, and listed in `*suspended`. One that
   // stayed suspended past its grace period is removed and returned (its record

@@ -37,4 +37,10 @@ TimePoint PeerRecord::LastSignOfLife(TimePoint now) const {
   return std::max(last_seen, now - *ago);
 }
 
+bool PeerRecord::Silent(const HeartbeatPolicy& heartbeat, TimePoint now) {
+  if (!heartbeat.IsExpired(last_seen, now)) return false;
+  last_seen = LastSignOfLife(now);
+  return heartbeat.IsExpired(last_seen, now);
+}
+
 }  // namespace procmod

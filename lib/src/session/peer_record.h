@@ -59,9 +59,14 @@ struct PeerRecord {
   PeerInfo Snapshot(TimePoint now) const;
   // When the peer last showed life: last_seen, or later if bytes arrived on its
   // connection since (a message still on its way). Not when a malformed message
-  // came after last_seen: those bytes may be more of the same. Asks the kernel:
-  // for a peer that looks silent, not for every message.
+  // came after last_seen: those bytes may be more of the same. Asks the kernel.
   TimePoint LastSignOfLife(TimePoint now) const;
+  // Whether the peer is gone by `heartbeat`: nothing well-formed for interval *
+  // liveness, and no bytes of a message on its way either. Only a peer that looks
+  // silent costs a question to the kernel; its last_seen then moves up to the
+  // bytes' arrival. What every expiry (accepting side, links, the broker's legs)
+  // asks.
+  bool Silent(const HeartbeatPolicy& heartbeat, TimePoint now);
   // The link is lost and the session waits for a RESUME.
   bool suspended() const { return resume && resume->suspended(); }
   // A message of `bytes` went out to the peer at `now`.
