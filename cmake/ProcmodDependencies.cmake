@@ -56,3 +56,12 @@ if(PROCMOD_BUILD_TESTS)
     procmod_missing("GoogleTest" "libgtest-dev")
   endif()
 endif()
+
+# MPI (Open MPI from Debian: libopenmpi-dev) for the parallel server; optional. On by
+# default when found; PROCMOD_MPI=ON without it is an error, OFF builds a server that
+# refuses to run under mpiexec with a message saying so.
+find_package(MPI QUIET COMPONENTS CXX)  # the C API, found through the C++ wrapper: no C compiler
+option(PROCMOD_MPI "Build the MPI-parallel server (needs MPI: libopenmpi-dev)" ${MPI_CXX_FOUND})
+if(PROCMOD_MPI AND NOT MPI_CXX_FOUND)
+  procmod_missing("MPI (for PROCMOD_MPI=ON)" "libopenmpi-dev")
+endif()

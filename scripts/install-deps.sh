@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev              # JSON output (monitor, connection files)
   googletest libgtest-dev libgmock-dev  # tests
   libbenchmark-dev                # bench/
+  openmpi-bin libopenmpi-dev      # the MPI-parallel server (mpiexec, CMake's FindMPI)
   clang libclang-rt-14-dev        # libFuzzer target on the decoder
   procps                          # ps/pkill in end-to-end tests
   iproute2                        # ip: loopback in the README examples' own network namespace

@@ -12,7 +12,9 @@
 
 namespace procmod::server {
 
-int Serve(const Options& options);
+// `argc` and `argv` go to MPI: under mpiexec every rank runs this, rank 0 serves
+// and the others work for it (procmod/parallel.h).
+int Serve(const Options& options, int* argc, char*** argv);
 
 }  // namespace procmod::server
 

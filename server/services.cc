@@ -25,8 +25,9 @@ Reply Error(uint32_t code, std::string message) {
 
 }  // namespace
 
-std::unique_ptr<ServerServices> ServerServices::Install(ProcessModule& module) {
-  std::unique_ptr<ServerServices> services(new ServerServices(module));
+std::unique_ptr<ServerServices> ServerServices::Install(ProcessModule& module,
+                                                       std::vector<RankInfo> ranks) {
+  std::unique_ptr<ServerServices> services(new ServerServices(module, std::move(ranks)));
   ServerServices* self = services.get();
   module.RegisterHandler("ping", [self](IncomingRequest& r) { return self->Ping(r); });
   module.RegisterHandler("info", [self](IncomingRequest& r) { return self->Info(r); });
@@ -45,7 +46,8 @@ std::unique_ptr<ServerServices> ServerServices::Install(ProcessModule& module) {
   return services;
 }
 
-ServerServices::ServerServices(ProcessModule& module) : module_(module) {}
+ServerServices::ServerServices(ProcessModule& module, std::vector<RankInfo> ranks)
+    : module_(module), ranks_(std::move(ranks)) {}
 
 Reply ServerServices::Ping(IncomingRequest& request) {
   return Reply{.payload = std::move(request.payload)};
@@ -55,6 +57,10 @@ Reply ServerServices::Info(IncomingRequest&) {
   const Options& o = module_.options();
   const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started_);
+  json rank_info = json::array();
+  for (const RankInfo& r : ranks_) {
+    rank_info.push_back(json{{"rank", r.rank}, {"host", r.host}, {"pid", r.pid}});
+  }
   return Reply{.result = Pack(json{
                    {"name", o.name},
                    {"role", RoleName(o.role)},
@@ -64,6 +70,8 @@ Reply ServerServices::Info(IncomingRequest&) {
                    {"protocol", ProcessModule::ProtocolVersion()},
                    {"uptime_ms", uptime.count()},
                    {"clients", clients_.size()},
+                   {"ranks", o.ranks},
+                   {"rank_info", rank_info},
                })};
 }
 

@@ -3,7 +3,8 @@
 // Built-in methods and channels (docs/SERVER.md):
 //   REQUEST ping              echoes its payload frames
 //   REQUEST info              {name, role, mode, multi, software, protocol, uptime_ms,
-//                              clients} as a msgpack map
+//                              clients, ranks, rank_info: [{rank, host, pid}]} as a
+//                              msgpack map (ranks: processes of a parallel server)
 //   DATA on "broadcast"       (multi) relayed to every other client, not the sender
 //   REQUEST collab.accept {enabled: bool}   master only: enable/disable new clients
 //   REQUEST collab.connect_id {id: uint}    master only: the connect-id for new clients
@@ -34,6 +35,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "procmod/parallel.h"
 #include "procmod/process_module.h"
 
 namespace procmod::server {
@@ -43,10 +45,12 @@ class ServerServices {
   // Registers the handlers and callbacks above on `module`. `module` must outlive
   // the returned object, which must outlive the module's traffic (keep it until
   // Finalize()).
-  static std::unique_ptr<ServerServices> Install(ProcessModule& module);
+  // `ranks`: where each rank of a parallel server runs (ParallelJob::ranks()).
+  static std::unique_ptr<ServerServices> Install(ProcessModule& module,
+                                                 std::vector<RankInfo> ranks = {});
 
  private:
-  explicit ServerServices(ProcessModule& module);
+  ServerServices(ProcessModule& module, std::vector<RankInfo> ranks);
 
   Reply Ping(IncomingRequest& request);
   Reply Info(IncomingRequest& request);
@@ -65,6 +69,7 @@ class ServerServices {
   std::optional<Reply> RequireMaster(const Connection& from) const;
 
   ProcessModule& module_;
+  const std::vector<RankInfo> ranks_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // I/O thread only. The clients, oldest first, kept as they join and leave: every
   // event would otherwise snapshot the whole identity table (O(N) per join).

@@ -122,6 +122,7 @@ const std::vector<InfoField>& InfoFields() {
       {"listen", "listen", [](const json& i) { return Cell(i, "listen"); }},
       {"admin", "admin", [](const json& i) { return Cell(i, "admin"); }},
       {"pid", "pid", [](const json& i) { return Cell(i, "pid"); }},
+      {"ranks", "ranks", [](const json& i) { return Cell(i, "ranks"); }},  // mpiexec -n
       {"uptime_ms", "uptime", [](const json& i) { return DurationCell(i, "uptime_ms"); }},
       {"expires_in_ms", "time left",  // the server's lifetime; "-" when it has none
        [](const json& i) { return DurationCell(i, "expires_in_ms"); }},

@@ -36,6 +36,7 @@ Daemon StartDaemon(std::vector<std::string> argv, std::string_view ready_prefix,
       daemon.process->WaitForLine(std::string(ready_prefix), kDeadline);
   EXPECT_TRUE(endpoint.has_value()) << "no '" << ready_prefix << "' line from " << binary;
   daemon.endpoint = endpoint.value_or("");
+  daemon.endpoint = daemon.endpoint.substr(0, daemon.endpoint.find(' '));  // " (ranks: N)"
   return daemon;
 }
 
@@ -72,7 +73,9 @@ std::string ServerProcess::WaitReady() {
   EXPECT_TRUE(line.has_value()) << "no ready line from " << command_;
   ready_at_ = Clock::now();
   if (!line) return "";
-  return line->substr(line->find(kServerReady) + kServerReady.size());
+  // A parallel server adds " (ranks: N)" after the endpoint.
+  const std::string rest = line->substr(line->find(kServerReady) + kServerReady.size());
+  return rest.substr(0, rest.find(' '));
 }
 
 std::optional<int> ServerProcess::Wait(milliseconds timeout) {

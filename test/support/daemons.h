@@ -58,6 +58,7 @@ class ServerProcess {
   // read into the transcript.
   std::optional<int> Wait(milliseconds timeout = kDeadline);
   void Signal(int signal) { process_->Signal(signal); }
+  pid_t pid() const { return process_->pid(); }
 
   // When WaitReady() saw the ready line (construction, before that).
   std::chrono::steady_clock::time_point ready_at() const { return ready_at_; }

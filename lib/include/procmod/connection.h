@@ -137,6 +137,7 @@ class Connection {
 
  private:
   friend class IoLoop;
+  friend class DeferredReply;
   struct State;  // lib/src/session/connection_state.h
   explicit Connection(std::shared_ptr<const State> state) : state_(std::move(state)) {}
 

@@ -40,6 +40,7 @@ struct ConnectionInfo {
   int64_t pid = 0;
   std::string admin;       // the admin endpoint, or ""
   std::string public_key;  // CURVE: the server's public key (Z85), or ""
+  int ranks = 1;           // processes of a parallel server (mpiexec -n), 1 otherwise
 };
 
 // Writes `info` to `path` as JSON, mode 0600 from creation, atomically (a reader

@@ -181,6 +181,11 @@ struct Options {
   // How long closing a socket may wait to flush BYE and queued messages. Bounded so
   // shutdown never hangs. Default: 200 ms.
   std::chrono::milliseconds linger{200};
+  // The number of processes of the parallel job this process is rank 0 of
+  // (procmod/parallel.h). Not a configuration key: procmod-server sets it from
+  // mpiexec's job. Shown as `ranks` in process.info and the connection file.
+  // Default: 1.
+  int ranks = 1;
 };
 
 }  // namespace procmod

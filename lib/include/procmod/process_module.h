@@ -98,6 +98,32 @@ enum class RunEnd {
 };
 std::string_view RunEndName(RunEnd end);
 
+// The answer to one REQUEST, given later and from any thread: what a handler
+// takes (IncomingRequest::Defer) when the work runs elsewhere, e.g. on every rank
+// of a parallel server (procmod/parallel.h). Move-only. Send() it once; one that is
+// destroyed unsent answers ERROR 500, so a client never waits for a reply nobody
+// will give. A reply to a peer that is gone is dropped.
+class DeferredReply {
+ public:
+  DeferredReply() = default;
+  DeferredReply(DeferredReply&& other) noexcept;
+  DeferredReply& operator=(DeferredReply&& other) noexcept;
+  DeferredReply(const DeferredReply&) = delete;
+  DeferredReply& operator=(const DeferredReply&) = delete;
+  ~DeferredReply();
+
+  bool pending() const { return request_id_ != 0; }
+  // Queues the REPLY for the I/O thread; later calls do nothing.
+  void Send(Reply reply);
+
+ private:
+  friend struct IncomingRequest;
+  DeferredReply(Connection to, uint64_t request_id) : to_(std::move(to)), request_id_(request_id) {}
+
+  Connection to_;
+  uint64_t request_id_ = 0;  // 0: sent, moved from, or never deferred
+};
+
 // A REQUEST that reached this process, handed to the handler registered for its
 // method. The handler may move the payload out.
 struct IncomingRequest {
@@ -105,6 +131,15 @@ struct IncomingRequest {
   std::string method;
   std::string args;  // one msgpack-encoded map, or empty
   Frames payload;
+  uint64_t id = 0;  // the REQUEST's id, unique per peer
+
+  // Answers later: what the handler returns is then ignored, and the REPLY goes out
+  // when the DeferredReply is sent (or destroyed). Once per request.
+  DeferredReply Defer() {
+    deferred = true;
+    return DeferredReply(from, id);
+  }
+  bool deferred = false;
 };
 
 using RequestHandler = std::function<Reply(IncomingRequest& request)>;

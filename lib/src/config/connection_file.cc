@@ -25,7 +25,8 @@ json ToJson(const ConnectionInfo& info) {
             {"connect_id", info.connect_id},
             {"protocol", info.protocol},
             {"software", info.software},
-            {"pid", info.pid}};
+            {"pid", info.pid},
+            {"ranks", info.ranks}};
   if (!info.admin.empty()) j["admin"] = info.admin;
   if (!info.public_key.empty()) j["public_key"] = info.public_key;
   return j;
@@ -102,6 +103,7 @@ Result<ConnectionInfo> ReadConnectionFile(const std::string& path) {
   Take(j, "pid", &info.pid);
   Take(j, "admin", &info.admin);
   Take(j, "public_key", &info.public_key);
+  Take(j, "ranks", &info.ranks);
   return info;
 }
 

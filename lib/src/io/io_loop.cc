@@ -463,6 +463,7 @@ Status IoLoop::WriteOurConnectionFile() {
   info.protocol = std::string(pmp::kProtocolVersion);
   info.software = "procmod " PROCMOD_VERSION;
   info.pid = static_cast<int64_t>(getpid());
+  info.ranks = options_.ranks;
   info.admin = AdminEndpoint();
   if (curve_.enabled) info.public_key = curve_.own.public_key;
   Status written = WriteConnectionFile(options_.connection_file, info);
@@ -604,6 +605,7 @@ nlohmann::json IoLoop::AdminProcessInfo() {
       {"listen", ListenEndpoint()},
       {"admin", AdminEndpoint()},
       {"pid", static_cast<int64_t>(getpid())},
+      {"ranks", options_.ranks},
       {"uptime_ms", uptime.count()},
       {"accepting", Accepting()},
       {"peers", SnapshotOnIoThread().size()},

@@ -165,6 +165,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   Status Close(const std::string& session, std::string reason);
 
   void SetHandler(std::string method, RequestHandler handler);
+  // The REPLY to `request_id` of `session`, from any thread (DeferredReply). False
+  // once the loop has ended.
+  bool SendReply(const std::string& session, uint64_t request_id, Reply reply);
   void SetOnConnected(ConnectedCallback callback);
   void SetOnDisconnected(DisconnectCallback callback);
   void SetOnData(DataCallback callback);

@@ -85,7 +85,7 @@ void IoLoop::OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request, F
     reply.error = "unknown method '" + request.method + "'";
   } else {
     IncomingRequest incoming_request{MakeConnection(peer, incoming), request.method,
-                                     std::move(request.args), std::move(payload)};
+                                     std::move(request.args), std::move(payload), request.id};
     try {
       reply = handler->second(incoming_request);
     } catch (const std::exception& e) {
@@ -93,9 +93,20 @@ void IoLoop::OnRequest(PeerRecord& peer, bool incoming, pmp::Request& request, F
     } catch (...) {
       reply = Reply{500, "handler for '" + request.method + "' failed", {}, {}};
     }
+    if (incoming_request.deferred) return;  // DeferredReply::Send answers (SendReply)
   }
   pmp::Reply header{request.id, reply.code, std::move(reply.error), std::move(reply.result), {}};
   SendToPeer(peer.session, std::move(header), std::move(reply.payload));
+}
+
+bool IoLoop::SendReply(const std::string& session, uint64_t request_id, Reply reply) {
+  // std::function must be copyable; the payload's frames are not.
+  auto shared = std::make_shared<Reply>(std::move(reply));
+  return Post([this, session, request_id, shared] {
+    pmp::Reply header{request_id, shared->code, std::move(shared->error),
+                      std::move(shared->result), {}};
+    (void)SendToPeer(session, std::move(header), std::move(shared->payload));
+  });
 }
 
 void IoLoop::OnReply(pmp::Reply& reply, Frames payload) {
