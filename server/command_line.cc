@@ -30,8 +30,16 @@ BUILT-IN SERVICE
   DATA "broadcast"       (multi) relayed to every other client
   REQUEST collab.accept {enabled} / collab.connect_id {id}   master client only
   REQUEST collab.subscribe   then DATA "collab": joins, leaves, master changes
+  REQUEST parallel.sum {value} / parallel.ranks / parallel.echo / parallel.wait {ms}
+                         run on every rank, their answers reduced into one REPLY
   Admin endpoint (--admin): connections.list, process.info, connections.close,
   collab.accept, collab.connect_id, security.reload; see procmod-monitor.
+
+PARALLEL SERVER
+  mpiexec -n N procmod-server ...   one server of N processes (MPI): rank 0 owns
+                         every connection, parallel methods run on every rank, and
+                         every rank exits with the server's exit code
+                         (docs/SERVER.md, "Parallel server")
 
 SIGNALS
   SIGINT, SIGTERM        say BYE to every peer and exit 0 within a second

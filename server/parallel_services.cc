@@ -5,48 +5,40 @@
 #include <chrono>
 #include <thread>
 
-#include <nlohmann/json.hpp>
+#include "msgpack_json.h"
 
 namespace procmod::server {
 namespace {
 
 using json = nlohmann::json;
 
-std::string Pack(const json& value) {
-  std::vector<uint8_t> bytes = json::to_msgpack(value);
-  return std::string(bytes.begin(), bytes.end());
-}
-
 Reply Sum(RankRequest& request) {
-  json args = request.args.empty()
-                  ? json::object()
-                  : json::from_msgpack(request.args, true, /*allow_exceptions=*/false);
-  if (args.is_discarded() || !args.is_object() ||
-      (args.contains("value") && !args["value"].is_number())) {
+  std::optional<json> args = ArgsMap(request.args);
+  if (!args || (args->contains("value") && !(*args)["value"].is_number())) {
     return Reply{400, "parallel.sum takes args {value: number}", {}, {}};
   }
-  const json value = args.value("value", json(1));
+  const json value = args->value("value", json(1));
   const json mine = value.is_number_integer() ? json(value.get<int64_t>() * (request.rank + 1))
                                               : json(value.get<double>() * (request.rank + 1));
-  return Reply{0, {}, Pack(mine), {}};
+  return Reply{0, {}, PackJson(mine), {}};
 }
 
 Reply Ranks(RankRequest& request) {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  return Reply{0, {}, Pack(json{{"rank", request.rank}, {"host", host}, {"pid", getpid()}}), {}};
+  return Reply{
+      0, {}, PackJson(json{{"rank", request.rank}, {"host", host}, {"pid", getpid()}}), {}};
 }
 
 Reply Wait(RankRequest& request) {
-  json args = request.args.empty()
-                  ? json::object()
-                  : json::from_msgpack(request.args, true, /*allow_exceptions=*/false);
-  if (args.is_discarded() || !args.is_object() || !args.contains("ms") ||
-      !args["ms"].is_number_unsigned() || args["ms"].get<uint64_t>() > 60'000) {
+  std::optional<json> args = ArgsMap(request.args);
+  if (!args || !args->contains("ms") || !(*args)["ms"].is_number_unsigned() ||
+      (*args)["ms"].get<uint64_t>() > 60'000) {
     return Reply{400, "parallel.wait takes args {ms: uint, at most 60000}", {}, {}};
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(args["ms"].get<uint64_t>()));
-  return Reply{0, {}, Pack(json{{"waited_ms", args["ms"]}}), {}};
+  const uint64_t ms = (*args)["ms"].get<uint64_t>();
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return Reply{0, {}, PackJson(json{{"waited_ms", ms}}), {}};
 }
 
 Reply Echo(RankRequest& request) {

@@ -2,22 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include "msgpack_json.h"
+
 namespace procmod::server {
 namespace {
 
 using json = nlohmann::json;
 
-std::string Pack(const json& value) {
-  std::vector<uint8_t> bytes = json::to_msgpack(value);
-  return std::string(bytes.begin(), bytes.end());
-}
+std::string Pack(const json& value) { return PackJson(value); }
 
-std::optional<json> Args(const IncomingRequest& request) {
-  if (request.args.empty()) return json::object();
-  json args = json::from_msgpack(request.args, true, /*allow_exceptions=*/false);
-  if (args.is_discarded() || !args.is_object()) return std::nullopt;
-  return args;
-}
+std::optional<json> Args(const IncomingRequest& request) { return ArgsMap(request.args); }
 
 Reply Error(uint32_t code, std::string message) {
   return Reply{.code = code, .error = std::move(message)};
@@ -26,7 +20,7 @@ Reply Error(uint32_t code, std::string message) {
 }  // namespace
 
 std::unique_ptr<ServerServices> ServerServices::Install(ProcessModule& module,
-                                                       std::vector<RankInfo> ranks) {
+                                                        std::vector<RankInfo> ranks) {
   std::unique_ptr<ServerServices> services(new ServerServices(module, std::move(ranks)));
   ServerServices* self = services.get();
   module.RegisterHandler("ping", [self](IncomingRequest& r) { return self->Ping(r); });

@@ -381,6 +381,7 @@ void ParallelJob::Shutdown(const std::string& why) {
     impl.broken = true;
   }
   impl.wake.notify_all();
+  impl.on_lost = nullptr;  // what it captured may not outlive this call
   if (impl.wake.wait_for(lock, kStopGrace, [&impl] { return impl.job_thread_done; })) {
     lock.unlock();
     impl.job_thread.join();
@@ -452,7 +453,9 @@ int ParallelJob::Finish(int exit_code) {
     }
   }
   if (impl.rank != 0 && !impl.worker_clean) return exit_code;  // MPI is stuck mid-collective
+  spdlog::debug("procmod: rank {} leaves the parallel job (exit code {})", impl.rank, exit_code);
   impl.world->Finalize();
+  spdlog::debug("procmod: rank {} left", impl.rank);
   return exit_code;
 }
 
