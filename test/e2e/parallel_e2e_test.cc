@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "procmod/admin_client.h"
 #include "support/daemons.h"
 #include "support/raw_peer.h"
 #include "support/temp_dir.h"
@@ -134,7 +135,7 @@ std::optional<pmp::Message> Call(RawDealer& dealer, uint64_t id, std::string met
 }
 
 // The REPLY's result, decoded; null (and a test failure) when it failed.
-json Result(const std::optional<pmp::Message>& m) {
+json ResultOf(const std::optional<pmp::Message>& m) {
   std::optional<pmp::Reply> reply = As<pmp::Reply>(m);
   if (!reply) return nullptr;
   EXPECT_EQ(reply->code, 0u) << reply->error;
@@ -143,7 +144,7 @@ json Result(const std::optional<pmp::Message>& m) {
 
 // Every rank's pid, from parallel.ranks (each rank answers for itself).
 std::vector<int64_t> RankPids(RawDealer& dealer, uint64_t id) {
-  json ranks = Result(Call(dealer, id, "parallel.ranks"));
+  json ranks = ResultOf(Call(dealer, id, "parallel.ranks"));
   std::vector<int64_t> pids;
   if (!ranks.is_array()) return pids;
   for (const json& r : ranks) pids.push_back(r.value("pid", int64_t{0}));
@@ -171,7 +172,8 @@ TEST_P(ParallelServerTest, OneReplyCarriesEveryRanksPartAndTheJobEndsWithItsClie
   const int n = GetParam();
   TempDir dir;
   const std::string connection_file = dir.path() + "/server.json";
-  ParallelServer server(n, {"--port", "0", "--connection-file", connection_file});
+  const std::string admin = UniqueAdminEndpoint("parallel");
+  ParallelServer server(n, {"--port", "0", "--connection-file", connection_file, "--admin", admin});
   std::optional<std::string> ready = server.WaitFor(kServerReady, kJobEnds);
   ASSERT_TRUE(ready.has_value()) << server.Transcript();
   EXPECT_NE(ready->find("(ranks: " + std::to_string(n) + ")"), std::string::npos) << *ready;
@@ -183,11 +185,11 @@ TEST_P(ParallelServerTest, OneReplyCarriesEveryRanksPartAndTheJobEndsWithItsClie
   ASSERT_TRUE(client.Hello(MakeHello("client", "parallel")).has_value());
 
   // parallel.sum: rank r answers value x (r + 1).
-  EXPECT_EQ(Result(Call(client, 1, "parallel.sum")), n * (n + 1) / 2);
-  EXPECT_EQ(Result(Call(client, 2, "parallel.sum", json{{"value", 10}})), 10 * n * (n + 1) / 2);
+  EXPECT_EQ(ResultOf(Call(client, 1, "parallel.sum")), n * (n + 1) / 2);
+  EXPECT_EQ(ResultOf(Call(client, 2, "parallel.sum", json{{"value", 10}})), 10 * n * (n + 1) / 2);
 
   // parallel.ranks: every rank, in order, each a process of its own.
-  json ranks = Result(Call(client, 3, "parallel.ranks"));
+  json ranks = ResultOf(Call(client, 3, "parallel.ranks"));
   ASSERT_TRUE(ranks.is_array()) << ranks.dump();
   ASSERT_EQ(ranks.size(), static_cast<size_t>(n));
   std::set<int64_t> pids;
@@ -210,17 +212,22 @@ TEST_P(ParallelServerTest, OneReplyCarriesEveryRanksPartAndTheJobEndsWithItsClie
   }
 
   // info and the connection file say one server of n ranks.
-  json info = Result(Call(client, 5, "info"));
+  json info = ResultOf(Call(client, 5, "info"));
   EXPECT_EQ(info.value("ranks", 0), n);
   EXPECT_EQ(info["rank_info"].size(), static_cast<size_t>(n));
   std::ifstream file(connection_file);
   json written = json::parse(file, nullptr, /*allow_exceptions=*/false);
   EXPECT_EQ(written.value("ranks", 0), n) << written.dump();
+  // ... and so does process.info, which procmod-monitor shows (rank 0 answers it).
+  Result<Reply> process = AdminRequest(admin, "process.info");
+  ASSERT_TRUE(process.ok()) << process.status().ToString();
+  EXPECT_EQ(Unpack(process->result).value("ranks", 0), n);
 
   // F4: the one client says BYE; every rank exits 0, and so does mpiexec.
   client.Send(pmp::Bye{.reason = "done"});
   EXPECT_EQ(server.Wait(kJobEnds), 0) << server.Transcript();
   EXPECT_TRUE(AllGone(server.rank_pids, kJobEnds));
+  RemoveIpcFile(admin);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, ParallelServerTest, ::testing::Values(2, 4),
@@ -335,11 +342,11 @@ TEST(ParallelServer, AServerStartedAloneIsAJobOfOneRank) {
   zmq::context_t context;
   RawDealer client(context, endpoint);
   ASSERT_TRUE(client.Hello(MakeHello("client", "alone")).has_value());
-  EXPECT_EQ(Result(Call(client, 1, "parallel.sum", json{{"value", 7}})), 7);
-  json ranks = Result(Call(client, 2, "parallel.ranks"));
+  EXPECT_EQ(ResultOf(Call(client, 1, "parallel.sum", json{{"value", 7}})), 7);
+  json ranks = ResultOf(Call(client, 2, "parallel.ranks"));
   ASSERT_EQ(ranks.size(), 1u);
   EXPECT_EQ(ranks[0].value("pid", int64_t{0}), static_cast<int64_t>(server.pid()));
-  EXPECT_EQ(Result(Call(client, 3, "info")).value("ranks", 0), 1);
+  EXPECT_EQ(ResultOf(Call(client, 3, "info")).value("ranks", 0), 1);
 }
 
 }  // namespace
