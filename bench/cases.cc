@@ -31,6 +31,7 @@
 
 #include "bench_util.h"
 #include "bulk.h"
+#include "parallel.h"
 #include "procmod/logging.h"
 #include "procmod/process_module.h"
 #include "protocol/codec.h"
@@ -61,6 +62,7 @@ struct Settings {
   bool quick = false;
   std::string server_bin;
   std::string broker_bin;
+  std::string mpi_baseline;
   std::string tmp;
   std::set<std::string> only;
 };
@@ -159,6 +161,7 @@ class Driver {
   void Expiry();
   void Resume();
   void Bulk();
+  void Parallel();
   ScaleResult Sessions(ServerKind kind, size_t n, size_t window, bool idle);
 
   bool Wanted(const std::string& name) const { return s_.only.empty() || s_.only.contains(name); }
@@ -185,6 +188,8 @@ class Driver {
                   const std::vector<double>& raw, double percent, double target);
   void HopFloor();
 
+  // What a case kept in a file of its own (bulk.cc, parallel.cc) needs of the driver.
+  CaseContext Context();
   void Add(Row row) { rows_.push_back(std::move(row)); }
   void Note(const std::string& note) { notes_.push_back(note); }
   void PrintHeader();
@@ -1458,10 +1463,10 @@ void Driver::Resume() {
 }
 
 // ----------------------------------------------------------------------------
-// Bulk data: bulk.cc
+// Cases in files of their own: bulk.cc, parallel.cc
 // ----------------------------------------------------------------------------
 
-void Driver::Bulk() {
+CaseContext Driver::Context() {
   CaseContext context;
   context.quick = s_.quick;
   context.start_peer = [this](const std::string& role, std::vector<std::string> flags,
@@ -1470,8 +1475,15 @@ void Driver::Bulk() {
   context.add = [this](Row row) { Add(std::move(row)); };
   context.note = [this](const std::string& note) { Note(note); };
   context.log = [this](const std::string& role) { return Log(role); };
-  BulkCase(context);
+  context.connect = [this](const std::string& url) { return Connect(url); };
+  context.server_bin = s_.server_bin;
+  context.mpi_baseline = s_.mpi_baseline;
+  return context;
 }
+
+void Driver::Bulk() { BulkCase(Context()); }
+
+void Driver::Parallel() { ParallelCase(Context()); }
 
 // ----------------------------------------------------------------------------
 // Output
@@ -1613,7 +1625,7 @@ int Driver::Run() {
                         {"resume", &Driver::Resume},      {"broker", &Driver::Broker},
                         {"setup", &Driver::SessionSetup}, {"setup", &Driver::AdmissionRate},
                         {"scale", &Driver::Scale},        {"expiry", &Driver::Expiry},
-                        {"bulk", &Driver::Bulk}};
+                        {"bulk", &Driver::Bulk},          {"parallel", &Driver::Parallel}};
   int failed = 0;
   for (const Case& c : cases) {
     if (!Wanted(c.name)) continue;
@@ -1654,6 +1666,8 @@ int RunDriver(const std::vector<std::string>& args) {
       settings.server_bin = value();
     } else if (a == "--broker") {
       settings.broker_bin = value();
+    } else if (a == "--mpi-baseline") {
+      settings.mpi_baseline = value();
     } else if (a == "--tmp") {
       settings.tmp = value();
     } else if (a == "--only") {
@@ -1665,6 +1679,12 @@ int RunDriver(const std::vector<std::string>& args) {
     }
   }
   if (settings.server_bin.empty()) throw std::runtime_error("--server PATH is required");
+  if (settings.mpi_baseline.empty()) {
+    // Built next to procmod-bench when PROCMOD_MPI is on; the parallel case skips
+    // its rows when it is not there.
+    settings.mpi_baseline =
+        std::filesystem::path(SelfExe()).parent_path().append("procmod-bench-mpi").string();
+  }
   if (settings.tmp.empty()) {
     own_tmp = std::make_unique<TempDir>("procmod-bench");
     settings.tmp = own_tmp->path();

@@ -9,8 +9,9 @@
 
 namespace procmod::bench {
 
-// `procmod-bench run [--quick] --server PATH [--broker PATH] [--tmp DIR]
-//  [--only rtt,data,broker,setup,scale,expiry,resume,bulk]`; the exit code.
+// `procmod-bench run [--quick] --server PATH [--broker PATH] [--mpi-baseline PATH]
+//  [--tmp DIR] [--only rtt,data,broker,setup,scale,expiry,resume,bulk,parallel]`; the
+//  exit code. --mpi-baseline: procmod-bench-mpi (default: next to this binary).
 int RunDriver(const std::vector<std::string>& args);
 
 }  // namespace procmod::bench

@@ -1,6 +1,7 @@
 // procmod-bench: procmod against raw libzmq, side by side (docs/BENCHMARKS.md).
 //
-//   procmod-bench run [--quick] --server PATH [--broker PATH]   the driver (bench/run.sh)
+//   procmod-bench run [--quick] --server PATH [--broker PATH] [--mpi-baseline PATH]
+//                                                               the driver (bench/run.sh)
 //   procmod-bench ROLE FLAGS...                                 a peer role (peers.h)
 #include <cstdio>
 #include <exception>
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: procmod-bench run [--quick] --server PATH [--broker PATH]\n"
+                 "                         [--mpi-baseline PATH] [--only CASE,...]\n"
                  "       procmod-bench ROLE FLAGS...   (peer roles: see bench/peers.h)\n"
                  "Use bench/run.sh, which builds what it needs and cleans up.\n");
     return 2;

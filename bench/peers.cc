@@ -296,12 +296,14 @@ int PmClient(const Flags& flags) {
 }
 
 // rtt-probe: round trips from a process of its own, for perf stat / callgrind:
-//   procmod-bench rtt-probe --connect URL --mode pm|raw [--n N] [--size B]
-// pm: a client module, Request("ping") to a procmod server; raw: a DEALER to raw-echo.
+//   procmod-bench rtt-probe --connect URL --mode pm|raw [--n N] [--size B] [--method M]
+// pm: a client module, Request("ping") (or M, e.g. parallel.echo to a parallel
+// server) to a procmod server; raw: a DEALER to raw-echo.
 int RttProbe(const Flags& flags) {
   const std::string url = flags.Get("--connect");
   const int n = static_cast<int>(flags.Int("--n", 10000));
   const std::string payload(static_cast<size_t>(flags.Int("--size", 64)), 'x');
+  const std::string method = flags.Get("--method", "ping");
   std::vector<double> samples;
   samples.reserve(static_cast<size_t>(n));
   if (flags.Get("--mode", "pm") == "raw") {
@@ -330,7 +332,7 @@ int RttProbe(const Flags& flags) {
       Frames frames;
       frames.emplace_back(payload.data(), payload.size());
       const auto t0 = SteadyClock::now();
-      Result<Reply> reply = server->Request("ping", std::move(frames)).get();
+      Result<Reply> reply = server->Request(method, std::move(frames)).get();
       if (!reply.ok()) return 1;
       samples.push_back(std::chrono::duration<double, std::micro>(SteadyClock::now() - t0).count());
     }

@@ -20,9 +20,11 @@
 //                               "gone SESSION REASON NS" when a peer's session ends
 //                               (--resume-grace-ms 0: session resume off)
 //   pm-client --connect URL     a process module client that connects and idles
-//   rtt-probe --connect URL --mode pm|raw [--n N] [--size B]
+//   rtt-probe --connect URL --mode pm|raw [--n N] [--size B] [--method M]
 //                               N round trips from a process of its own (procmod client
-//                               module or raw DEALER), for perf stat and callgrind
+//                               module or raw DEALER), for perf stat and callgrind;
+//                               pm: REQUEST M (default ping; parallel.echo to a
+//                               parallel server)
 //   send-probe --connect URL [--n N] [--size B] [--window W] [--resume-grace-ms MS]
 //                               Connection::Send() N times to a pm-server, then counts
 //                               what arrived (REQUEST "count"); for perf and callgrind

@@ -4,7 +4,8 @@
 #
 #   bench/run.sh            full run: stable figures, a few minutes
 #   bench/run.sh --quick    every case with fewer iterations, under a minute
-#   bench/run.sh --only rtt,data,broker,setup,scale,expiry,resume,bulk   some cases only
+#   bench/run.sh --only rtt,data,broker,setup,scale,expiry,resume,bulk,parallel
+#                           some cases only (parallel: procmod-server under mpiexec)
 #
 # Environment: BUILD_DIR (default: build next to this folder's parent), NO_BUILD=1 to
 # use the binaries as they are.
@@ -19,7 +20,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) args+=(--quick) ;;
     --only) args+=(--only "$2"); shift ;;
-    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -32,6 +33,13 @@ if [[ "${NO_BUILD:-0}" != 1 ]]; then
   cmake --build "$build" --target procmod-bench procmod-server >/dev/null
   # The broker is optional: when it does not build (yet), its case is skipped.
   cmake --build "$build" --target procmod-broker >/dev/null 2>&1 || true
+  # The parallel case's MPI baseline exists as a target only with PROCMOD_MPI on;
+  # without it the case skips its rows.
+  # (The list is read whole: grep -q would stop early and fail the pipe under pipefail.)
+  targets="$(cmake --build "$build" --target help 2>/dev/null || true)"
+  if [[ "$targets" == *procmod-bench-mpi* ]]; then
+    cmake --build "$build" --target procmod-bench-mpi >/dev/null
+  fi
 fi
 
 bench="$build/bench/procmod-bench"
@@ -66,6 +74,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [[ -x "$broker" ]] && args+=(--broker "$broker")
+mpi_baseline="$build/bench/procmod-bench-mpi"
+[[ -x "$mpi_baseline" ]] && args+=(--mpi-baseline "$mpi_baseline")
 "$bench" run --server "$server" --tmp "$tmp" "${args[@]}" &
 pid=$!
 status=0

@@ -1,5 +1,5 @@
 // table.h: one row of the benchmark driver's table, and what a case kept in a file
-// of its own (bulk.cc) needs of the driver (cases.cc).
+// of its own (bulk.cc, parallel.cc) needs of the driver (cases.cc).
 #ifndef PROCMOD_BENCH_TABLE_H_
 #define PROCMOD_BENCH_TABLE_H_
 
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "procmod/connection.h"
 
 namespace procmod::bench {
 
@@ -38,6 +39,10 @@ struct CaseContext {
   std::function<void(const std::string&)> note;
   // Where a role's stderr goes.
   std::function<std::string(const std::string& role)> log;
+  // The driver's client module dials `url` (throws when it cannot).
+  std::function<Connection(const std::string& url)> connect;
+  std::string server_bin;    // procmod-server (--server)
+  std::string mpi_baseline;  // procmod-bench-mpi (--mpi-baseline); may not exist
 };
 
 }  // namespace procmod::bench

@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,6 +74,19 @@ Result<std::unique_ptr<MpiWorld>> MpiWorld::Join(int* argc, char*** argv) {
   // rather than MPI's default of aborting from inside the call.
   MPI_Comm_set_errhandler(world->comms_->work, MPI_ERRORS_RETURN);
   MPI_Comm_set_errhandler(world->comms_->heartbeat, MPI_ERRORS_RETURN);
+  // Spinning pays only where every rank of this host has a core to itself, with one
+  // to spare for rank 0's I/O thread; with more ranks than that (mpiexec
+  // --oversubscribe) a spinning rank takes the core another one needs to answer.
+  MPI_Comm host;
+  int on_this_host = 1;
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &host) ==
+      MPI_SUCCESS) {
+    MPI_Comm_size(host, &on_this_host);
+    MPI_Comm_free(&host);
+  }
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  world->spin_for_ = on_this_host < cores ? std::chrono::microseconds(2000)
+                                          : std::chrono::microseconds(250);
   return world;
 }
 
@@ -80,6 +94,13 @@ MpiWorld::~MpiWorld() = default;
 
 Status MpiWorld::Wait(void* request, const KeepWaiting& keep) {
   auto* r = static_cast<MPI_Request*>(request);
+  // Naps as short as asked: the default timer slack (50 us) would round a 5 us nap
+  // up to 55, and a collective takes several progress steps.
+  thread_local bool slack_set = false;
+  if (!slack_set) {
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+    slack_set = true;
+  }
   const Clock::time_point start = Clock::now();
   microseconds nap{0};
   for (;;) {
@@ -91,10 +112,10 @@ Status MpiWorld::Wait(void* request, const KeepWaiting& keep) {
     if (keep) {
       if (Status s = keep(); !s.ok()) return s;
     }
-    if (Clock::now() - start < std::chrono::milliseconds(2)) {
+    if (Clock::now() - start < spin_for_) {
       sched_yield();
     } else {
-      nap = std::min(std::max(nap * 2, microseconds(20)), microseconds(1000));
+      nap = std::min(std::max(nap * 2, microseconds(5)), microseconds(1000));
       std::this_thread::sleep_for(nap);
     }
   }

@@ -8,13 +8,15 @@
 // server must not do for hours (and on a small machine with more ranks than cores
 // it starves rank 0's I/O thread); and a poll can give up, when the watchdog takes a
 // rank for lost, where a blocking collective would hang. A wait spins for 2 ms
-// (MPI_Test and sched_yield), then naps from 20 us up to 1 ms between tests.
+// (MPI_Test and sched_yield) when every rank on the host has a core to itself and
+// one is left over, then naps from 5 us up to 1 ms between tests.
 //
 // Built without MPI (PROCMOD_MPI off), mpi_world_absent.cc stands in: Available() is
 // false and Join() refuses.
 #ifndef PROCMOD_SRC_PARALLEL_MPI_WORLD_H_
 #define PROCMOD_SRC_PARALLEL_MPI_WORLD_H_
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -67,6 +69,9 @@ class MpiWorld {
 
   int rank_ = 0;
   int size_ = 1;
+  // How long a wait spins (MPI_Test, sched_yield) before it naps; 0 when the host
+  // has no core to spare for it.
+  std::chrono::microseconds spin_for_{0};
   bool threads_ = false;
   bool finalized_ = false;
   std::unique_ptr<Comms> comms_;
