@@ -85,8 +85,8 @@ Result<std::unique_ptr<MpiWorld>> MpiWorld::Join(int* argc, char*** argv) {
     MPI_Comm_free(&host);
   }
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  world->spin_for_ = on_this_host < cores ? std::chrono::microseconds(2000)
-                                          : std::chrono::microseconds(250);
+  world->spin_for_ =
+      on_this_host < cores ? std::chrono::microseconds(2000) : std::chrono::microseconds(250);
   return world;
 }
 
