@@ -15,6 +15,8 @@ packages=(
   googletest libgtest-dev libgmock-dev  # tests
   libbenchmark-dev                # bench/
   openmpi-bin libopenmpi-dev      # the MPI-parallel server (mpiexec, CMake's FindMPI)
+  openssh-client openssh-server   # procmod launch's ssh kind, and its test's own sshd
+  slurm-wlm munge                 # procmod launch's batch kind: its test's one-node Slurm
   clang libclang-rt-14-dev        # libFuzzer target on the decoder
   procps                          # ps/pkill in end-to-end tests
   iproute2                        # ip: loopback in the README examples' own network namespace

@@ -202,6 +202,25 @@ side (a server's authorized_keys_dir, a client's server_public_key); NAME.key ne
 leaves this machine. Existing files are kept unless --force.
 )";
 
+constexpr const char* kLaunchFooter = R"(
+PROFILES (YAML; docs/LAUNCH.md)
+  kind: local | ssh | batch       where the server runs
+  server: {command, args, ranks, mpiexec, mpiexec_args, listen, walltime}
+  ssh: {host, user, port, identity, options}       kind ssh
+  batch: {submit, status, cancel, script, shared_dir}   kind batch (Slurm)
+  via: {broker, service}          the server registers with a broker instead
+  ready_timeout: 2m
+
+OUTPUT
+  progress on stderr (starting, queued, ready, with times), then the URL on stdout;
+  with a COMMAND, the command's output and exit status instead. Ctrl-C, or the end
+  of the COMMAND, stops the server (or cancels the job).
+
+EXAMPLES
+  procmod launch cluster
+  procmod launch cluster --set server.ranks=8 -- sh -c 'procmod ping -c 3 "$PROCMOD_URL"'
+)";
+
 void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
   CLI::App* connect = app.add_subcommand("connect", "say HELLO, show the WELCOME, say BYE");
   connect->footer(kConnectFooter);
@@ -239,6 +258,23 @@ void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
       ->type_name("DIR");
   keygen->add_flag("--force", c.keygen.force, "overwrite existing files");
   keygen->callback([&c] { c.command = Command::kKeygen; });
+
+  CLI::App* launch = app.add_subcommand(
+      "launch", "start a server from a profile, wait until it is ready, print its URL");
+  launch->footer(kLaunchFooter);
+  launch->add_option("PROFILE", c.launch.profile, "a profile's name, or its .yaml file")
+      ->type_name("")
+      ->required();
+  launch->add_option("--set", c.launch.sets, "override a profile key, e.g. ssh.host=node7")
+      ->type_name("KEY=VALUE");
+  launch->add_option("--profiles", c.launch.profiles_dir,
+                     "look for PROFILE.yaml here (default: ~/.config/procmod/profiles, "
+                     "/etc/procmod/profiles)")
+      ->type_name("DIR");
+  launch->add_option("COMMAND", c.launch.command,
+                     "after --: run it with PROCMOD_URL set, then stop the server")
+      ->type_name("");
+  launch->callback([&c] { c.command = Command::kLaunch; });
 }
 
 // ping, connect, send: exactly one of URL and --connection-file. With the file,
@@ -330,6 +366,8 @@ int RunCommand(const CommandLine& c) {
       return Send(global, send);
     case Command::kKeygen:
       return Keygen(c.keygen);
+    case Command::kLaunch:
+      return Launch(c.launch);
   }
   return kExitUsage;
 }

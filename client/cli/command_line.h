@@ -7,10 +7,11 @@
 #include <string>
 
 #include "commands.h"
+#include "launch_command.h"
 
 namespace procmod::cli {
 
-enum class Command { kPing, kConnect, kWait, kSend, kKeygen };
+enum class Command { kPing, kConnect, kWait, kSend, kKeygen, kLaunch };
 
 struct CommandLine {
   // Set when the program is done already: 0 after --help/--version, 2 for bad flags
@@ -24,6 +25,7 @@ struct CommandLine {
   std::string connection_file;
   SendFlags send;
   KeygenFlags keygen;
+  LaunchFlags launch;
 };
 
 CommandLine ParseCommandLine(int argc, char** argv);

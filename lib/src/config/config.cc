@@ -1,5 +1,7 @@
 #include "procmod/config.h"
 
+#include <cstdlib>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include "config/did_you_mean.h"
 #include "config/number_text.h"  // AllDigits, WholeNumberRange, DurationRange
 #include "config/yaml_mark.h"    // Located
+#include "procmod/launch.h"
 
 namespace procmod {
 namespace {
@@ -663,7 +666,148 @@ void ResolvePathsAgainst(const std::filesystem::path& folder, Options& o) {
   resolve(o.connection_file);
 }
 
+// ---- launch profiles (procmod/launch.h) ------------------------------------
+// The same reader as the server's configuration, so a profile's errors read alike.
+
+void ReadProfile(MapReader r, LaunchProfile* p) {
+  r.Choice("kind", {"local", "ssh", "batch"}, &p->kind);
+  MapReader server = r.Map("server");
+  server.String("command", &p->command);
+  server.StringList("args", &p->args);
+  server.WholeNumber("ranks", &p->ranks, 0, 1'000'000);
+  server.String("mpiexec", &p->mpiexec);
+  server.StringList("mpiexec_args", &p->mpiexec_args);
+  server.String("listen", &p->listen);
+  server.Duration("walltime", &p->walltime, milliseconds(0));
+  server.Finish();
+  r.Duration("ready_timeout", &p->ready_timeout, milliseconds(1));
+  MapReader ssh = r.Map("ssh");
+  ssh.String("command", &p->ssh);
+  ssh.String("host", &p->host);
+  ssh.String("user", &p->user);
+  ssh.WholeNumber("port", &p->port, 1, 65535);
+  ssh.String("identity", &p->identity);
+  ssh.StringList("options", &p->ssh_options);
+  ssh.Finish();
+  MapReader batch = r.Map("batch");
+  batch.String("submit", &p->submit);
+  batch.String("status", &p->status);
+  batch.String("cancel", &p->cancel);
+  batch.String("script", &p->script);
+  batch.String("shared_dir", &p->shared_dir);
+  batch.Finish();
+  MapReader via = r.Map("via");
+  via.String("broker", &p->broker);
+  via.String("service", &p->service);
+  via.Finish();
+  r.Finish();
+}
+
+// What each kind cannot do without, said at the line of the key that chose it.
+void CheckProfile(const YAML::Node& root, const LaunchProfile& p, Diagnostics* diagnostics) {
+  const YAML::Mark kind_mark = root["kind"] ? root["kind"].Mark() : root.Mark();
+  if (p.kind.empty()) diagnostics->Add(root.Mark(), "kind: required: local, ssh or batch");
+  if (p.kind == "ssh" && p.host.empty()) {
+    diagnostics->Add(kind_mark, "ssh.host: required for kind ssh (the host to run the server on)");
+  }
+  if (p.kind == "batch" && p.shared_dir.empty()) {
+    diagnostics->Add(kind_mark,
+                     "batch.shared_dir: required for kind batch (a folder this machine and "
+                     "the compute nodes both see, for the connection file)");
+  }
+  if (p.broker.empty() != p.service.empty()) {
+    diagnostics->Add(root["via"] ? root["via"].Mark() : kind_mark,
+                     "via: needs both broker (tcp://HOST:PORT) and service");
+  }
+}
+
+// "ssh.host=node7" into `root`: the value is YAML, so lists and numbers work.
+Status ApplyOverride(YAML::Node root, const std::string& assignment) {
+  const size_t equals = assignment.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    return InvalidArgumentError("--set " + assignment + ": expected KEY=VALUE, e.g. ssh.host=node7");
+  }
+  std::vector<std::string> keys;
+  std::string_view path(assignment.data(), equals);
+  for (size_t start = 0; start <= path.size();) {
+    const size_t dot = std::min(path.find('.', start), path.size());
+    keys.emplace_back(path.substr(start, dot - start));
+    start = dot + 1;
+  }
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(equals + 1));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgumentError("--set " + assignment + ": " + e.msg);
+  }
+  YAML::Node node = root;
+  for (size_t i = 0; i + 1 < keys.size(); ++i) {
+    if (node[keys[i]] && !node[keys[i]].IsMap()) {
+      return InvalidArgumentError("--set " + assignment + ": " + keys[i] + " is not a map");
+    }
+    node.reset(node[keys[i]]);
+  }
+  node[keys.back()] = value;
+  return Status();
+}
+
 }  // namespace
+
+Result<LaunchProfile> LoadLaunchProfile(const std::string& path,
+                                        const std::vector<std::string>& overrides) {
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  try {
+    YAML::Node root = YAML::Load(*text);
+    if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+    for (const std::string& assignment : overrides) {
+      if (!root.IsMap()) break;  // ReadProfile says what is wrong with it
+      if (Status s = ApplyOverride(root, assignment); !s.ok()) return s;
+    }
+    Diagnostics diagnostics(path);
+    LaunchProfile profile;
+    profile.source = path;
+    profile.name = std::filesystem::path(path).stem().string();
+    ReadProfile(MapReader(&diagnostics, "", root, root.Mark()), &profile);
+    if (diagnostics.empty()) CheckProfile(root, profile, &diagnostics);
+    if (!diagnostics.empty()) return diagnostics.ToStatus();
+    const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+    if (!profile.identity.empty() && std::filesystem::path(profile.identity).is_relative()) {
+      profile.identity = (folder / profile.identity).string();
+    }
+    return profile;
+  } catch (const YAML::ParserException& e) {
+    return InvalidArgumentError(Located(path, e.mark, "YAML syntax error: " + e.msg));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgumentError(Located(path, e.mark, e.msg));
+  }
+}
+
+Result<std::string> FindLaunchProfile(const std::string& name, std::vector<std::string> dirs) {
+  std::error_code error;
+  if (name.find('/') != std::string::npos || std::filesystem::is_regular_file(name, error)) {
+    if (std::filesystem::is_regular_file(name, error)) return name;
+    return NotFoundError("no profile file " + name);
+  }
+  if (dirs.empty()) {
+    const char* xdg = std::getenv("XDG_CONFIG_HOME");
+    const char* home = std::getenv("HOME");
+    if (xdg != nullptr && *xdg != '\0') {
+      dirs.push_back(std::string(xdg) + "/procmod/profiles");
+    } else if (home != nullptr) {
+      dirs.push_back(std::string(home) + "/.config/procmod/profiles");
+    }
+    dirs.push_back("/etc/procmod/profiles");
+  }
+  std::string looked;
+  for (const std::string& dir : dirs) {
+    const std::string candidate = dir + "/" + name + ".yaml";
+    if (std::filesystem::is_regular_file(candidate, error)) return candidate;
+    looked += (looked.empty() ? "" : ", ") + dir;
+  }
+  return NotFoundError("no profile '" + name + "' (looked for " + name + ".yaml in " + looked +
+                       ")");
+}
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   if (text == "0") return milliseconds(0);
