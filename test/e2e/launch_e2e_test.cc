@@ -12,12 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "procmod/launch.h"
 #include "support/daemons.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
@@ -204,6 +206,23 @@ TEST(LaunchLocal, ViaABrokerTheUrlIsTheBrokersService) {
 }
 
 // ---- bad profiles and servers that never get ready ------------------------------
+
+// The examples docs/LAUNCH.md shows are real, loadable profiles.
+TEST(LaunchProfiles, EveryExampleProfileLoads) {
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(PROCMOD_PROFILES_DIR)) {
+    Result<LaunchProfile> profile = LoadLaunchProfile(entry.path().string());
+    EXPECT_TRUE(profile.ok()) << profile.status().ToString();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 5);
+  Result<LaunchProfile> cluster = LoadLaunchProfile(PROCMOD_PROFILES_DIR "/cluster.yaml",
+                                                    {"server.ranks=8", "batch.shared_dir=/tmp/x"});
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  EXPECT_EQ(cluster->ranks, 8);
+  EXPECT_EQ(cluster->shared_dir, "/tmp/x");
+  EXPECT_EQ(cluster->walltime, std::chrono::hours(2));
+}
 
 TEST(LaunchProfiles, AnUnknownKindNamesTheFileLineAndTheNearestKind) {
   TempDir dir;

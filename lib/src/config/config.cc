@@ -772,7 +772,12 @@ Result<LaunchProfile> LoadLaunchProfile(const std::string& path,
     if (diagnostics.empty()) CheckProfile(root, profile, &diagnostics);
     if (!diagnostics.empty()) return diagnostics.ToStatus();
     const std::filesystem::path folder = std::filesystem::path(path).parent_path();
-    if (!profile.identity.empty() && std::filesystem::path(profile.identity).is_relative()) {
+    // As ssh reads it: ~/ is the home folder; another relative path, the profile's.
+    const char* home = std::getenv("HOME");
+    if (profile.identity.rfind("~/", 0) == 0 && home != nullptr) {
+      profile.identity = std::string(home) + profile.identity.substr(1);
+    } else if (!profile.identity.empty() &&
+               std::filesystem::path(profile.identity).is_relative()) {
       profile.identity = (folder / profile.identity).string();
     }
     return profile;
