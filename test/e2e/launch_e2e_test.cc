@@ -21,6 +21,7 @@
 
 #include "procmod/launch.h"
 #include "support/daemons.h"
+#include "support/raw_peer.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
 
@@ -143,12 +144,19 @@ TEST(LaunchLocal, TheCommandsExitStatusIsTheLaunchers) {
 TEST(LaunchLocal, PrintsTheUrlAndStopsTheServerOnCtrlC) {
   TempDir dir;
   const std::string name = UniqueName("ctrlc");
-  const std::string profile = WriteProfile(dir, "viz", LocalProfile(name));
+  const std::string profile = WriteProfile(dir, "viz", LocalProfile(name, "  walltime: 1h\n"));
   Subprocess launcher({PROCMOD_CLI, "launch", profile});
   std::optional<std::string> url = launcher.ReadLine(kLaunchDeadline);
   ASSERT_TRUE(url.has_value());
   EXPECT_EQ(url->rfind("tcp://127.0.0.1:", 0), 0u) << *url;
   EXPECT_FALSE(ProcessesWith(name).empty());  // the server, alive while we hold it
+  // The walltime is the server's lifetime: a client reads what is left in WELCOME.
+  zmq::context_t context;
+  RawDealer client(context, *url);
+  std::optional<pmp::Welcome> welcome = client.Hello(MakeHello("client", "reader"));
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_GT(welcome->expires_in_ms, 3'500'000u);
+  EXPECT_LE(welcome->expires_in_ms, 3'600'000u);
   launcher.Signal(SIGINT);
   EXPECT_EQ(launcher.Wait(kLaunchDeadline), 0);
   EXPECT_TRUE(NoneLeft(name));
