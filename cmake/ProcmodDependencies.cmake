@@ -65,3 +65,17 @@ option(PROCMOD_MPI "Build the MPI-parallel server (needs MPI: libopenmpi-dev)" $
 if(PROCMOD_MPI AND NOT MPI_CXX_FOUND)
   procmod_missing("MPI (for PROCMOD_MPI=ON)" "libopenmpi-dev")
 endif()
+
+# pybind11 (pybind11-dev, python3-dev) for the Python binding (python/); optional. Built
+# for Debian's python3, which the tests run (python3-pytest, python3-zmq), rather than
+# whatever python3 comes first on PATH.
+if(NOT DEFINED Python_EXECUTABLE AND EXISTS /usr/bin/python3)
+  set(Python_EXECUTABLE /usr/bin/python3)
+endif()
+set(PYBIND11_FINDPYTHON ON)
+find_package(pybind11 CONFIG QUIET)
+option(PROCMOD_PYTHON "Build the Python binding (needs pybind11-dev, python3-dev)"
+       ${pybind11_FOUND})
+if(PROCMOD_PYTHON AND NOT pybind11_FOUND)
+  procmod_missing("pybind11 (for PROCMOD_PYTHON=ON)" "pybind11-dev")
+endif()

@@ -17,6 +17,8 @@ packages=(
   openmpi-bin libopenmpi-dev      # the MPI-parallel server (mpiexec, CMake's FindMPI)
   openssh-client openssh-server   # procmod launch's ssh kind, and its test's own sshd
   slurm-wlm munge                 # procmod launch's batch kind: its test's one-node Slurm
+  pybind11-dev python3-dev        # the Python binding (python/), for Debian's python3
+  python3-pytest python3-zmq      # its tests, and pyzmq for its benchmark's raw baseline
   clang libclang-rt-14-dev        # libFuzzer target on the decoder
   procps                          # ps/pkill in end-to-end tests
   iproute2                        # ip: loopback in the README examples' own network namespace

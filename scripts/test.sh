@@ -38,9 +38,12 @@ if [ -n "$sanitize" ]; then
   # #include still fails there.
   # No MPI: Open MPI's own allocations and threads would be the sanitizers' reports
   # (leaks at exit, races in libmpi), not procmod's. The parallel server's MPI tests
-  # run in the normal build; its job of one rank runs here too.
+  # run in the normal build; its job of one rank runs here too. No Python binding:
+  # an instrumented module needs the sanitizer's runtime preloaded into an
+  # uninstrumented interpreter, whose own allocations it then reports.
   build_flags+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
-                -DPROCMOD_BUILD_BENCH=OFF -DPROCMOD_UNITY_BUILD=ON -DPROCMOD_MPI=OFF)
+                -DPROCMOD_BUILD_BENCH=OFF -DPROCMOD_UNITY_BUILD=ON -DPROCMOD_MPI=OFF
+                -DPROCMOD_PYTHON=OFF)
 fi
 cmake -S . -B "$build_dir" -G Ninja "${build_flags[@]}" >/dev/null
 cmake --build "$build_dir"

@@ -1,0 +1,124 @@
+"""procmod for Python: clients and servers over the procmod C++ library.
+
+    import procmod
+    with procmod.connect("tcp://127.0.0.1:11111") as client:
+        print(client.request("ping", b"hello"))
+
+See docs/PYTHON.md; the API with its types is in __init__.pyi.
+"""
+
+import asyncio
+import json
+from typing import Callable, Mapping, Optional
+
+from ._errors import Closed, Denied, Error, InvalidArgument, RemoteError, Timeout, Unavailable
+from ._procmod import PROTOCOL_VERSION, Reply, Request
+from ._procmod import Client as _NativeClient
+from ._procmod import Server as _NativeServer
+from ._procmod import connect as _connect
+from ._procmod import reverse_connect as _reverse_connect
+from ._procmod import _monitor_list
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client", "Closed", "Denied", "Error", "InvalidArgument", "PROTOCOL_VERSION", "RemoteError",
+    "Reply", "Request", "Server", "Timeout", "Unavailable", "connect", "monitor_list",
+    "reverse_connect", "serve",
+]
+
+
+class Client:
+    """A connection to a server; made by connect() or reverse_connect()."""
+
+    def __init__(self, native: _NativeClient) -> None:
+        self._native = native
+
+    url = property(lambda self: self._native.url)
+    session = property(lambda self: self._native.session)
+    closed = property(lambda self: self._native.closed)
+
+    def request(self, method, *frames, timeout=None, args=None):
+        return self._native.request(method, *frames, timeout=timeout, args=args)
+
+    def call(self, method, *frames, timeout=None, args=None):
+        return self._native.call(method, *frames, timeout=timeout, args=args)
+
+    async def request_async(self, method, *frames, timeout=None, args=None):
+        # The blocking call runs on the loop's executor without the GIL: the loop goes on.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, lambda: self._native.request(method, *frames, timeout=timeout, args=args))
+
+    def send(self, payload, channel=""):
+        self._native.send(payload, channel)
+
+    def on_data(self, callback):
+        self._native.on_data(callback)
+
+    def on_disconnected(self, callback):
+        self._native.on_disconnected(callback)
+
+    def peers(self):
+        return self._native.peers()
+
+    def close(self):
+        self._native.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        if self.closed:
+            return "<procmod.Client closed>"
+        return f"<procmod.Client {self.url} session {self.session}>"
+
+
+def connect(url, *, render_url=None, name="procmod-python", timeout=10.0, request_timeout=5.0,
+            reconnect=False, connect_id=0, key=None, server_key=None) -> Client:
+    return Client(_connect(url, render_url=render_url, name=name, timeout=timeout,
+                           request_timeout=request_timeout, reconnect=reconnect,
+                           connect_id=connect_id, key=key, server_key=server_key))
+
+
+def reverse_connect(listen_url, *, name="procmod-python", timeout=60.0, request_timeout=5.0,
+                    connect_id=0, on_listening=None) -> Client:
+    return Client(_reverse_connect(listen_url, name=name, timeout=timeout,
+                                   request_timeout=request_timeout, connect_id=connect_id,
+                                   on_listening=on_listening))
+
+
+class Server(_NativeServer):
+    """A procmod server in this process, with Python handlers (see __init__.pyi)."""
+
+    def route(self, method: str):
+        def register(handler):
+            self.handle(method, handler)
+            return handler
+        return register
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def serve(handlers: Mapping[str, Callable], listen: str = "tcp://127.0.0.1:0", *,
+          name: str = "procmod-python", multi: bool = True,
+          on_ready: Optional[Callable[[str], None]] = None,
+          timeout: Optional[float] = None) -> str:
+    with Server(listen, name=name, multi=multi) as server:
+        for method, handler in handlers.items():
+            server.handle(method, handler)
+        if on_ready is not None:
+            on_ready(server.endpoint)
+        return server.run(timeout)
+
+
+def monitor_list(admin_endpoint: str, timeout: float = 2.0):
+    return json.loads(_monitor_list(admin_endpoint, timeout))
