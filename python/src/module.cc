@@ -15,6 +15,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -566,9 +567,14 @@ class PyServer {
       runner.join();
       throw;
     }
-    py::gil_scoped_release release;
-    runner.join();
-    return std::string(RunEndName(end.get()));
+    {
+      py::gil_scoped_release release;
+      runner.join();
+    }
+    // "peer left" -> "peer_left": a Python identifier, to compare against.
+    std::string why(RunEndName(end.get()));
+    std::replace(why.begin(), why.end(), ' ', '_');
+    return why;
   }
 
   void Stop() {
