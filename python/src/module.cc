@@ -555,10 +555,14 @@ class PyServer {
     ProcessModule* module = module_;
     std::thread runner([module, done] { done->set_value(module->Run()); });
     const auto deadline = timeout ? Clock::now() + Millis(*timeout) : Clock::time_point::max();
+    bool timed_out = false;
     try {
-      WaitInterruptibly([&end, deadline, module](milliseconds slice) {
+      WaitInterruptibly([&end, deadline, module, &timed_out](milliseconds slice) {
         if (end.wait_for(slice) == std::future_status::ready) return true;
-        if (Clock::now() >= deadline) module->Stop();
+        if (!timed_out && Clock::now() >= deadline) {
+          timed_out = true;
+          module->Stop();
+        }
         return false;
       });
     } catch (...) {
@@ -572,9 +576,11 @@ class PyServer {
       runner.join();
     }
     // "peer left" -> "peer_left": a Python identifier, to compare against.
-    std::string why(RunEndName(end.get()));
-    std::replace(why.begin(), why.end(), ' ', '_');
-    return why;
+    const RunEnd why = end.get();
+    if (timed_out && why == RunEnd::kStopped) return "timeout";
+    std::string name(RunEndName(why));
+    std::replace(name.begin(), name.end(), ' ', '_');
+    return name;
   }
 
   void Stop() {

@@ -8,13 +8,16 @@ a Server), run by conftest's start_py_peer as `python peers.py ROLE ...`:
                               whoami: [method, session, peer_name]; push: DATA
                               ["pushed", "2"] on "news" to the caller, then REPLY;
                               peers: how many peers;
-                              count: "N ordered|disordered"
-                              for the DATA received (each payload an integer, in order)
+                              last: [channel, *frames] of the last DATA;
+                              count: "N ordered|disordered" for the DATA received
+                              on channel "load" (each payload an integer, in order)
   sender URL N CHANNEL        connects, sends N DATA on CHANNEL (payloads "0".."N-1"),
                               pings (everything before it has arrived), closes
   waiter URL                  connects, prints "waiting", REQUEST sleep 30 (timeout 60);
                               on KeyboardInterrupt prints "KeyboardInterrupt SECONDS"
                               (since the wait began) and exits 130
+  reverse-waiter              reverse_connect on tcp://127.0.0.1:0 (timeout 60), printing
+                              "listening EP"; on KeyboardInterrupt exits 130
 """
 
 import sys
@@ -65,7 +68,15 @@ def server(multi):
         ordered = received == list(range(len(received)))
         return f"{len(received)} {'ordered' if ordered else 'disordered'}"
 
-    srv.on_data(lambda session, channel, frames: received.append(int(frames[0])))
+    last = []
+
+    def on_data(session, channel, frames):
+        last[:] = [channel, *frames]
+        if channel == "load":
+            received.append(int(frames[0]))
+
+    srv.on_data(on_data)
+    srv.handle("last", lambda req: last)
     print("ready", srv.start(), flush=True)
     try:
         why = srv.run()
@@ -100,6 +111,17 @@ def waiter(url):
     sys.exit(1)
 
 
+def reverse_waiter():
+    try:
+        procmod.reverse_connect("tcp://127.0.0.1:0", timeout=60,
+                                on_listening=lambda ep: print("listening", ep, flush=True))
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt", flush=True)
+        sys.exit(130)
+    print("unexpected: a server dialed in", flush=True)
+    sys.exit(1)
+
+
 if __name__ == "__main__":
     role, args = sys.argv[1], sys.argv[2:]
     if role == "server":
@@ -108,5 +130,7 @@ if __name__ == "__main__":
         sender(args[0], int(args[1]), args[2])
     elif role == "waiter":
         waiter(args[0])
+    elif role == "reverse-waiter":
+        reverse_waiter()
     else:
         sys.exit(f"peers.py: unknown role {role}")
