@@ -274,7 +274,7 @@ void Directory::EndLeg(const std::string& routing_id, EndReason reason, Outbox& 
     Service s = std::move(service->second);
     services_.erase(service);
     DropResumes(s.name, for_good, out);
-    const std::string client_why = expired ? "server lost" : "server left";
+    const std::string client_why(expired ? pmp::kByeServerLost : pmp::kByeServerLeft);
     for (const std::string& session : s.clients) {
       auto client_id = by_session_.find(session);
       if (client_id == by_session_.end()) continue;

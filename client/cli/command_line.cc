@@ -159,6 +159,9 @@ void DefineGlobal(CLI::App& app, GlobalFlags& g, Texts& t) {
                  "CURVE, wait: the folder of *.pub keys of servers allowed to dial in")
       ->type_name("DIR");
   app.add_flag("-v,--verbose", g.verbose, "log what the library does, on stderr");
+  app.add_flag("--reconnect", g.reconnect,
+               "ride through a server restart: retry connecting until --connect-timeout; ping "
+               "reconnects after a loss and goes on");
 }
 
 // ping, connect and send take the server's URL or this.
@@ -267,12 +270,14 @@ void DefineOthers(CLI::App& app, CommandLine& c, Texts& t) {
       ->required();
   launch->add_option("--set", c.launch.sets, "override a profile key, e.g. ssh.host=node7")
       ->type_name("KEY=VALUE");
-  launch->add_option("--profiles", c.launch.profiles_dir,
-                     "look for PROFILE.yaml here (default: ~/.config/procmod/profiles, "
-                     "/etc/procmod/profiles)")
+  launch
+      ->add_option("--profiles", c.launch.profiles_dir,
+                   "look for PROFILE.yaml here (default: ~/.config/procmod/profiles, "
+                   "/etc/procmod/profiles)")
       ->type_name("DIR");
-  launch->add_option("COMMAND", c.launch.command,
-                     "after --: run it with PROCMOD_URL set, then stop the server")
+  launch
+      ->add_option("COMMAND", c.launch.command,
+                   "after --: run it with PROCMOD_URL set, then stop the server")
       ->type_name("");
   launch->callback([&c] { c.command = Command::kLaunch; });
 }

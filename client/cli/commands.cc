@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -60,6 +61,33 @@ struct Opened {
   int exit_code = kExitOk;
 };
 
+// A server being restarted refuses the connection for a moment (nothing listens), or
+// answers ERROR 404 to a session it forgot. With --reconnect those are "not yet".
+// A single-client server may still hold the session of the connection it lost (409)
+// until that expires.
+bool WorthRetrying(const Status& s) {
+  return s.IsUnavailable() || s.pmp_code() == 404 || s.pmp_code() == 409;
+}
+
+// Client::Connect, and with --reconnect again through refusals, with backoff (100 ms
+// doubling to 2 s), until global.timeout (0: no limit) or Ctrl-C.
+Result<std::unique_ptr<Client>> ConnectRetrying(const std::string& url, const GlobalFlags& global) {
+  const Clock::time_point deadline = Clock::now() + global.timeout;
+  milliseconds backoff{100};
+  for (;;) {
+    Result<std::unique_ptr<Client>> client = Client::Connect(url, MakeOptions(global));
+    if (client.ok() || !global.reconnect || !WorthRetrying(client.status())) return client;
+    const Clock::time_point next = Clock::now() + backoff;
+    if (global.timeout.count() > 0 && next >= deadline) {
+      return DeadlineExceededError("no server at " + url + " within " +
+                                   FormatDuration(global.timeout) +
+                                   " (last: " + std::string(client.status().message()) + ")");
+    }
+    if (!SleepUntil(next)) return AbortedError("interrupted");
+    backoff = std::min(backoff * 2, milliseconds(2000));
+  }
+}
+
 Opened Open(const std::string& url, const GlobalFlags& global) {
   if (Status s = CheckUrl(url, UrlUse::kConnect); !s.ok()) {
     return {nullptr, Fail({kExitUsage, std::string(s.message())})};
@@ -67,7 +95,7 @@ Opened Open(const std::string& url, const GlobalFlags& global) {
   SetUpLogging(global);
   Result<std::unique_ptr<Client>> client = [&] {
     tool::WaitNotice notice("procmod", "no answer yet from " + url, global.timeout);
-    return Client::Connect(url, MakeOptions(global));
+    return ConnectRetrying(url, global);
   }();
   if (!client.ok()) {
     return {nullptr,
@@ -105,6 +133,10 @@ class DisconnectWatch {
   // Has `client` record its server's end here; the watch must outlive the client.
   void Watch(Client& client) {
     client.OnDisconnected([this](const Connection&, const Disconnect& how) { Record(how); });
+  }
+  void Reset() {
+    std::lock_guard<std::mutex> lock(mu_);
+    how_.reset();
   }
   std::optional<Disconnect> Wait(milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -147,8 +179,9 @@ bool EchoMatches(const Frames& echo, size_t size) {
 
 class Pinger {
  public:
-  Pinger(Client& client, const PingFlags& flags, DisconnectWatch& watch)
-      : server_(client.server()), flags_(flags), watch_(watch) {}
+  Pinger(std::unique_ptr<Client>& client, const GlobalFlags& global, const PingFlags& flags,
+         DisconnectWatch& watch)
+      : client_(client), server_(client->server()), global_(global), flags_(flags), watch_(watch) {}
 
   int Run() {
     PrintLine("PING " + flags_.url + " (" + server_.name() + "): " + std::to_string(flags_.size) +
@@ -191,8 +224,34 @@ class Pinger {
       PrintLine(request + " failed: " + std::string(why.message()));
       return true;
     }
+    if (global_.reconnect && (why.IsUnavailable() || why.IsAborted())) {
+      stats_.AddLost();
+      return Reconnect(why);
+    }
     error_ = why;
     return false;
+  }
+
+  // --reconnect: the server is gone; say why, dial until it is back (or Ctrl-C, or
+  // --connect-timeout), say after how long, and go on with the next sequence number.
+  bool Reconnect(const Status& why) {
+    const Clock::time_point lost_at = Clock::now();
+    PrintLine("lost " + flags_.url + ": " + DescribeLoss(watch_.Wait(kLossReportWait), why) +
+              "; reconnecting");
+    client_.reset();  // one module per process: the old one goes first
+    watch_.Reset();
+    Result<std::unique_ptr<Client>> client = ConnectRetrying(flags_.url, global_);
+    if (!client.ok()) {
+      if (!client.status().IsAborted()) error_ = client.status();  // Ctrl-C: just stop
+      return false;
+    }
+    client_ = std::move(*client);
+    watch_.Watch(*client_);
+    server_ = client_->server();
+    const double gap = std::chrono::duration<double>(Clock::now() - lost_at).count();
+    PrintLine("back: " + flags_.url + " (" + server_.name() + ", session " + server_.session() +
+              ") after " + FormatMs(gap * 1000) + " ms");
+    return true;
   }
 
   bool Replied(uint64_t seq, Clock::duration rtt, const Reply& reply) {
@@ -221,7 +280,9 @@ class Pinger {
                  "lost " + flags_.url + ": " + DescribeLoss(watch_.Wait(kLossReportWait), error_)});
   }
 
-  const Connection server_;
+  std::unique_ptr<Client>& client_;
+  Connection server_;
+  const GlobalFlags& global_;
   const PingFlags& flags_;
   DisconnectWatch& watch_;
   PingStats stats_;
@@ -278,7 +339,7 @@ int Ping(const GlobalFlags& global, const PingFlags& flags) {
   watch.Watch(*opened.client);
   // From here on Ctrl-C ends the run with a summary; while connecting it just quits.
   InstallInterruptHandler();
-  return Pinger(*opened.client, flags, watch).Run();
+  return Pinger(opened.client, global, flags, watch).Run();
 }
 
 int Connect(const GlobalFlags& global, const std::string& url) {

@@ -20,6 +20,9 @@ struct GlobalFlags {
   uint64_t connect_id = 0;                   // must match the server's --connect-id
   std::chrono::milliseconds timeout{10000};  // connecting (or waiting); 0 = no limit
   bool verbose = false;                      // the library's log on stderr
+  // Ride through a server restart: connecting retries refusals until `timeout`; ping
+  // reconnects after a loss, says so, and goes on.
+  bool reconnect = false;
   CurveOptions curve;                        // --key, --server-key, --authorized-keys
 };
 

@@ -167,8 +167,38 @@ TEST_F(BrokerE2E, KilledServerGivesItsClientsByeWithinIntervalTimesLiveness) {
   server->Signal(SIGKILL);
   std::optional<std::string> reason = events_.Pop();
   ASSERT_TRUE(reason.has_value());
-  EXPECT_EQ(*reason, "bye: server lost");  // the broker's BYE, not our own expiry
+  // The broker's BYE (not our own expiry: that would take longer), read as the loss
+  // it is rather than a goodbye.
+  EXPECT_EQ(*reason, "expired: server lost");
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, milliseconds(300 + 100 + 200));
+}
+
+TEST_F(BrokerE2E, AReconnectingClientComesBackToItsServerRestartedAfterACrash) {
+  auto server = StartServer("viz", {"--multi-clients"});
+  ClientOptions options;
+  options.module.resume.grace = milliseconds(0);
+  options.module.reconnect = true;
+  Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("viz"), options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  (*client)->OnDisconnected([this](const Connection&, const Disconnect& how) {
+    events_.Push(std::string(DisconnectReasonName(how.reason)) + ": " + how.message);
+  });
+  (*client)->OnConnected(
+      [this](const Connection& peer) { events_.Push("connected " + peer.name()); });
+
+  server->Signal(SIGKILL);  // a crash: no BYE from the server
+  EXPECT_EQ(events_.Pop(), std::optional<std::string>("expired: server lost"));
+  // Until it is back, the broker answers DENY 404 (no such service): retried.
+  const auto restarted_at = std::chrono::steady_clock::now();
+  server = StartServer("viz", {"--multi-clients"});
+  std::optional<std::string> back = events_.Pop(milliseconds(10000));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->rfind("connected ", 0), 0u) << *back;
+  // Backoff starts at 1 s and doubles: back within a few seconds of the restart.
+  EXPECT_LT(std::chrono::steady_clock::now() - restarted_at, std::chrono::seconds(8));
+  Result<Reply> pong = (*client)->Request("ping", TextFrames({"again"})).get();
+  ASSERT_TRUE(pong.ok()) << pong.status().ToString();
+  EXPECT_EQ(Text(pong->payload.at(0)), "again");
 }
 
 TEST_F(BrokerE2E, AServerThatLeavesIsToldToItsClientsInTheBrokersWords) {

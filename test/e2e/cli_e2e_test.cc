@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -191,6 +192,49 @@ TEST(CliPing, CtrlCStopsItAndStillPrintsTheSummary) {
   EXPECT_EQ(cli.Wait(kDeadline), 0) << rest;
   EXPECT_TRUE(Contains(Lines(rest), "--- " + url + " ping statistics ---")) << rest;
   EXPECT_NE(rest.find(" 0% loss"), std::string::npos) << rest;
+}
+
+TEST(CliPing, ReconnectRidesThroughAServerRestartAndSaysHowLongItWasGone) {
+  zmq::context_t context;
+  const std::string port = std::to_string(FreeTcpPort(context));  // the restart reuses it
+  auto first =
+      std::make_unique<Server>(std::vector<std::string>{"--port", port, "--multi-clients"});
+  const std::string url = first->WaitReady();
+  Subprocess cli({PROCMOD_CLI, "ping", "-c", "0", "-i", "100ms", "--reconnect", url},
+                 /*merge_stderr=*/true);
+  ASSERT_TRUE(cli.WaitForLine("reply from ", kDeadline).has_value());
+
+  first->Signal(SIGTERM);  // BYE "shutdown" to the ping, then gone
+  EXPECT_EQ(first->Wait(), 0);
+  first.reset();
+  std::optional<std::string> lost = cli.WaitForLine("lost ", kDeadline);
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_NE(lost->find("shutdown; reconnecting"), std::string::npos) << *lost;
+
+  Server second({"--port", port, "--multi-clients"});
+  ASSERT_EQ(second.WaitReady(), url);
+  std::optional<std::string> back = cli.WaitForLine("back: " + url, kDeadline);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_NE(back->find(" ms"), std::string::npos) << *back;            // how long it was gone
+  ASSERT_TRUE(cli.WaitForLine("reply from ", kDeadline).has_value());  // and it goes on
+
+  cli.Signal(SIGINT);
+  const std::string rest = cli.ReadAll(kDeadline);
+  EXPECT_EQ(cli.Wait(kDeadline), 1) << rest;  // a request was lost on the way
+  EXPECT_TRUE(Contains(Lines(rest), "--- " + url + " ping statistics ---")) << rest;
+}
+
+TEST(CliConnect, ReconnectWaitsForAServerThatIsNotUpYet) {
+  zmq::context_t context;
+  const std::string port = std::to_string(FreeTcpPort(context));
+  const std::string url = "tcp://127.0.0.1:" + port;
+  Subprocess cli({PROCMOD_CLI, "connect", "--reconnect", "--connect-timeout", "20s", url},
+                 /*merge_stderr=*/true);
+  Server server({"--port", port});  // after the CLI's first refused dial, most likely
+  ASSERT_EQ(server.WaitReady(), url);
+  const std::string output = cli.ReadAll(kDeadline);
+  EXPECT_EQ(cli.Wait(kDeadline), 0) << output;
+  EXPECT_TRUE(Contains(Lines(output), "connected to " + url)) << output;
 }
 
 // ---------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ TEST(ToolsCli, AMistypedCommandOrFlagGetsOneLineWithADidYouMean) {
   ExpectUsageLine(kCli, {"pnig", "tcp://127.0.0.1:1"},
                   "procmod: unknown command 'pnig' (did you mean 'ping'?); see procmod --help");
   ExpectUsageLine(kCli, {},
-                  "procmod: a command is required: ping, connect, wait, send or keygen; "
+                  "procmod: a command is required: ping, connect, wait, send, keygen or launch; "
                   "see procmod --help");
   ExpectUsageLine(kCli, {"ping", "--cout", "3", "tcp://127.0.0.1:1"},
                   "procmod: unknown option '--cout' (did you mean '--count'?); "

@@ -221,8 +221,9 @@ TEST_F(LinkTest, AFirstDialReportsEveryDenyAReconnectRetriesTheTemporaryOnes) {
   // 404 (a restarted broker or server) and 503 (full for now) pass.
   EXPECT_TRUE(client.RetriesDeny(pmp::kCodeUnknownSession));
   EXPECT_TRUE(client.RetriesDeny(pmp::kCodeFull));
-  // 409 only to a server registering again (its old registration not expired yet).
-  EXPECT_FALSE(client.RetriesDeny(pmp::kCodeBusy));
+  // 409: the peer still holds our lost session (a single-client server), or our old
+  // registration (a broker), until it expires it.
+  EXPECT_TRUE(client.RetriesDeny(pmp::kCodeBusy));
   EXPECT_TRUE(server.RetriesDeny(pmp::kCodeBusy));
   // 403 and 426 would be the same next time.
   for (Link* link : {&client, &server}) {

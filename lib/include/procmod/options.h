@@ -147,10 +147,11 @@ struct Options {
   std::string service;
   // Must match on both sides (ParaView's --connect-id). 0 = none. Default: 0.
   uint64_t connect_id = 0;
-  // Connecting side: after the peer expires or answers ERROR 404 (it forgot our
-  // session, e.g. it restarted), HELLO again on a new socket with backoff (1 s
-  // doubling to 32 s, jitter) until admitted, retrying DENY 404/503 likewise; never
-  // after DENY 403/409/426 or the peer's BYE. Default: false (the session just ends).
+  // Connecting side: after the peer expires, answers ERROR 404 (it forgot our
+  // session, e.g. it restarted), or a broker says BYE "server lost" (its server
+  // crashed), HELLO again on a new socket with backoff (1 s doubling to 32 s,
+  // jitter) until admitted, retrying refusals and DENY 404/409/503 likewise; never
+  // after DENY 403/426 or the peer's own BYE. Default: false (the session just ends).
   // A server's registration with its broker is always brought back, whatever ended
   // it (docs/BROKER.md, "When the broker goes").
   bool reconnect = false;

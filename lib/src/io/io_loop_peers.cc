@@ -11,8 +11,8 @@
 
 namespace procmod {
 
-using pmp::ErrorFrames;
 using io_loop_internal::Invoke;
+using pmp::ErrorFrames;
 
 void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
   const bool incoming = kind != PeerKind::kLinked;
@@ -30,7 +30,11 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
         return RemovePeer(peer.routing_id, DisconnectReason::kBye, std::move(said));
       }
       if (kind == PeerKind::kLinked) {
-        return DropLink(link_by_session_.at(peer.session), DisconnectReason::kBye, std::move(said));
+        // A broker's "server lost" (PROTOCOL §12) is its server's crash, not a goodbye:
+        // a loss, which a client with options.reconnect comes back from.
+        const DisconnectReason reason =
+            said == pmp::kByeServerLost ? DisconnectReason::kExpired : DisconnectReason::kBye;
+        return DropLink(link_by_session_.at(peer.session), reason, std::move(said));
       }
       return;  // a relayed client leaves by the broker's LEFT
     }
@@ -66,10 +70,10 @@ void IoLoop::OnPeerMessage(PeerRecord& peer, PeerKind kind, pmp::Message& messag
     case pmp::Command::kResume:
     case pmp::Command::kResumed:
       if (kind == PeerKind::kRelayed) return;  // ERROR names no client: it would reach the broker
-      return SendControl(peer, kind,
-                         ErrorFrames(pmp::kCodeMalformed,
-                                     std::string(pmp::CommandName(message.command())) +
-                                         " is not expected from this peer"));
+      return SendControl(
+          peer, kind,
+          ErrorFrames(pmp::kCodeMalformed, std::string(pmp::CommandName(message.command())) +
+                                               " is not expected from this peer"));
   }
 }
 
@@ -103,8 +107,8 @@ bool IoLoop::SendReply(const std::string& session, uint64_t request_id, Reply re
   // std::function must be copyable; the payload's frames are not.
   auto shared = std::make_shared<Reply>(std::move(reply));
   return Post([this, session, request_id, shared] {
-    pmp::Reply header{request_id, shared->code, std::move(shared->error),
-                      std::move(shared->result), {}};
+    pmp::Reply header{
+        request_id, shared->code, std::move(shared->error), std::move(shared->result), {}};
     (void)SendToPeer(session, std::move(header), std::move(shared->payload));
   });
 }

@@ -34,7 +34,7 @@ Link::Link(Target target, Limits limits, HeartbeatPolicy heartbeat, TimePoint no
       connect_deadline_(DeadlineAfter(now, limits.connect)),
       dialing_since_(now) {}
 
-Link::~Link() = default;
+Link::~Link() { CloseSocket(); }  // with CloseSocket's linger rule
 
 // ---- the socket -----------------------------------------------------------------
 
@@ -70,6 +70,16 @@ Status Link::Open(zmq::context_t& context, const Options& options, const CurveSe
 }
 
 void Link::CloseSocket() {
+  // Before admission all a socket holds is our HELLO, and nobody waits for its
+  // answer any more: lingering would deliver it to a peer that comes up meanwhile,
+  // which would admit a session nobody uses (and, a single-client server, refuse
+  // our next attempt 409).
+  if (socket_ && state_ != State::kAdmitted) {
+    try {
+      socket_->set(zmq::sockopt::linger, 0);
+    } catch (const zmq::error_t&) {  // closing anyway
+    }
+  }
   in_poll_set_ = {};  // before the socket closes its ZMQ_FD
   polled_ = {};
   held_.reset();   // that socket's session is over
@@ -374,10 +384,10 @@ bool Link::KeepsDialing(Role role) const {
 bool Link::RetriesDeny(uint32_t code) const {
   if (!reconnecting_) return false;  // a first dial reports every DENY
   // 404: a restarted broker whose server has not registered yet; 503: full for now
-  // (PROTOCOL §10.1: MAY retry). 409 to a server registering again: the broker has
-  // not expired our old registration yet. 403 and 426 would be the same next time.
-  return code == pmp::kCodeUnknownSession || code == pmp::kCodeFull ||
-         (code == pmp::kCodeBusy && target_.registered);
+  // (PROTOCOL §10.1: MAY retry). 409: the peer still holds our old session (a
+  // single-client server, or a broker our old registration) until it expires it.
+  // 403 and 426 would be the same next time.
+  return code == pmp::kCodeUnknownSession || code == pmp::kCodeFull || code == pmp::kCodeBusy;
 }
 
 bool Link::ShouldReconnect(DisconnectReason reason, bool reconnect, bool keeps_registration) const {

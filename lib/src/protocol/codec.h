@@ -71,6 +71,11 @@ enum Code : uint32_t {
   kCodeFull = 503,
 };
 
+// The reasons of the BYE a broker sends a server's clients (§12): the server said BYE,
+// or it was lost (expired, crashed). Both ends read them, so they are spelled once.
+inline constexpr std::string_view kByeServerLeft = "server left";
+inline constexpr std::string_view kByeServerLost = "server lost";
+
 // Header structs, one per command. A std::string that is empty and an unset
 // std::optional mean "key absent" for optional keys. `args` and `result` hold one
 // msgpack-encoded value (empty = absent) so the codec never interprets them.
