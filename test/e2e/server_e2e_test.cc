@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -23,11 +24,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "procmod/admin_client.h"
 #include "procmod/config.h"
 #include "support/daemons.h"
 #include "support/module_fixture.h"
-#include "support/recording_proxy.h"
 #include "support/raw_peer.h"
+#include "support/recording_proxy.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
 
@@ -1023,6 +1025,86 @@ TEST(ServerLogging, JsonFormatWritesOneObjectPerLine) {
   }
   EXPECT_GE(objects, 3);  // starting, admitted, left, done
   EXPECT_TRUE(admit_line) << server.Transcript();
+}
+
+// ---------------------------------------------------------------------------------
+// Recovery: hung clients give back what they held
+// ---------------------------------------------------------------------------------
+
+int OpenDescriptors(pid_t pid) {
+  int count = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+int64_t ResidentKiB(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// 12 clients that hang (SIGSTOP, as a laptop's lid closing) while a burst of 64 KiB
+// broadcasts is queued for them: once they expire, the server closes their
+// connections and drops what it queued, so its descriptors are back where they were,
+// and further bursts no longer pile up for them.
+TEST(ServerRecovery, HungClientsExpireAndGiveBackTheirDescriptorsAndQueues) {
+  TempDir dir;
+  const std::string config =
+      dir.Write("server.yaml", std::string(kShortHeartbeat) + "resume: {grace: 0s}\n");
+  const std::string admin = UniqueAdminEndpoint("recovery");
+  Server server({"--config", config, "--port", "0", "--multi-clients", "--admin", admin});
+  const std::string url = server.WaitReady();
+  ASSERT_FALSE(url.empty());
+  zmq::context_t context;
+  RawDealer sender(context, url);
+  ASSERT_TRUE(sender.Hello(MakeHello("client", "sender")).has_value());
+  auto peers = [&admin] {
+    Result<Reply> list = AdminRequest(admin, "connections.list");
+    return list.ok() ? json::from_msgpack(list->result, true, false).size() : size_t{0};
+  };
+  ASSERT_TRUE(Eventually([&] { return peers() == 1; }));
+  const int baseline_fds = OpenDescriptors(server.pid());
+
+  std::vector<std::unique_ptr<Subprocess>> hung;
+  for (int i = 0; i < 12; ++i) {
+    hung.push_back(std::make_unique<Subprocess>(
+        std::vector<std::string>{PROCMOD_CLI, "ping", "-c", "0", "-i", "50ms", url}));
+  }
+  ASSERT_TRUE(Eventually([&] { return peers() == 13; })) << peers();
+  for (auto& client : hung) client->Signal(SIGSTOP);
+
+  // Bursts for everyone while they hang: 12 x 200 x 64 KiB = 150 MiB if all were kept.
+  const std::string chunk(64 * 1024, 'x');
+  auto burst = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      sender.Send(pmp::Data{.channel = "broadcast"}, TextFrames({chunk}));
+      // The sender must stay alive itself: its PINGs go out between the DATA.
+      if (i % 50 == 0) sender.Send(pmp::Ping{.t = 1});
+    }
+  };
+  burst(200);
+  // Expiry (300 ms of silence), then the server closes their connections.
+  ASSERT_TRUE(Eventually([&] { return peers() == 1; }, milliseconds(5000))) << peers();
+  EXPECT_TRUE(
+      Eventually([&] { return OpenDescriptors(server.pid()) <= baseline_fds; }, milliseconds(5000)))
+      << OpenDescriptors(server.pid()) << " descriptors, " << baseline_fds << " before";
+
+  // What they left is not queued any more: another 200 bursts cost next to nothing.
+  const int64_t after_expiry = ResidentKiB(server.pid());
+  burst(200);
+  sender.Send(pmp::Request{.id = 7, .method = "ping"});  // a round trip: all 200 went through
+  std::optional<pmp::Message> reply = ReceiveSkippingData(sender);
+  ASSERT_TRUE(As<pmp::Reply>(reply).has_value());
+  EXPECT_LT(ResidentKiB(server.pid()) - after_expiry, 16 * 1024)
+      << "the server kept queueing for clients that are gone";
+
+  for (auto& client : hung) client->Signal(SIGKILL);  // stopped processes die by SIGKILL
+  RemoveIpcFile(admin);
 }
 
 }  // namespace
