@@ -107,6 +107,17 @@ struct InfoField {
   std::string (*show)(const json& info);
 };
 
+// Broker mode: "registered with URL", or "registering (attempt N) with URL".
+std::string ShowBroker(const json& info) {
+  auto it = info.find("broker");
+  if (it == info.end() || !it->is_object()) return "-";
+  const std::string state = it->value("state", "");
+  std::string text = state;
+  if (state == "registering") text += Format(" (attempt %lld)", it->value("attempt", 0LL));
+  const std::string url = it->value("url", "");
+  return url.empty() ? text : text + " with " + url;
+}
+
 std::string ShowHeartbeat(const json& info) {
   std::optional<int64_t> ms = Number(info, "heartbeat_ms"), n = Number(info, "liveness");
   if (!ms) return "-";
@@ -127,6 +138,7 @@ const std::vector<InfoField>& InfoFields() {
       {"expires_in_ms", "time left",  // the server's lifetime; "-" when it has none
        [](const json& i) { return DurationCell(i, "expires_in_ms"); }},
       {"accepting", "accepting", [](const json& i) { return Cell(i, "accepting"); }},
+      {"broker", "broker", ShowBroker},  // broker mode only; "-" otherwise
       {"peers", "peers", [](const json& i) { return Cell(i, "peers"); }},
       {"heartbeat_ms", "heartbeat", ShowHeartbeat},
       {"protocol", "protocol", [](const json& i) { return Cell(i, "protocol"); }},

@@ -320,6 +320,7 @@ TEST_P(BrokerRestartE2E, ServersRegisterAgainWhenTheBrokerComesBack) {
   auto single = Server("single", single_admin);
   EXPECT_EQ(ProcessInfo(multi_admin)["accepting"], true);
   EXPECT_EQ(ProcessInfo(single_admin)["accepting"], true);
+  EXPECT_EQ(ProcessInfo(multi_admin)["broker"]["state"], "registered");
 
   StopBroker(GetParam());
   // At once on the broker's BYE; within 100 ms x 3 of its silence after SIGKILL.
@@ -328,6 +329,12 @@ TEST_P(BrokerRestartE2E, ServersRegisterAgainWhenTheBrokerComesBack) {
   // Unregistered is not accepting, and both are still there to come back.
   EXPECT_EQ(ProcessInfo(multi_admin)["accepting"], false);
   EXPECT_EQ(ProcessInfo(single_admin)["accepting"], false);
+  // The monitor shows it trying (procmod-monitor info: "registering (attempt N)").
+  json broker = ProcessInfo(multi_admin)["broker"];
+  EXPECT_EQ(broker["state"], "registering") << broker.dump();
+  EXPECT_TRUE(Eventually([&] {  // and counting: refused dials and retries
+    return ProcessInfo(multi_admin)["broker"].value("attempt", 0) >= 2;
+  })) << ProcessInfo(multi_admin)["broker"].dump();
 
   StartBrokerAgain();
   const auto back_at = std::chrono::steady_clock::now();
@@ -337,6 +344,7 @@ TEST_P(BrokerRestartE2E, ServersRegisterAgainWhenTheBrokerComesBack) {
   EXPECT_LT(std::chrono::steady_clock::now() - back_at, milliseconds(4000));
   EXPECT_EQ(ProcessInfo(multi_admin)["accepting"], true);
   EXPECT_EQ(ProcessInfo(single_admin)["accepting"], true);
+  EXPECT_EQ(ProcessInfo(multi_admin)["broker"]["state"], "registered");
 
   // Served again: a real client reaches each service through the new broker.
   EXPECT_EQ(Ping("multi"), 0);

@@ -24,6 +24,7 @@ class BrokerLink : public ModuleTest {
     o.service = "viz";
     o.multiple_connections = multi;
     o.timeouts.connect = connect_timeout;
+    o.timeouts.reregister = connect_timeout;
     server_ = Init(o);
     if (server_ == nullptr) return "";
     auto start = Async([this] { return server_->Start(); });
@@ -159,7 +160,7 @@ TEST_F(BrokerLink, RegisteringAgainDenied403EndsTheRunDenied) {
   EXPECT_EQ(run_.get(), RunEnd::kDenied);
 }
 
-TEST_F(BrokerLink, ABrokerThatStaysAwayEndsTheRunUnreachableAfterTimeoutsConnect) {
+TEST_F(BrokerLink, ABrokerThatStaysAwayEndsTheRunUnreachableAfterTimeoutsReregister) {
   const std::string first =
       Register(/*multi=*/true, /*heartbeat_ms=*/1000, /*connect_timeout=*/milliseconds(1000));
   broker_.SendTo(first, pmp::Bye{"broker shutting down"});

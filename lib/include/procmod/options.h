@@ -50,9 +50,13 @@ struct TimeoutOptions {
   std::chrono::milliseconds accept{0};
   // Connecting side: how long Start()/ConnectToRemote() keep retrying. A client's
   // dial that is refused (nothing listens) fails at once instead; a server's keeps
-  // trying. Behind a broker, also how long a server tries to register again after
-  // losing it. 0 = no limit. Default: 60 s.
+  // trying. 0 = no limit. Default: 60 s.
   std::chrono::milliseconds connect{60000};
+  // Behind a broker: how long a server that lost its broker tries to register again
+  // (with backoff, 1 s doubling to 32 s) before Run() ends kUnreachable. A server
+  // that outlives its broker's restart must not give up on it, so: 0 = for ever.
+  // Default: 0.
+  std::chrono::milliseconds reregister{0};
   // Connecting side: how long to wait for WELCOME or DENY after HELLO. Default: 5 s.
   std::chrono::milliseconds handshake{5000};
   // Server: Run() ends after this long in all. 0 = no limit. Default: 0.

@@ -93,7 +93,7 @@ enum class RunEnd {
   kAcceptTimeout,   // single-connection server: no client within timeouts.accept
   kSessionTimeout,  // timeouts.session elapsed
   kUnreachable,     // a server behind a broker lost it and could not register again
-                    // within timeouts.connect
+                    // within timeouts.reregister (set; by default it keeps trying)
   kDenied,          // ... and the broker refused its new registration (DENY, CURVE)
 };
 std::string_view RunEndName(RunEnd end);

@@ -448,6 +448,7 @@ void ReadHeartbeat(MapReader r, HeartbeatOptions* heartbeat) {
 void ReadTimeouts(MapReader r, TimeoutOptions* timeouts) {
   r.Duration("accept", &timeouts->accept, milliseconds(0));
   r.Duration("connect", &timeouts->connect, milliseconds(0));
+  r.Duration("reregister", &timeouts->reregister, milliseconds(0));
   // A zero handshake deadline would drop every peer before its WELCOME.
   r.Duration("handshake", &timeouts->handshake, milliseconds(1));
   r.Duration("session", &timeouts->session, milliseconds(0));
@@ -610,6 +611,7 @@ void DumpSections(YAML::Emitter& out, const Options& o) {
   BeginSection(out, "timeouts");
   Put(out, "accept", FormatDuration(o.timeouts.accept));
   Put(out, "connect", FormatDuration(o.timeouts.connect));
+  Put(out, "reregister", FormatDuration(o.timeouts.reregister));
   Put(out, "handshake", FormatDuration(o.timeouts.handshake));
   Put(out, "session", FormatDuration(o.timeouts.session));
   Put(out, "send", FormatDuration(o.timeouts.send));
@@ -725,7 +727,8 @@ void CheckProfile(const YAML::Node& root, const LaunchProfile& p, Diagnostics* d
 Status ApplyOverride(YAML::Node root, const std::string& assignment) {
   const size_t equals = assignment.find('=');
   if (equals == std::string::npos || equals == 0) {
-    return InvalidArgumentError("--set " + assignment + ": expected KEY=VALUE, e.g. ssh.host=node7");
+    return InvalidArgumentError("--set " + assignment +
+                                ": expected KEY=VALUE, e.g. ssh.host=node7");
   }
   std::vector<std::string> keys;
   std::string_view path(assignment.data(), equals);
@@ -776,8 +779,7 @@ Result<LaunchProfile> LoadLaunchProfile(const std::string& path,
     const char* home = std::getenv("HOME");
     if (profile.identity.rfind("~/", 0) == 0 && home != nullptr) {
       profile.identity = std::string(home) + profile.identity.substr(1);
-    } else if (!profile.identity.empty() &&
-               std::filesystem::path(profile.identity).is_relative()) {
+    } else if (!profile.identity.empty() && std::filesystem::path(profile.identity).is_relative()) {
       profile.identity = (folder / profile.identity).string();
     }
     return profile;

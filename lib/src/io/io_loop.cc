@@ -614,7 +614,21 @@ nlohmann::json IoLoop::AdminProcessInfo() {
       {"heartbeat_ms", heartbeat_.settings().interval.count()},
       {"liveness", heartbeat_.settings().liveness},
       {"expires_in_ms", left ? nlohmann::json(left->count()) : nlohmann::json(nullptr)},
+      {"broker", BrokerLinkInfo()},
   };
+}
+
+// Broker mode: whether the server is registered, or which attempt it is at
+// (procmod-monitor shows "registering (attempt N)"); null in other modes.
+nlohmann::json IoLoop::BrokerLinkInfo() const {
+  if (options_.mode != Mode::kBroker) return nullptr;
+  for (const auto& [id, link] : links_) {
+    if (!link->registered()) continue;
+    return nlohmann::json{{"url", link->target().endpoint},
+                          {"state", link->admitted() ? "registered" : "registering"},
+                          {"attempt", link->attempt()}};
+  }
+  return nlohmann::json{{"url", options_.broker_url}, {"state", "unregistered"}};
 }
 
 bool IoLoop::AdminCloseSession(const std::string& session) {

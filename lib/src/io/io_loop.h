@@ -239,6 +239,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // AdminTarget, for the admin service (I/O thread).
   std::vector<PeerInfo> AdminPeers() override { return SnapshotOnIoThread(); }
   nlohmann::json AdminProcessInfo() override;
+  nlohmann::json BrokerLinkInfo() const;
   bool AdminCloseSession(const std::string& session) override;
   void AdminSetAccepting(bool accepting) override;
   void AdminSetConnectId(uint64_t connect_id) override;

@@ -52,6 +52,7 @@ Result<Connection> IoLoop::Connect(const std::string& url, const std::string& ex
         limits.max_message_size = options_.limits.max_message_size;
         limits.handshake = options_.timeouts.handshake;
         limits.connect = options_.timeouts.connect;
+        limits.reregister = options_.timeouts.reregister;
         auto link = std::make_unique<Link>(std::move(target), limits, heartbeat_, clock_.Now());
         link->waiter().emplace(std::move(*promise));
         Link& ref = *link;

@@ -283,7 +283,9 @@ TimePoint Link::NextDeadline() const {
 }
 
 Status Link::UnreachableError() const {
-  std::string message = "could not reach " + target_.url + " within timeouts.connect";
+  std::string message =
+      "could not reach " + target_.url + " within " +
+      (reconnecting_ && target_.registered ? "timeouts.reregister" : "timeouts.connect");
   if (refused_ > 0) {
     message += ": connection refused " + std::to_string(refused_) + " times (" +
                RefusalReason(target_.endpoint) + ")";
@@ -292,6 +294,7 @@ Status Link::UnreachableError() const {
 }
 
 void Link::Retry(TimePoint now, std::mt19937_64& rng) {
+  ++retries_;
   ClearOutbox(/*close_window=*/false);  // nothing of a new socket's session yet
   CloseSocket();                        // a new socket (and routing id) for the next attempt
   state_ = State::kRetryWait;
@@ -338,9 +341,11 @@ void Link::StartReconnecting(TimePoint now, std::mt19937_64& rng) {
   peer_ = PeerRecord{};
   dialing_since_ = now;
   refused_ = 0;
-  // A server behind a broker must be reachable, or end; a client's policy retries
-  // until admitted.
-  connect_deadline_ = target_.registered ? DeadlineAfter(now, limits_.connect) : TimePoint::max();
+  retries_ = -1;  // the Retry() below opens the first attempt
+  // A server behind a broker tries for timeouts.reregister (for ever by default), then
+  // ends rather than stay up unreachable; a client's policy retries until admitted.
+  connect_deadline_ =
+      target_.registered ? DeadlineAfter(now, limits_.reregister) : TimePoint::max();
   Retry(now, rng);
 }
 

@@ -69,10 +69,11 @@ class Link {
 
   // The process's settings a link applies.
   struct Limits {
-    int64_t send_queue = 1000;         // limits.send_queue: outbox bound, window slots
-    uint64_t max_message_size = 0;     // limits.max_message_size
-    Duration handshake = Duration(0);  // timeouts.handshake
-    Duration connect = Duration(0);    // timeouts.connect (0: no limit)
+    int64_t send_queue = 1000;          // limits.send_queue: outbox bound, window slots
+    uint64_t max_message_size = 0;      // limits.max_message_size
+    Duration handshake = Duration(0);   // timeouts.handshake
+    Duration connect = Duration(0);     // timeouts.connect (0: no limit)
+    Duration reregister = Duration(0);  // timeouts.reregister (0: no limit)
   };
 
   // Dials from `now`: timeouts.connect counts from here. `heartbeat` is ours until
@@ -218,6 +219,9 @@ class Link {
   State state() const { return state_; }
   bool admitted() const { return state_ == State::kAdmitted; }
   bool reconnecting() const { return reconnecting_; }
+  // Which attempt at being admitted this is since the link started or was lost: 1,
+  // then one more for every retry and every refused dial (process.info shows it).
+  int attempt() const { return 1 + retries_ + refused_; }
   // Session, name, role from WELCOME; counters.
   PeerRecord& peer() { return peer_; }
   const PeerRecord& peer() const { return peer_; }
@@ -259,6 +263,7 @@ class Link {
   // the next "connection refused; retrying" line is due.
   TimePoint dialing_since_{};
   int refused_ = 0;
+  int retries_ = 0;  // Retry() calls since the link started or was lost
   TimePoint next_refusal_report_{};
   std::shared_ptr<SendWindow> window_;
   // What found the DEALER full, in order; sent when it polls writable again. Later
