@@ -6,7 +6,7 @@
 // ParseConnectionUrl is the library's (the module dials cs:// with the same code), and
 // so is the lifetime notice's format; procmod_client does not link procmod_internal,
 // whose include path would name them.
-#include "protocol/url.h"       // lib/src: the URL parser the library dials with
+#include "protocol/url.h"      // lib/src: the URL parser the library dials with
 #include "session/lifetime.h"  // lib/src: LifetimeNotice's reader
 
 namespace procmod {
@@ -367,10 +367,12 @@ void Client::OnConnected(ConnectedCallback callback) {
   on_connected_ = std::move(callback);
 }
 
-void Client::OnSuspended(SuspendedCallback callback) {
-  module_->OnSuspended(std::move(callback));
-}
+void Client::OnSuspended(SuspendedCallback callback) { module_->OnSuspended(std::move(callback)); }
 
 void Client::OnResumed(ConnectedCallback callback) { module_->OnResumed(std::move(callback)); }
+
+void Client::OnReconnecting(ReconnectingCallback callback) {
+  module_->OnReconnecting(std::move(callback));
+}
 
 }  // namespace procmod

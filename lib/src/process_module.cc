@@ -266,4 +266,8 @@ void ProcessModule::OnData(DataCallback cb) { loop_->SetOnData(std::move(cb)); }
 void ProcessModule::OnSuspended(SuspendedCallback cb) { loop_->SetOnSuspended(std::move(cb)); }
 void ProcessModule::OnResumed(ConnectedCallback cb) { loop_->SetOnResumed(std::move(cb)); }
 
+void ProcessModule::OnReconnecting(ReconnectingCallback cb) {
+  loop_->SetOnReconnecting(std::move(cb));
+}
+
 }  // namespace procmod

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "procmod/admin_client.h"
@@ -178,6 +179,9 @@ TEST_F(BrokerE2E, AReconnectingClientComesBackToItsServerRestartedAfterACrash) {
   ClientOptions options;
   options.module.resume.grace = milliseconds(0);
   options.module.reconnect = true;
+  // Before the client: its callback may run until ~Client.
+  std::atomic<int> attempts{0};
+  std::atomic<uint32_t> last_code{0};
   Result<std::unique_ptr<Client>> client = Client::Connect(ServiceUrl("viz"), options);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   (*client)->OnDisconnected([this](const Connection&, const Disconnect& how) {
@@ -185,10 +189,17 @@ TEST_F(BrokerE2E, AReconnectingClientComesBackToItsServerRestartedAfterACrash) {
   });
   (*client)->OnConnected(
       [this](const Connection& peer) { events_.Push("connected " + peer.name()); });
+  (*client)->OnReconnecting([&](const std::string&, int attempt, const Status& why) {
+    attempts = attempt;
+    last_code = why.pmp_code();
+  });
 
   server->Signal(SIGKILL);  // a crash: no BYE from the server
   EXPECT_EQ(events_.Pop(), std::optional<std::string>("expired: server lost"));
-  // Until it is back, the broker answers DENY 404 (no such service): retried.
+  // Until it is back, the broker answers DENY 404 (no such service): retried, and
+  // the application told of each attempt.
+  ASSERT_TRUE(Eventually([&] { return attempts.load() >= 1; }, milliseconds(5000)));
+  EXPECT_EQ(last_code.load(), 404u);
   const auto restarted_at = std::chrono::steady_clock::now();
   server = StartServer("viz", {"--multi-clients"});
   std::optional<std::string> back = events_.Pop(milliseconds(10000));

@@ -254,17 +254,25 @@ TEST_F(LinkTest, ABrokerRegistrationIsKeptWhateverEndedItWhileTheServerServes) {
   }
 }
 
-TEST_F(LinkTest, ARegistrationMustBeBackWithinTimeoutsConnectAClientWaitsForever) {
-  Link client(ClientTarget(), Limits(seconds(10)), DefaultHeartbeat(), clock_.Now());
-  Link server(ClientTarget(/*registered=*/true), Limits(seconds(10)), DefaultHeartbeat(),
-              clock_.Now());
-  for (Link* link : {&client, &server}) {
+TEST_F(LinkTest, ARegistrationMustBeBackWithinTimeoutsReregisterAClientWaitsForever) {
+  Link::Limits bounded = Limits(seconds(10));
+  bounded.reregister = seconds(20);
+  Link client(ClientTarget(), bounded, DefaultHeartbeat(), clock_.Now());
+  Link server(ClientTarget(/*registered=*/true), bounded, DefaultHeartbeat(), clock_.Now());
+  // timeouts.reregister 0, the default: a registration is brought back for ever.
+  Link patient(ClientTarget(/*registered=*/true), Limits(seconds(10)), DefaultHeartbeat(),
+               clock_.Now());
+  for (Link* link : {&client, &server, &patient}) {
     link->Admit(WelcomeOf("s", 1000, 3), clock_.Now());
     link->StartReconnecting(clock_.Now(), rng_);
   }
+  clock_.Advance(seconds(10));  // timeouts.connect is not what bounds it
+  EXPECT_NE(server.Check(clock_.Now()), Link::Due::kUnreachable);
   clock_.Advance(seconds(10));
   EXPECT_EQ(server.Check(clock_.Now()), Link::Due::kUnreachable);
   EXPECT_NE(client.Check(clock_.Now()), Link::Due::kUnreachable);
+  clock_.Advance(std::chrono::hours(24));
+  EXPECT_NE(patient.Check(clock_.Now()), Link::Due::kUnreachable);
 }
 
 // ---- the outbox, on a real socket ---------------------------------------------------

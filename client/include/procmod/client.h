@@ -142,6 +142,10 @@ class Client {
   // or ends (OnDisconnected). A resume is not a reconnect: OnConnected is not called.
   void OnSuspended(SuspendedCallback callback);
   void OnResumed(ConnectedCallback callback);
+  // options.module.reconnect: each failed attempt to bring the session back (refused,
+  // DENY 404/409/503, no WELCOME), with its number; OnDisconnected told of the loss,
+  // OnConnected tells of the return. On the I/O thread.
+  void OnReconnecting(ReconnectingCallback callback);
 
   // The part of the process module an application may use beside the façade: wait
   // for it to end, stop it, look at it, serve requests the server sends. It leaves

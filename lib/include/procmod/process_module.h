@@ -155,6 +155,11 @@ using DataCallback =
 // resume, requests in flight stay pending.
 using SuspendedCallback =
     std::function<void(const Connection& peer, std::chrono::milliseconds grace)>;
+// A lost session being brought back (options.reconnect), or a broker registration
+// (broker mode): attempt `attempt` at `url` failed because of `why` (refused,
+// DENY 404/409/503, no WELCOME); the next comes after the backoff.
+using ReconnectingCallback =
+    std::function<void(const std::string& url, int attempt, const Status& why)>;
 
 class ProcessModule {
  public:
@@ -265,6 +270,10 @@ class ProcessModule {
   // message sent either way meanwhile arrives, once and in order.
   void OnSuspended(SuspendedCallback callback);
   void OnResumed(ConnectedCallback callback);
+  // Every failed attempt of a reconnect (options.reconnect) or of registering again
+  // with a broker, so an application can say "server down, retrying (attempt 3)".
+  // OnDisconnected told it of the loss first; OnConnected tells it of the return.
+  void OnReconnecting(ReconnectingCallback callback);
 
  private:
   ProcessModule() = default;

@@ -293,6 +293,8 @@ void IoLoop::OnLinkTimers(TimePoint now) {
         break;
       case Link::Due::kNoWelcome:
         spdlog::warn("procmod: no WELCOME from {} within timeouts.handshake; retrying", link.url());
+        AttemptFailed(link, DeadlineExceededError("no WELCOME from " + link.url() +
+                                                  " within timeouts.handshake"));
         link.Retry(now, jitter_);
         break;
       case Link::Due::kReopen:
@@ -710,6 +712,16 @@ void IoLoop::SetOnSuspended(SuspendedCallback callback) {
 
 void IoLoop::SetOnResumed(ConnectedCallback callback) {
   Install([this, callback = std::move(callback)]() mutable { on_resumed_ = std::move(callback); });
+}
+
+void IoLoop::SetOnReconnecting(ReconnectingCallback callback) {
+  Install(
+      [this, callback = std::move(callback)]() mutable { on_reconnecting_ = std::move(callback); });
+}
+
+void IoLoop::AttemptFailed(const Link& link, const Status& why) {
+  if (!link.reconnecting()) return;  // a first dial's failures reach its caller
+  io_loop_internal::Invoke("reconnecting", on_reconnecting_, link.url(), link.attempt(), why);
 }
 
 }  // namespace procmod

@@ -173,6 +173,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void SetOnData(DataCallback callback);
   void SetOnSuspended(SuspendedCallback callback);
   void SetOnResumed(ConnectedCallback callback);
+  void SetOnReconnecting(ReconnectingCallback callback);
 
  private:
   // Where a session lives: accepted on our ROUTER, at the other end of one of our
@@ -240,6 +241,8 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   std::vector<PeerInfo> AdminPeers() override { return SnapshotOnIoThread(); }
   nlohmann::json AdminProcessInfo() override;
   nlohmann::json BrokerLinkInfo() const;
+  // OnReconnecting of a reconnecting link's failed attempt (before its Retry).
+  void AttemptFailed(const Link& link, const Status& why);
   bool AdminCloseSession(const std::string& session) override;
   void AdminSetAccepting(bool accepting) override;
   void AdminSetConnectId(uint64_t connect_id) override;
@@ -430,6 +433,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   DataCallback on_data_;
   SuspendedCallback on_suspended_;
   ConnectedCallback on_resumed_;
+  ReconnectingCallback on_reconnecting_;
   bool single_peer_ = false;
   bool ever_admitted_ = false;
   TimePoint accept_deadline_ = TimePoint::max();

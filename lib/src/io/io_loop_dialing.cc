@@ -11,9 +11,9 @@
 
 namespace procmod {
 
-using pmp::ErrorFrames;
 using io_loop_internal::Invoke;
 using io_loop_internal::kMaxMessagesPerTurn;
+using pmp::ErrorFrames;
 
 Result<Connection> IoLoop::Connect(const std::string& url, const std::string& expected_role,
                                    const std::string& server_key) {
@@ -108,6 +108,7 @@ void IoLoop::ServiceWatch(Link& link) {
       if (!link.KeepsDialing(options_.role)) {
         return FailLink(link, RefusedError(link.target().endpoint));
       }
+      AttemptFailed(link, RefusedError(link.target().endpoint));
       return link.ReportRefusal(clock_.Now());
   }
 }
@@ -179,6 +180,7 @@ void IoLoop::OnLinkMessage(Link& link, pmp::Message& message) {
           StatusFromPmpCode(deny.code, link.url() + " refused the connection: " + deny.reason);
       if (!link.RetriesDeny(deny.code)) return FailLink(link, std::move(why));
       spdlog::warn("procmod: {} ({}); retrying", why.message(), deny.code);
+      AttemptFailed(link, why);
       return link.Retry(clock_.Now(), jitter_);
     }
     default:
@@ -251,8 +253,7 @@ void IoLoop::FailLink(Link& link, Status why) {
 void IoLoop::DropLink(uint64_t id, DisconnectReason reason, std::string said) {
   auto it = links_.find(id);
   if (it == links_.end()) return;
-  if (!stopping_ &&
-      it->second->ShouldReconnect(reason, options_.reconnect, KeepsRegistration())) {
+  if (!stopping_ && it->second->ShouldReconnect(reason, options_.reconnect, KeepsRegistration())) {
     return Reconnect(*it->second, reason, said);
   }
   std::unique_ptr<Link> link = std::move(it->second);
@@ -349,7 +350,7 @@ void IoLoop::OnLeft(const pmp::Left& left) {
 }
 
 bool IoLoop::SendRelayed(PeerRecord& client, Link& broker, pmp::Header header, Frames payload,
-                          uint64_t seq) {
+                         uint64_t seq) {
   if (!RelayedPeers::AddressTo(client.session, header)) return false;
   const uint64_t bytes = FrameBytes(payload);
   Frames frames = pmp::Encode(header, std::move(payload), broker.peer().payload_form);
