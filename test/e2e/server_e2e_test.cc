@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -1077,6 +1078,7 @@ TEST(ServerRecovery, HungClientsExpireAndGiveBackTheirDescriptorsAndQueues) {
   }
   ASSERT_TRUE(Eventually([&] { return peers() == 13; })) << peers();
   for (auto& client : hung) client->Signal(SIGSTOP);
+  const auto stopped_at = Clock::now();
 
   // Bursts for everyone while they hang: 12 x 200 x 64 KiB = 150 MiB if all were kept.
   const std::string chunk(64 * 1024, 'x');
@@ -1093,6 +1095,10 @@ TEST(ServerRecovery, HungClientsExpireAndGiveBackTheirDescriptorsAndQueues) {
   EXPECT_TRUE(
       Eventually([&] { return OpenDescriptors(server.pid()) <= baseline_fds; }, milliseconds(5000)))
       << OpenDescriptors(server.pid()) << " descriptors, " << baseline_fds << " before";
+  std::printf(
+      "recovery: 12 hung clients (heartbeat 100 ms x 3) expired and their descriptors "
+      "given back %lld ms after they stopped\n",
+      static_cast<long long>(Since(stopped_at).count()));
 
   // What they left is not queued any more: another 200 bursts cost next to nothing.
   const int64_t after_expiry = ResidentKiB(server.pid());
