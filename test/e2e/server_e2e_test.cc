@@ -29,6 +29,7 @@
 #include "procmod/config.h"
 #include "support/daemons.h"
 #include "support/module_fixture.h"
+#include "support/proc_stats.h"
 #include "support/raw_peer.h"
 #include "support/recording_proxy.h"
 #include "support/subprocess.h"
@@ -1032,23 +1033,6 @@ TEST(ServerLogging, JsonFormatWritesOneObjectPerLine) {
 // Recovery: hung clients give back what they held
 // ---------------------------------------------------------------------------------
 
-int OpenDescriptors(pid_t pid) {
-  int count = 0;
-  for ([[maybe_unused]] const auto& entry :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    ++count;
-  }
-  return count;
-}
-
-int64_t ResidentKiB(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
-}
-
 // 12 clients that hang (SIGSTOP, as a laptop's lid closing) while a burst of 64 KiB
 // broadcasts is queued for them: once they expire, the server closes their
 // connections and drops what it queued, so its descriptors are back where they were,
@@ -1069,7 +1053,8 @@ TEST(ServerRecovery, HungClientsExpireAndGiveBackTheirDescriptorsAndQueues) {
     return list.ok() ? json::from_msgpack(list->result, true, false).size() : size_t{0};
   };
   ASSERT_TRUE(Eventually([&] { return peers() == 1; }));
-  const int baseline_fds = OpenDescriptors(server.pid());
+  const int baseline_fds = OpenFds(server.pid());
+  ASSERT_GT(baseline_fds, 0);
 
   std::vector<std::unique_ptr<Subprocess>> hung;
   for (int i = 0; i < 12; ++i) {
@@ -1092,21 +1077,25 @@ TEST(ServerRecovery, HungClientsExpireAndGiveBackTheirDescriptorsAndQueues) {
   burst(200);
   // Expiry (300 ms of silence), then the server closes their connections.
   ASSERT_TRUE(Eventually([&] { return peers() == 1; }, milliseconds(5000))) << peers();
-  EXPECT_TRUE(
-      Eventually([&] { return OpenDescriptors(server.pid()) <= baseline_fds; }, milliseconds(5000)))
-      << OpenDescriptors(server.pid()) << " descriptors, " << baseline_fds << " before";
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const int fds = OpenFds(server.pid());
+        return fds >= 0 && fds <= baseline_fds;
+      },
+      milliseconds(5000)))
+      << OpenFds(server.pid()) << " descriptors, " << baseline_fds << " before";
   std::printf(
       "recovery: 12 hung clients (heartbeat 100 ms x 3) expired and their descriptors "
       "given back %lld ms after they stopped\n",
       static_cast<long long>(Since(stopped_at).count()));
 
   // What they left is not queued any more: another 200 bursts cost next to nothing.
-  const int64_t after_expiry = ResidentKiB(server.pid());
+  const long after_expiry = RssKib(server.pid());
   burst(200);
   sender.Send(pmp::Request{.id = 7, .method = "ping"});  // a round trip: all 200 went through
   std::optional<pmp::Message> reply = ReceiveSkippingData(sender);
   ASSERT_TRUE(As<pmp::Reply>(reply).has_value());
-  EXPECT_LT(ResidentKiB(server.pid()) - after_expiry, 16 * 1024)
+  EXPECT_LT(RssKib(server.pid()) - after_expiry, 16 * 1024)
       << "the server kept queueing for clients that are gone";
 
   for (auto& client : hung) client->Signal(SIGKILL);  // stopped processes die by SIGKILL

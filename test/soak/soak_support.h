@@ -1,7 +1,7 @@
 // soak_support.h: what the soak tests (label "soak") share beyond test/support/:
 // their sizes from the environment, a daemon's footprint read from /proc (RSS, open
-// descriptors), an admin endpoint's answer as JSON, and the "soak:" lines they
-// print their figures with (shown by ctest -V or --output-on-failure).
+// descriptors; support/proc_stats.h), an admin endpoint's answer as JSON, and the "soak:" lines
+// they print their figures with (shown by ctest -V or --output-on-failure).
 #ifndef PROCMOD_TEST_SOAK_SOAK_SUPPORT_H_
 #define PROCMOD_TEST_SOAK_SOAK_SUPPORT_H_
 
@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "procmod/admin_client.h"
+#include "support/proc_stats.h"  // RssKib, OpenFds
 
 namespace procmod::testing {
 
@@ -41,34 +42,6 @@ inline long SoakSize(const char* name, long fallback) {
   std::fputc('\n', stdout);
   std::fflush(stdout);
   va_end(args);
-}
-
-// VmRSS of `pid` in KiB (0 if unreadable: the process is gone, a failure anyway).
-inline long RssKib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      long kib = 0;
-      status >> kib;
-      return kib;
-    }
-    status.ignore(4096, '\n');
-  }
-  return 0;
-}
-
-// How many descriptors `pid` has open (-1 if its /proc entry is unreadable).
-inline int OpenFds(pid_t pid) {
-  std::error_code error;
-  std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", error);
-  if (error) return -1;
-  int count = 0;
-  for (; it != std::filesystem::directory_iterator(); it.increment(error)) {
-    if (error) return -1;
-    ++count;
-  }
-  return count;
 }
 
 // The result of admin method `method` at `endpoint`, decoded; nothing when no REPLY
