@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -1743,6 +1744,75 @@ TEST(CodecResume, GoneIsNotFound) {
   const Status gone = StatusFromPmpCode(kCodeGone, "gone: no resumable session s");
   EXPECT_TRUE(gone.IsNotFound());
   EXPECT_EQ(gone.pmp_code(), 410u);
+}
+
+// ---- the DATA fast path ------------------------------------------------------
+
+TEST(EncodeDataEnvelope, IsTheGeneralEncodingByteForByte) {
+  // Every string width of msgpack (fixstr, str 8, 16, 32), every integer width,
+  // with and without each key, and each way a payload can be laid out.
+  const std::string channels[] = {"", "c", std::string(31, 'a'), std::string(32, 'b'),
+                                   std::string(255, 'c'), std::string(256, 'd'),
+                                   std::string(70000, 'e')};
+  const uint64_t numbers[] = {0,      1,       0x7F,        0x80,        0xFF,
+                              0x100,  0xFFFF,  0x10000,     0xFFFFFFFF,  0x100000000,
+                              ~uint64_t{0}};
+  const std::vector<size_t> layouts[] = {{}, {0}, {1}, {64}, {kMaxInlinePayload},
+                                         {kMaxInlinePayload + 1}, {64, 64}};
+  auto payload_of = [](const std::vector<size_t>& sizes) {
+    Frames payload;
+    for (size_t size : sizes) payload.push_back(Frame(std::string(size, 'p')));
+    return payload;
+  };
+  size_t cases = 0;
+  for (const std::string& channel : channels) {
+    for (const std::string& peer : {std::string(), std::string("s1")}) {
+      for (uint64_t seq : numbers) {
+        for (uint64_t ack : {uint64_t{0}, uint64_t{5}, uint64_t{0x10000}, seq}) {
+          for (const std::vector<size_t>& layout : layouts) {
+            for (PayloadForm form : {PayloadForm::kFrames, PayloadForm::kInlineSmall}) {
+              const Data data{.channel = channel, .peer = peer, .seq = seq, .ack = ack};
+              Frames general_payload = payload_of(layout);
+              Frames fast_payload = payload_of(layout);
+              const std::string general =
+                  Bytes(EncodeEnvelope(Header(data), general_payload, form));
+              const std::string fast = Bytes(EncodeDataEnvelope(data, fast_payload, form));
+              ASSERT_EQ(fast, general) << "channel of " << channel.size() << ", peer '" << peer
+                                       << "', seq " << seq << ", ack " << ack << ", "
+                                       << layout.size() << " frames";
+              ASSERT_EQ(fast_payload.size(), general_payload.size());
+              ++cases;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(cases, 7u * 2 * 11 * 4 * 7 * 2);
+}
+
+TEST(EncodeDataEnvelope, SaysWhereItsBytesAreOnlyWhereAMoveCannotMoveThem) {
+  // Past a zmq_msg_t's size the bytes live apart from it: the span stays valid
+  // when the frame is moved, and is the frame's content.
+  Frames big = OneFrame(64);
+  std::span<const char> bytes;
+  zmq::message_t envelope =
+      EncodeDataEnvelope(Data{.seq = 70000}, big, PayloadForm::kInlineSmall, &bytes);
+  zmq::message_t moved = std::move(envelope);
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(std::string(bytes.data(), bytes.size()), Bytes(moved));
+  EXPECT_EQ(static_cast<const void*>(bytes.data()), moved.data());
+  // A small envelope may sit inside the zmq_msg_t: no span, ask the frame.
+  Frames small = OneFrame(8);
+  bytes = std::span<const char>("stale", 5);
+  (void)EncodeDataEnvelope(Data{.seq = 1}, small, PayloadForm::kInlineSmall, &bytes);
+  EXPECT_TRUE(bytes.empty());
+  // The general encoder says the same.
+  Frames big_again = OneFrame(64);
+  zmq::message_t general =
+      EncodeEnvelope(Header(Data{.seq = 70000}), big_again, PayloadForm::kInlineSmall, &bytes);
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(std::string(bytes.data(), bytes.size()), Bytes(general));
 }
 
 TEST(EncodeRelayed, SeqAndAckSurviveARelayByteForByte) {

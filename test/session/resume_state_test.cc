@@ -3,6 +3,7 @@
 #include "session/resume_state.h"
 
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ Frames Message(const std::string& text) {
 }
 
 std::string Text(const Frames& frames) { return frames.at(0).to_string(); }
+
+std::span<const char> BytesOf(const zmq::message_t& frame) {
+  return {frame.data<char>(), frame.size()};
+}
 
 TEST(ResumeStateTest, NumbersEachDirectionFromOne) {
   ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
@@ -58,7 +63,7 @@ TEST(ResumeStateTest, KeepsAnEnvelopeAndItsPayloadAsOneMessage) {
   ResumeState resume("t", std::chrono::seconds(60), 1 << 20);
   zmq::message_t envelope("env", 3);
   Frames payload = Message(std::string(4096, 'x'));
-  ASSERT_TRUE(resume.Keep(resume.NextSeq(), envelope, payload));
+  ASSERT_TRUE(resume.Keep(resume.NextSeq(), BytesOf(envelope), payload));
   EXPECT_EQ(resume.kept_bytes(), 3u + 4096u);
   std::vector<Frames> again = resume.Unacknowledged(0);
   ASSERT_EQ(again.size(), 1u);
@@ -77,7 +82,7 @@ TEST(ResumeStateTest, WhatIsSentAgainIsWhatWasKeptAcrossManyAcknowledgements) {
     zmq::message_t envelope(&i, sizeof i);
     Frames payload;
     if (i % 1000 == 0) payload.emplace_back(big.data(), big.size());
-    ASSERT_TRUE(resume.Keep(resume.NextSeq(), envelope, payload));
+    ASSERT_TRUE(resume.Keep(resume.NextSeq(), BytesOf(envelope), payload));
     if (i % 700 == 0) resume.Acknowledge(acked = i - 50);
   }
   std::vector<Frames> again = resume.Unacknowledged(acked);
@@ -113,7 +118,7 @@ TEST(ResumeStateTest, KeptBytesSurviveTheRingWrappingGrowingAndShrinking) {
       const std::string text = body(seq);
       zmq::message_t envelope(text.data(), text.size());
       Frames none;
-      ASSERT_TRUE(resume.Keep(seq, envelope, none));
+      ASSERT_TRUE(resume.Keep(seq, BytesOf(envelope), none));
     }
   };
   auto expect_kept_from = [&](uint64_t after) {

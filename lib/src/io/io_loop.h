@@ -320,11 +320,16 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   // without, ResumeState::Keep). False when the session is suspended and its resume
   // buffer full: the session is ended (next turn) and nothing is sent.
   bool Keep(PeerRecord& peer, uint64_t seq, Frames& frames);
-  bool Keep(PeerRecord& peer, uint64_t seq, zmq::message_t& envelope, Frames& payload);
+  // `bytes`: the envelope's, when EncodeEnvelope told where they are (else empty).
+  bool Keep(PeerRecord& peer, uint64_t seq, zmq::message_t& envelope, std::span<const char> bytes,
+            Frames& payload);
   // What `seq`, `ack` and PING's `sent` and `resend` of a message from a
   // resumable peer mean: false when it must not be handed on (a duplicate, or one
   // after a gap, which is asked for again).
   bool Sequence(PeerRecord& peer, PeerKind kind, pmp::Message& message);
+  // Sequence() for all but DATA, and what an arrival means once counted.
+  bool SequenceOther(PeerRecord& peer, PeerKind kind, pmp::Message& message);
+  bool OnArrival(PeerRecord& peer, PeerKind kind, ResumeState::Arrival arrival);
   // A PING to `peer`, with `ack` and `sent` when its session resumes (and `peer`
   // when it is relayed: the broker carries it to that client).
   pmp::Ping PingFor(PeerRecord& peer, TimePoint now, PeerKind kind = PeerKind::kAccepted);
@@ -356,7 +361,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   void EndSuspendedLink(Link& link, DisconnectReason reason, std::string said);
   // Ends a resumable session (next turn) with BYE `said`, as closed.
   void EndResumable(const std::string& session, std::string said);
-  void EndForFullBuffer(const PeerRecord& peer);
+  // A Keep() refused (the session is suspended and its buffer full): ends the
+  // session, once, for that reason. Always false, Keep()'s answer.
+  bool KeepRefused(const PeerRecord& peer);
 
   // ---- io_loop_fast_path.cc: the caller's Send and Request -------------------------
   // DATA from Connection::Send (I/O thread).
@@ -444,6 +451,35 @@ class IoLoop : public std::enable_shared_from_this<IoLoop>, private AdminTarget 
   LogBudget denial_log_{20};  // lines per second a flood can cause (log_text.h)
   LogBudget error_log_{20};
 };
+
+// Inline: they run for every message of a resumable session (io_loop_resume.cc has
+// the rest).
+inline uint64_t IoLoop::Stamp(PeerRecord& peer, uint64_t& seq, uint64_t& ack) {
+  if (!peer.resume) return 0;
+  seq = peer.resume->NextSeq();
+  ack = peer.resume->AckToStamp();
+  return seq;
+}
+
+inline bool IoLoop::Keep(PeerRecord& peer, uint64_t seq, zmq::message_t& envelope,
+                         std::span<const char> bytes, Frames& payload) {
+  if (seq == 0) return true;
+  if (bytes.empty()) bytes = std::span<const char>(envelope.data<char>(), envelope.size());
+  return peer.resume->Keep(seq, bytes, payload) || KeepRefused(peer);
+}
+
+inline bool IoLoop::Sequence(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
+  // Inline, a DATA in order that makes no acknowledgement due: what a resumable
+  // stream is made of.
+  auto* data = std::get_if<pmp::Data>(&message.header);
+  if (data == nullptr) return SequenceOther(peer, kind, message);
+  ResumeState& resume = *peer.resume;
+  resume.Acknowledge(data->ack);
+  if (data->seq == 0) return true;  // not numbered: a peer that does not resume this way
+  const ResumeState::Arrival arrival = resume.OnReceived(data->seq, FrameBytes(message.payload));
+  if (arrival == ResumeState::Arrival::kDeliver && !resume.AckDue()) return true;
+  return OnArrival(peer, kind, arrival);
+}
 
 template <typename T>
 T IoLoop::Call(std::function<T()> fn, T if_stopped) {

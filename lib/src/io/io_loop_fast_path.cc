@@ -42,9 +42,10 @@ void IoLoop::SendData(Command& data) {
       // The same session, so the same window: Link::Admit makes one per session.
       pmp::Data header{std::move(data.channel), {}};
       const uint64_t seq = Stamp(link.peer(), header.seq, header.ack);
+      std::span<const char> bytes;
       zmq::message_t envelope =
-          pmp::EncodeEnvelope(header, data.payload, link.peer().payload_form);
-      if (!Keep(link.peer(), seq, envelope, data.payload)) {
+          pmp::EncodeDataEnvelope(header, data.payload, link.peer().payload_form, &bytes);
+      if (!Keep(link.peer(), seq, envelope, bytes, data.payload)) {
         if (data.window_bytes >= 0) to.window->Release(data.window_bytes);
         return;
       }

@@ -22,13 +22,6 @@ using io_loop_internal::NotResumedWithin;
 
 // ---- on the way out -------------------------------------------------------------
 
-uint64_t IoLoop::Stamp(PeerRecord& peer, uint64_t& seq, uint64_t& ack) {
-  if (!peer.resume) return 0;
-  seq = peer.resume->NextSeq();
-  ack = peer.resume->AckToStamp();
-  return seq;
-}
-
 uint64_t IoLoop::Stamp(PeerRecord& peer, pmp::Header& header) {
   if (!peer.resume) return 0;
   return std::visit(
@@ -46,18 +39,11 @@ uint64_t IoLoop::Stamp(PeerRecord& peer, pmp::Header& header) {
 }
 
 bool IoLoop::Keep(PeerRecord& peer, uint64_t seq, Frames& frames) {
-  if (seq == 0 || peer.resume->Keep(seq, frames)) return true;
-  if (peer.resume->Overflow()) EndForFullBuffer(peer);
-  return false;
+  return seq == 0 || peer.resume->Keep(seq, frames) || KeepRefused(peer);
 }
 
-bool IoLoop::Keep(PeerRecord& peer, uint64_t seq, zmq::message_t& envelope, Frames& payload) {
-  if (seq == 0 || peer.resume->Keep(seq, envelope, payload)) return true;
-  if (peer.resume->Overflow()) EndForFullBuffer(peer);
-  return false;
-}
-
-void IoLoop::EndForFullBuffer(const PeerRecord& peer) {
+bool IoLoop::KeepRefused(const PeerRecord& peer) {
+  if (!peer.resume->Overflow()) return false;  // ended already
   // The figures and the way out, for the operator who reads it in a log.
   EndResumable(peer.session,
                "resume buffer full: " + std::to_string(peer.resume->kept_bytes()) +
@@ -65,6 +51,7 @@ void IoLoop::EndForFullBuffer(const PeerRecord& peer) {
                    "resume.buffer is " +
                    std::to_string(peer.resume->buffer_limit()) +
                    " (raise it above the largest burst, or turn resume off with resume.grace: 0)");
+  return false;
 }
 
 void IoLoop::EndResumable(const std::string& session, std::string said) {
@@ -134,16 +121,10 @@ void IoLoop::Resend(PeerRecord& peer, PeerKind kind, uint64_t after) {
 
 // ---- on the way in --------------------------------------------------------------
 
-bool IoLoop::Sequence(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
+bool IoLoop::SequenceOther(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
   ResumeState& resume = *peer.resume;
   uint64_t seq = 0;
   switch (message.command()) {
-    case pmp::Command::kData: {
-      const auto& data = std::get<pmp::Data>(message.header);
-      resume.Acknowledge(data.ack);
-      seq = data.seq;
-      break;
-    }
     case pmp::Command::kRequest: {
       const auto& request = std::get<pmp::Request>(message.header);
       resume.Acknowledge(request.ack);
@@ -164,13 +145,17 @@ bool IoLoop::Sequence(PeerRecord& peer, PeerKind kind, pmp::Message& message) {
       if (ping.sent && *ping.sent > resume.received()) AskResend(peer, kind);
       return true;
     }
-    default:
+    default:  // DATA is Sequence()'s; the rest are not numbered
       return true;
   }
   if (seq == 0) return true;  // not numbered: a peer that does not resume this way
-  switch (resume.OnReceived(seq, FrameBytes(message.payload))) {
+  return OnArrival(peer, kind, resume.OnReceived(seq, FrameBytes(message.payload)));
+}
+
+bool IoLoop::OnArrival(PeerRecord& peer, PeerKind kind, ResumeState::Arrival arrival) {
+  switch (arrival) {
     case ResumeState::Arrival::kDeliver:
-      if (resume.AckDue()) SendControl(peer, kind, pmp::Encode(PingFor(peer, now_, kind)));
+      if (peer.resume->AckDue()) SendControl(peer, kind, pmp::Encode(PingFor(peer, now_, kind)));
       return true;
     case ResumeState::Arrival::kDuplicate:
       return false;

@@ -1,6 +1,7 @@
 #include "protocol/codec.h"
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -19,6 +20,28 @@ Status Malformed(std::string_view reason) {
 }
 
 // ---- encoding -------------------------------------------------------------
+
+// `value` with its bytes in network order, to be stored with memcpy.
+template <typename T>
+T BigEndian(T value) {
+  if constexpr (std::endian::native == std::endian::big) {
+    return value;
+  } else if constexpr (sizeof(T) == 2) {
+    return __builtin_bswap16(value);
+  } else if constexpr (sizeof(T) == 4) {
+    return __builtin_bswap32(value);
+  } else {
+    return __builtin_bswap64(value);
+  }
+}
+
+// The big-endian T at `bytes` (unaligned).
+template <typename T>
+T LoadBigEndian(const char* bytes) {
+  T value;
+  std::memcpy(&value, bytes, sizeof value);
+  return BigEndian(value);
+}
 
 // Writes one header map. Counts the keys first because msgpack wants the map size
 // up front; optional keys that are absent are not written at all.
@@ -61,29 +84,34 @@ class MapWriter {
   // Entries already encoded, written as they are.
   void Bytes(const char* bytes, size_t size) { buffer_.write(bytes, size); }
 
-  // `value` in msgpack's shortest unsigned form at `out`; returns its length.
+  // `value` in msgpack's shortest unsigned form at `out`; returns its length. One
+  // store per width, big-endian as msgpack wants: every numbered message has one.
   static size_t PutUint(char* out, uint64_t value) {
     if (value < 0x80) {
       out[0] = static_cast<char>(value);
       return 1;
     }
-    int width = 8;
-    char tag = static_cast<char>(0xCF);
     if (value <= 0xFF) {
-      width = 1;
-      tag = static_cast<char>(0xCC);
-    } else if (value <= 0xFFFF) {
-      width = 2;
-      tag = static_cast<char>(0xCD);
-    } else if (value <= 0xFFFFFFFF) {
-      width = 4;
-      tag = static_cast<char>(0xCE);
+      out[0] = static_cast<char>(0xCC);
+      out[1] = static_cast<char>(value);
+      return 2;
     }
-    out[0] = tag;
-    for (int i = 0; i < width; ++i) {
-      out[1 + i] = static_cast<char>(value >> (8 * (width - 1 - i)));
+    if (value <= 0xFFFF) {
+      out[0] = static_cast<char>(0xCD);
+      const uint16_t big = BigEndian(static_cast<uint16_t>(value));
+      std::memcpy(out + 1, &big, sizeof big);
+      return 3;
     }
-    return 1 + static_cast<size_t>(width);
+    if (value <= 0xFFFFFFFF) {
+      out[0] = static_cast<char>(0xCE);
+      const uint32_t big = BigEndian(static_cast<uint32_t>(value));
+      std::memcpy(out + 1, &big, sizeof big);
+      return 5;
+    }
+    out[0] = static_cast<char>(0xCF);
+    const uint64_t big = BigEndian(value);
+    std::memcpy(out + 1, &big, sizeof big);
+    return 9;
   }
 
  private:
@@ -573,15 +601,22 @@ const msgpack::sbuffer& HeaderBuffer(const Header& header) {
 // The envelope frame of `buffer` (signature, command, header map) with `payload`
 // laid out under `form`: a payload that rides inline is copied in after the map and
 // taken out of `payload`, which otherwise keeps the frames to send after it.
-zmq::message_t LaidOut(const msgpack::sbuffer& buffer, Frames& payload, PayloadForm form) {
+// `*bytes` (when not null) as EncodeEnvelope says.
+zmq::message_t LaidOut(const msgpack::sbuffer& buffer, Frames& payload, PayloadForm form,
+                       std::span<const char>* bytes = nullptr) {
   if (!InlinesPayload(form, payload)) return zmq::message_t(buffer.data(), buffer.size());
   // Sized once and filled in place: the payload is copied once, not through the buffer.
   const zmq::message_t& inline_payload = payload[0];
-  zmq::message_t envelope(buffer.size() + inline_payload.size());
+  const size_t inline_size = inline_payload.size();
+  const size_t size = buffer.size() + inline_size;
+  zmq::message_t envelope(size);
   char* out = envelope.data<char>();
   std::memcpy(out, buffer.data(), buffer.size());
-  std::memcpy(out + buffer.size(), inline_payload.data(), inline_payload.size());
+  std::memcpy(out + buffer.size(), inline_payload.data(), inline_size);
   payload.clear();
+  // Bytes that do not fit in a zmq_msg_t are not in it: returning the frame moves
+  // the zmq_msg_t, not them.
+  if (bytes != nullptr && size > sizeof(zmq_msg_t)) *bytes = std::span<const char>(out, size);
   return envelope;
 }
 
@@ -760,7 +795,6 @@ std::string_view CommandName(Command command) {
   return "UNKNOWN";
 }
 
-Command CommandOf(const Header& header) { return static_cast<Command>(header.index() + 1); }
 
 bool TakesPayload(Command command) {
   return command == Command::kData || command == Command::kRequest || command == Command::kReply;
@@ -771,8 +805,111 @@ zmq::message_t EncodeEnvelope(const Header& header) {
   return zmq::message_t(buffer.data(), buffer.size());
 }
 
-zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm form) {
-  return LaidOut(HeaderBuffer(header), payload, form);
+zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm form,
+                              std::span<const char>* bytes) {
+  if (bytes != nullptr) *bytes = {};
+  return LaidOut(HeaderBuffer(header), payload, form, bytes);
+}
+
+namespace {
+
+// The length of `value` in msgpack's shortest unsigned form (MapWriter::PutUint).
+size_t UintSize(uint64_t value) {
+  if (value < 0x80) return 1;
+  if (value <= 0xFF) return 2;
+  if (value <= 0xFFFF) return 3;
+  return value <= 0xFFFFFFFF ? 5 : 9;
+}
+
+// A str header for `length` bytes as msgpack's packer writes it (fixstr, str 8, 16,
+// 32) at `out`; returns its length.
+size_t PutStrHeader(char* out, size_t length) {
+  if (length < 32) {
+    out[0] = static_cast<char>(0xA0 | length);
+    return 1;
+  }
+  if (length < 256) {
+    out[0] = static_cast<char>(0xD9);
+    out[1] = static_cast<char>(length);
+    return 2;
+  }
+  if (length < 65536) {
+    out[0] = static_cast<char>(0xDA);
+    const uint16_t big = BigEndian(static_cast<uint16_t>(length));
+    std::memcpy(out + 1, &big, sizeof big);
+    return 3;
+  }
+  out[0] = static_cast<char>(0xDB);
+  const uint32_t big = BigEndian(static_cast<uint32_t>(length));
+  std::memcpy(out + 1, &big, sizeof big);
+  return 5;
+}
+
+size_t StrHeaderSize(size_t length) {
+  if (length < 32) return 1;
+  if (length < 256) return 2;
+  return length < 65536 ? 3 : 5;
+}
+
+}  // namespace
+
+zmq::message_t EncodeDataEnvelope(const Data& data, Frames& payload, PayloadForm form,
+                                  std::span<const char>* bytes) {
+  if (bytes != nullptr) *bytes = {};
+  // The entries in Write(MapWriter&, const Data&)'s order: channel, peer, seq, ack.
+  constexpr std::string_view kChannelKey = "\xA7"
+                                           "channel";
+  constexpr std::string_view kPeerKey = "\xA4"
+                                        "peer";
+  constexpr std::string_view kSeqKey = "\xA3"
+                                       "seq";
+  constexpr std::string_view kAckKey = "\xA3"
+                                       "ack";
+  auto str_size = [](std::string_view value) {
+    return value.empty() ? 0 : StrHeaderSize(value.size()) + value.size();
+  };
+  const size_t header_size = kSignature.size() + 2 +
+                             (data.channel.empty() ? 0 : kChannelKey.size()) +
+                             str_size(data.channel) + (data.peer.empty() ? 0 : kPeerKey.size()) +
+                             str_size(data.peer) + (data.seq ? kSeqKey.size() + UintSize(data.seq) : 0) +
+                             (data.ack ? kAckKey.size() + UintSize(data.ack) : 0);
+  const bool inlines = InlinesPayload(form, payload);
+  const size_t inline_size = inlines ? payload[0].size() : 0;
+  const size_t size = header_size + inline_size;
+  zmq::message_t envelope(size);
+  char* const out = envelope.data<char>();
+  char* at = out;
+  auto put = [&at](std::string_view text) {
+    std::memcpy(at, text.data(), text.size());
+    at += text.size();
+  };
+  auto put_str = [&](std::string_view key, std::string_view value) {
+    if (value.empty()) return;
+    put(key);
+    at += PutStrHeader(at, value.size());
+    put(value);
+  };
+  put(kSignature);
+  *at++ = static_cast<char>(Command::kData);
+  *at++ = static_cast<char>(0x80 | (Present(data.channel) + Present(data.peer) +
+                                    SequenceKeys(data.seq, data.ack)));
+  put_str(kChannelKey, data.channel);
+  put_str(kPeerKey, data.peer);
+  if (data.seq != 0) {
+    put(kSeqKey);
+    at += MapWriter::PutUint(at, data.seq);
+  }
+  if (data.ack != 0) {
+    put(kAckKey);
+    at += MapWriter::PutUint(at, data.ack);
+  }
+  if (inlines) {
+    std::memcpy(at, payload[0].data(), inline_size);
+    payload.clear();
+  }
+  // As LaidOut: bytes larger than a zmq_msg_t live apart from it.
+  if (bytes != nullptr && size > sizeof(zmq_msg_t)) *bytes = std::span<const char>(out, size);
+  return envelope;
 }
 
 std::optional<Frames> EncodeRelayed(const zmq::message_t& envelope, std::string_view peer,
@@ -851,9 +988,21 @@ bool ReadUintAt(const char* bytes, size_t size, size_t* pos, uint64_t* value) {
       return false;
   }
   if (*pos + 1 + width > size) return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < width; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[*pos + 1 + i]);
-  *value = v;
+  // One load per width, not a byte at a time: every numbered DATA has a `seq`.
+  const char* at = bytes + *pos + 1;
+  switch (width) {
+    case 1:
+      *value = static_cast<uint8_t>(*at);
+      break;
+    case 2:
+      *value = LoadBigEndian<uint16_t>(at);
+      break;
+    case 4:
+      *value = LoadBigEndian<uint32_t>(at);
+      break;
+    default:
+      *value = LoadBigEndian<uint64_t>(at);
+  }
   *pos += 1 + width;
   return true;
 }

@@ -16,14 +16,8 @@ zmq::message_t CopyOf(zmq::message_t& frame) {
   return copy;
 }
 
-// `size` bytes between `ring` (of `capacity`, a power of two) at absolute position
-// `at` and flat memory, in at most two pieces where they wrap.
-void IntoRing(char* ring, size_t capacity, uint64_t at, const char* bytes, size_t size) {
-  const size_t index = static_cast<size_t>(at & (capacity - 1));
-  const size_t first = std::min(size, capacity - index);
-  std::memcpy(ring + index, bytes, first);
-  if (first < size) std::memcpy(ring, bytes + first, size - first);
-}
+// `size` bytes from `ring` (of `capacity`, a power of two) at absolute position `at`
+// to flat memory, in at most two pieces where they wrap (IntoRing's inverse).
 void OutOfRing(const char* ring, size_t capacity, uint64_t at, char* bytes, size_t size) {
   const size_t index = static_cast<size_t>(at & (capacity - 1));
   const size_t first = std::min(size, capacity - index);
@@ -45,7 +39,6 @@ uint64_t ResumeState::AckToSend() {
 
 void ResumeState::Append(const char* bytes, size_t size) {
   const uint64_t live = ring_end_ - ring_begin_;
-  ring_peak_ = std::max(ring_peak_, live + size);
   if (live + size > ring_capacity_) {
     size_t capacity = std::max(ring_capacity_, kMinRing);
     while (capacity < live + size) capacity *= 2;
@@ -95,21 +88,15 @@ zmq::message_t ResumeState::Load(Piece& piece) {
 
 bool ResumeState::Keep(uint64_t seq, std::vector<zmq::message_t>& frames) {
   if (frames.empty()) return true;  // nothing to keep
-  return KeepMessage(seq, frames[0], std::span<zmq::message_t>(frames).subspan(1));
+  return KeepMessage(seq, std::span<const char>(frames[0].data<char>(), frames[0].size()),
+                     std::span<zmq::message_t>(frames).subspan(1));
 }
 
-bool ResumeState::Keep(uint64_t seq, zmq::message_t& envelope,
-                       std::vector<zmq::message_t>& payload) {
-  return KeepMessage(seq, envelope, payload);
-}
-
-bool ResumeState::KeepMessage(uint64_t seq, zmq::message_t& envelope,
+bool ResumeState::KeepMessage(uint64_t seq, std::span<const char> envelope,
                               std::span<zmq::message_t> payload) {
-  // Each size asked once: zmq_msg_size is a call into libzmq, not inlined.
-  const size_t envelope_size = envelope.size();
-  uint64_t bytes = envelope_size;
+  uint64_t bytes = envelope.size();
   for (const zmq::message_t& frame : payload) bytes += frame.size();
-  if (!Fits(bytes) || envelope_size > UINT32_MAX) {
+  if (!Fits(bytes)) {
     // A single message bigger than the buffer, or a burst that outgrew it, is what
     // bulk data looks like: ending a healthy session for it would make the buffer
     // a limit on message size. It goes unkept, and only a resume that would need
@@ -119,37 +106,35 @@ bool ResumeState::KeepMessage(uint64_t seq, zmq::message_t& envelope,
     unkept_bytes_ = bytes;
     return true;
   }
-  Kept& kept = kept_.emplace_back();
-  kept_peak_ = std::max(kept_peak_, kept_.size() - kept_head_);
-  kept.seq = seq;
-  kept.envelope_size = static_cast<uint32_t>(envelope_size);
-  Append(envelope.data<char>(), envelope_size);
+  Append(envelope.data(), envelope.size());
   if (!payload.empty()) {
-    kept.has_payload = 1;
     Payload& apart = payloads_.emplace_back();
-    apart.bytes = bytes - envelope_size;
+    apart.seq = seq;
+    apart.envelope_size = envelope.size();
     apart.pieces.reserve(payload.size());
     for (zmq::message_t& frame : payload) {
       apart.pieces.push_back(Store(frame));
-      if (!apart.pieces.back().shared) apart.ring_bytes += apart.pieces.back().size;
+      if (apart.pieces.back().shared) apart.shared_bytes += apart.pieces.back().size;
     }
+    shared_bytes_ += apart.shared_bytes;
   }
-  kept_bytes_ += bytes;
+  kept_.push_back(Kept{seq, ring_end_});
   return true;
 }
 
 void ResumeState::Release(uint64_t ack) {
-  do {
-    const Kept& kept = kept_[kept_head_];
-    kept_bytes_ -= kept.envelope_size;
-    ring_begin_ += kept.envelope_size;
-    if (kept.has_payload) {  // its shared frames go now
-      kept_bytes_ -= payloads_.front().bytes;
-      ring_begin_ += payloads_.front().ring_bytes;
-      payloads_.pop_front();
-    }
-    ++kept_head_;
-  } while (kept_head_ < kept_.size() && kept_[kept_head_].seq <= ack);
+  NotePeaks();
+  // Seqs ascend: the first one not acknowledged, found by halving.
+  const auto first_kept = std::upper_bound(
+      kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_), kept_.end(), ack,
+      [](uint64_t acked, const Kept& kept) { return acked < kept.seq; });
+  const size_t head = static_cast<size_t>(first_kept - kept_.begin());
+  ring_begin_ = kept_[head - 1].end;  // Acknowledge() saw kept_[kept_head_] acknowledged
+  while (!payloads_.empty() && payloads_.front().seq <= ack) {  // their shared frames go now
+    shared_bytes_ -= payloads_.front().shared_bytes;
+    payloads_.pop_front();
+  }
+  kept_head_ = head;
   if (kept_head_ == kept_.size()) {
     kept_.clear();
     kept_head_ = 0;
@@ -160,10 +145,10 @@ void ResumeState::Release(uint64_t ack) {
 }
 
 void ResumeState::Trim() {
+  NotePeaks();
   if (ring_capacity_ > kMinRing && ring_peak_ * 4 < ring_capacity_) {
     Reshape(ring_capacity_ / 2);
   }
-  ring_peak_ = ring_end_ - ring_begin_;
   if (kept_.capacity() > 1024 && kept_peak_ * 4 < kept_.capacity()) {
     kept_.erase(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_));
     kept_head_ = 0;
@@ -172,6 +157,7 @@ void ResumeState::Trim() {
     std::move(kept_.begin(), kept_.end(), std::back_inserter(smaller));
     kept_ = std::move(smaller);
   }
+  ring_peak_ = ring_end_ - ring_begin_;
   kept_peak_ = kept_.size() - kept_head_;
 }
 
@@ -181,17 +167,17 @@ std::vector<std::vector<zmq::message_t>> ResumeState::Unacknowledged(uint64_t af
   auto apart = payloads_.begin();
   for (size_t i = kept_head_; i < kept_.size(); ++i) {
     const Kept& kept = kept_[i];
-    Payload* payload = kept.has_payload ? &*apart++ : nullptr;
+    Payload* payload = apart != payloads_.end() && apart->seq == kept.seq ? &*apart++ : nullptr;
     if (kept.seq > after) {
       std::vector<zmq::message_t> frames;
       frames.reserve(1 + (payload ? payload->pieces.size() : 0));
-      frames.push_back(RingCopy(at, kept.envelope_size));
+      frames.push_back(RingCopy(at, payload ? payload->envelope_size : kept.end - at));
       if (payload) {
         for (Piece& piece : payload->pieces) frames.push_back(Load(piece));
       }
       out.push_back(std::move(frames));
     }
-    at += kept.envelope_size + (payload ? payload->ring_bytes : 0);
+    at = kept.end;
   }
   return out;
 }

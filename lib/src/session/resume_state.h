@@ -22,7 +22,9 @@
 #ifndef PROCMOD_SRC_SESSION_RESUME_STATE_H_
 #define PROCMOD_SRC_SESSION_RESUME_STATE_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -69,7 +71,23 @@ class ResumeState {
   // back what the peer missed), and while suspended, where it could only wait in
   // the buffer, it cannot go at all (false: the session must end).
   bool Keep(uint64_t seq, std::vector<zmq::message_t>& frames);
-  bool Keep(uint64_t seq, zmq::message_t& envelope, std::vector<zmq::message_t>& payload);
+  // The same for a message whose envelope frame has the bytes `envelope` and the
+  // frames `payload` after it.
+  bool Keep(uint64_t seq, std::span<const char> envelope, std::vector<zmq::message_t>& payload) {
+    // Inline, the case of every small DATA: a payload that rides in its envelope,
+    // and room in the ring and in kept_ already. It is a share of what a 64 B
+    // message costs its sender (docs/BENCHMARKS.md, "Session resume").
+    const size_t size = envelope.size();
+    const uint64_t live = ring_end_ - ring_begin_ + size;
+    if (payload.empty() && live <= ring_capacity_ && kept_.size() < kept_.capacity() &&
+        live + shared_bytes_ <= buffer_limit_) {
+      IntoRing(ring_.get(), ring_capacity_, ring_end_, envelope.data(), size);
+      ring_end_ += size;
+      kept_.push_back(Kept{seq, ring_end_});
+      return true;
+    }
+    return KeepMessage(seq, envelope, payload);
+  }
   // The peer has everything up to `ack`: those copies go. Inline, because most
   // messages acknowledge nothing new (or carry no `ack`): one comparison.
   void Acknowledge(uint64_t ack) {
@@ -84,7 +102,7 @@ class ResumeState {
   // Copies of the kept messages after `after` (the peer's `received`), oldest
   // first, to send again; the buffer keeps them until acknowledged.
   std::vector<std::vector<zmq::message_t>> Unacknowledged(uint64_t after);
-  uint64_t kept_bytes() const { return kept_bytes_; }
+  uint64_t kept_bytes() const { return ring_end_ - ring_begin_ + shared_bytes_; }
   // Gives memory back that a burst took and the stream since the last call did not
   // need (at most half of it per call). Called once per heartbeat interval: a burst
   // is kept for the next one, not freed and faulted in again within the same second.
@@ -145,18 +163,20 @@ class ResumeState {
   };
   // A kept message, 16 bytes: at a few hundred thousand messages in flight (what
   // loopback TCP buffers hold of 64 B DATA) every byte here is memory traffic. Its
-  // envelope (header, and a payload that rides inline) is in the ring, where the
-  // previous kept message's bytes end; payload frames apart from it, when there are
-  // any, in the front-most entry of payloads_ not yet taken.
+  // bytes in the ring (its envelope, and payload frames copied after it) run from
+  // where the previous kept message's end, or ring_begin_, to `end`; payload frames
+  // apart from the envelope, when it has any, are in the payloads_ entry of its seq.
+  // Storing where a message ends rather than its size lets Release() drop any
+  // number of them with one search and one store.
   struct Kept {
     uint64_t seq = 0;
-    uint32_t envelope_size = 0;
-    uint32_t has_payload = 0;
+    uint64_t end = 0;
   };
   struct Payload {
+    uint64_t seq = 0;
+    uint64_t envelope_size = 0;
     std::vector<Piece> pieces;
-    uint64_t bytes = 0;       // all of them
-    uint64_t ring_bytes = 0;  // those in the ring, after the envelope
+    uint64_t shared_bytes = 0;  // of the pieces not in the ring
   };
   // Payload frames are copied up to this size, and shared above it.
   static constexpr size_t kCopyAtMost = 2048;
@@ -164,13 +184,28 @@ class ResumeState {
   static constexpr size_t kMinRing = size_t{64} << 10;
   // Acknowledge() when it releases something.
   void Release(uint64_t ack);
-  bool Fits(uint64_t bytes) const { return kept_bytes_ + bytes <= buffer_limit_; }
+  bool Fits(uint64_t bytes) const { return kept_bytes() + bytes <= buffer_limit_; }
+  // The peaks Trim() reads. What is kept only grows between releases, so its peak
+  // is what it held before a Release(), or holds now: noted there, not per Keep().
+  void NotePeaks() {
+    ring_peak_ = std::max(ring_peak_, ring_end_ - ring_begin_);
+    kept_peak_ = std::max(kept_peak_, kept_.size() - kept_head_);
+  }
   // What both Keep()s do: `envelope` and `payload` as one kept message.
-  bool KeepMessage(uint64_t seq, zmq::message_t& envelope, std::span<zmq::message_t> payload);
+  bool KeepMessage(uint64_t seq, std::span<const char> envelope,
+                   std::span<zmq::message_t> payload);
   Piece Store(zmq::message_t& frame);
   zmq::message_t Load(Piece& piece);
   // The ring: bytes [ring_begin_, ring_end_) in absolute positions, at index
   // position % capacity. Acknowledging moves ring_begin_; nothing is moved in memory.
+  // IntoRing copies `size` bytes to absolute position `at` of a ring of `capacity`
+  // (a power of two), in two pieces where they wrap.
+  static void IntoRing(char* ring, size_t capacity, uint64_t at, const char* bytes, size_t size) {
+    const size_t index = static_cast<size_t>(at & (capacity - 1));
+    const size_t first = std::min(size, capacity - index);
+    std::memcpy(ring + index, bytes, first);
+    if (first < size) std::memcpy(ring, bytes + first, size - first);
+  }
   void Append(const char* bytes, size_t size);
   zmq::message_t RingCopy(uint64_t at, size_t size) const;
   void Reshape(size_t capacity);
@@ -187,8 +222,8 @@ class ResumeState {
   // a message allocates nothing in the steady state.
   std::vector<Kept> kept_;
   size_t kept_head_ = 0;
-  std::deque<Payload> payloads_;  // of the kept messages with has_payload, in order
-  uint64_t kept_bytes_ = 0;
+  std::deque<Payload> payloads_;  // of the kept messages with payload frames, in order
+  uint64_t shared_bytes_ = 0;     // of payloads_' shared pieces
   std::unique_ptr<char[]> ring_;
   size_t ring_capacity_ = 0;  // a power of two, or 0
   uint64_t ring_begin_ = 0;
