@@ -1751,14 +1751,17 @@ TEST(CodecResume, GoneIsNotFound) {
 TEST(EncodeDataEnvelope, IsTheGeneralEncodingByteForByte) {
   // Every string width of msgpack (fixstr, str 8, 16, 32), every integer width,
   // with and without each key, and each way a payload can be laid out.
-  const std::string channels[] = {"", "c", std::string(31, 'a'), std::string(32, 'b'),
-                                   std::string(255, 'c'), std::string(256, 'd'),
-                                   std::string(70000, 'e')};
-  const uint64_t numbers[] = {0,      1,       0x7F,        0x80,        0xFF,
-                              0x100,  0xFFFF,  0x10000,     0xFFFFFFFF,  0x100000000,
-                              ~uint64_t{0}};
-  const std::vector<size_t> layouts[] = {{}, {0}, {1}, {64}, {kMaxInlinePayload},
-                                         {kMaxInlinePayload + 1}, {64, 64}};
+  const std::string channels[] = {"",
+                                  "c",
+                                  std::string(31, 'a'),
+                                  std::string(32, 'b'),
+                                  std::string(255, 'c'),
+                                  std::string(256, 'd'),
+                                  std::string(70000, 'e')};
+  const uint64_t numbers[] = {0,      1,       0x7F,       0x80,        0xFF,        0x100,
+                              0xFFFF, 0x10000, 0xFFFFFFFF, 0x100000000, ~uint64_t{0}};
+  const std::vector<size_t> layouts[] = {
+      {}, {0}, {1}, {64}, {kMaxInlinePayload}, {kMaxInlinePayload + 1}, {64, 64}};
   auto payload_of = [](const std::vector<size_t>& sizes) {
     Frames payload;
     for (size_t size : sizes) payload.push_back(Frame(std::string(size, 'p')));
@@ -1777,9 +1780,9 @@ TEST(EncodeDataEnvelope, IsTheGeneralEncodingByteForByte) {
               const std::string general =
                   Bytes(EncodeEnvelope(Header(data), general_payload, form));
               const std::string fast = Bytes(EncodeDataEnvelope(data, fast_payload, form));
-              ASSERT_EQ(fast, general) << "channel of " << channel.size() << ", peer '" << peer
-                                       << "', seq " << seq << ", ack " << ack << ", "
-                                       << layout.size() << " frames";
+              ASSERT_EQ(fast, general)
+                  << "channel of " << channel.size() << ", peer '" << peer << "', seq " << seq
+                  << ", ack " << ack << ", " << layout.size() << " frames";
               ASSERT_EQ(fast_payload.size(), general_payload.size());
               ++cases;
             }

@@ -795,7 +795,6 @@ std::string_view CommandName(Command command) {
   return "UNKNOWN";
 }
 
-
 bool TakesPayload(Command command) {
   return command == Command::kData || command == Command::kRequest || command == Command::kReply;
 }
@@ -857,22 +856,26 @@ zmq::message_t EncodeDataEnvelope(const Data& data, Frames& payload, PayloadForm
                                   std::span<const char>* bytes) {
   if (bytes != nullptr) *bytes = {};
   // The entries in Write(MapWriter&, const Data&)'s order: channel, peer, seq, ack.
-  constexpr std::string_view kChannelKey = "\xA7"
-                                           "channel";
-  constexpr std::string_view kPeerKey = "\xA4"
-                                        "peer";
-  constexpr std::string_view kSeqKey = "\xA3"
-                                       "seq";
-  constexpr std::string_view kAckKey = "\xA3"
-                                       "ack";
+  constexpr std::string_view kChannelKey =
+      "\xA7"
+      "channel";
+  constexpr std::string_view kPeerKey =
+      "\xA4"
+      "peer";
+  constexpr std::string_view kSeqKey =
+      "\xA3"
+      "seq";
+  constexpr std::string_view kAckKey =
+      "\xA3"
+      "ack";
   auto str_size = [](std::string_view value) {
     return value.empty() ? 0 : StrHeaderSize(value.size()) + value.size();
   };
-  const size_t header_size = kSignature.size() + 2 +
-                             (data.channel.empty() ? 0 : kChannelKey.size()) +
-                             str_size(data.channel) + (data.peer.empty() ? 0 : kPeerKey.size()) +
-                             str_size(data.peer) + (data.seq ? kSeqKey.size() + UintSize(data.seq) : 0) +
-                             (data.ack ? kAckKey.size() + UintSize(data.ack) : 0);
+  const size_t header_size =
+      kSignature.size() + 2 + (data.channel.empty() ? 0 : kChannelKey.size()) +
+      str_size(data.channel) + (data.peer.empty() ? 0 : kPeerKey.size()) + str_size(data.peer) +
+      (data.seq ? kSeqKey.size() + UintSize(data.seq) : 0) +
+      (data.ack ? kAckKey.size() + UintSize(data.ack) : 0);
   const bool inlines = InlinesPayload(form, payload);
   const size_t inline_size = inlines ? payload[0].size() : 0;
   const size_t size = header_size + inline_size;
@@ -891,8 +894,8 @@ zmq::message_t EncodeDataEnvelope(const Data& data, Frames& payload, PayloadForm
   };
   put(kSignature);
   *at++ = static_cast<char>(Command::kData);
-  *at++ = static_cast<char>(0x80 | (Present(data.channel) + Present(data.peer) +
-                                    SequenceKeys(data.seq, data.ack)));
+  *at++ = static_cast<char>(
+      0x80 | (Present(data.channel) + Present(data.peer) + SequenceKeys(data.seq, data.ack)));
   put_str(kChannelKey, data.channel);
   put_str(kPeerKey, data.peer);
   if (data.seq != 0) {

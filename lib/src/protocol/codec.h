@@ -200,9 +200,7 @@ struct Resumed {
 using Header = std::variant<Hello, Welcome, Deny, Ping, Bye, Data, Request, Reply, Error, Joined,
                             Left, Resume, Resumed>;
 
-inline Command CommandOf(const Header& header) {
-  return static_cast<Command>(header.index() + 1);
-}
+inline Command CommandOf(const Header& header) { return static_cast<Command>(header.index() + 1); }
 
 // True for the commands that may carry payload frames (DATA, REQUEST, REPLY).
 bool TakesPayload(Command command);

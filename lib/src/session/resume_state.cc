@@ -125,9 +125,9 @@ bool ResumeState::KeepMessage(uint64_t seq, std::span<const char> envelope,
 void ResumeState::Release(uint64_t ack) {
   NotePeaks();
   // Seqs ascend: the first one not acknowledged, found by halving.
-  const auto first_kept = std::upper_bound(
-      kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_), kept_.end(), ack,
-      [](uint64_t acked, const Kept& kept) { return acked < kept.seq; });
+  const auto first_kept =
+      std::upper_bound(kept_.begin() + static_cast<std::ptrdiff_t>(kept_head_), kept_.end(), ack,
+                       [](uint64_t acked, const Kept& kept) { return acked < kept.seq; });
   const size_t head = static_cast<size_t>(first_kept - kept_.begin());
   ring_begin_ = kept_[head - 1].end;  // Acknowledge() saw kept_[kept_head_] acknowledged
   while (!payloads_.empty() && payloads_.front().seq <= ack) {  // their shared frames go now

@@ -192,8 +192,7 @@ class ResumeState {
     kept_peak_ = std::max(kept_peak_, kept_.size() - kept_head_);
   }
   // What both Keep()s do: `envelope` and `payload` as one kept message.
-  bool KeepMessage(uint64_t seq, std::span<const char> envelope,
-                   std::span<zmq::message_t> payload);
+  bool KeepMessage(uint64_t seq, std::span<const char> envelope, std::span<zmq::message_t> payload);
   Piece Store(zmq::message_t& frame);
   zmq::message_t Load(Piece& piece);
   // The ring: bytes [ring_begin_, ring_end_) in absolute positions, at index
