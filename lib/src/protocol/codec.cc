@@ -35,12 +35,17 @@ T BigEndian(T value) {
   }
 }
 
-// The big-endian T at `bytes` (unaligned).
+// The big-endian T at `bytes` (unaligned), and its inverse.
 template <typename T>
 T LoadBigEndian(const char* bytes) {
   T value;
   std::memcpy(&value, bytes, sizeof value);
   return BigEndian(value);
+}
+template <typename T>
+void StoreBigEndian(char* bytes, T value) {
+  const T big = BigEndian(value);
+  std::memcpy(bytes, &big, sizeof big);
 }
 
 // Writes one header map. Counts the keys first because msgpack wants the map size
@@ -98,20 +103,24 @@ class MapWriter {
     }
     if (value <= 0xFFFF) {
       out[0] = static_cast<char>(0xCD);
-      const uint16_t big = BigEndian(static_cast<uint16_t>(value));
-      std::memcpy(out + 1, &big, sizeof big);
+      StoreBigEndian(out + 1, static_cast<uint16_t>(value));
       return 3;
     }
     if (value <= 0xFFFFFFFF) {
       out[0] = static_cast<char>(0xCE);
-      const uint32_t big = BigEndian(static_cast<uint32_t>(value));
-      std::memcpy(out + 1, &big, sizeof big);
+      StoreBigEndian(out + 1, static_cast<uint32_t>(value));
       return 5;
     }
     out[0] = static_cast<char>(0xCF);
-    const uint64_t big = BigEndian(value);
-    std::memcpy(out + 1, &big, sizeof big);
+    StoreBigEndian(out + 1, value);
     return 9;
+  }
+  // The length PutUint gives `value`.
+  static size_t UintSize(uint64_t value) {
+    if (value < 0x80) return 1;
+    if (value <= 0xFF) return 2;
+    if (value <= 0xFFFF) return 3;
+    return value <= 0xFFFFFFFF ? 5 : 9;
   }
 
  private:
@@ -142,23 +151,32 @@ uint32_t Present(uint64_t v) { return v != 0 ? 1 : 0; }
 // `seq` and `ack` of DATA, REQUEST and REPLY, the map's last entries: plain
 // integers, so the hot path gains two branches and no allocation.
 uint32_t SequenceKeys(uint64_t seq, uint64_t ack) { return Present(seq) + Present(ack); }
-void WriteSequence(MapWriter& w, uint64_t seq, uint64_t ack) {
-  // Both entries in one write, the keys as constant bytes: this runs for every
-  // message of a resumable session.
-  char bytes[2 * (4 + 9)];
+// The `seq` and `ack` entries (those not 0) at `out`, the keys as constant bytes;
+// returns their length, SequenceSize(seq, ack).
+size_t PutSequence(char* out, uint64_t seq, uint64_t ack) {
   size_t n = 0;
   if (seq != 0) {
-    std::memcpy(bytes, "\xA3seq", 4);
-    n = 4 + MapWriter::PutUint(bytes + 4, seq);
+    std::memcpy(out, "\xA3seq", 4);
+    n = 4 + MapWriter::PutUint(out + 4, seq);
   }
   if (ack != 0) {
-    std::memcpy(bytes + n,
+    std::memcpy(out + n,
                 "\xA3"
                 "ack",
                 4);
-    n += 4 + MapWriter::PutUint(bytes + n + 4, ack);
+    n += 4 + MapWriter::PutUint(out + n + 4, ack);
   }
-  if (n > 0) w.Bytes(bytes, n);
+  return n;
+}
+size_t SequenceSize(uint64_t seq, uint64_t ack) {
+  return (seq != 0 ? 4 + MapWriter::UintSize(seq) : 0) +
+         (ack != 0 ? 4 + MapWriter::UintSize(ack) : 0);
+}
+void WriteSequence(MapWriter& w, uint64_t seq, uint64_t ack) {
+  // Both entries in one write: this runs for every REQUEST and REPLY of a
+  // resumable session (DATA is written in place, EncodeDataEnvelope).
+  char bytes[2 * (4 + 9)];
+  if (const size_t n = PutSequence(bytes, seq, ack); n > 0) w.Bytes(bytes, n);
 }
 
 void Write(MapWriter& w, const Hello& h) {
@@ -601,6 +619,13 @@ const msgpack::sbuffer& HeaderBuffer(const Header& header) {
 // The envelope frame of `buffer` (signature, command, header map) with `payload`
 // laid out under `form`: a payload that rides inline is copied in after the map and
 // taken out of `payload`, which otherwise keeps the frames to send after it.
+// `*bytes` (when not null) is set to the `size` bytes at `out`, an envelope frame's
+// content, when they do not fit in a zmq_msg_t: then they are not in it, and
+// returning the frame moves the zmq_msg_t, not them (EncodeEnvelope).
+void SayWhereBytesAre(std::span<const char>* bytes, const char* out, size_t size) {
+  if (bytes != nullptr && size > sizeof(zmq_msg_t)) *bytes = std::span<const char>(out, size);
+}
+
 // `*bytes` (when not null) as EncodeEnvelope says.
 zmq::message_t LaidOut(const msgpack::sbuffer& buffer, Frames& payload, PayloadForm form,
                        std::span<const char>* bytes = nullptr) {
@@ -614,9 +639,7 @@ zmq::message_t LaidOut(const msgpack::sbuffer& buffer, Frames& payload, PayloadF
   std::memcpy(out, buffer.data(), buffer.size());
   std::memcpy(out + buffer.size(), inline_payload.data(), inline_size);
   payload.clear();
-  // Bytes that do not fit in a zmq_msg_t are not in it: returning the frame moves
-  // the zmq_msg_t, not them.
-  if (bytes != nullptr && size > sizeof(zmq_msg_t)) *bytes = std::span<const char>(out, size);
+  SayWhereBytesAre(bytes, out, size);
   return envelope;
 }
 
@@ -812,14 +835,6 @@ zmq::message_t EncodeEnvelope(const Header& header, Frames& payload, PayloadForm
 
 namespace {
 
-// The length of `value` in msgpack's shortest unsigned form (MapWriter::PutUint).
-size_t UintSize(uint64_t value) {
-  if (value < 0x80) return 1;
-  if (value <= 0xFF) return 2;
-  if (value <= 0xFFFF) return 3;
-  return value <= 0xFFFFFFFF ? 5 : 9;
-}
-
 // A str header for `length` bytes as msgpack's packer writes it (fixstr, str 8, 16,
 // 32) at `out`; returns its length.
 size_t PutStrHeader(char* out, size_t length) {
@@ -834,13 +849,11 @@ size_t PutStrHeader(char* out, size_t length) {
   }
   if (length < 65536) {
     out[0] = static_cast<char>(0xDA);
-    const uint16_t big = BigEndian(static_cast<uint16_t>(length));
-    std::memcpy(out + 1, &big, sizeof big);
+    StoreBigEndian(out + 1, static_cast<uint16_t>(length));
     return 3;
   }
   out[0] = static_cast<char>(0xDB);
-  const uint32_t big = BigEndian(static_cast<uint32_t>(length));
-  std::memcpy(out + 1, &big, sizeof big);
+  StoreBigEndian(out + 1, static_cast<uint32_t>(length));
   return 5;
 }
 
@@ -862,20 +875,13 @@ zmq::message_t EncodeDataEnvelope(const Data& data, Frames& payload, PayloadForm
   constexpr std::string_view kPeerKey =
       "\xA4"
       "peer";
-  constexpr std::string_view kSeqKey =
-      "\xA3"
-      "seq";
-  constexpr std::string_view kAckKey =
-      "\xA3"
-      "ack";
   auto str_size = [](std::string_view value) {
     return value.empty() ? 0 : StrHeaderSize(value.size()) + value.size();
   };
-  const size_t header_size =
-      kSignature.size() + 2 + (data.channel.empty() ? 0 : kChannelKey.size()) +
-      str_size(data.channel) + (data.peer.empty() ? 0 : kPeerKey.size()) + str_size(data.peer) +
-      (data.seq ? kSeqKey.size() + UintSize(data.seq) : 0) +
-      (data.ack ? kAckKey.size() + UintSize(data.ack) : 0);
+  const size_t header_size = kSignature.size() + 2 +
+                             (data.channel.empty() ? 0 : kChannelKey.size()) +
+                             str_size(data.channel) + (data.peer.empty() ? 0 : kPeerKey.size()) +
+                             str_size(data.peer) + SequenceSize(data.seq, data.ack);
   const bool inlines = InlinesPayload(form, payload);
   const size_t inline_size = inlines ? payload[0].size() : 0;
   const size_t size = header_size + inline_size;
@@ -898,20 +904,12 @@ zmq::message_t EncodeDataEnvelope(const Data& data, Frames& payload, PayloadForm
       0x80 | (Present(data.channel) + Present(data.peer) + SequenceKeys(data.seq, data.ack)));
   put_str(kChannelKey, data.channel);
   put_str(kPeerKey, data.peer);
-  if (data.seq != 0) {
-    put(kSeqKey);
-    at += MapWriter::PutUint(at, data.seq);
-  }
-  if (data.ack != 0) {
-    put(kAckKey);
-    at += MapWriter::PutUint(at, data.ack);
-  }
+  at += PutSequence(at, data.seq, data.ack);
   if (inlines) {
     std::memcpy(at, payload[0].data(), inline_size);
     payload.clear();
   }
-  // As LaidOut: bytes larger than a zmq_msg_t live apart from it.
-  if (bytes != nullptr && size > sizeof(zmq_msg_t)) *bytes = std::span<const char>(out, size);
+  SayWhereBytesAre(bytes, out, size);
   return envelope;
 }
 

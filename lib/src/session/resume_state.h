@@ -80,7 +80,7 @@ class ResumeState {
     const size_t size = envelope.size();
     const uint64_t live = ring_end_ - ring_begin_ + size;
     if (payload.empty() && live <= ring_capacity_ && kept_.size() < kept_.capacity() &&
-        live + shared_bytes_ <= buffer_limit_) {
+        Fits(size)) {
       IntoRing(ring_.get(), ring_capacity_, ring_end_, envelope.data(), size);
       ring_end_ += size;
       kept_.push_back(Kept{seq, ring_end_});
