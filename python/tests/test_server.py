@@ -100,23 +100,22 @@ def test_server_context_manager_releases_the_module():
         assert server.endpoint.startswith("tcp://127.0.0.1:")
 
 
-def test_handler_exception_is_remote_error_500(start_py_server, open_client):
+@pytest.mark.parametrize(
+    "method, code, words",
+    [
+        ("fail", 500, "handler failed on purpose"),  # any exception: 500
+        ("teapot", 418, "short and stout"),  # a RemoteError raised: its code
+    ],
+)
+def test_a_failing_handler_answers_remote_error(start_py_server, open_client, method, code,
+                                                words):
     _, url = start_py_server()
     client = open_client(url)
     with pytest.raises(procmod.RemoteError) as info:
-        client.request("fail")
-    assert info.value.code == 500
-    assert "handler failed on purpose" in str(info.value)
+        client.request(method)
+    assert info.value.code == code
+    assert words in str(info.value)
     assert client.request("ping", b"alive") == b"alive"  # the server goes on
-
-
-def test_handler_raising_remote_error_sets_the_code(start_py_server, open_client):
-    _, url = start_py_server()
-    client = open_client(url)
-    with pytest.raises(procmod.RemoteError) as info:
-        client.request("teapot")
-    assert info.value.code == 418
-    assert "short and stout" in str(info.value)
 
 
 def test_python_server_answers_a_python_client(start_py_server, open_client):
